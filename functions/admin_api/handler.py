@@ -1,0 +1,113 @@
+"""Admin console API (/admin), behind the API Gateway Cognito authorizer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import config
+from shared.admin import merchants
+from shared.api.http import error_response, install_error_handlers, json_response, parse_limit
+from shared.errors import Unauthenticated
+from shared.models.api import CreateApiKey, CreateMerchant, PaymentOut
+from shared.models.domain import ApiKey, Merchant
+from shared.payments import service as payments
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+def require_admin(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+    # API Gateway's Cognito authorizer verified the JWT; refuse if it did not run.
+    claims = (app.current_event.request_context.authorizer.raw_event or {}).get("claims") or {}
+    if not claims.get("sub"):
+        return error_response(Unauthenticated("an admin token is required"))
+    app.append_context(admin=claims.get("cognito:username") or claims["sub"])
+    return next_middleware(app)
+
+
+app.use(middlewares=[require_admin])
+
+
+def _merchant(m: Merchant) -> dict[str, Any]:
+    return {"id": m.merchant_id, "object": "merchant", "name": m.name, "created_at": m.created_at}
+
+
+def _key(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": k.key_id,
+        "object": "api_key",
+        "merchant_id": k.merchant_id,
+        "status": k.status,
+        "created_at": k.created_at,
+        "ip_allowlist": k.ip_allowlist,
+    }
+    if secret is not None:
+        out["secret"] = secret  # shown once
+    return out
+
+
+@app.post("/admin/merchants")
+def create_merchant(body: Annotated[CreateMerchant, Body()]) -> Response[str]:
+    merchant, key, secret = merchants.create_merchant(body.name)
+    return json_response(201, {**_merchant(merchant), "api_key": _key(key, secret)})
+
+
+@app.get("/admin/merchants")
+def list_merchants(
+    limit: Annotated[str | None, Query(max_length=4)] = None,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response[str]:
+    items, has_more = merchants.list_merchants(parse_limit(limit), starting_after)
+    return json_response(
+        200, {"object": "list", "data": [_merchant(m) for m in items], "has_more": has_more}
+    )
+
+
+@app.post("/admin/merchants/<merchant_id>/api_keys")
+def create_api_key(merchant_id: str, body: Annotated[CreateApiKey, Body()]) -> Response[str]:
+    key, secret = merchants.create_api_key(merchant_id, body.ip_allowlist)
+    return json_response(201, _key(key, secret))
+
+
+@app.get("/admin/merchants/<merchant_id>/api_keys")
+def list_api_keys(merchant_id: str) -> Response[str]:
+    items = [_key(k) for k in merchants.list_api_keys(merchant_id)]
+    return json_response(200, {"object": "list", "data": items, "has_more": False})
+
+
+@app.post("/admin/merchants/<merchant_id>/api_keys/<key_id>/revoke")
+def revoke_api_key(merchant_id: str, key_id: str) -> Response[str]:
+    merchants.revoke_api_key(merchant_id, key_id)
+    return json_response(200, {"id": key_id, "object": "api_key", "status": "revoked"})
+
+
+@app.get("/admin/payments")
+def list_payments(
+    merchant_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[str | None, Query(max_length=4)] = None,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response[str]:
+    size = parse_limit(limit)
+    if merchant_id:
+        merchants.require_merchant(merchant_id)
+        items, has_more = payments.list_for_merchant(merchant_id, size, starting_after, None)
+    else:
+        items, has_more = payments.list_all(size, starting_after)
+    decimals = config.chain().token_decimals
+    data = [{**PaymentOut.of(p, decimals).to_json(), "merchant_id": p.merchant_id} for p in items]
+    return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,25 @@
+"""Chain scanner, invoked every minute by EventBridge; follows the chain until
+shortly before its own timeout."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.chain.scanner import Scanner, metrics
+
+logger = Logger()
+tracer = Tracer()
+_metrics: Metrics = metrics
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@_metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = Scanner().run(context.get_remaining_time_in_millis)
+    logger.info("scan finished", extra=asdict(report))
+    return asdict(report)

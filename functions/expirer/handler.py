@@ -1,0 +1,23 @@
+"""Expirer, invoked every minute by EventBridge: settles payments whose time is up
+and relays events left in the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.payments import expiry
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = expiry.run()
+    logger.info("expiry finished", extra=asdict(report))
+    return asdict(report)

@@ -1,0 +1,85 @@
+"""Merchant REST API (/v1): routing and shaping only; logic lives in ``shared``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import config
+from shared.api import merchant_auth
+from shared.api.http import install_error_handlers, json_response, parse_limit
+from shared.models.api import CreatePayment, CreateWebhookEndpoint, PaymentOut, WebhookEndpointOut
+from shared.payments import service as payments
+from shared.webhooks import endpoints
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver(enable_validation=True)
+app.use(middlewares=[merchant_auth.authenticate, merchant_auth.idempotency])
+install_error_handlers(app)
+
+
+def _merchant() -> str:
+    return str(app.context[merchant_auth.MERCHANT])
+
+
+def _payment(p: Any) -> dict[str, Any]:
+    return PaymentOut.of(p, config.chain().token_decimals).to_json()
+
+
+@app.post("/v1/payments")
+def create_payment(body: Annotated[CreatePayment, Body()]) -> Response[str]:
+    return json_response(201, _payment(payments.create(_merchant(), body)))
+
+
+@app.get("/v1/payments")
+def list_payments(
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[str | None, Query(max_length=4)] = None,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response[str]:
+    items, has_more = payments.list_for_merchant(
+        _merchant(), parse_limit(limit), starting_after, status
+    )
+    return json_response(
+        200, {"object": "list", "data": [_payment(p) for p in items], "has_more": has_more}
+    )
+
+
+@app.get("/v1/payments/<payment_id>")
+def get_payment(payment_id: str) -> Response[str]:
+    return json_response(200, _payment(payments.get(_merchant(), payment_id)))
+
+
+@app.post("/v1/payments/<payment_id>/cancel")
+def cancel_payment(payment_id: str) -> Response[str]:
+    return json_response(200, _payment(payments.cancel(_merchant(), payment_id)))
+
+
+@app.post("/v1/webhook_endpoints")
+def create_webhook_endpoint(body: Annotated[CreateWebhookEndpoint, Body()]) -> Response[str]:
+    endpoint, secret = endpoints.create(_merchant(), body)
+    return json_response(201, WebhookEndpointOut.of(endpoint, secret).to_json())
+
+
+@app.get("/v1/webhook_endpoints")
+def list_webhook_endpoints() -> Response[str]:
+    items = [WebhookEndpointOut.of(e).to_json() for e in endpoints.list_for(_merchant())]
+    return json_response(200, {"object": "list", "data": items, "has_more": False})
+
+
+@app.delete("/v1/webhook_endpoints/<endpoint_id>")
+def delete_webhook_endpoint(endpoint_id: str) -> Response[str]:
+    endpoints.delete(_merchant(), endpoint_id)
+    return json_response(200, {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

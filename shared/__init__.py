@@ -1,0 +1,1 @@
+"""bscpay shared package: domain logic, data access and adapters used by every Lambda."""

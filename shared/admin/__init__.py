@@ -1,0 +1,1 @@
+"""Admin console use cases (merchants, API keys, cross-merchant views)."""

@@ -1,0 +1,89 @@
+"""The one place typed errors become HTTP responses, and helpers for the resolvers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from shared.errors import BscpayError, MalformedRequest, ValidationFailed
+
+logger = Logger(child=True)
+
+
+def error_body(error_type: str, code: str, message: str, param: str | None = None) -> str:
+    err: dict[str, Any] = {"type": error_type, "code": code, "message": message}
+    if param:
+        err["param"] = param
+    return json.dumps({"error": err})
+
+
+def error_response(exc: BscpayError) -> Response[str]:
+    return Response(
+        status_code=exc.status,
+        content_type="application/json",
+        body=error_body(exc.type, exc.code, exc.message, exc.param),
+    )
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def install_error_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(BscpayError)
+    def _typed(exc: BscpayError) -> Response[str]:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response[str]:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(MalformedRequest("request body is not valid JSON"))
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        message = str(first.get("msg", "invalid request"))
+        return error_response(ValidationFailed(message, ".".join(loc) or None))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return Response(
+            status_code=404,
+            content_type="application/json",
+            body=error_body("invalid_request_error", "route_not_found", "no such route"),
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        # Never a stack trace in a response; the log has it.
+        logger.exception("unhandled error")
+        return Response(
+            status_code=500,
+            content_type="application/json",
+            body=error_body("api_error", "internal_error", "internal error"),
+        )
+
+
+def raw_body(app: APIGatewayRestResolver) -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        return base64.b64decode(body)
+    return body.encode()
+
+
+def parse_limit(raw: str | None, default: int = 10, maximum: int = 100) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationFailed(f"limit must be an integer between 1 and {maximum}", "limit")
+    return int(raw)

@@ -1,0 +1,1 @@
+"""Merchant API authentication (HMAC-signed requests) and secret storage."""

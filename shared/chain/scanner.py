@@ -1,0 +1,245 @@
+"""The chain scanner: follows the chain block by block, records USDT transfers to
+our deposit addresses, finalizes them and advances payments.
+
+One invocation loops until shortly before its deadline. A lease on the cursor in
+DynamoDB makes sure two invocations never scan at once; the cursor only moves over
+ranges whose logs were fully answered. Recent block hashes are kept with the cursor:
+when the block under the cursor is no longer canonical, the cursor rewinds to the
+fork point and the range is scanned again (recording is idempotent).
+
+Finality: a transfer counts once its block is at or below the node's ``finalized``
+block (resolved to a number) and its receipt still shows the same log. A transfer
+whose log vanished is reversed; one whose transaction moved to another block is
+counted from the block it is in now.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shared import config, ids
+from shared.chain.logs import TRANSFER_TOPIC, TransferLog, decode
+from shared.chain.rpc import JsonRpc
+from shared.dal import repo
+from shared.dal.repo import ConcurrentUpdate
+from shared.errors import ChainMismatch
+from shared.events import outbox
+from shared.models.domain import Transfer
+from shared.payments import service
+
+logger = Logger(child=True)
+metrics = Metrics(namespace="bscpay")
+
+CURSOR = "scanner_cursor"
+HASH_WINDOW = 128  # recent block hashes kept for fork detection
+
+
+@dataclass
+class ScanReport:
+    blocks_scanned: int = 0
+    transfers_recorded: int = 0
+    transfers_finalized: int = 0
+    rewinds: int = 0
+    cursor: int | None = None
+    head: int | None = None
+    lease_held_elsewhere: bool = False
+    iterations: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Scanner:
+    def __init__(self, rpc: JsonRpc | None = None) -> None:
+        self.settings = config.scanner()
+        self.chain = config.chain()
+        self.rpc = rpc or JsonRpc(self.chain.rpc_url_list())
+        self.token = self.chain.token_address.lower()
+        self.owner = f"scanner-{uuid.uuid4().hex[:12]}"
+        self._hashes: dict[int, str] = {}
+
+    def check_chain(self) -> None:
+        """Refuse to run against the wrong chain or token (DESIGN §4)."""
+        chain_id = self.rpc.chain_id()
+        if chain_id != self.chain.chain_id:
+            raise ChainMismatch(f"node chain id {chain_id} != configured {self.chain.chain_id}")
+        decimals = self.rpc.erc20_decimals(self.token)
+        if decimals != self.chain.token_decimals:
+            raise ChainMismatch(
+                f"token decimals {decimals} != configured {self.chain.token_decimals}"
+            )
+
+    def run(self, remaining_ms: Callable[[], int]) -> ScanReport:
+        report = ScanReport()
+        self.check_chain()
+        try:
+            cursor = repo.acquire_lease(CURSOR, self.owner, time.time(), self.settings.lease_s)
+        except ConcurrentUpdate:
+            report.lease_held_elsewhere = True
+            logger.info("another scanner holds the lease; exiting")
+            return report
+        self._load_hashes()
+        if cursor is None:
+            cursor = self._start_block()
+        try:
+            while remaining_ms() / 1000 > self.settings.safety_margin_s:
+                report.iterations += 1
+                cursor, progressed = self._step(cursor, report)
+                report.cursor = cursor
+                if not progressed:
+                    time.sleep(self.settings.poll_interval_s)
+        finally:
+            repo.release_lease(CURSOR, self.owner)
+        return report
+
+    # -- one iteration --------------------------------------------------------------
+
+    def _step(self, cursor: int, report: ScanReport) -> tuple[int, bool]:
+        head = self.rpc.block_number()
+        report.head = head
+        metrics.add_metric("ScannerLagBlocks", MetricUnit.Count, max(head - cursor, 0))
+        cursor = self._check_fork(cursor, report)
+        progressed = False
+        if cursor < head:
+            to_block = min(head, cursor + self.settings.max_blocks_per_query)
+            logs = self.rpc.logs(self.token, TRANSFER_TOPIC, cursor + 1, to_block)
+            report.transfers_recorded += self._record(logs)
+            to_hash = self._block_hash(to_block)
+            self._remember(to_block, to_hash)
+            repo.advance_cursor(CURSOR, self.owner, to_block, time.time(), self.settings.lease_s)
+            self._save_hashes()
+            report.blocks_scanned += to_block - cursor
+            cursor = to_block
+            progressed = True
+        report.transfers_finalized += self._finalize(head)
+        if report.iterations % 20 == 1:
+            outbox.relay()
+        return cursor, progressed
+
+    def _record(self, raw_logs: list[dict[str, object]]) -> int:
+        transfers = [
+            t
+            for t in (decode(log) for log in raw_logs)  # type: ignore[arg-type]
+            if t is not None and t.token == self.token and t.value > 0 and not t.removed
+        ]
+        if not transfers:
+            return 0
+        owners = repo.payments_for_addresses(t.to_address for t in transfers)
+        recorded = 0
+        now = ids.now()
+        for log in transfers:
+            owner = owners.get(log.to_address)
+            if owner is None:
+                continue
+            payment_id, merchant_id = owner
+            if service.record_transfer(self._transfer(log, payment_id, merchant_id, now)):
+                recorded += 1
+                metrics.add_metric("TransfersMatched", MetricUnit.Count, 1)
+                logger.info(
+                    "transfer recorded",
+                    extra={"payment_id": payment_id, "tx": log.tx_hash, "block": log.block_number},
+                )
+        return recorded
+
+    def _transfer(self, log: TransferLog, payment_id: str, merchant_id: str, now: int) -> Transfer:
+        return Transfer(
+            transfer_id=repo.transfer_id(self.chain.chain_id, log.tx_hash, log.log_index),
+            chain_id=self.chain.chain_id,
+            tx_hash=log.tx_hash,
+            log_index=log.log_index,
+            block_number=log.block_number,
+            block_hash=log.block_hash,
+            from_address=log.from_address,
+            to_address=log.to_address,
+            amount=log.value,
+            payment_id=payment_id,
+            merchant_id=merchant_id,
+            seen_at=now,
+        )
+
+    def finalized_block(self, head: int) -> int:
+        block = self.rpc.block("finalized")
+        fallback = head - self.chain.finality_fallback_depth
+        if block is None or block.get("number") is None:
+            return fallback
+        return int(str(block["number"]), 16)
+
+    def _finalize(self, head: int) -> int:
+        finalized = self.finalized_block(head)
+        done = 0
+        for transfer in repo.unfinal_transfers(up_to_block=finalized):
+            canonical = self._still_on_chain(transfer, finalized)
+            if canonical is None:
+                continue  # moved to a block that is not final yet
+            service.finalize_transfer(transfer, canonical)
+            done += 1
+        return done
+
+    def _still_on_chain(self, transfer: Transfer, finalized: int) -> bool | None:
+        receipt = self.rpc.receipt(transfer.tx_hash)
+        if receipt is None or int(receipt.get("status", "0x0"), 16) != 1:
+            return False
+        if int(receipt["blockNumber"], 16) > finalized:
+            return None
+        for raw in receipt.get("logs", []):
+            log = decode(raw)
+            if (
+                log is not None
+                and log.token == self.token
+                and log.log_index == transfer.log_index
+                and log.to_address == transfer.to_address
+                and log.value == transfer.amount
+            ):
+                return True
+        return False
+
+    # -- fork detection ---------------------------------------------------------------
+
+    def _check_fork(self, cursor: int, report: ScanReport) -> int:
+        known = self._hashes.get(cursor)
+        if known is None:
+            return cursor
+        current = self._block_hash(cursor)
+        if current == known:
+            return cursor
+        # Rewind to the newest remembered block whose hash the node still agrees with.
+        fork = max(cursor - HASH_WINDOW, 0)
+        for number in sorted(self._hashes, reverse=True):
+            if number > cursor:
+                continue
+            if self._block_hash(number) == self._hashes[number]:
+                fork = number
+                break
+            del self._hashes[number]
+        report.rewinds += 1
+        logger.warning("reorg detected; rewinding", extra={"from": cursor, "to": fork})
+        repo.advance_cursor(CURSOR, self.owner, fork, time.time(), self.settings.lease_s)
+        return fork
+
+    def _block_hash(self, number: int) -> str:
+        block = self.rpc.block(number)
+        if block is None:
+            raise RuntimeError(f"node has no block {number} yet")
+        return str(block["hash"]).lower()
+
+    def _remember(self, number: int, block_hash: str) -> None:
+        self._hashes[number] = block_hash
+        for old in sorted(self._hashes)[:-HASH_WINDOW]:
+            del self._hashes[old]
+
+    def _load_hashes(self) -> None:
+        item = repo.get_system(CURSOR)
+        if item is not None and item.data_json:
+            self._hashes = {int(k): v for k, v in json.loads(item.data_json).items()}
+
+    def _save_hashes(self) -> None:
+        repo.save_lease_data(CURSOR, self.owner, json.dumps(self._hashes))
+
+    def _start_block(self) -> int:
+        configured = self.settings.start_block
+        return configured if configured is not None else max(self.rpc.block_number() - 1, 0)

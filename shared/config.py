@@ -1,0 +1,105 @@
+"""Configuration: one pydantic settings class per concern, read once at cold start.
+
+A misconfigured function fails at start with a clear message (pydantic's
+ValidationError names the missing ``BSCPAY_*`` variable).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared import resources
+
+
+class AwsSettings(BaseSettings):
+    """Where the stateful resources live (AWS or the local moto server)."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore")
+
+    prefix: str = "bscpay"
+    region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
+    # Set only for the local stack and tests (moto server); None means real AWS.
+    aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    webhook_queue_url: str = ""
+    secrets_key_id: str = ""
+    custody_key_id: str = ""
+    user_pool_id: str = ""
+    alerts_topic_arn: str = ""
+
+    def table_name(self, logical: str) -> str:
+        return resources.physical_name(self.prefix, logical)
+
+
+class ChainSettings(BaseSettings):
+    """The chain and token this deployment accepts."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore")
+
+    chain_id: int = 56
+    rpc_urls: str = ""  # comma-separated, tried in order
+    token_address: str = "0x55d398326f99059fF775485246999027B3197955"
+    token_decimals: int = 18
+    # Used when the node's `finalized` tag stops advancing (seconds) or is absent.
+    finality_fallback_depth: int = 15
+
+    @field_validator("token_address")
+    @classmethod
+    def _checksum_shape(cls, value: str) -> str:
+        if not (value.startswith("0x") and len(value) == 42):
+            raise ValueError("BSCPAY_TOKEN_ADDRESS must be a 0x-prefixed 20-byte address")
+        int(value, 16)
+        return value
+
+    def rpc_url_list(self) -> list[str]:
+        return [u.strip() for u in self.rpc_urls.split(",") if u.strip()]
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore")
+
+    # Local mode allows http:// and loopback webhook targets; never in AWS.
+    local_mode: bool = False
+    signature_tolerance_s: int = 300
+    default_expires_in_s: int = 900
+    max_expires_in_s: int = 7 * 24 * 3600
+
+
+class ScannerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_SCANNER_", extra="ignore")
+
+    # Stop looping this long before the Lambda deadline.
+    safety_margin_s: float = 8.0
+    poll_interval_s: float = 0.45
+    max_blocks_per_query: int = 2000
+    lease_s: int = 90
+    # Where a fresh deployment starts scanning; default: the current head.
+    start_block: int | None = None
+
+
+@lru_cache(maxsize=1)
+def aws() -> AwsSettings:
+    return AwsSettings()
+
+
+@lru_cache(maxsize=1)
+def chain() -> ChainSettings:
+    return ChainSettings()
+
+
+@lru_cache(maxsize=1)
+def api() -> ApiSettings:
+    return ApiSettings()
+
+
+@lru_cache(maxsize=1)
+def scanner() -> ScannerSettings:
+    return ScannerSettings()
+
+
+def reset() -> None:
+    """Forget cached settings (tests and the local stack change the environment)."""
+    for fn in (aws, chain, api, scanner):
+        fn.cache_clear()

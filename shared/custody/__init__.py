@@ -1,0 +1,1 @@
+"""Custody: envelope encryption, HD derivation, deposit addresses."""

@@ -1,0 +1,1 @@
+"""Data access: the only place pynamodb and DynamoDB appear."""

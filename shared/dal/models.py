@@ -1,0 +1,322 @@
+"""pynamodb models. Table names, region and endpoint are bound from configuration
+at first use (``bind``), because they differ per deployment and in the local stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from shared import config
+
+
+class _Base(Model):
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+
+
+def _gsi(name: str, hash_attr: str, range_attr: str) -> type[GlobalSecondaryIndex[Any]]:
+    class _Index(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = name
+            projection = AllProjection()
+
+    _Index.__name__ = f"Index_{name}"
+    return _Index
+
+
+class MerchantModel(_Base):
+    class Meta(_Base.Meta):
+        logical = "merchants"
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="merchant")
+    name = UnicodeAttribute()
+    created_at = NumberAttribute()
+    status = UnicodeAttribute(default="active")
+
+
+class MerchantsByCreated(GlobalSecondaryIndex["MerchantModel"]):
+    class Meta:
+        index_name = "by_created"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+MerchantModel.by_created = MerchantsByCreated()  # type: ignore[attr-defined]
+
+
+class ApiKeyModel(_Base):
+    class Meta(_Base.Meta):
+        logical = "api_keys"
+
+    key_id = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    created_at = NumberAttribute()
+    status = UnicodeAttribute(default="active")
+    secret_ciphertext = UnicodeAttribute()
+    ip_allowlist = ListAttribute(of=UnicodeAttribute, default=list)
+    revoked_at = NumberAttribute(null=True)
+
+
+class ApiKeysByMerchant(GlobalSecondaryIndex["ApiKeyModel"]):
+    class Meta:
+        index_name = "by_merchant"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+ApiKeyModel.by_merchant = ApiKeysByMerchant()  # type: ignore[attr-defined]
+
+
+class PaymentModel(_Base):
+    class Meta(_Base.Meta):
+        logical = "payments"
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    amount = NumberAttribute()
+    amount_received = NumberAttribute(default=0)
+    amount_pending = NumberAttribute(default=0)
+    currency = UnicodeAttribute(default="USDT")
+    chain_id = NumberAttribute()
+    token_address = UnicodeAttribute()
+    address = UnicodeAttribute()
+    derivation_index = NumberAttribute()
+    order_id = UnicodeAttribute(null=True)
+    metadata_json = UnicodeAttribute(default="{}")
+    created_at = NumberAttribute()
+    created_key = UnicodeAttribute()
+    created_day = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    open = UnicodeAttribute(null=True)  # "open" while the expirer must watch it (sparse GSI)
+    version = NumberAttribute(default=0)
+    event_seq = NumberAttribute(default=0)
+
+
+class PaymentsByMerchant(GlobalSecondaryIndex["PaymentModel"]):
+    class Meta:
+        index_name = "by_merchant"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PaymentsByDay(GlobalSecondaryIndex["PaymentModel"]):
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    created_day = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PaymentsOpenByExpiry(GlobalSecondaryIndex["PaymentModel"]):
+    class Meta:
+        index_name = "open_by_expiry"
+        projection = AllProjection()
+
+    open = UnicodeAttribute(hash_key=True)
+    expires_at = NumberAttribute(range_key=True)
+
+
+PaymentModel.by_merchant = PaymentsByMerchant()  # type: ignore[attr-defined]
+PaymentModel.by_day = PaymentsByDay()  # type: ignore[attr-defined]
+PaymentModel.open_by_expiry = PaymentsOpenByExpiry()  # type: ignore[attr-defined]
+
+
+class AddressModel(_Base):
+    class Meta(_Base.Meta):
+        logical = "addresses"
+
+    address = UnicodeAttribute(hash_key=True)  # lower-case hex
+    payment_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    derivation_index = NumberAttribute()
+    created_at = NumberAttribute()
+    active = BooleanAttribute(default=True)
+
+
+class TransferModel(_Base):
+    class Meta(_Base.Meta):
+        logical = "transfers"
+
+    transfer_id = UnicodeAttribute(hash_key=True)  # "{chain_id}:{tx_hash}:{log_index}"
+    chain_id = NumberAttribute()
+    tx_hash = UnicodeAttribute()
+    log_index = NumberAttribute()
+    block_number = NumberAttribute()
+    block_hash = UnicodeAttribute()
+    from_address = UnicodeAttribute()
+    to_address = UnicodeAttribute()
+    amount = NumberAttribute()
+    payment_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")
+    unfinal = UnicodeAttribute(null=True)  # "unfinal" until final or reversed (sparse GSI)
+    seen_at = NumberAttribute(default=0)
+
+
+class TransfersByPayment(GlobalSecondaryIndex["TransferModel"]):
+    class Meta:
+        index_name = "by_payment"
+        projection = AllProjection()
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    block_number = NumberAttribute(range_key=True)
+
+
+class TransfersUnfinal(GlobalSecondaryIndex["TransferModel"]):
+    class Meta:
+        index_name = "unfinal_by_block"
+        projection = AllProjection()
+
+    unfinal = UnicodeAttribute(hash_key=True)
+    block_number = NumberAttribute(range_key=True)
+
+
+TransferModel.by_payment = TransfersByPayment()  # type: ignore[attr-defined]
+TransferModel.unfinal_by_block = TransfersUnfinal()  # type: ignore[attr-defined]
+
+
+class EventModel(_Base):
+    class Meta(_Base.Meta):
+        logical = "events"
+
+    event_id = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    payment_id = UnicodeAttribute(null=True)
+    type = UnicodeAttribute()
+    created = NumberAttribute()
+    created_key = UnicodeAttribute()
+    seq = NumberAttribute(default=0)
+    payload_json = UnicodeAttribute()
+    outbox = UnicodeAttribute(null=True)  # "pending" until handed to the webhook queue
+    expires_at_ttl = NumberAttribute()
+
+
+class EventsByMerchant(GlobalSecondaryIndex["EventModel"]):
+    class Meta:
+        index_name = "by_merchant"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class EventsOutbox(GlobalSecondaryIndex["EventModel"]):
+    class Meta:
+        index_name = "outbox"
+        projection = AllProjection()
+
+    outbox = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+EventModel.by_merchant = EventsByMerchant()  # type: ignore[attr-defined]
+EventModel.outbox_index = EventsOutbox()  # type: ignore[attr-defined]
+
+
+class WebhookEndpointModel(_Base):
+    class Meta(_Base.Meta):
+        logical = "webhook_endpoints"
+
+    endpoint_id = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute)
+    created_at = NumberAttribute()
+    status = UnicodeAttribute(default="enabled")
+    secret_ciphertext = UnicodeAttribute()
+
+
+class EndpointsByMerchant(GlobalSecondaryIndex["WebhookEndpointModel"]):
+    class Meta:
+        index_name = "by_merchant"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+WebhookEndpointModel.by_merchant = EndpointsByMerchant()  # type: ignore[attr-defined]
+
+
+class IdempotencyModel(_Base):
+    class Meta(_Base.Meta):
+        logical = "idempotency"
+
+    idempotency_key = UnicodeAttribute(hash_key=True)
+    request_hash = UnicodeAttribute()
+    state = UnicodeAttribute(default="in_progress")  # in_progress | done
+    response_status = NumberAttribute(null=True)
+    response_body = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    expires_at_ttl = NumberAttribute()
+
+
+class SystemModel(_Base):
+    """Singletons: counters, the scanner cursor and lease, custody material."""
+
+    class Meta(_Base.Meta):
+        logical = "system"
+
+    name = UnicodeAttribute(hash_key=True)
+    counter = NumberAttribute(null=True)
+    block = NumberAttribute(null=True)
+    lease_owner = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    data_json = UnicodeAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[_Base], ...] = (
+    MerchantModel,
+    ApiKeyModel,
+    PaymentModel,
+    AddressModel,
+    TransferModel,
+    EventModel,
+    WebhookEndpointModel,
+    IdempotencyModel,
+    SystemModel,
+)
+
+_bound: tuple[str, str, str | None] | None = None
+
+
+def bind() -> None:
+    """Point every model at this deployment's tables. Cheap after the first call."""
+    global _bound
+    settings = config.aws()
+    key = (settings.prefix, settings.region, settings.aws_endpoint_url)
+    if _bound == key:
+        return
+    for model in ALL_MODELS:
+        meta: Any = model.Meta
+        meta.table_name = settings.table_name(meta.logical)
+        meta.region = settings.region
+        meta.host = settings.aws_endpoint_url
+        model._connection = None  # drop a connection bound to an earlier endpoint
+    _bound = key
+
+
+def connection() -> Connection:
+    bind()
+    settings = config.aws()
+    return Connection(region=settings.region, host=settings.aws_endpoint_url)

@@ -1,0 +1,1 @@
+"""Plain domain models, API shapes and queue messages (no storage concerns)."""

@@ -1,0 +1,169 @@
+"""Merchant/admin API request and response shapes (separate from stored models)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+
+from shared.models.domain import Event, Payment, Transfer, WebhookEndpoint
+from shared.payments.amounts import format_amount
+
+EVENT_TYPES = (
+    "payment.confirming",
+    "payment.paid",
+    "payment.overpaid",
+    "payment.underpaid",
+    "payment.expired",
+    "payment.canceled",
+    "payment.late_funds",
+    "payment.reversed",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreatePayment(_Strict):
+    # A JSON number is rejected (422): amounts are decimal strings only.
+    amount: StrictStr = Field(max_length=40, examples=["12.50"])
+    currency: Literal["USDT"] = "USDT"
+    order_id: StrictStr | None = Field(default=None, min_length=1, max_length=200)
+    metadata: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    expires_in: StrictInt | None = Field(default=None, ge=60, le=7 * 24 * 3600)
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded_metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 20:
+            raise ValueError("metadata has at most 20 keys")
+        for key, item in value.items():
+            if not 1 <= len(key) <= 40 or len(item) > 500:
+                raise ValueError("metadata keys are 1-40 characters, values at most 500")
+        return value
+
+
+class CreateWebhookEndpoint(_Strict):
+    url: StrictStr = Field(min_length=8, max_length=2048)
+    events: list[Literal[EVENT_TYPES]] = Field(min_length=1, max_length=len(EVENT_TYPES))  # type: ignore[valid-type]
+
+
+class CreateMerchant(_Strict):
+    name: StrictStr = Field(min_length=1, max_length=200)
+
+
+class CreateApiKey(_Strict):
+    ip_allowlist: list[StrictStr] = Field(default_factory=list, max_length=20)
+
+
+class TransactionOut(BaseModel):
+    tx_hash: str
+    log_index: int
+    block_number: int
+    block_hash: str
+    from_: str = Field(serialization_alias="from")
+    amount: str
+    status: str
+
+    @classmethod
+    def of(cls, transfer: Transfer, decimals: int) -> TransactionOut:
+        return cls(
+            tx_hash=transfer.tx_hash,
+            log_index=transfer.log_index,
+            block_number=transfer.block_number,
+            block_hash=transfer.block_hash,
+            from_=transfer.from_address,
+            amount=format_amount(transfer.amount, decimals),
+            status=transfer.status.value,
+        )
+
+
+class PaymentOut(BaseModel):
+    id: str
+    object: Literal["payment"] = "payment"
+    status: str
+    amount: str
+    currency: str
+    network: Literal["bsc"] = "bsc"
+    chain_id: int
+    token_address: str
+    address: str
+    amount_received: str
+    amount_pending: str
+    order_id: str | None
+    metadata: dict[str, str]
+    created_at: int
+    expires_at: int
+    payment_uri: str
+    transactions: list[TransactionOut]
+
+    @classmethod
+    def of(cls, payment: Payment, decimals: int = 18) -> PaymentOut:
+        return cls(
+            id=payment.payment_id,
+            status=payment.status.value,
+            amount=format_amount(payment.amount, decimals),
+            currency=payment.currency,
+            chain_id=payment.chain_id,
+            token_address=payment.token_address,
+            address=payment.address,
+            amount_received=format_amount(payment.amount_received, decimals),
+            amount_pending=format_amount(payment.amount_pending, decimals),
+            order_id=payment.order_id,
+            metadata=payment.metadata,
+            created_at=payment.created_at,
+            expires_at=payment.expires_at,
+            # EIP-681 token transfer request, understood by wallets.
+            payment_uri=(
+                f"ethereum:{payment.token_address}@{payment.chain_id}/transfer"
+                f"?address={payment.address}&uint256={payment.amount}"
+            ),
+            transactions=[TransactionOut.of(t, decimals) for t in payment.transactions],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+class EventOut(BaseModel):
+    id: str
+    object: Literal["event"] = "event"
+    type: str
+    created: int
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        return cls(id=event.event_id, type=event.type, created=event.created, data=event.data)
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    url: str
+    events: list[str]
+    status: str
+    created_at: int
+    secret: str | None = None  # only in the creation response
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint, secret: str | None = None) -> WebhookEndpointOut:
+        return cls(
+            id=endpoint.endpoint_id,
+            url=endpoint.url,
+            events=endpoint.events,
+            status=endpoint.status,
+            created_at=endpoint.created_at,
+            secret=secret,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class Page(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Any]
+    has_more: bool
+    next_cursor: str | None = None

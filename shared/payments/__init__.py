@@ -1,0 +1,1 @@
+"""Payments: amounts, the status state machine and the payment service."""

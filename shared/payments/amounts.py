@@ -1,0 +1,37 @@
+"""Decimal-string amounts <-> integer base units (USDT on BSC has 18 decimals)."""
+
+from __future__ import annotations
+
+import re
+
+from shared.errors import ValidationFailed
+
+# Plain positive decimal: digits, optional fraction. No sign, exponent, spaces or commas.
+_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?$")
+
+
+def parse_amount(value: object, decimals: int = 18, param: str = "amount") -> int:
+    """Parse a merchant-supplied decimal string into base units; reject anything else."""
+    if not isinstance(value, str):
+        raise ValidationFailed('amount must be a decimal string such as "12.50"', param)
+    match = _DECIMAL.match(value)
+    if match is None:
+        raise ValidationFailed(
+            f"amount must be a positive decimal string with at most {decimals} decimal places",
+            param,
+        )
+    whole, fraction = match.group(1), (match.group(2) or ".")[1:]
+    if len(fraction) > decimals:
+        raise ValidationFailed(f"amount has more than {decimals} decimal places", param)
+    units = int(whole) * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
+    if units <= 0:
+        raise ValidationFailed("amount must be greater than zero", param)
+    return units
+
+
+def format_amount(units: int, decimals: int = 18) -> str:
+    """Base units to the shortest exact decimal string ("12.5", "0.000001", "3")."""
+    sign = "-" if units < 0 else ""
+    whole, fraction = divmod(abs(units), 10**decimals)
+    frac = str(fraction).rjust(decimals, "0").rstrip("0")
+    return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"

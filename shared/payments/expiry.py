@@ -1,0 +1,38 @@
+"""The expirer's work: settle open payments whose time is up, then relay the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+
+from shared import ids
+from shared.dal import repo
+from shared.events import outbox
+from shared.payments import service
+
+logger = Logger(child=True)
+
+
+@dataclass
+class ExpiryReport:
+    examined: int = 0
+    settled: int = 0
+    relayed: int = 0
+
+
+def run(now: int | None = None) -> ExpiryReport:
+    now = ids.now() if now is None else now
+    report = ExpiryReport()
+    for payment in repo.open_payments_due(now):
+        report.examined += 1
+        before = payment.status
+        after = service.expire_if_due(payment.payment_id, now)
+        if after != before:
+            report.settled += 1
+            logger.info(
+                "payment settled at expiry",
+                extra={"payment_id": payment.payment_id, "status": str(after)},
+            )
+    report.relayed = outbox.relay(now)
+    return report

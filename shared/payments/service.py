@@ -1,0 +1,207 @@
+"""Payment use cases: create, read, list, cancel, and the fund movements the
+scanner and expirer report. Every state change and its event commit together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger
+
+from shared import config, ids
+from shared.custody import addresses
+from shared.dal import repo
+from shared.dal.repo import ConcurrentUpdate, PaymentChange
+from shared.errors import InvalidState, PaymentNotFound, ValidationFailed
+from shared.events import outbox
+from shared.models.api import EVENT_TYPES, CreatePayment, PaymentOut
+from shared.models.domain import Event, Payment, PaymentStatus, Transfer, TransferStatus
+from shared.payments import state
+from shared.payments.amounts import parse_amount
+
+logger = Logger(child=True)
+
+MAX_RETRIES = 8
+
+
+def create(merchant_id: str, request: CreatePayment) -> Payment:
+    chain = config.chain()
+    amount = parse_amount(request.amount, chain.token_decimals)
+    expires_in = request.expires_in or config.api().default_expires_in_s
+    index, address = addresses.allocate()
+    now = ids.now()
+    payment = Payment(
+        payment_id=ids.new_id("pay"),
+        merchant_id=merchant_id,
+        status=PaymentStatus.PENDING,
+        amount=amount,
+        chain_id=chain.chain_id,
+        token_address=chain.token_address,
+        address=address,
+        derivation_index=index,
+        order_id=request.order_id,
+        metadata=request.metadata,
+        created_at=now,
+        expires_at=now + expires_in,
+    )
+    repo.insert_payment(payment)
+    return payment
+
+
+def get(merchant_id: str, payment_id: str) -> Payment:
+    payment = repo.get_payment(payment_id) if payment_id.startswith("pay_") else None
+    if payment is None or payment.merchant_id != merchant_id:
+        raise PaymentNotFound(f"no payment {payment_id!r}", "id")
+    return payment
+
+
+def list_for_merchant(
+    merchant_id: str, limit: int, starting_after: str | None, status: str | None
+) -> tuple[list[Payment], bool]:
+    if status is not None and status not in {s.value for s in PaymentStatus}:
+        raise ValidationFailed(f"unknown status {status!r}", "status")
+    after = get(merchant_id, starting_after) if starting_after else None
+    return repo.list_payments(merchant_id, limit, after, status)
+
+
+def list_all(limit: int, starting_after: str | None) -> tuple[list[Payment], bool]:
+    after = repo.get_payment(starting_after, with_transfers=False) if starting_after else None
+    if starting_after and after is None:
+        raise PaymentNotFound(f"no payment {starting_after!r}", "starting_after")
+    return repo.list_payments_all(limit, after)
+
+
+def cancel(merchant_id: str, payment_id: str) -> Payment:
+    get(merchant_id, payment_id)  # ownership check
+
+    def change(p: Payment) -> PaymentChange | None:
+        if not state.can_cancel(p.status, state.Totals(p.amount_received, p.amount_pending)):
+            raise InvalidState(
+                f"payment is {p.status.value}; only a pending payment with nothing received "
+                "can be canceled"
+            )
+        return _transition(p, PaymentStatus.CANCELED, deactivate=True)
+
+    return _mutate(payment_id, change)
+
+
+# ---- fund movements (scanner, expirer) -----------------------------------------------
+
+
+def record_transfer(transfer: Transfer) -> bool:
+    """Record a newly seen transfer. False when it was already recorded (idempotent)."""
+    if repo.transfer_exists(transfer.transfer_id):
+        return False
+
+    def change(p: Payment) -> PaymentChange | None:
+        p.amount_pending += transfer.amount
+        p.transactions.append(transfer)
+        new_status = state.status_after_funds(p.status, p.amount, _totals(p))
+        result = _transition(p, new_status) if new_status != p.status else _bump(p)
+        result.new_transfers.append(transfer)
+        return result
+
+    try:
+        _mutate(transfer.payment_id, change)
+    except ConcurrentUpdate:
+        if repo.transfer_exists(transfer.transfer_id):
+            return False  # another scanner pass recorded it first
+        raise
+    return True
+
+
+def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
+    """The transfer's block is final: count it, or reverse it if its block left the chain."""
+
+    def change(p: Payment) -> PaymentChange | None:
+        current = next((t for t in p.transactions if t.transfer_id == transfer.transfer_id), None)
+        if current is None or current.status != TransferStatus.PENDING:
+            return None  # already handled
+        p.amount_pending -= current.amount
+        was_settled = p.status in state.SETTLED
+        if canonical:
+            current.status = TransferStatus.FINAL
+            p.amount_received += current.amount
+        else:
+            current.status = TransferStatus.REVERSED
+        new_status = state.status_after_funds(p.status, p.amount, _totals(p))
+        result = _transition(p, new_status) if new_status != p.status else _bump(p)
+        if not canonical:
+            result.events.append(_event(p, "payment.reversed"))
+        elif was_settled:
+            result.events.append(_event(p, "payment.late_funds"))
+        result.updated_transfers.append(current)
+        return result
+
+    _mutate(transfer.payment_id, change)
+
+
+def expire_if_due(payment_id: str, now: int) -> PaymentStatus | None:
+    def change(p: Payment) -> PaymentChange | None:
+        new_status = state.status_at_expiry(p.status, p.amount, _totals(p), now, p.expires_at)
+        if new_status == p.status:
+            return None
+        return _transition(p, new_status, deactivate=False)
+
+    payment = _mutate(payment_id, change)
+    return payment.status
+
+
+# ---- internals ------------------------------------------------------------------------
+
+
+def _totals(p: Payment) -> state.Totals:
+    return state.Totals(received=p.amount_received, pending=p.amount_pending)
+
+
+def _event(p: Payment, event_type: str) -> Event:
+    p.event_seq += 1
+    return Event(
+        event_id=ids.new_id("evt"),
+        type=event_type,
+        created=ids.now(),
+        merchant_id=p.merchant_id,
+        payment_id=p.payment_id,
+        seq=p.event_seq,
+        data={"object": PaymentOut.of(p, config.chain().token_decimals).to_json()},
+    )
+
+
+def _bump(p: Payment) -> PaymentChange:
+    p.version += 1
+    return PaymentChange(payment=p)
+
+
+def _transition(p: Payment, new_status: PaymentStatus, deactivate: bool = False) -> PaymentChange:
+    p.status = new_status
+    p.version += 1
+    event_type = state.event_type_for(new_status)
+    # Falling back to "pending" after a reorg is announced as payment.reversed instead.
+    events = [_event(p, event_type)] if event_type in EVENT_TYPES else []
+    return PaymentChange(payment=p, events=events, deactivate_address=deactivate)
+
+
+def _mutate(payment_id: str, build: Callable[[Payment], PaymentChange | None]) -> Payment:
+    """Optimistic concurrency: read, build the change, commit on the version; retry on a race."""
+    for attempt in range(MAX_RETRIES):
+        payment = repo.get_payment(payment_id)
+        if payment is None:
+            raise PaymentNotFound(f"no payment {payment_id!r}")
+        change = build(payment)
+        if change is None:
+            return payment
+        # Events carry the final object, so rebuild their snapshots after all edits.
+        for event in change.events:
+            event.data = {
+                "object": PaymentOut.of(change.payment, config.chain().token_decimals).to_json()
+            }
+        try:
+            repo.commit(change)
+        except ConcurrentUpdate:
+            if attempt == MAX_RETRIES - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+            continue
+        outbox.publish(change.events)
+        return change.payment
+    raise AssertionError("unreachable")

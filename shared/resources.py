@@ -1,0 +1,144 @@
+"""The one description of bscpay's stateful resources.
+
+Both the CDK stack (``infra/cdk``) and the local stack (``shared.local.provision``)
+build tables, queues and keys from these definitions, so the two cannot drift.
+Physical names are ``{prefix}-{logical}``; functions learn them from configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    sort_key_type: str = "S"  # "S" or "N"
+
+
+@dataclass(frozen=True)
+class Table:
+    logical: str
+    partition_key: str
+    sort_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    logical: str
+    fifo: bool = False
+    # Visibility must be >= 6x the consuming function's timeout (AWS guidance).
+    visibility_timeout_s: int = 180
+    max_receive_count: int = 5
+    dlq_retention_days: int = 14
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # folder under functions/
+    timeout_s: int
+    memory_mb: int = 512
+    schedule_rate_minutes: int | None = None
+    queue: str | None = None
+    description: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "merchants",
+        "merchant_id",
+        # Admin console list; merchants are few, one partition is enough.
+        indexes=(Index("by_created", "kind", "created_at", "N"),),
+    ),
+    Table(
+        "api_keys",
+        "key_id",
+        indexes=(Index("by_merchant", "merchant_id", "created_at", "N"),),
+    ),
+    Table(
+        "payments",
+        "payment_id",
+        indexes=(
+            # Merchant's payments, newest first: sort key "created_at#payment_id".
+            Index("by_merchant", "merchant_id", "created_key"),
+            # Admin view across merchants, one partition per UTC day.
+            Index("by_day", "created_day", "created_key"),
+            # Sparse: only payments the expirer still has to look at carry "open".
+            Index("open_by_expiry", "open", "expires_at", "N"),
+        ),
+    ),
+    Table("addresses", "address"),
+    Table(
+        "transfers",
+        "transfer_id",
+        indexes=(
+            Index("by_payment", "payment_id", "block_number", "N"),
+            # Sparse: transfers seen but not yet final, ordered by block.
+            Index("unfinal_by_block", "unfinal", "block_number", "N"),
+        ),
+    ),
+    Table(
+        "events",
+        "event_id",
+        indexes=(
+            Index("by_merchant", "merchant_id", "created_key"),
+            # Sparse outbox: events not yet handed to the webhook queue.
+            Index("outbox", "outbox", "created_key"),
+        ),
+        ttl_attribute="expires_at_ttl",
+    ),
+    Table(
+        "webhook_endpoints",
+        "endpoint_id",
+        indexes=(Index("by_merchant", "merchant_id", "created_at", "N"),),
+    ),
+    Table("idempotency", "idempotency_key", ttl_attribute="expires_at_ttl"),
+    # Singletons: the address index counter, the scanner cursor and lease, custody material.
+    Table("system", "name"),
+)
+
+QUEUES: tuple[Queue, ...] = (
+    # Webhook retries use visibility changes with exponential backoff; 15 receives
+    # span about three days (see docs/adr/0005-webhook-delivery.md).
+    Queue("webhooks", visibility_timeout_s=180, max_receive_count=15),
+)
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("merchant_api", timeout_s=15, description="Merchant REST API (/v1)"),
+    FunctionSpec("admin_api", timeout_s=15, description="Admin console API (/admin)"),
+    FunctionSpec(
+        "chain_scanner",
+        timeout_s=60,
+        memory_mb=1024,
+        schedule_rate_minutes=1,
+        description="Follows BSC blocks, records USDT transfers, advances payments",
+    ),
+    FunctionSpec(
+        "webhook_dispatcher",
+        timeout_s=30,
+        queue="webhooks",
+        description="Delivers signed webhooks from the webhook queue",
+    ),
+    FunctionSpec(
+        "expirer",
+        timeout_s=60,
+        schedule_rate_minutes=1,
+        description="Expires unpaid payments and relays the event outbox",
+    ),
+)
+
+# KMS keys: "custody" wraps the HD mnemonic (only settlement may decrypt);
+# "secrets" wraps API-key and webhook secrets (API and dispatcher may decrypt).
+KMS_KEYS: tuple[str, ...] = ("custody", "secrets")
+
+USER_POOL_LOGICAL = "admins"
+
+
+def physical_name(prefix: str, logical: str, fifo: bool = False) -> str:
+    name = f"{prefix}-{logical.replace('_', '-')}"
+    return f"{name}.fifo" if fifo else name

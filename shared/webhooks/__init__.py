@@ -1,0 +1,1 @@
+"""Webhook endpoints, signatures and delivery."""
