@@ -24,14 +24,13 @@ class _Base(Model):
         region = "us-east-1"
 
 
-def _gsi(name: str, hash_attr: str, range_attr: str) -> type[GlobalSecondaryIndex[Any]]:
-    class _Index(GlobalSecondaryIndex[Any]):
-        class Meta:
-            index_name = name
-            projection = AllProjection()
+class MerchantsByCreated(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "by_created"
+        projection = AllProjection()
 
-    _Index.__name__ = f"Index_{name}"
-    return _Index
+    kind = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
 
 
 class MerchantModel(_Base):
@@ -43,18 +42,16 @@ class MerchantModel(_Base):
     name = UnicodeAttribute()
     created_at = NumberAttribute()
     status = UnicodeAttribute(default="active")
+    by_created = MerchantsByCreated()
 
 
-class MerchantsByCreated(GlobalSecondaryIndex["MerchantModel"]):
+class ApiKeysByMerchant(GlobalSecondaryIndex[Any]):
     class Meta:
-        index_name = "by_created"
+        index_name = "by_merchant"
         projection = AllProjection()
 
-    kind = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute(hash_key=True)
     created_at = NumberAttribute(range_key=True)
-
-
-MerchantModel.by_created = MerchantsByCreated()  # type: ignore[attr-defined]
 
 
 class ApiKeyModel(_Base):
@@ -68,18 +65,34 @@ class ApiKeyModel(_Base):
     secret_ciphertext = UnicodeAttribute()
     ip_allowlist = ListAttribute(of=UnicodeAttribute, default=list)
     revoked_at = NumberAttribute(null=True)
+    by_merchant = ApiKeysByMerchant()
 
 
-class ApiKeysByMerchant(GlobalSecondaryIndex["ApiKeyModel"]):
+class PaymentsByMerchant(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_merchant"
         projection = AllProjection()
 
     merchant_id = UnicodeAttribute(hash_key=True)
-    created_at = NumberAttribute(range_key=True)
+    created_key = UnicodeAttribute(range_key=True)
 
 
-ApiKeyModel.by_merchant = ApiKeysByMerchant()  # type: ignore[attr-defined]
+class PaymentsByDay(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    created_day = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PaymentsOpenByExpiry(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "open_by_expiry"
+        projection = AllProjection()
+
+    open = UnicodeAttribute(hash_key=True)
+    expires_at = NumberAttribute(range_key=True)
 
 
 class PaymentModel(_Base):
@@ -106,38 +119,9 @@ class PaymentModel(_Base):
     open = UnicodeAttribute(null=True)  # "open" while the expirer must watch it (sparse GSI)
     version = NumberAttribute(default=0)
     event_seq = NumberAttribute(default=0)
-
-
-class PaymentsByMerchant(GlobalSecondaryIndex["PaymentModel"]):
-    class Meta:
-        index_name = "by_merchant"
-        projection = AllProjection()
-
-    merchant_id = UnicodeAttribute(hash_key=True)
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class PaymentsByDay(GlobalSecondaryIndex["PaymentModel"]):
-    class Meta:
-        index_name = "by_day"
-        projection = AllProjection()
-
-    created_day = UnicodeAttribute(hash_key=True)
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class PaymentsOpenByExpiry(GlobalSecondaryIndex["PaymentModel"]):
-    class Meta:
-        index_name = "open_by_expiry"
-        projection = AllProjection()
-
-    open = UnicodeAttribute(hash_key=True)
-    expires_at = NumberAttribute(range_key=True)
-
-
-PaymentModel.by_merchant = PaymentsByMerchant()  # type: ignore[attr-defined]
-PaymentModel.by_day = PaymentsByDay()  # type: ignore[attr-defined]
-PaymentModel.open_by_expiry = PaymentsOpenByExpiry()  # type: ignore[attr-defined]
+    by_merchant = PaymentsByMerchant()
+    by_day = PaymentsByDay()
+    open_by_expiry = PaymentsOpenByExpiry()
 
 
 class AddressModel(_Base):
@@ -150,6 +134,24 @@ class AddressModel(_Base):
     derivation_index = NumberAttribute()
     created_at = NumberAttribute()
     active = BooleanAttribute(default=True)
+
+
+class TransfersByPayment(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "by_payment"
+        projection = AllProjection()
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    block_number = NumberAttribute(range_key=True)
+
+
+class TransfersUnfinal(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "unfinal_by_block"
+        projection = AllProjection()
+
+    unfinal = UnicodeAttribute(hash_key=True)
+    block_number = NumberAttribute(range_key=True)
 
 
 class TransferModel(_Base):
@@ -170,28 +172,26 @@ class TransferModel(_Base):
     status = UnicodeAttribute(default="pending")
     unfinal = UnicodeAttribute(null=True)  # "unfinal" until final or reversed (sparse GSI)
     seen_at = NumberAttribute(default=0)
+    by_payment = TransfersByPayment()
+    unfinal_by_block = TransfersUnfinal()
 
 
-class TransfersByPayment(GlobalSecondaryIndex["TransferModel"]):
+class EventsByMerchant(GlobalSecondaryIndex[Any]):
     class Meta:
-        index_name = "by_payment"
+        index_name = "by_merchant"
         projection = AllProjection()
 
-    payment_id = UnicodeAttribute(hash_key=True)
-    block_number = NumberAttribute(range_key=True)
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
 
 
-class TransfersUnfinal(GlobalSecondaryIndex["TransferModel"]):
+class EventsOutbox(GlobalSecondaryIndex[Any]):
     class Meta:
-        index_name = "unfinal_by_block"
+        index_name = "outbox"
         projection = AllProjection()
 
-    unfinal = UnicodeAttribute(hash_key=True)
-    block_number = NumberAttribute(range_key=True)
-
-
-TransferModel.by_payment = TransfersByPayment()  # type: ignore[attr-defined]
-TransferModel.unfinal_by_block = TransfersUnfinal()  # type: ignore[attr-defined]
+    outbox = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
 
 
 class EventModel(_Base):
@@ -208,28 +208,17 @@ class EventModel(_Base):
     payload_json = UnicodeAttribute()
     outbox = UnicodeAttribute(null=True)  # "pending" until handed to the webhook queue
     expires_at_ttl = NumberAttribute()
+    by_merchant = EventsByMerchant()
+    outbox_index = EventsOutbox()
 
 
-class EventsByMerchant(GlobalSecondaryIndex["EventModel"]):
+class EndpointsByMerchant(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_merchant"
         projection = AllProjection()
 
     merchant_id = UnicodeAttribute(hash_key=True)
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class EventsOutbox(GlobalSecondaryIndex["EventModel"]):
-    class Meta:
-        index_name = "outbox"
-        projection = AllProjection()
-
-    outbox = UnicodeAttribute(hash_key=True)
-    created_key = UnicodeAttribute(range_key=True)
-
-
-EventModel.by_merchant = EventsByMerchant()  # type: ignore[attr-defined]
-EventModel.outbox_index = EventsOutbox()  # type: ignore[attr-defined]
+    created_at = NumberAttribute(range_key=True)
 
 
 class WebhookEndpointModel(_Base):
@@ -243,18 +232,7 @@ class WebhookEndpointModel(_Base):
     created_at = NumberAttribute()
     status = UnicodeAttribute(default="enabled")
     secret_ciphertext = UnicodeAttribute()
-
-
-class EndpointsByMerchant(GlobalSecondaryIndex["WebhookEndpointModel"]):
-    class Meta:
-        index_name = "by_merchant"
-        projection = AllProjection()
-
-    merchant_id = UnicodeAttribute(hash_key=True)
-    created_at = NumberAttribute(range_key=True)
-
-
-WebhookEndpointModel.by_merchant = EndpointsByMerchant()  # type: ignore[attr-defined]
+    by_merchant = EndpointsByMerchant()
 
 
 class IdempotencyModel(_Base):

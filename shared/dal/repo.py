@@ -74,7 +74,7 @@ def get_merchant(merchant_id: str) -> Merchant | None:
 
 def list_merchants(limit: int, after: int | None) -> tuple[list[Merchant], bool]:
     m.bind()
-    query = m.MerchantModel.by_created.query(  # type: ignore[attr-defined]
+    query = m.MerchantModel.by_created.query(
         "merchant",
         m.MerchantModel.created_at < after if after is not None else None,
         scan_index_forward=False,
@@ -131,7 +131,7 @@ def list_api_keys(merchant_id: str) -> list[ApiKey]:
             status=i.status,
             revoked_at=int(i.revoked_at) if i.revoked_at is not None else None,
         )
-        for i in m.ApiKeyModel.by_merchant.query(merchant_id)  # type: ignore[attr-defined]
+        for i in m.ApiKeyModel.by_merchant.query(merchant_id)
     ]
 
 
@@ -245,7 +245,7 @@ def list_payments(
             "merchant_id": {"S": merchant_id},
             "created_key": {"S": created_key(starting_after.created_at, starting_after.payment_id)},
         }
-    query = m.PaymentModel.by_merchant.query(  # type: ignore[attr-defined]
+    query = m.PaymentModel.by_merchant.query(
         merchant_id,
         scan_index_forward=False,
         filter_condition=(m.PaymentModel.status == status) if status else None,
@@ -275,7 +275,7 @@ def list_payments_all(
         if starting_after is not None and offset == 0:
             after_key = created_key(starting_after.created_at, starting_after.payment_id)
             range_cond = m.PaymentModel.created_key < after_key
-        query = m.PaymentModel.by_day.query(  # type: ignore[attr-defined]
+        query = m.PaymentModel.by_day.query(
             day, range_cond, scan_index_forward=False, page_size=limit + 1
         )
         out.extend(_payment(i) for i in _take(query, limit + 1 - len(out)))
@@ -286,7 +286,7 @@ def list_payments_all(
 
 def open_payments_due(now: int, limit: int = 200) -> list[Payment]:
     m.bind()
-    query = m.PaymentModel.open_by_expiry.query(  # type: ignore[attr-defined]
+    query = m.PaymentModel.open_by_expiry.query(
         "open", m.PaymentModel.expires_at <= now, limit=limit
     )
     return [_payment(i) for i in query]
@@ -358,7 +358,7 @@ def _transfer_item(t: Transfer) -> m.TransferModel:
 
 def transfers_of(payment_id: str) -> list[Transfer]:
     m.bind()
-    return [_transfer(i) for i in m.TransferModel.by_payment.query(payment_id)]  # type: ignore[attr-defined]
+    return [_transfer(i) for i in m.TransferModel.by_payment.query(payment_id)]
 
 
 def transfer_exists(tid: str) -> bool:
@@ -373,10 +373,7 @@ def transfer_exists(tid: str) -> bool:
 def unfinal_transfers(up_to_block: int | None = None) -> list[Transfer]:
     m.bind()
     cond = m.TransferModel.block_number <= up_to_block if up_to_block is not None else None
-    return [
-        _transfer(i)
-        for i in m.TransferModel.unfinal_by_block.query("unfinal", cond)  # type: ignore[attr-defined]
-    ]
+    return [_transfer(i) for i in m.TransferModel.unfinal_by_block.query("unfinal", cond)]
 
 
 # ---- events -------------------------------------------------------------------------
@@ -431,7 +428,7 @@ def event_payload(event_id: str) -> tuple[str, str] | None:
 
 def outbox_pending(created_before: int, limit: int = 100) -> list[Event]:
     m.bind()
-    query = m.EventModel.outbox_index.query(  # type: ignore[attr-defined]
+    query = m.EventModel.outbox_index.query(
         "pending", m.EventModel.created_key < f"{created_before:012d}", limit=limit
     )
     return [_event(i) for i in query]
@@ -521,10 +518,7 @@ def get_endpoint(endpoint_id: str) -> WebhookEndpoint | None:
 
 def endpoints_of(merchant_id: str) -> list[WebhookEndpoint]:
     m.bind()
-    return [
-        _endpoint(i)
-        for i in m.WebhookEndpointModel.by_merchant.query(merchant_id)  # type: ignore[attr-defined]
-    ]
+    return [_endpoint(i) for i in m.WebhookEndpointModel.by_merchant.query(merchant_id)]
 
 
 def delete_endpoint(endpoint_id: str, merchant_id: str) -> bool:

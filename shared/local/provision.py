@@ -1,0 +1,166 @@
+"""Provision the local stack's AWS resources on moto from ``shared.resources`` —
+the same definitions the CDK stack is built from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from shared import resources
+
+
+@dataclass
+class Provisioned:
+    webhook_queue_url: str
+    webhook_dlq_url: str
+    secrets_key_id: str
+    custody_key_id: str
+    user_pool_id: str
+    client_id: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BSCPAY_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
+            "BSCPAY_SECRETS_KEY_ID": self.secrets_key_id,
+            "BSCPAY_CUSTODY_KEY_ID": self.custody_key_id,
+            "BSCPAY_USER_POOL_ID": self.user_pool_id,
+        }
+
+
+def _client(service: str, endpoint: str, region: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+    )
+
+
+def create_tables(endpoint: str, region: str, prefix: str) -> None:
+    ddb = _client("dynamodb", endpoint, region)
+    existing = set(ddb.list_tables()["TableNames"])
+    for table in resources.TABLES:
+        name = resources.physical_name(prefix, table.logical)
+        if name in existing:
+            continue
+        attrs: dict[str, str] = {table.partition_key: "S"}
+        keys = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+        if table.sort_key:
+            attrs[table.sort_key] = "S"
+            keys.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+        gsis = []
+        for index in table.indexes:
+            attrs[index.partition_key] = "S"
+            schema = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+            if index.sort_key:
+                attrs[index.sort_key] = index.sort_key_type
+                schema.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
+            gsis.append(
+                {
+                    "IndexName": index.name,
+                    "KeySchema": schema,
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            )
+        args: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": keys,
+            "AttributeDefinitions": [
+                {"AttributeName": k, "AttributeType": v} for k, v in attrs.items()
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if gsis:
+            args["GlobalSecondaryIndexes"] = gsis
+        ddb.create_table(**args)
+        if table.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+
+
+def create_queues(endpoint: str, region: str, prefix: str) -> dict[str, tuple[str, str]]:
+    sqs = _client("sqs", endpoint, region)
+    urls: dict[str, tuple[str, str]] = {}
+    for queue in resources.QUEUES:
+        fifo_attrs = {"FifoQueue": "true"} if queue.fifo else {}
+        dlq_name = resources.physical_name(prefix, f"{queue.logical}_dlq", queue.fifo)
+        dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes=fifo_attrs)["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=resources.physical_name(prefix, queue.logical, queue.fifo),
+            Attributes={
+                **fifo_attrs,
+                "VisibilityTimeout": str(queue.visibility_timeout_s),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+                ),
+            },
+        )["QueueUrl"]
+        urls[queue.logical] = (url, dlq_url)
+    return urls
+
+
+def create_keys(endpoint: str, region: str, prefix: str) -> dict[str, str]:
+    kms = _client("kms", endpoint, region)
+    keys: dict[str, str] = {}
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    for logical in resources.KMS_KEYS:
+        alias = f"alias/{prefix}-{logical}"
+        if aliases.get(alias):
+            keys[logical] = str(aliases[alias])
+            continue
+        key_id = kms.create_key(Description=f"bscpay {logical} key")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        keys[logical] = key_id
+    return keys
+
+
+def create_user_pool(endpoint: str, region: str, prefix: str) -> tuple[str, str]:
+    idp = _client("cognito-idp", endpoint, region)
+    name = resources.physical_name(prefix, resources.USER_POOL_LOGICAL)
+    for pool in idp.list_user_pools(MaxResults=60)["UserPools"]:
+        if pool["Name"] == name:
+            pool_id = pool["Id"]
+            clients = idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)
+            return pool_id, clients["UserPoolClients"][0]["ClientId"]
+    pool_id = idp.create_user_pool(PoolName=name)["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=f"{prefix}-console",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    return pool_id, client_id
+
+
+def create_admin(endpoint: str, region: str, pool_id: str, username: str, password: str) -> None:
+    idp = _client("cognito-idp", endpoint, region)
+    try:
+        idp.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
+    except idp.exceptions.UsernameExistsException:
+        pass
+    idp.admin_set_user_password(
+        UserPoolId=pool_id, Username=username, Password=password, Permanent=True
+    )
+
+
+def provision(endpoint: str, region: str, prefix: str) -> Provisioned:
+    create_tables(endpoint, region, prefix)
+    queues = create_queues(endpoint, region, prefix)
+    keys = create_keys(endpoint, region, prefix)
+    pool_id, client_id = create_user_pool(endpoint, region, prefix)
+    return Provisioned(
+        webhook_queue_url=queues["webhooks"][0],
+        webhook_dlq_url=queues["webhooks"][1],
+        secrets_key_id=keys["secrets"],
+        custody_key_id=keys["custody"],
+        user_pool_id=pool_id,
+        client_id=client_id,
+    )

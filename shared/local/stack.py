@@ -1,0 +1,322 @@
+"""The whole of bscpay on one machine (``make run``).
+
+moto server (DynamoDB, SQS, KMS, Cognito, ...) provisioned from the same
+definitions as the CDK stack, anvil with a BEP20 USDT, the API on a local API
+Gateway emulator calling the real handlers, and workers that drive the scanner
+and expirer on their schedules and drain the webhook queue into the real
+dispatcher, as Lambda's SQS event source mapping would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from shared import aws, config
+from shared.local import chain as local_chain
+from shared.local import provision
+from shared.local.apigw import ApiGatewayEmulator, CognitoVerifier, LambdaContext, Route
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+ADMIN_USERNAME = "admin@bscpay.local"
+
+
+@dataclass
+class StackConfig:
+    api_port: int = 8000
+    rpc_port: int = 8545
+    aws_port: int = 5001
+    block_time: float | None = 0.45
+    region: str = "us-east-1"
+    prefix: str = "bscpay-local"
+    expirer_interval_s: float = 5.0
+    scanner_invocation_s: float = 60.0
+    state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        return cls(
+            api_port=int(os.environ.get("BSCPAY_API_PORT", "8000")),
+            rpc_port=int(os.environ.get("BSCPAY_RPC_PORT", "8545")),
+            aws_port=int(os.environ.get("BSCPAY_AWS_PORT", "5001")),
+        )
+
+
+@dataclass
+class LocalStack:
+    cfg: StackConfig
+    info: dict[str, Any] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _moto: ThreadedMotoServer | None = None
+    _anvil: local_chain.Anvil | None = None
+    _api: ApiGatewayEmulator | None = None
+    worker_errors: list[str] = field(default_factory=list)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        cfg = self.cfg
+        aws_url = f"http://{HOST}:{cfg.aws_port}"
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=cfg.aws_port, verbose=False)
+        self._moto.start()
+        self._anvil = local_chain.Anvil.start(
+            port=cfg.rpc_port,
+            block_time=cfg.block_time,
+            log_file=REPO_ROOT / ".local" / "anvil.log",
+        )
+        chain = local_chain.bootstrap_local_chain(self._anvil.rpc_url)
+        res = provision.provision(aws_url, cfg.region, cfg.prefix)
+        head = int(local_chain.rpc_call(self._anvil.rpc_url, "eth_blockNumber"), 16)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": aws_url,
+                "AWS_DEFAULT_REGION": cfg.region,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",  # moto's dummy credentials
+                "BSCPAY_PREFIX": cfg.prefix,
+                "BSCPAY_CHAIN_ID": str(chain.chain_id),
+                "BSCPAY_RPC_URLS": self._anvil.rpc_url,
+                "BSCPAY_TOKEN_ADDRESS": chain.token_address,
+                "BSCPAY_TOKEN_DECIMALS": "18",
+                "BSCPAY_LOCAL_MODE": "true",
+                "BSCPAY_SCANNER_START_BLOCK": str(head),
+                "BSCPAY_SCANNER_SAFETY_MARGIN_S": "1",
+                "POWERTOOLS_SERVICE_NAME": "bscpay-local",
+                "POWERTOOLS_METRICS_NAMESPACE": "bscpay",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": os.environ.get(
+                    "POWERTOOLS_METRICS_DISABLED", "true"
+                ),
+                "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                **res.env(),
+            }
+        )
+        config.reset()
+        aws.reset()
+
+        # Custody, an admin and a first merchant: what an operator does after deploy.
+        from shared.admin import merchants
+        from shared.custody.setup import ensure_custody
+
+        ensure_custody()
+        admin_password = "Adm1n-" + secrets.token_urlsafe(12)
+        provision.create_admin(
+            aws_url, cfg.region, res.user_pool_id, ADMIN_USERNAME, admin_password
+        )
+        merchant, key, secret = merchants.create_merchant("Local Demo Shop")
+
+        from functions.admin_api.handler import lambda_handler as admin_handler
+        from functions.merchant_api.handler import lambda_handler as merchant_handler
+
+        self._api = ApiGatewayEmulator(
+            routes=[
+                Route("/v1", "merchant_api", merchant_handler, cognito=False),
+                Route("/admin", "admin_api", admin_handler, cognito=True),
+            ],
+            verifier=CognitoVerifier(aws_url, cfg.region, res.user_pool_id),
+        )
+        self._api.serve(HOST, cfg.api_port)
+        self.info = {
+            "api_url": f"http://{HOST}:{cfg.api_port}",
+            "rpc_url": self._anvil.rpc_url,
+            "chain_id": chain.chain_id,
+            "token_address": chain.token_address,
+            "aws_endpoint_url": aws_url,
+            "region": cfg.region,
+            "merchant": {
+                "id": merchant.merchant_id,
+                "api_key_id": key.key_id,
+                "api_secret": secret,
+            },
+            "admin": {
+                "username": ADMIN_USERNAME,
+                "password": admin_password,
+                "user_pool_id": res.user_pool_id,
+                "client_id": res.client_id,
+            },
+            "customer": {
+                "address": chain.customer_address,
+                "private_key": chain.customer_private_key,
+            },
+        }
+        self._webhook_dlq_url = res.webhook_dlq_url
+        if cfg.state_file is not None:
+            cfg.state_file.parent.mkdir(parents=True, exist_ok=True)
+            cfg.state_file.write_text(json.dumps(self.info, indent=2))
+            cfg.state_file.chmod(0o600)  # holds local secrets
+        self._spawn("chain_scanner", self._scanner_loop)
+        self._spawn("expirer", self._expirer_loop)
+        self._spawn("webhook_dispatcher", self._webhook_loop)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._api is not None:
+            self._api.stop()
+        if self._anvil is not None:
+            self._anvil.stop()
+        if self._moto is not None:
+            self._moto.stop()
+
+    # -- workers: what EventBridge and the SQS event source mapping do in AWS --------------
+
+    def _spawn(self, name: str, target: Any) -> None:
+        def guarded() -> None:
+            while not self._stop.is_set():
+                try:
+                    target()
+                except Exception as exc:  # keep the worker alive, like the next invocation
+                    self.worker_errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                    print(f"[{name}] invocation failed: {type(exc).__name__}: {exc}", flush=True)
+                    self._stop.wait(1.0)
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _scanner_loop(self) -> None:
+        from functions.chain_scanner.handler import lambda_handler
+
+        # Each invocation follows the chain until near its timeout; stop early on shutdown
+        # by shrinking the remaining time the handler sees.
+        context = _StoppableContext("chain_scanner", self.cfg.scanner_invocation_s, self._stop)
+        lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, context)
+
+    def _expirer_loop(self) -> None:
+        from functions.expirer.handler import lambda_handler
+
+        lambda_handler(
+            {"source": "aws.events", "detail-type": "Scheduled Event"},
+            LambdaContext("expirer", 60),
+        )
+        self._stop.wait(self.cfg.expirer_interval_s)
+
+    def _webhook_loop(self) -> None:
+        from functions.webhook_dispatcher.handler import lambda_handler
+
+        sqs = aws.client("sqs")
+        queue_url = config.aws().webhook_queue_url
+        answer = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return
+        event = {"Records": [_sqs_record(m, queue_url) for m in messages]}
+        result = lambda_handler(event, LambdaContext("webhook_dispatcher", 30))
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+
+
+class _StoppableContext(LambdaContext):
+    def __init__(self, name: str, timeout_s: float, stop: threading.Event) -> None:
+        super().__init__(name, timeout_s)
+        self._stop_event = stop
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 0 if self._stop_event.is_set() else super().get_remaining_time_in_millis()
+
+
+def _sqs_record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
+    arn_name = queue_url.rsplit("/", 1)[-1]
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": message.get("Attributes", {}).get(
+                "ApproximateReceiveCount", "1"
+            ),
+            "SentTimestamp": message.get("Attributes", {}).get("SentTimestamp", "0"),
+            "SenderId": "local",
+            "ApproximateFirstReceiveTimestamp": "0",
+        },
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{arn_name}",
+        "awsRegion": "us-east-1",
+    }
+
+
+FIRST_REQUEST = """
+First signed request (Python, standard library only):
+
+    import hashlib, hmac, json, time, urllib.request
+    s = json.load(open(".local/stack.json"))
+    path, body, t = "/v1/payments", json.dumps({{"amount": "12.50"}}), str(int(time.time()))
+    sig = hmac.new(s["merchant"]["api_secret"].encode(),
+                   f"{{t}}\\nPOST\\n{{path}}\\n{{body}}".encode(), hashlib.sha256).hexdigest()
+    req = urllib.request.Request(s["api_url"] + path, data=body.encode(), method="POST",
+        headers={{"X-Api-Key": s["merchant"]["api_key_id"], "X-Timestamp": t,
+                  "X-Signature": sig, "Content-Type": "application/json"}})
+    print(json.load(urllib.request.urlopen(req)))
+
+Or: .venv/bin/python examples/first_request.py
+"""
+
+
+def main() -> None:
+    stack = LocalStack(StackConfig.from_env())
+    print("starting the bscpay local stack ...", flush=True)
+    started = time.monotonic()
+    stack.start()
+    info = stack.info
+    print(
+        f"\nbscpay is running ({time.monotonic() - started:.1f} s)\n"
+        f"  API        {info['api_url']}\n"
+        f"  chain      {info['rpc_url']} (chain id {info['chain_id']}, 0.45 s blocks)\n"
+        f"  USDT       {info['token_address']}\n"
+        f"  AWS (moto) {info['aws_endpoint_url']}\n"
+        f"  merchant   {info['merchant']['id']} key {info['merchant']['api_key_id']}\n"
+        f"  secrets    in .local/stack.json (local only)\n"
+        + FIRST_REQUEST.format()
+        + "\nCtrl-C stops everything.",
+        flush=True,
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("\nstopping ...", flush=True)
+    stack.stop()
+
+
+if __name__ == "__main__":
+    main()
