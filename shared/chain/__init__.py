@@ -1,0 +1,1 @@
+"""Chain access: the BSC client, log scanning and compiled contract artifacts."""
