@@ -1,0 +1,1 @@
+"""The local stack (`make run`, tests): anvil chain, moto server, API emulator."""
