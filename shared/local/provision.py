@@ -3,6 +3,7 @@ the same definitions the CDK stack is built from."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ def _client(service: str, endpoint: str, region: str) -> Any:
         endpoint_url=endpoint,
         region_name=region,
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+        aws_secret_access_key="testing",
     )
 
 
@@ -142,10 +143,8 @@ def create_user_pool(endpoint: str, region: str, prefix: str) -> tuple[str, str]
 
 def create_admin(endpoint: str, region: str, pool_id: str, username: str, password: str) -> None:
     idp = _client("cognito-idp", endpoint, region)
-    try:
+    with contextlib.suppress(idp.exceptions.UsernameExistsException):
         idp.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
-    except idp.exceptions.UsernameExistsException:
-        pass
     idp.admin_set_user_password(
         UserPoolId=pool_id, Username=username, Password=password, Permanent=True
     )

@@ -43,6 +43,9 @@ class StackConfig:
     expirer_interval_s: float = 5.0
     scanner_invocation_s: float = 60.0
     state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
+    # Tests of single handlers turn these off and drive the functions themselves.
+    serve_api: bool = True
+    run_workers: bool = True
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -63,6 +66,7 @@ class LocalStack:
     _anvil: local_chain.Anvil | None = None
     _api: ApiGatewayEmulator | None = None
     worker_errors: list[str] = field(default_factory=list)
+    provisioned: provision.Provisioned | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -136,7 +140,8 @@ class LocalStack:
             ],
             verifier=CognitoVerifier(aws_url, cfg.region, res.user_pool_id),
         )
-        self._api.serve(HOST, cfg.api_port)
+        if cfg.serve_api:
+            self._api.serve(HOST, cfg.api_port)
         self.info = {
             "api_url": f"http://{HOST}:{cfg.api_port}",
             "rpc_url": self._anvil.rpc_url,
@@ -160,14 +165,15 @@ class LocalStack:
                 "private_key": chain.customer_private_key,
             },
         }
-        self._webhook_dlq_url = res.webhook_dlq_url
+        self.provisioned = res
         if cfg.state_file is not None:
             cfg.state_file.parent.mkdir(parents=True, exist_ok=True)
             cfg.state_file.write_text(json.dumps(self.info, indent=2))
             cfg.state_file.chmod(0o600)  # holds local secrets
-        self._spawn("chain_scanner", self._scanner_loop)
-        self._spawn("expirer", self._expirer_loop)
-        self._spawn("webhook_dispatcher", self._webhook_loop)
+        if cfg.run_workers:
+            self._spawn("chain_scanner", self._scanner_loop)
+            self._spawn("expirer", self._expirer_loop)
+            self._spawn("webhook_dispatcher", self._webhook_loop)
 
     def stop(self) -> None:
         self._stop.set()

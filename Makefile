@@ -1,0 +1,91 @@
+# bscpay — the targets a newcomer can guess. `make run` and `make test` install what they need.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+TOOLS := .tools
+UV    := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: help install run test lint fmt typecheck unit integration e2e infra synth layers deploy \
+        bench openapi contracts clean
+
+help:
+	@echo "make run     - start the whole local stack (anvil, moto, API on :8000)"
+	@echo "make test    - ruff, mypy, unit, integration, infra and e2e tests"
+	@echo "make bench   - performance figures into bench/results/"
+	@echo "make synth   - synthesize the CDK stack (offline)"
+	@echo "make layers  - build the Lambda dependency layer (no Docker)"
+	@echo "make deploy  - cdk deploy (see README: network, rpc_urls, token_address)"
+
+# ---- installation (idempotent; re-runs only when the lock files change) ----------------
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+# ---- the two commands ------------------------------------------------------------------
+run: install
+	$(PY) -m shared.local.stack
+
+test: install lint typecheck unit integration infra e2e
+	@echo "make test: all checks passed"
+
+# ---- checks ----------------------------------------------------------------------------
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install
+	$(VENV)/bin/mypy shared functions infra tests bench examples
+
+unit: install
+	$(PYTEST) tests/unit -q
+
+integration: install
+	$(PYTEST) tests/integration -q
+
+e2e: install
+	$(PYTEST) tests/e2e -q
+
+infra: install
+	$(PYTEST) tests/infra -q
+
+# ---- infrastructure ----------------------------------------------------------------------
+synth: install
+	npx cdk synth --quiet
+
+layers: install
+	$(PY) layers/build.py
+
+deploy: install layers
+	npx cdk deploy $(CDK_ARGS)
+
+# ---- other -------------------------------------------------------------------------------
+bench: install
+	$(PY) -m bench
+
+openapi: install
+	$(PY) -m shared.api.openapi --write
+
+contracts: node_modules/.installed
+	node contracts/compile.mjs
+
+clean:
+	rm -rf .local cdk.out layers/build .pytest_cache .mypy_cache .ruff_cache
