@@ -1,0 +1,116 @@
+"""bscpay merchant helper: sign API requests and verify webhooks.
+
+Dependency-free (standard library only): copy this file into your project.
+
+    from bscpay_merchant import Client, verify_webhook
+
+    client = Client("https://pay.example.com", key_id="ak_...", secret="sk_...")
+    payment = client.request("POST", "/v1/payments", {"amount": "12.50", "order_id": "A-1"})
+
+    # in your webhook view, with the raw request body bytes:
+    event = verify_webhook(body, request.headers["Bscpay-Signature"], ["whsec_..."])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+__all__ = ["ApiError", "Client", "WebhookVerificationError", "sign_request", "verify_webhook"]
+
+
+class WebhookVerificationError(Exception):
+    pass
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def sign_request(
+    secret: str, timestamp: str, method: str, path_with_query: str, body: bytes
+) -> str:
+    """hex HMAC-SHA256(secret, "{timestamp}\\n{METHOD}\\n{path_with_query}\\n{raw_body}")."""
+    message = f"{timestamp}\n{method.upper()}\n{path_with_query}\n".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_webhook(
+    payload: bytes, header: str, secrets: list[str], tolerance: int = 300
+) -> dict[str, Any]:
+    """Check a ``Bscpay-Signature`` header and return the parsed event.
+
+    Accepts any ``v1`` signature made with any of ``secrets`` (rotation), rejects
+    timestamps more than ``tolerance`` seconds away. Dedupe on ``event["id"]``.
+    """
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1":
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise WebhookVerificationError("malformed Bscpay-Signature header")
+    if abs(time.time() - timestamp) > tolerance:
+        raise WebhookVerificationError("timestamp outside the tolerance window")
+    signed = str(timestamp).encode() + b"." + payload
+    valid = False
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        for candidate in signatures:
+            valid |= hmac.compare_digest(expected, candidate)
+    if not valid:
+        raise WebhookVerificationError("no valid signature for the given secrets")
+    event: dict[str, Any] = json.loads(payload)
+    return event
+
+
+class Client:
+    """A minimal signed HTTP client for the merchant API."""
+
+    def __init__(self, base_url: str, key_id: str, secret: str, timeout: float = 15.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key_id = key_id
+        self.secret = secret
+        self.timeout = timeout
+
+    def request(
+        self,
+        method: str,
+        path_with_query: str,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        raw = b"" if body is None else json.dumps(body).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "X-Api-Key": self.key_id,
+            "X-Timestamp": timestamp,
+            "X-Signature": sign_request(self.secret, timestamp, method, path_with_query, raw),
+            "Content-Type": "application/json",
+        }
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        request = urllib.request.Request(  # noqa: S310 - the merchant's own API URL
+            self.base_url + path_with_query, data=raw or None, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            text = exc.read()
+            try:
+                detail = json.loads(text)
+            except ValueError:
+                detail = text.decode(errors="replace")
+            raise ApiError(exc.code, detail) from None

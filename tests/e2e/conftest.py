@@ -1,0 +1,88 @@
+"""E2E fixtures: the whole local stack, as `make run` starts it (0.45 s blocks, API
+emulator, scanner/expirer schedules, webhook queue workers), on free ports, once
+per session. Tests talk to it only over HTTP and JSON-RPC, as a merchant would."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.local.chain import free_port
+from shared.local.stack import LocalStack, StackConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "merchant"))
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[dict[str, Any]]:
+    cfg = StackConfig(
+        api_port=free_port(),
+        rpc_port=free_port(),
+        aws_port=free_port(),
+        prefix="bscpay-e2e",
+        state_file=None,
+        expirer_interval_s=2.0,
+    )
+    local = LocalStack(cfg).start()
+    yield local.info
+    local.stop()
+    assert not local.worker_errors, local.worker_errors
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookReceiver:
+    """A merchant's webhook endpoint: records every POST, answers ``status``."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    status: int = 200
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, predicate: Any, timeout: float) -> list[Received]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: any(predicate(r) for r in self.received), timeout)
+            return [r for r in self.received if predicate(r)]
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    port = free_port()
+    box = WebhookReceiver(url=f"http://127.0.0.1:{port}/hooks/bscpay")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with box.arrived:
+                box.received.append(Received(dict(self.headers.items()), body))
+                box.arrived.notify_all()
+            self.send_response(box.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield box
+    server.shutdown()
+    server.server_close()
+
+
+def event_type(r: Received) -> str:
+    return str(json.loads(r.body).get("type"))
