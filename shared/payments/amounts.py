@@ -7,14 +7,14 @@ import re
 from shared.errors import ValidationFailed
 
 # Plain positive decimal: digits, optional fraction. No sign, exponent, spaces or commas.
-_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?$")
+_DECIMAL = re.compile(r"(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?")
 
 
 def parse_amount(value: object, decimals: int = 18, param: str = "amount") -> int:
     """Parse a merchant-supplied decimal string into base units; reject anything else."""
     if not isinstance(value, str):
         raise ValidationFailed('amount must be a decimal string such as "12.50"', param)
-    match = _DECIMAL.match(value)
+    match = _DECIMAL.fullmatch(value)  # not match + "$": "$" also matches before "\n"
     if match is None:
         raise ValidationFailed(
             f"amount must be a positive decimal string with at most {decimals} decimal places",
