@@ -1,7 +1,14 @@
-"""A small JSON-RPC client over HTTP with failover across the configured endpoints.
+"""JSON-RPC over HTTP across several endpoints: failover, a circuit breaker per
+endpoint (pybreaker), verified log ranges and automatic range splitting.
 
 Raw JSON (hex strings) on purpose: the scanner decodes Transfer logs by hand,
 which is many times faster than web3's contract-event decoding per log.
+
+A lagging node answers ``eth_getLogs`` for blocks it does not have with an empty
+list, which would silently skip payments. ``verified_logs`` therefore asks the
+*same* endpoint for the range's last block afterwards: a node that does not know
+it, or knows a different hash than expected, did not answer the range and the next
+endpoint is tried.
 """
 
 from __future__ import annotations
@@ -11,7 +18,18 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+import pybreaker
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+logger = Logger(child=True)
+
+# Messages providers use when an eth_getLogs range or result is too large.
+_RANGE_HINTS = ("limit", "range", "too many", "exceed", "response size", "block range")
 
 
 class RpcError(Exception):
@@ -19,34 +37,55 @@ class RpcError(Exception):
         super().__init__(message)
         self.code = code
 
+    @property
+    def is_range_error(self) -> bool:
+        text = str(self).lower()
+        return self.code == -32005 or any(hint in text for hint in _RANGE_HINTS)
+
+
+class NodeLagging(Exception):
+    """The endpoint has not seen the block a query needs."""
+
+
+@dataclass
+class Endpoint:
+    url: str
+    breaker: pybreaker.CircuitBreaker
+
+    @property
+    def label(self) -> str:
+        return urlsplit(self.url).netloc or self.url
+
 
 class JsonRpc:
-    def __init__(self, urls: Sequence[str], timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        timeout_s: float = 10.0,
+        breaker_fail_max: int = 3,
+        breaker_reset_s: float = 30.0,
+    ) -> None:
         if not urls:
             raise ValueError("at least one RPC URL is required (BSCPAY_RPC_URLS)")
-        self.urls = list(urls)
+        self.endpoints = [
+            Endpoint(
+                u,
+                pybreaker.CircuitBreaker(
+                    fail_max=breaker_fail_max,
+                    reset_timeout=breaker_reset_s,
+                    # A JSON-RPC error answer means the node is up; only transport
+                    # failures and lag count against its breaker.
+                    exclude=[lambda e: isinstance(e, RpcError) and e.code is not None],
+                    name=u,
+                ),
+            )
+            for u in urls
+        ]
         self.timeout_s = timeout_s
         self._ids = itertools.count(1)
         self._preferred = 0
 
-    def call(self, method: str, params: list[Any]) -> Any:
-        """Try each endpoint once, starting with the last one that worked."""
-        last: Exception | None = None
-        for offset in range(len(self.urls)):
-            index = (self._preferred + offset) % len(self.urls)
-            try:
-                result = self._post(self.urls[index], method, params)
-            except RpcError as exc:
-                if exc.code is not None and exc.code != -32603:
-                    raise  # the node understood and refused: another node will too
-                last = exc
-                continue
-            except (OSError, urllib.error.URLError, ValueError) as exc:
-                last = exc
-                continue
-            self._preferred = index
-            return result
-        raise RpcError(f"all RPC endpoints failed for {method}: {last}")
+    # -- transport ----------------------------------------------------------------------
 
     def _post(self, url: str, method: str, params: list[Any]) -> Any:
         body = json.dumps(
@@ -57,12 +96,46 @@ class JsonRpc:
         )
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
             reply = json.loads(response.read())
+        if not isinstance(reply, dict):
+            raise ValueError("malformed JSON-RPC reply")
         if reply.get("error"):
             err = reply["error"]
             raise RpcError(str(err.get("message")), err.get("code"))
         return reply.get("result")
 
-    # -- typed helpers ---------------------------------------------------------------
+    def _on(self, endpoint: Endpoint, method: str, params: list[Any]) -> Any:
+        try:
+            return endpoint.breaker.call(self._post, endpoint.url, method, params)
+        except (pybreaker.CircuitBreakerError, OSError, ValueError, NodeLagging):
+            self._count_error(endpoint)
+            raise
+
+    def _count_error(self, endpoint: Endpoint) -> None:
+        with single_metric(
+            name="RpcErrors", unit=MetricUnit.Count, value=1, namespace="bscpay"
+        ) as metric:
+            metric.add_dimension(name="endpoint", value=endpoint.label)
+
+    def _order(self) -> list[Endpoint]:
+        n = len(self.endpoints)
+        return [self.endpoints[(self._preferred + i) % n] for i in range(n)]
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        """Try each endpoint whose breaker is closed, starting with the last good one."""
+        last: Exception | None = None
+        for endpoint in self._order():
+            try:
+                result = self._on(endpoint, method, params)
+            except RpcError:
+                raise  # the node understood and refused: another node will too
+            except (pybreaker.CircuitBreakerError, OSError, ValueError) as exc:
+                last = exc
+                continue
+            self._preferred = self.endpoints.index(endpoint)
+            return result
+        raise RpcError(f"all RPC endpoints failed for {method}: {last}")
+
+    # -- typed helpers ------------------------------------------------------------------
 
     def chain_id(self) -> int:
         return int(self.call("eth_chainId", []), 16)
@@ -75,29 +148,58 @@ class JsonRpc:
         result = self.call("eth_getBlockByNumber", [tag, False])
         return result if isinstance(result, dict) else None
 
-    def logs(
-        self, address: str, topic0: str, from_block: int, to_block: int
-    ) -> list[dict[str, Any]]:
-        result = self.call(
-            "eth_getLogs",
-            [
-                {
-                    "address": address,
-                    "topics": [topic0],
-                    "fromBlock": hex(from_block),
-                    "toBlock": hex(to_block),
-                }
-            ],
-        )
-        return list(result or [])
-
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         result = self.call("eth_getTransactionReceipt", [tx_hash])
         return result if isinstance(result, dict) else None
 
     def erc20_decimals(self, token: str) -> int:
-        # decimals() selector
         result = self.call("eth_call", [{"to": token, "data": "0x313ce567"}, "latest"])
         if not result or result == "0x":
             raise RpcError(f"{token} does not answer decimals(): not a token contract")
         return int(result, 16)
+
+    # -- log ranges -----------------------------------------------------------------------
+
+    def verified_logs(
+        self, address: str, topic0: str, from_block: int, to_block: int
+    ) -> tuple[list[dict[str, Any]], str]:
+        """All logs of the range and the hash of ``to_block``, from one endpoint that
+        provably had the whole range. Raises RpcError when no endpoint did."""
+        last: Exception | None = None
+        for endpoint in self._order():
+            try:
+                logs = self._split_logs(endpoint, address, topic0, from_block, to_block)
+                block = self._on(endpoint, "eth_getBlockByNumber", [hex(to_block), False])
+                if not isinstance(block, dict) or not block.get("hash"):
+                    raise NodeLagging(f"{endpoint.label} does not have block {to_block}")
+            except NodeLagging as exc:
+                self._count_error(endpoint)
+                last = exc
+                continue
+            except (pybreaker.CircuitBreakerError, OSError, ValueError, RpcError) as exc:
+                last = exc
+                continue
+            self._preferred = self.endpoints.index(endpoint)
+            return logs, str(block["hash"]).lower()
+        raise RpcError(f"no endpoint answered logs {from_block}-{to_block}: {last}")
+
+    def _split_logs(
+        self, endpoint: Endpoint, address: str, topic0: str, start: int, end: int
+    ) -> list[dict[str, Any]]:
+        """eth_getLogs, halving the range on provider range/size limits; never skips."""
+        params = [
+            {"address": address, "topics": [topic0], "fromBlock": hex(start), "toBlock": hex(end)}
+        ]
+        try:
+            result = self._on(endpoint, "eth_getLogs", params)
+        except RpcError as exc:
+            if not exc.is_range_error or start == end:
+                raise
+            middle = (start + end) // 2
+            logger.info("splitting log range", extra={"from": start, "to": end})
+            return self._split_logs(endpoint, address, topic0, start, middle) + self._split_logs(
+                endpoint, address, topic0, middle + 1, end
+            )
+        if not isinstance(result, list):
+            raise ValueError("eth_getLogs did not return a list")
+        return result

@@ -107,9 +107,8 @@ class Scanner:
         progressed = False
         if cursor < head:
             to_block = min(head, cursor + self.settings.max_blocks_per_query)
-            logs = self.rpc.logs(self.token, TRANSFER_TOPIC, cursor + 1, to_block)
+            logs, to_hash = self.rpc.verified_logs(self.token, TRANSFER_TOPIC, cursor + 1, to_block)
             report.transfers_recorded += self._record(logs)
-            to_hash = self._block_hash(to_block)
             self._remember(to_block, to_hash)
             repo.advance_cursor(CURSOR, self.owner, to_block, time.time(), self.settings.lease_s)
             self._save_hashes()
