@@ -45,7 +45,9 @@ class Attempt:
 
 def retry_delay(receive_count: int) -> int:
     delay = min(BASE_DELAY_S * 2 ** max(receive_count - 1, 0), MAX_DELAY_S)
-    return int(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+    jittered = int(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+    # Cap after the jitter: SQS refuses a visibility timeout above 12 h.
+    return min(jittered, MAX_DELAY_S)
 
 
 def deliver(event_id: str, endpoint_id: str) -> Attempt:
