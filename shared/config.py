@@ -6,6 +6,8 @@ ValidationError names the missing ``BSCPAY_*`` variable).
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from functools import lru_cache
 
 from pydantic import Field, field_validator
@@ -42,8 +44,20 @@ class ChainSettings(BaseSettings):
     rpc_urls: str = ""  # comma-separated, tried in order
     token_address: str = "0x55d398326f99059fF775485246999027B3197955"
     token_decimals: int = 18
-    # Used when the node's `finalized` tag stops advancing (seconds) or is absent.
+    # Used when the node's `finalized` tag is absent or stops advancing for
+    # `finality_stall_s` seconds: blocks this deep under the head count as final.
     finality_fallback_depth: int = 15
+    finality_stall_s: float = 30.0
+    # Extra confirmations for large transfers, e.g. '[{"min_amount": "10000", "extra_depth": 5}]'.
+    risk_tiers: str = "[]"
+
+    def extra_depth_for(self, amount_units: int) -> int:
+        tiers = json.loads(self.risk_tiers or "[]")
+        depth = 0
+        for tier in tiers:
+            if amount_units >= int(Decimal(str(tier["min_amount"])) * 10**self.token_decimals):
+                depth = max(depth, int(tier["extra_depth"]))
+        return depth
 
     @field_validator("token_address")
     @classmethod
@@ -51,6 +65,16 @@ class ChainSettings(BaseSettings):
         if not (value.startswith("0x") and len(value) == 42):
             raise ValueError("BSCPAY_TOKEN_ADDRESS must be a 0x-prefixed 20-byte address")
         int(value, 16)
+        return value
+
+    @field_validator("risk_tiers")
+    @classmethod
+    def _tiers_shape(cls, value: str) -> str:
+        tiers = json.loads(value or "[]")
+        if not isinstance(tiers, list) or not all(
+            isinstance(t, dict) and {"min_amount", "extra_depth"} <= set(t) for t in tiers
+        ):
+            raise ValueError("BSCPAY_RISK_TIERS must be a JSON list of {min_amount, extra_depth}")
         return value
 
     def rpc_url_list(self) -> list[str]:

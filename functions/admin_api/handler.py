@@ -12,10 +12,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import config
+from shared.admin import chain as chain_admin
 from shared.admin import merchants
 from shared.api.http import error_response, install_error_handlers, json_response, parse_limit
 from shared.errors import Unauthenticated
-from shared.models.api import CreateApiKey, CreateMerchant, PaymentOut
+from shared.models.api import CreateApiKey, CreateMerchant, PaymentOut, Rescan, UpdateMerchant
 from shared.models.domain import ApiKey, Merchant
 from shared.payments import service as payments
 
@@ -38,7 +39,13 @@ app.use(middlewares=[require_admin])
 
 
 def _merchant(m: Merchant) -> dict[str, Any]:
-    return {"id": m.merchant_id, "object": "merchant", "name": m.name, "created_at": m.created_at}
+    return {
+        "id": m.merchant_id,
+        "object": "merchant",
+        "name": m.name,
+        "created_at": m.created_at,
+        "underpay_tolerance_bps": m.underpay_tolerance_bps,
+    }
 
 
 def _key(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
@@ -70,6 +77,12 @@ def list_merchants(
     return json_response(
         200, {"object": "list", "data": [_merchant(m) for m in items], "has_more": has_more}
     )
+
+
+@app.post("/admin/merchants/<merchant_id>")
+def update_merchant(merchant_id: str, body: Annotated[UpdateMerchant, Body()]) -> Response[str]:
+    merchant = merchants.set_underpay_tolerance(merchant_id, body.underpay_tolerance_bps)
+    return json_response(200, _merchant(merchant))
 
 
 @app.post("/admin/merchants/<merchant_id>/api_keys")
@@ -105,6 +118,12 @@ def list_payments(
     decimals = config.chain().token_decimals
     data = [{**PaymentOut.of(p, decimals).to_json(), "merchant_id": p.merchant_id} for p in items]
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@app.post("/admin/chain/rescan")
+def rescan(body: Annotated[Rescan, Body()]) -> Response[str]:
+    queued = chain_admin.request_rescan(body.from_block, body.to_block, str(app.context["admin"]))
+    return json_response(202, queued)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -68,3 +68,17 @@ def list_api_keys(merchant_id: str) -> list[ApiKey]:
 def revoke_api_key(merchant_id: str, key_id: str) -> None:
     if not repo.revoke_api_key(key_id, merchant_id, ids.now()):
         raise NotFound(f"no API key {key_id!r} for merchant {merchant_id!r}", "key_id")
+
+
+MAX_TOLERANCE_BPS = 500  # 5 %: beyond that a shortfall is not a rounding matter
+
+
+def set_underpay_tolerance(merchant_id: str, bps: int) -> Merchant:
+    if not 0 <= bps <= MAX_TOLERANCE_BPS:
+        raise ValidationFailed(
+            f"underpay_tolerance_bps must be between 0 and {MAX_TOLERANCE_BPS}",
+            "underpay_tolerance_bps",
+        )
+    if not repo.set_underpay_tolerance(merchant_id, bps):
+        raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
+    return require_merchant(merchant_id)

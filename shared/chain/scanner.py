@@ -51,6 +51,7 @@ class ScanReport:
     head: int | None = None
     lease_held_elsewhere: bool = False
     iterations: int = 0
+    rescans: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -62,6 +63,8 @@ class Scanner:
         self.token = self.chain.token_address.lower()
         self.owner = f"scanner-{uuid.uuid4().hex[:12]}"
         self._hashes: dict[int, str] = {}
+        self._last_finalized = -1
+        self._finalized_moved_at = time.monotonic()
 
     def check_chain(self) -> None:
         """Refuse to run against the wrong chain or token (DESIGN §4)."""
@@ -113,8 +116,15 @@ class Scanner:
             repo.advance_cursor(CURSOR, self.owner, to_block, time.time(), self.settings.lease_s)
             self._save_hashes()
             report.blocks_scanned += to_block - cursor
+            if head - to_block > self.settings.max_blocks_per_query:
+                logger.info(
+                    "catching up",
+                    extra={"cursor": to_block, "head": head, "behind": head - to_block},
+                )
             cursor = to_block
             progressed = True
+        else:
+            self._run_rescans(report)
         report.transfers_finalized += self._finalize(head)
         if report.iterations % 20 == 1:
             outbox.relay()
@@ -162,20 +172,41 @@ class Scanner:
         )
 
     def finalized_block(self, head: int) -> int:
+        """The node's `finalized` block as a number; depth-based if it is absent or stalled."""
         block = self.rpc.block("finalized")
-        fallback = head - self.chain.finality_fallback_depth
+        fallback = max(head - self.chain.finality_fallback_depth, 0)
         if block is None or block.get("number") is None:
             return fallback
-        return int(str(block["number"]), 16)
+        number = int(str(block["number"]), 16)
+        now = time.monotonic()
+        if number != self._last_finalized:
+            self._last_finalized, self._finalized_moved_at = number, now
+        stalled = now - self._finalized_moved_at > self.chain.finality_stall_s
+        metrics.add_metric("FinalityStalled", MetricUnit.Count, 1 if stalled else 0)
+        if stalled and fallback > number:
+            logger.warning(
+                "finality stalled; using depth fallback",
+                extra={"finalized": number, "fallback": fallback},
+            )
+            return fallback
+        return number
 
     def _finalize(self, head: int) -> int:
         finalized = self.finalized_block(head)
         done = 0
         for transfer in repo.unfinal_transfers(up_to_block=finalized):
+            # Risk tiers: large transfers wait for extra depth beyond finality.
+            if transfer.block_number > finalized - self.chain.extra_depth_for(transfer.amount):
+                continue
             canonical = self._still_on_chain(transfer, finalized)
             if canonical is None:
                 continue  # moved to a block that is not final yet
             service.finalize_transfer(transfer, canonical)
+            metrics.add_metric(
+                "FinalizationLatencySeconds",
+                MetricUnit.Seconds,
+                max(ids.now() - transfer.seen_at, 0),
+            )
             done += 1
         return done
 
@@ -196,6 +227,22 @@ class Scanner:
             ):
                 return True
         return False
+
+    def _run_rescans(self, report: ScanReport) -> None:
+        """Admin-requested rescans, one at a time, while caught up. Recording is
+        idempotent, so a rescan only adds what was missed; the cursor does not move."""
+        queued = repo.pending_rescans()
+        if not queued:
+            return
+        entry = queued[0]
+        start, end = int(entry["from"]), int(entry["to"])
+        for chunk in range(start, end + 1, self.settings.max_blocks_per_query):
+            chunk_end = min(chunk + self.settings.max_blocks_per_query - 1, end)
+            logs, _ = self.rpc.verified_logs(self.token, TRANSFER_TOPIC, chunk, chunk_end)
+            report.transfers_recorded += self._record(logs)
+        repo.drop_rescan(entry)
+        report.rescans += 1
+        logger.info("rescan done", extra={"from": start, "to": end})
 
     # -- fork detection ---------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class MerchantModel(_Base):
     name = UnicodeAttribute()
     created_at = NumberAttribute()
     status = UnicodeAttribute(default="active")
+    underpay_tolerance_bps = NumberAttribute(default=0)
     by_created = MerchantsByCreated()
 
 
@@ -116,6 +117,7 @@ class PaymentModel(_Base):
     created_key = UnicodeAttribute()
     created_day = UnicodeAttribute()
     expires_at = NumberAttribute()
+    tolerance = NumberAttribute(default=0)
     open = UnicodeAttribute(null=True)  # "open" while the expirer must watch it (sparse GSI)
     version = NumberAttribute(default=0)
     event_seq = NumberAttribute(default=0)
@@ -260,6 +262,7 @@ class SystemModel(_Base):
     lease_owner = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)
     data_json = UnicodeAttribute(null=True)
+    queue = ListAttribute(of=UnicodeAttribute, null=True)
     updated_at = NumberAttribute(null=True)
 
 

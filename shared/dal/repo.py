@@ -69,7 +69,22 @@ def get_merchant(merchant_id: str) -> Merchant | None:
         name=item.name,
         created_at=int(item.created_at),
         status=item.status,
+        underpay_tolerance_bps=int(item.underpay_tolerance_bps or 0),
     )
+
+
+def set_underpay_tolerance(merchant_id: str, bps: int) -> bool:
+    m.bind()
+    try:
+        m.MerchantModel(merchant_id).update(
+            actions=[m.MerchantModel.underpay_tolerance_bps.set(bps)],
+            condition=m.MerchantModel.merchant_id.exists(),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
 
 
 def list_merchants(limit: int, after: int | None) -> tuple[list[Merchant], bool]:
@@ -173,6 +188,7 @@ def _payment_item(p: Payment) -> m.PaymentModel:
         created_key=created_key(p.created_at, p.payment_id),
         created_day=_day(p.created_at),
         expires_at=p.expires_at,
+        tolerance=p.tolerance,
         open="open" if p.status.is_open else None,
         version=p.version,
         event_seq=p.event_seq,
@@ -196,6 +212,7 @@ def _payment(item: m.PaymentModel) -> Payment:
         metadata=json.loads(item.metadata_json),
         created_at=int(item.created_at),
         expires_at=int(item.expires_at),
+        tolerance=int(item.tolerance or 0),
         version=int(item.version),
         event_seq=int(item.event_seq),
     )
@@ -678,6 +695,41 @@ def save_lease_data(name: str, owner: str, data_json: str) -> None:
         if _is_condition_failure(exc):
             raise ConcurrentUpdate(name) from exc
         raise
+
+
+RESCAN_QUEUE = "rescan_queue"
+
+
+def enqueue_rescan(from_block: int, to_block: int, requested_by: str, now: int) -> None:
+    m.bind()
+    entry = json.dumps({"from": from_block, "to": to_block, "by": requested_by, "at": now})
+    # list_append onto if_not_exists(queue, []): concurrent requests never overwrite each other.
+    m.SystemModel(RESCAN_QUEUE).update(
+        actions=[m.SystemModel.queue.set((m.SystemModel.queue | []).append([entry]))]
+    )
+
+
+def pending_rescans() -> list[dict[str, Any]]:
+    item = get_system(RESCAN_QUEUE)
+    if item is None or not item.queue:
+        return []
+    return [json.loads(str(e)) for e in item.queue]
+
+
+def drop_rescan(entry: dict[str, Any]) -> None:
+    """Remove the first queued rescan, if it is still the one we processed."""
+    m.bind()
+    item = get_system(RESCAN_QUEUE)
+    if item is None or not item.queue or json.loads(str(item.queue[0])) != entry:
+        return
+    try:
+        m.SystemModel(RESCAN_QUEUE).update(
+            actions=[m.SystemModel.queue[0].remove()],
+            condition=m.SystemModel.queue[0] == item.queue[0],
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
 
 
 def release_lease(name: str, owner: str) -> None:

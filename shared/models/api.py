@@ -53,6 +53,15 @@ class CreateMerchant(_Strict):
     name: StrictStr = Field(min_length=1, max_length=200)
 
 
+class UpdateMerchant(_Strict):
+    underpay_tolerance_bps: StrictInt = Field(ge=0, le=500)
+
+
+class Rescan(_Strict):
+    from_block: StrictInt = Field(ge=0)
+    to_block: StrictInt = Field(ge=0)
+
+
 class CreateApiKey(_Strict):
     ip_allowlist: list[StrictStr] = Field(default_factory=list, max_length=20)
 
@@ -91,6 +100,7 @@ class PaymentOut(BaseModel):
     address: str
     amount_received: str
     amount_pending: str
+    amount_excess: str  # final funds beyond the amount (overpaid or sent again)
     order_id: str | None
     metadata: dict[str, str]
     created_at: int
@@ -110,6 +120,7 @@ class PaymentOut(BaseModel):
             address=payment.address,
             amount_received=format_amount(payment.amount_received, decimals),
             amount_pending=format_amount(payment.amount_pending, decimals),
+            amount_excess=format_amount(max(payment.amount_received - payment.amount, 0), decimals),
             order_id=payment.order_id,
             metadata=payment.metadata,
             created_at=payment.created_at,

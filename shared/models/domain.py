@@ -33,6 +33,8 @@ class Merchant(BaseModel):
     name: str
     created_at: int
     status: str = "active"
+    # Accepted shortfall in basis points (50 = 0.5 %): such payments count as paid.
+    underpay_tolerance_bps: int = 0
 
 
 class ApiKey(BaseModel):
@@ -77,6 +79,7 @@ class Payment(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: int
     expires_at: int
+    tolerance: int = 0  # accepted shortfall in base units, fixed at creation
     version: int = 0
     event_seq: int = 0
     transactions: list[Transfer] = Field(default_factory=list)

@@ -28,6 +28,8 @@ def create(merchant_id: str, request: CreatePayment) -> Payment:
     chain = config.chain()
     amount = parse_amount(request.amount, chain.token_decimals)
     expires_in = request.expires_in or config.api().default_expires_in_s
+    merchant = repo.get_merchant(merchant_id)
+    tolerance_bps = merchant.underpay_tolerance_bps if merchant else 0
     index, address = addresses.allocate()
     now = ids.now()
     payment = Payment(
@@ -43,6 +45,8 @@ def create(merchant_id: str, request: CreatePayment) -> Payment:
         metadata=request.metadata,
         created_at=now,
         expires_at=now + expires_in,
+        # Snapshot: a later change of the merchant's tolerance does not rewrite old payments.
+        tolerance=amount * tolerance_bps // 10_000,
     )
     repo.insert_payment(payment)
     return payment
@@ -96,7 +100,7 @@ def record_transfer(transfer: Transfer) -> bool:
     def change(p: Payment) -> PaymentChange | None:
         p.amount_pending += transfer.amount
         p.transactions.append(transfer)
-        new_status = state.status_after_funds(p.status, p.amount, _totals(p))
+        new_status = state.status_after_funds(p.status, p.amount, _totals(p), p.tolerance)
         result = _transition(p, new_status) if new_status != p.status else _bump(p)
         result.new_transfers.append(transfer)
         return result
@@ -124,7 +128,7 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
             p.amount_received += current.amount
         else:
             current.status = TransferStatus.REVERSED
-        new_status = state.status_after_funds(p.status, p.amount, _totals(p))
+        new_status = state.status_after_funds(p.status, p.amount, _totals(p), p.tolerance)
         result = _transition(p, new_status) if new_status != p.status else _bump(p)
         if not canonical:
             result.events.append(_event(p, "payment.reversed"))
@@ -138,7 +142,9 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
 
 def expire_if_due(payment_id: str, now: int) -> PaymentStatus | None:
     def change(p: Payment) -> PaymentChange | None:
-        new_status = state.status_at_expiry(p.status, p.amount, _totals(p), now, p.expires_at)
+        new_status = state.status_at_expiry(
+            p.status, p.amount, _totals(p), now, p.expires_at, p.tolerance
+        )
         if new_status == p.status:
             return None
         return _transition(p, new_status, deactivate=False)

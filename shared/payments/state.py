@@ -29,19 +29,29 @@ class Totals:
     pending: int  # seen, not yet final
 
 
-def status_after_funds(current: PaymentStatus, amount: int, totals: Totals) -> PaymentStatus:
-    """The status once the totals changed (a transfer seen, finalized or reversed)."""
+def status_after_funds(
+    current: PaymentStatus, amount: int, totals: Totals, tolerance: int = 0
+) -> PaymentStatus:
+    """The status once the totals changed (a transfer seen, finalized or reversed).
+
+    ``tolerance`` (base units) is the merchant's accepted shortfall: final funds of at
+    least ``amount - tolerance`` count as paid."""
     if current in SETTLED:
         return current
-    if totals.received >= amount:
-        return PaymentStatus.PAID if totals.received == amount else PaymentStatus.OVERPAID
+    if totals.received >= amount - tolerance:
+        return PaymentStatus.OVERPAID if totals.received > amount else PaymentStatus.PAID
     if totals.received + totals.pending > 0:
         return PaymentStatus.CONFIRMING
     return PaymentStatus.PENDING
 
 
 def status_at_expiry(
-    current: PaymentStatus, amount: int, totals: Totals, now: int, expires_at: int
+    current: PaymentStatus,
+    amount: int,
+    totals: Totals,
+    now: int,
+    expires_at: int,
+    tolerance: int = 0,
 ) -> PaymentStatus:
     """What the expirer makes of an open payment. Funds still confirming keep it open."""
     if current not in (PaymentStatus.PENDING, PaymentStatus.CONFIRMING) or now < expires_at:
@@ -50,9 +60,9 @@ def status_at_expiry(
         return current  # wait: those funds were seen in time and may still finalize
     if totals.received == 0:
         return PaymentStatus.EXPIRED
-    if totals.received < amount:
+    if totals.received < amount - tolerance:
         return PaymentStatus.UNDERPAID
-    return status_after_funds(current, amount, totals)
+    return status_after_funds(current, amount, totals, tolerance)
 
 
 def event_type_for(status: PaymentStatus) -> str:
