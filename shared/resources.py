@@ -87,6 +87,7 @@ TABLES: tuple[Table, ...] = (
         "event_id",
         indexes=(
             Index("by_merchant", "merchant_id", "created_key"),
+            Index("by_payment", "payment_id", "created_key"),
             # Sparse outbox: events not yet handed to the webhook queue.
             Index("outbox", "outbox", "created_key"),
         ),
@@ -96,6 +97,13 @@ TABLES: tuple[Table, ...] = (
         "webhook_endpoints",
         "endpoint_id",
         indexes=(Index("by_merchant", "merchant_id", "created_at", "N"),),
+    ),
+    # One item per delivery attempt, newest first per endpoint; kept 30 days.
+    Table(
+        "deliveries",
+        "endpoint_id",
+        sort_key="attempt_key",
+        ttl_attribute="expires_at_ttl",
     ),
     Table("idempotency", "idempotency_key", ttl_attribute="expires_at_ttl"),
     # Singletons: the address index counter, the scanner cursor and lease, custody material.

@@ -13,7 +13,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import config
 from shared.api import merchant_auth
 from shared.api.http import install_error_handlers, json_response, parse_limit
-from shared.models.api import CreatePayment, CreateWebhookEndpoint, PaymentOut, WebhookEndpointOut
+from shared.events import log as events
+from shared.models.api import (
+    CreatePayment,
+    CreateWebhookEndpoint,
+    DeliveryOut,
+    EventOut,
+    PaymentOut,
+    WebhookEndpointOut,
+)
 from shared.payments import service as payments
 from shared.webhooks import endpoints
 
@@ -77,6 +85,56 @@ def list_webhook_endpoints() -> Response[str]:
 def delete_webhook_endpoint(endpoint_id: str) -> Response[str]:
     endpoints.delete(_merchant(), endpoint_id)
     return json_response(200, {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
+
+
+@app.post("/v1/webhook_endpoints/<endpoint_id>/rotate_secret")
+def rotate_webhook_secret(endpoint_id: str) -> Response[str]:
+    endpoint, secret = endpoints.rotate_secret(_merchant(), endpoint_id)
+    return json_response(200, WebhookEndpointOut.of(endpoint, secret).to_json())
+
+
+@app.post("/v1/webhook_endpoints/<endpoint_id>/test")
+def test_webhook_endpoint(endpoint_id: str) -> Response[str]:
+    event = endpoints.send_test(_merchant(), endpoint_id)
+    return json_response(202, EventOut.of(event).model_dump())
+
+
+@app.get("/v1/webhook_endpoints/<endpoint_id>/deliveries")
+def list_deliveries(
+    endpoint_id: str,
+    limit: Annotated[str | None, Query(max_length=4)] = None,
+    starting_after: Annotated[str | None, Query(max_length=80)] = None,
+) -> Response[str]:
+    items, has_more = endpoints.deliveries(
+        _merchant(), endpoint_id, parse_limit(limit), starting_after
+    )
+    data = [DeliveryOut.of(d).model_dump() for d in items]
+    return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@app.get("/v1/events")
+def list_events(
+    type: Annotated[str | None, Query(max_length=40)] = None,
+    payment_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[str | None, Query(max_length=4)] = None,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response[str]:
+    items, has_more = events.list_for(
+        _merchant(), parse_limit(limit), starting_after, type, payment_id
+    )
+    data = [EventOut.of(e).model_dump() for e in items]
+    return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@app.get("/v1/events/<event_id>")
+def get_event(event_id: str) -> Response[str]:
+    return json_response(200, EventOut.of(events.get(_merchant(), event_id)).model_dump())
+
+
+@app.post("/v1/events/<event_id>/redeliver")
+def redeliver_event(event_id: str) -> Response[str]:
+    count = events.redeliver(_merchant(), event_id)
+    return json_response(202, {"id": event_id, "object": "event", "redelivering_to": count})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -187,6 +187,15 @@ class EventsByMerchant(GlobalSecondaryIndex[Any]):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class EventsByPayment(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "by_payment"
+        projection = AllProjection()
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class EventsOutbox(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "outbox"
@@ -211,6 +220,7 @@ class EventModel(_Base):
     outbox = UnicodeAttribute(null=True)  # "pending" until handed to the webhook queue
     expires_at_ttl = NumberAttribute()
     by_merchant = EventsByMerchant()
+    by_payment = EventsByPayment()
     outbox_index = EventsOutbox()
 
 
@@ -234,7 +244,31 @@ class WebhookEndpointModel(_Base):
     created_at = NumberAttribute()
     status = UnicodeAttribute(default="enabled")
     secret_ciphertext = UnicodeAttribute()
+    # During a rotation the old secret keeps signing (a second v1) until it expires.
+    previous_secret_ciphertext = UnicodeAttribute(null=True)
+    previous_secret_expires_at = NumberAttribute(null=True)
+    failing_since = NumberAttribute(null=True)
     by_merchant = EndpointsByMerchant()
+
+
+class DeliveryModel(_Base):
+    """One webhook delivery attempt."""
+
+    class Meta(_Base.Meta):
+        logical = "deliveries"
+
+    endpoint_id = UnicodeAttribute(hash_key=True)
+    attempt_key = UnicodeAttribute(range_key=True)  # "{ms:013d}#{delivery_id}"
+    delivery_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    attempt = NumberAttribute()
+    created = NumberAttribute()
+    status_code = NumberAttribute(null=True)
+    latency_ms = NumberAttribute()
+    error = UnicodeAttribute(null=True)
+    response_excerpt = UnicodeAttribute(null=True)
+    expires_at_ttl = NumberAttribute()
 
 
 class IdempotencyModel(_Base):
@@ -274,6 +308,7 @@ ALL_MODELS: tuple[type[_Base], ...] = (
     TransferModel,
     EventModel,
     WebhookEndpointModel,
+    DeliveryModel,
     IdempotencyModel,
     SystemModel,
 )
@@ -285,7 +320,7 @@ def bind() -> None:
     """Point every model at this deployment's tables. Cheap after the first call."""
     global _bound
     settings = config.aws()
-    key = (settings.prefix, settings.region, settings.aws_endpoint_url)
+    key = key_of(settings)
     if _bound == key:
         return
     for model in ALL_MODELS:
@@ -297,7 +332,20 @@ def bind() -> None:
     _bound = key
 
 
+_connection: tuple[tuple[str, str, str | None], Connection] | None = None
+
+
 def connection() -> Connection:
+    """The connection for transactions, created once per binding: a new Connection
+    builds a new botocore client (~0.2 s of service-model loading) on first use."""
+    global _connection
     bind()
-    settings = config.aws()
-    return Connection(region=settings.region, host=settings.aws_endpoint_url)
+    if _connection is None or _connection[0] != _bound:
+        settings = config.aws()
+        conn = Connection(region=settings.region, host=settings.aws_endpoint_url)
+        _connection = (key_of(settings), conn)
+    return _connection[1]
+
+
+def key_of(settings: config.AwsSettings) -> tuple[str, str, str | None]:
+    return (settings.prefix, settings.region, settings.aws_endpoint_url)

@@ -16,6 +16,7 @@ from shared.dal import models as m
 from shared.errors import Conflict
 from shared.models.domain import (
     ApiKey,
+    Delivery,
     Event,
     Merchant,
     Payment,
@@ -396,7 +397,7 @@ def unfinal_transfers(up_to_block: int | None = None) -> list[Transfer]:
 # ---- events -------------------------------------------------------------------------
 
 
-def _event_item(e: Event) -> m.EventModel:
+def _event_item(e: Event, outbox: bool = True) -> m.EventModel:
     payload = {"id": e.event_id, "type": e.type, "created": e.created, "data": e.data}
     return m.EventModel(
         e.event_id,
@@ -407,7 +408,7 @@ def _event_item(e: Event) -> m.EventModel:
         created_key=created_key(e.created, e.event_id),
         seq=e.seq,
         payload_json=json.dumps(payload, separators=(",", ":")),
-        outbox="pending",
+        outbox="pending" if outbox else None,
         expires_at_ttl=e.created + EVENT_RETENTION_DAYS * 86400 + 86400,
     )
 
@@ -423,6 +424,12 @@ def _event(item: m.EventModel) -> Event:
         seq=int(item.seq),
         data=payload["data"],
     )
+
+
+def put_event(event: Event, outbox: bool) -> None:
+    """An event outside a payment change (e.g. a test ping)."""
+    m.bind()
+    _event_item(event, outbox).save(condition=m.EventModel.event_id.does_not_exist())
 
 
 def get_event(event_id: str) -> Event | None:
@@ -509,6 +516,11 @@ def _endpoint(item: m.WebhookEndpointModel) -> WebhookEndpoint:
         created_at=int(item.created_at),
         status=item.status,
         secret_ciphertext=item.secret_ciphertext,
+        previous_secret_ciphertext=item.previous_secret_ciphertext,
+        previous_secret_expires_at=(
+            int(item.previous_secret_expires_at) if item.previous_secret_expires_at else None
+        ),
+        failing_since=int(item.failing_since) if item.failing_since else None,
     )
 
 
@@ -538,6 +550,57 @@ def endpoints_of(merchant_id: str) -> list[WebhookEndpoint]:
     return [_endpoint(i) for i in m.WebhookEndpointModel.by_merchant.query(merchant_id)]
 
 
+def rotate_endpoint_secret(
+    endpoint_id: str, merchant_id: str, new_ciphertext: str, old_ciphertext: str, old_until: int
+) -> bool:
+    """Swap in a new secret; the old one keeps signing until ``old_until``."""
+    m.bind()
+    try:
+        m.WebhookEndpointModel(endpoint_id).update(
+            actions=[
+                m.WebhookEndpointModel.secret_ciphertext.set(new_ciphertext),
+                m.WebhookEndpointModel.previous_secret_ciphertext.set(old_ciphertext),
+                m.WebhookEndpointModel.previous_secret_expires_at.set(old_until),
+            ],
+            # The secret we read must still be current: two rotations cannot interleave.
+            condition=(m.WebhookEndpointModel.merchant_id == merchant_id)
+            & (m.WebhookEndpointModel.secret_ciphertext == old_ciphertext),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def set_endpoint_status(endpoint_id: str, status: str) -> None:
+    m.bind()
+    try:
+        m.WebhookEndpointModel(endpoint_id).update(
+            actions=[m.WebhookEndpointModel.status.set(status)],
+            condition=m.WebhookEndpointModel.endpoint_id.exists(),
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+
+
+def mark_endpoint_failing(endpoint_id: str, since: int | None) -> None:
+    m.bind()
+    action = (
+        m.WebhookEndpointModel.failing_since.set(since)
+        if since is not None
+        else m.WebhookEndpointModel.failing_since.remove()
+    )
+    try:
+        m.WebhookEndpointModel(endpoint_id).update(
+            actions=[action], condition=m.WebhookEndpointModel.endpoint_id.exists()
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+
+
 def delete_endpoint(endpoint_id: str, merchant_id: str) -> bool:
     m.bind()
     try:
@@ -549,6 +612,86 @@ def delete_endpoint(endpoint_id: str, merchant_id: str) -> bool:
             return False
         raise
     return True
+
+
+# ---- deliveries -----------------------------------------------------------------------
+
+DELIVERY_RETENTION_DAYS = 30
+
+
+def put_delivery(d: Delivery, created_ms: int) -> None:
+    m.bind()
+    m.DeliveryModel(
+        d.endpoint_id,
+        f"{created_ms:013d}#{d.delivery_id}",
+        delivery_id=d.delivery_id,
+        event_id=d.event_id,
+        event_type=d.event_type,
+        attempt=d.attempt,
+        created=d.created,
+        status_code=d.status_code,
+        latency_ms=d.latency_ms,
+        error=d.error,
+        response_excerpt=d.response_excerpt,
+        expires_at_ttl=d.created + DELIVERY_RETENTION_DAYS * 86400,
+    ).save()
+
+
+def deliveries_of(
+    endpoint_id: str, limit: int, before_key: str | None
+) -> tuple[list[Delivery], bool]:
+    m.bind()
+    cond = m.DeliveryModel.attempt_key < before_key if before_key else None
+    query = m.DeliveryModel.query(endpoint_id, cond, scan_index_forward=False, limit=limit + 1)
+    items = [
+        Delivery(
+            delivery_id=i.delivery_id,
+            endpoint_id=i.endpoint_id,
+            event_id=i.event_id,
+            event_type=i.event_type,
+            attempt=int(i.attempt),
+            created=int(i.created),
+            status_code=int(i.status_code) if i.status_code is not None else None,
+            latency_ms=int(i.latency_ms),
+            error=i.error,
+            response_excerpt=i.response_excerpt,
+            cursor=i.attempt_key,
+        )
+        for i in _take(query, limit + 1)
+    ]
+    return items[:limit], len(items) > limit
+
+
+# ---- event listing --------------------------------------------------------------------
+
+
+def list_events(
+    merchant_id: str,
+    limit: int,
+    starting_after: Event | None,
+    event_type: str | None,
+    payment_id: str | None,
+) -> tuple[list[Event], bool]:
+    """Newest first; by payment via its own index, by type as a filter."""
+    m.bind()
+    index = m.EventModel.by_payment if payment_id else m.EventModel.by_merchant
+    range_cond = (
+        m.EventModel.created_key < created_key(starting_after.created, starting_after.event_id)
+        if starting_after is not None
+        else None
+    )
+    filters = m.EventModel.merchant_id == merchant_id
+    if event_type:
+        filters = filters & (m.EventModel.type == event_type)
+    query = index.query(
+        payment_id or merchant_id,
+        range_cond,
+        filter_condition=filters,
+        scan_index_forward=False,
+        page_size=max(limit + 1, 50),
+    )
+    items = [_event(i) for i in _take(query, limit + 1)]
+    return items[:limit], len(items) > limit
 
 
 # ---- idempotency ----------------------------------------------------------------------

@@ -48,16 +48,18 @@ def _enqueue(event: Event) -> None:
     endpoints = [
         e
         for e in repo.endpoints_of(event.merchant_id)
-        if e.status == "enabled" and (event.type in e.events or event.type == "ping")
+        if e.status == "enabled" and event.type in e.events
     ]
-    if not endpoints:
+    enqueue_for(event.event_id, [e.endpoint_id for e in endpoints])
+
+
+def enqueue_for(event_id: str, endpoint_ids: list[str]) -> None:
+    """One message per (event, endpoint): a slow endpoint delays only its own."""
+    if not endpoint_ids:
         return
     entries = [
-        {
-            "Id": str(i),
-            "MessageBody": json.dumps({"event_id": event.event_id, "endpoint_id": e.endpoint_id}),
-        }
-        for i, e in enumerate(endpoints)
+        {"Id": str(i), "MessageBody": json.dumps({"event_id": event_id, "endpoint_id": e})}
+        for i, e in enumerate(endpoint_ids)
     ]
     sqs = aws.client("sqs")
     for start in range(0, len(entries), 10):

@@ -21,6 +21,7 @@ class Provisioned:
     custody_key_id: str
     user_pool_id: str
     client_id: str
+    alerts_topic_arn: str
 
     def env(self) -> dict[str, str]:
         return {
@@ -28,6 +29,7 @@ class Provisioned:
             "BSCPAY_SECRETS_KEY_ID": self.secrets_key_id,
             "BSCPAY_CUSTODY_KEY_ID": self.custody_key_id,
             "BSCPAY_USER_POOL_ID": self.user_pool_id,
+            "BSCPAY_ALERTS_TOPIC_ARN": self.alerts_topic_arn,
         }
 
 
@@ -150,6 +152,11 @@ def create_admin(endpoint: str, region: str, pool_id: str, username: str, passwo
     )
 
 
+def create_alerts_topic(endpoint: str, region: str, prefix: str) -> str:
+    sns = _client("sns", endpoint, region)
+    return str(sns.create_topic(Name=f"{prefix}-alerts")["TopicArn"])  # idempotent
+
+
 def provision(endpoint: str, region: str, prefix: str) -> Provisioned:
     create_tables(endpoint, region, prefix)
     queues = create_queues(endpoint, region, prefix)
@@ -162,4 +169,5 @@ def provision(endpoint: str, region: str, prefix: str) -> Provisioned:
         custody_key_id=keys["custody"],
         user_pool_id=pool_id,
         client_id=client_id,
+        alerts_topic_arn=create_alerts_topic(endpoint, region, prefix),
     )

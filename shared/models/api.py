@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-from shared.models.domain import Event, Payment, Transfer, WebhookEndpoint
+from shared.models.domain import Delivery, Event, Payment, Transfer, WebhookEndpoint
 from shared.payments.amounts import format_amount
 
 EVENT_TYPES = (
@@ -142,11 +142,20 @@ class EventOut(BaseModel):
     object: Literal["event"] = "event"
     type: str
     created: int
+    payment_id: str | None
+    sequence: int  # per payment, 1, 2, 3, ...
     data: dict[str, Any]
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
-        return cls(id=event.event_id, type=event.type, created=event.created, data=event.data)
+        return cls(
+            id=event.event_id,
+            type=event.type,
+            created=event.created,
+            payment_id=event.payment_id,
+            sequence=event.seq,
+            data=event.data,
+        )
 
 
 class WebhookEndpointOut(BaseModel):
@@ -171,6 +180,35 @@ class WebhookEndpointOut(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    event_id: str
+    event_type: str
+    attempt: int
+    created: int
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    response_excerpt: str | None
+    cursor: str
+
+    @classmethod
+    def of(cls, d: Delivery) -> DeliveryOut:
+        return cls(
+            id=d.delivery_id,
+            event_id=d.event_id,
+            event_type=d.event_type,
+            attempt=d.attempt,
+            created=d.created,
+            status_code=d.status_code,
+            latency_ms=d.latency_ms,
+            error=d.error,
+            response_excerpt=d.response_excerpt,
+            cursor=d.cursor,
+        )
 
 
 class Page(BaseModel):

@@ -103,3 +103,20 @@ class WebhookEndpoint(BaseModel):
     created_at: int
     status: str = "enabled"  # enabled | disabled
     secret_ciphertext: str = ""
+    previous_secret_ciphertext: str | None = None
+    previous_secret_expires_at: int | None = None
+    failing_since: int | None = None
+
+
+class Delivery(BaseModel):
+    delivery_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    attempt: int
+    created: int
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None
+    response_excerpt: str | None = None
+    cursor: str = ""  # opaque position in the endpoint's log

@@ -8,6 +8,7 @@ and only the first bytes of a response are read.
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import ssl
 import time
@@ -17,6 +18,7 @@ from shared import config, ids
 from shared.auth import secrets
 from shared.dal import repo
 from shared.errors import ValidationFailed
+from shared.models.domain import Delivery, WebhookEndpoint
 from shared.webhooks import signature, ssrf
 
 TIMEOUT_S = 10.0
@@ -36,11 +38,19 @@ class Skip(Exception):
     """Nothing to deliver (endpoint deleted or disabled, event gone): not a failure."""
 
 
+class Gone(Exception):
+    """The endpoint answered 410 Gone: it has been disabled; no retry."""
+
+
 @dataclass
 class Attempt:
     status: int | None
     latency_ms: int
     error: str | None
+    excerpt: str | None = None
+
+
+EXCERPT_CHARS = 500
 
 
 def retry_delay(receive_count: int) -> int:
@@ -50,7 +60,20 @@ def retry_delay(receive_count: int) -> int:
     return min(jittered, MAX_DELAY_S)
 
 
-def deliver(event_id: str, endpoint_id: str) -> Attempt:
+def signing_secrets(endpoint: WebhookEndpoint, now: int) -> list[str]:
+    """The current secret, plus the previous one while a rotation's grace period runs."""
+    out = [secrets.decrypt(endpoint.endpoint_id, endpoint.secret_ciphertext)]
+    if (
+        endpoint.previous_secret_ciphertext
+        and endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > now
+    ):
+        out.append(secrets.decrypt(endpoint.endpoint_id, endpoint.previous_secret_ciphertext))
+    return out
+
+
+def deliver(event_id: str, endpoint_id: str, attempt_number: int = 1) -> Attempt:
+    """One attempt, recorded in the endpoint's delivery log whatever its outcome."""
     endpoint = repo.get_endpoint(endpoint_id)
     stored = repo.event_payload(event_id)
     if endpoint is None or endpoint.status != "enabled" or stored is None:
@@ -58,31 +81,66 @@ def deliver(event_id: str, endpoint_id: str) -> Attempt:
     merchant_id, body_text = stored
     if merchant_id != endpoint.merchant_id:
         raise Skip("event and endpoint belong to different merchants")
-    body = body_text.encode()
+    event_type = str(json.loads(body_text).get("type", ""))
+    attempt = _attempt(endpoint, body_text.encode(), event_id)
+    _record(endpoint_id, event_id, event_type, attempt_number, attempt)
+    if attempt.status == 410:
+        repo.set_endpoint_status(endpoint_id, "disabled")
+        raise Gone(f"endpoint {endpoint_id} answered 410 Gone; disabled")
+    if attempt.status is None or not 200 <= attempt.status < 300:
+        raise DeliveryFailed(attempt.error or f"endpoint answered HTTP {attempt.status}")
+    if endpoint.failing_since is not None:
+        repo.mark_endpoint_failing(endpoint_id, None)  # healthy again
+    return attempt
+
+
+def _attempt(endpoint: WebhookEndpoint, body: bytes, event_id: str) -> Attempt:
+    started = time.monotonic()
+
+    def failed(error: str) -> Attempt:
+        return Attempt(None, int((time.monotonic() - started) * 1000), error[:EXCERPT_CHARS])
+
     try:
         target = ssrf.check_url(endpoint.url, config.api().local_mode)
     except ValidationFailed as exc:
-        raise DeliveryFailed(f"target refused: {exc.message}") from exc
-    secret = secrets.decrypt(endpoint.endpoint_id, endpoint.secret_ciphertext)
+        return failed(f"target refused: {exc.message}")
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "Bscpay-Signature": signature.sign(body, [secret], ids.now()),
+        # Signed afresh for every attempt: a new t, every live secret.
+        "Bscpay-Signature": signature.sign(body, signing_secrets(endpoint, ids.now()), ids.now()),
         "Bscpay-Event-Id": event_id,
         "Host": target.host if target.port in (80, 443) else f"{target.host}:{target.port}",
     }
-    started = time.monotonic()
     try:
-        status = _post(target, headers, body)
+        status, excerpt = _post(target, headers, body)
     except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+        return failed(f"{type(exc).__name__}: {exc}")
     latency = int((time.monotonic() - started) * 1000)
-    if not 200 <= status < 300:
-        raise DeliveryFailed(f"endpoint answered HTTP {status}")
-    return Attempt(status=status, latency_ms=latency, error=None)
+    error = None if 200 <= status < 300 else f"endpoint answered HTTP {status}"
+    return Attempt(status, latency, error, excerpt)
 
 
-def _post(target: ssrf.Target, headers: dict[str, str], body: bytes) -> int:
+def _record(endpoint_id: str, event_id: str, event_type: str, number: int, a: Attempt) -> None:
+    now_ms = int(time.time() * 1000)
+    repo.put_delivery(
+        Delivery(
+            delivery_id=ids.new_id("del"),
+            endpoint_id=endpoint_id,
+            event_id=event_id,
+            event_type=event_type,
+            attempt=number,
+            created=now_ms // 1000,
+            status_code=a.status,
+            latency_ms=a.latency_ms,
+            error=a.error,
+            response_excerpt=a.excerpt,
+        ),
+        now_ms,
+    )
+
+
+def _post(target: ssrf.Target, headers: dict[str, str], body: bytes) -> tuple[int, str]:
     conn: http.client.HTTPConnection
     if target.scheme == "https":
         # Connect to the checked IP, but verify the certificate for the host name.
@@ -93,8 +151,9 @@ def _post(target: ssrf.Target, headers: dict[str, str], body: bytes) -> int:
     try:
         conn.request("POST", target.path, body=body, headers=headers)
         response = conn.getresponse()
-        response.read(MAX_RESPONSE_BYTES)
-        return response.status
+        # Redirects are not followed (a 3xx is a failure); only the start is read.
+        excerpt = response.read(MAX_RESPONSE_BYTES)
+        return response.status, excerpt[:EXCERPT_CHARS].decode(errors="replace")
     finally:
         conn.close()
 

@@ -1,37 +1,46 @@
-"""Handle one webhook queue message: deliver, or schedule the retry and fail."""
+"""Handle one webhook queue message: deliver, or schedule the retry and fail.
+
+The attempt number is SQS's receive count. On the last attempt the endpoint is
+marked failing and an admin alert is published before the record fails for good
+(SQS then moves it to the DLQ).
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared import aws, config
+from shared import aws, config, ids, resources
+from shared.dal import repo
 from shared.webhooks import delivery
 
 logger = Logger(child=True)
+
+MAX_ATTEMPTS = next(q.max_receive_count for q in resources.QUEUES if q.logical == "webhooks")
 
 
 def handle(message: dict[str, Any], receipt_handle: str, receive_count: int) -> None:
     event_id = str(message.get("event_id", ""))
     endpoint_id = str(message.get("endpoint_id", ""))
     try:
-        attempt = delivery.deliver(event_id, endpoint_id)
-    except delivery.Skip as exc:
-        logger.info("delivery skipped", extra={"reason": str(exc), "event_id": event_id})
+        attempt = delivery.deliver(event_id, endpoint_id, receive_count)
+    except (delivery.Skip, delivery.Gone) as exc:
+        logger.info("delivery dropped", extra={"reason": str(exc), "event_id": event_id})
         return
     except delivery.DeliveryFailed as exc:
+        context = {
+            "event_id": event_id,
+            "endpoint_id": endpoint_id,
+            "attempt": receive_count,
+            "error": str(exc),
+        }
+        if receive_count >= MAX_ATTEMPTS:
+            _give_up(endpoint_id, event_id, context)
+            raise
         delay = delivery.retry_delay(receive_count)
-        logger.warning(
-            "delivery failed; will retry",
-            extra={
-                "event_id": event_id,
-                "endpoint_id": endpoint_id,
-                "attempt": receive_count,
-                "retry_in_s": delay,
-                "error": str(exc),
-            },
-        )
+        logger.warning("delivery failed; will retry", extra={**context, "retry_in_s": delay})
         aws.client("sqs").change_message_visibility(
             QueueUrl=config.aws().webhook_queue_url,
             ReceiptHandle=receipt_handle,
@@ -47,3 +56,15 @@ def handle(message: dict[str, Any], receipt_handle: str, receive_count: int) -> 
             "latency_ms": attempt.latency_ms,
         },
     )
+
+
+def _give_up(endpoint_id: str, event_id: str, context: dict[str, Any]) -> None:
+    logger.error("delivery exhausted; dead-lettered", extra=context)
+    repo.mark_endpoint_failing(endpoint_id, ids.now())
+    topic = config.aws().alerts_topic_arn
+    if topic:
+        aws.client("sns").publish(
+            TopicArn=topic,
+            Subject="bscpay: webhook endpoint failing",
+            Message=json.dumps({"alert": "webhook_delivery_exhausted", **context}),
+        )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from shared import config, ids
 from shared.auth import secrets
 from shared.dal import repo
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events import outbox
 from shared.models.api import CreateWebhookEndpoint
-from shared.models.domain import WebhookEndpoint
+from shared.models.domain import Delivery, Event, WebhookEndpoint
 from shared.webhooks import ssrf
 
 MAX_ENDPOINTS = 16
@@ -39,3 +40,51 @@ def list_for(merchant_id: str) -> list[WebhookEndpoint]:
 def delete(merchant_id: str, endpoint_id: str) -> None:
     if not repo.delete_endpoint(endpoint_id, merchant_id):
         raise NotFound(f"no webhook endpoint {endpoint_id!r}", "id")
+
+
+ROTATION_GRACE_S = 24 * 3600
+
+
+def get_owned(merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = repo.get_endpoint(endpoint_id) if endpoint_id.startswith("we_") else None
+    if endpoint is None or endpoint.merchant_id != merchant_id:
+        raise NotFound(f"no webhook endpoint {endpoint_id!r}", "id")
+    return endpoint
+
+
+def rotate_secret(merchant_id: str, endpoint_id: str) -> tuple[WebhookEndpoint, str]:
+    """A new secret now; for 24 h deliveries carry a v1 for the old one as well."""
+    endpoint = get_owned(merchant_id, endpoint_id)
+    secret = secrets.new_secret("whsec")
+    ciphertext = secrets.encrypt(endpoint_id, secret)
+    if not repo.rotate_endpoint_secret(
+        endpoint_id,
+        merchant_id,
+        ciphertext,
+        endpoint.secret_ciphertext,
+        ids.now() + ROTATION_GRACE_S,
+    ):
+        raise Conflict("the secret was rotated concurrently; try again")
+    return get_owned(merchant_id, endpoint_id), secret
+
+
+def send_test(merchant_id: str, endpoint_id: str) -> Event:
+    """A `ping` event delivered to this endpoint only, through the normal queue."""
+    endpoint = get_owned(merchant_id, endpoint_id)
+    event = Event(
+        event_id=ids.new_id("evt"),
+        type="ping",
+        created=ids.now(),
+        merchant_id=merchant_id,
+        data={"object": {"endpoint_id": endpoint.endpoint_id, "url": endpoint.url}},
+    )
+    repo.put_event(event, outbox=False)
+    outbox.enqueue_for(event.event_id, [endpoint.endpoint_id])
+    return event
+
+
+def deliveries(
+    merchant_id: str, endpoint_id: str, limit: int, before: str | None
+) -> tuple[list[Delivery], bool]:
+    get_owned(merchant_id, endpoint_id)
+    return repo.deliveries_of(endpoint_id, limit, before)

@@ -1,0 +1,41 @@
+"""The merchant's event log: immutable events, listed and redelivered."""
+
+from __future__ import annotations
+
+from shared.dal import repo
+from shared.errors import NotFound, ValidationFailed
+from shared.events import outbox
+from shared.models.api import EVENT_TYPES
+from shared.models.domain import Event
+
+
+def get(merchant_id: str, event_id: str) -> Event:
+    event = repo.get_event(event_id) if event_id.startswith("evt_") else None
+    if event is None or event.merchant_id != merchant_id:
+        raise NotFound(f"no event {event_id!r}", "id")
+    return event
+
+
+def list_for(
+    merchant_id: str,
+    limit: int,
+    starting_after: str | None,
+    event_type: str | None,
+    payment_id: str | None,
+) -> tuple[list[Event], bool]:
+    if event_type is not None and event_type not in (*EVENT_TYPES, "ping"):
+        raise ValidationFailed(f"unknown event type {event_type!r}", "type")
+    after = get(merchant_id, starting_after) if starting_after else None
+    return repo.list_events(merchant_id, limit, after, event_type, payment_id)
+
+
+def redeliver(merchant_id: str, event_id: str) -> int:
+    """Send the same event (same id) again to every enabled endpoint subscribed to it."""
+    event = get(merchant_id, event_id)
+    targets = [
+        e.endpoint_id
+        for e in repo.endpoints_of(merchant_id)
+        if e.status == "enabled" and event.type in e.events
+    ]
+    outbox.enqueue_for(event.event_id, targets)
+    return len(targets)
