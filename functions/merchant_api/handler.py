@@ -11,15 +11,21 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import config
-from shared.api import merchant_auth
+from shared.api import docs, merchant_auth
 from shared.api.http import install_error_handlers, json_response, parse_limit
 from shared.events import log as events
 from shared.models.api import (
     CreatePayment,
     CreateWebhookEndpoint,
+    DeletedOut,
+    DeliveryList,
     DeliveryOut,
+    EventList,
     EventOut,
+    PaymentList,
     PaymentOut,
+    RedeliveryOut,
+    WebhookEndpointList,
     WebhookEndpointOut,
 )
 from shared.payments import service as payments
@@ -40,12 +46,12 @@ def _payment(p: Any) -> dict[str, Any]:
     return PaymentOut.of(p, config.chain().token_decimals).to_json()
 
 
-@app.post("/v1/payments")
+@app.post("/v1/payments", responses=docs.responses(201, PaymentOut, "The new payment"))
 def create_payment(body: Annotated[CreatePayment, Body()]) -> Response[str]:
     return json_response(201, _payment(payments.create(_merchant(), body)))
 
 
-@app.get("/v1/payments")
+@app.get("/v1/payments", responses=docs.responses(200, PaymentList, "Payments, newest first"))
 def list_payments(
     status: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[str | None, Query(max_length=4)] = None,
@@ -59,47 +65,66 @@ def list_payments(
     )
 
 
-@app.get("/v1/payments/<payment_id>")
+@app.get("/v1/payments/<payment_id>", responses=docs.responses(200, PaymentOut, "The payment"))
 def get_payment(payment_id: str) -> Response[str]:
     return json_response(200, _payment(payments.get(_merchant(), payment_id)))
 
 
-@app.post("/v1/payments/<payment_id>/cancel")
+@app.post(
+    "/v1/payments/<payment_id>/cancel",
+    responses=docs.responses(200, PaymentOut, "The canceled payment"),
+)
 def cancel_payment(payment_id: str) -> Response[str]:
     return json_response(200, _payment(payments.cancel(_merchant(), payment_id)))
 
 
-@app.post("/v1/webhook_endpoints")
+@app.post(
+    "/v1/webhook_endpoints",
+    responses=docs.responses(201, WebhookEndpointOut, "The endpoint, with its secret (shown once)"),
+)
 def create_webhook_endpoint(body: Annotated[CreateWebhookEndpoint, Body()]) -> Response[str]:
     endpoint, secret = endpoints.create(_merchant(), body)
     return json_response(201, WebhookEndpointOut.of(endpoint, secret).to_json())
 
 
-@app.get("/v1/webhook_endpoints")
+@app.get(
+    "/v1/webhook_endpoints", responses=docs.responses(200, WebhookEndpointList, "Webhook endpoints")
+)
 def list_webhook_endpoints() -> Response[str]:
     items = [WebhookEndpointOut.of(e).to_json() for e in endpoints.list_for(_merchant())]
     return json_response(200, {"object": "list", "data": items, "has_more": False})
 
 
-@app.delete("/v1/webhook_endpoints/<endpoint_id>")
+@app.delete(
+    "/v1/webhook_endpoints/<endpoint_id>", responses=docs.responses(200, DeletedOut, "Deleted")
+)
 def delete_webhook_endpoint(endpoint_id: str) -> Response[str]:
     endpoints.delete(_merchant(), endpoint_id)
     return json_response(200, {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
 
 
-@app.post("/v1/webhook_endpoints/<endpoint_id>/rotate_secret")
+@app.post(
+    "/v1/webhook_endpoints/<endpoint_id>/rotate_secret",
+    responses=docs.responses(200, WebhookEndpointOut, "The endpoint with its new secret"),
+)
 def rotate_webhook_secret(endpoint_id: str) -> Response[str]:
     endpoint, secret = endpoints.rotate_secret(_merchant(), endpoint_id)
     return json_response(200, WebhookEndpointOut.of(endpoint, secret).to_json())
 
 
-@app.post("/v1/webhook_endpoints/<endpoint_id>/test")
+@app.post(
+    "/v1/webhook_endpoints/<endpoint_id>/test",
+    responses=docs.responses(202, EventOut, "The ping event, queued"),
+)
 def test_webhook_endpoint(endpoint_id: str) -> Response[str]:
     event = endpoints.send_test(_merchant(), endpoint_id)
     return json_response(202, EventOut.of(event).model_dump())
 
 
-@app.get("/v1/webhook_endpoints/<endpoint_id>/deliveries")
+@app.get(
+    "/v1/webhook_endpoints/<endpoint_id>/deliveries",
+    responses=docs.responses(200, DeliveryList, "Delivery attempts, newest first"),
+)
 def list_deliveries(
     endpoint_id: str,
     limit: Annotated[str | None, Query(max_length=4)] = None,
@@ -112,7 +137,7 @@ def list_deliveries(
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
 
 
-@app.get("/v1/events")
+@app.get("/v1/events", responses=docs.responses(200, EventList, "Events, newest first"))
 def list_events(
     type: Annotated[str | None, Query(max_length=40)] = None,
     payment_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -126,12 +151,15 @@ def list_events(
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
 
 
-@app.get("/v1/events/<event_id>")
+@app.get("/v1/events/<event_id>", responses=docs.responses(200, EventOut, "The event"))
 def get_event(event_id: str) -> Response[str]:
     return json_response(200, EventOut.of(events.get(_merchant(), event_id)).model_dump())
 
 
-@app.post("/v1/events/<event_id>/redeliver")
+@app.post(
+    "/v1/events/<event_id>/redeliver",
+    responses=docs.responses(202, RedeliveryOut, "Redelivery queued"),
+)
 def redeliver_event(event_id: str) -> Response[str]:
     count = events.redeliver(_merchant(), event_id)
     return json_response(202, {"id": event_id, "object": "event", "redelivering_to": count})

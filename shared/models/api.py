@@ -67,11 +67,13 @@ class CreateApiKey(_Strict):
 
 
 class TransactionOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     tx_hash: str
     log_index: int
     block_number: int
     block_hash: str
-    from_: str = Field(serialization_alias="from")
+    from_: str = Field(alias="from")
     amount: str
     status: str
 
@@ -216,3 +218,50 @@ class Page(BaseModel):
     data: list[Any]
     has_more: bool
     next_cursor: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    code: str
+    message: str
+    param: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class PaymentList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[PaymentOut]
+    has_more: bool
+
+
+class WebhookEndpointList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[WebhookEndpointOut]
+    has_more: bool
+
+
+class EventList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EventOut]
+    has_more: bool
+
+
+class DeliveryList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[DeliveryOut]
+    has_more: bool
+
+
+class DeletedOut(BaseModel):
+    id: str
+    object: str
+    deleted: bool
+
+
+class RedeliveryOut(BaseModel):
+    id: str
+    object: Literal["event"] = "event"
+    redelivering_to: int

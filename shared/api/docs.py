@@ -1,0 +1,29 @@
+"""OpenAPI response declarations shared by the resolvers, so the generated document
+describes what the API really answers (our error format, not Powertools' default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.models.api import ErrorOut
+
+_ERRORS = {
+    400: "Malformed request (e.g. invalid JSON)",
+    401: "Missing or invalid authentication",
+    403: "Forbidden (e.g. IP not in the key's allowlist)",
+    404: "No such resource",
+    409: "Conflict (idempotency or state)",
+    422: "Validation failed",
+    429: "Throttled",
+}
+
+
+def responses(status: int, model: type[BaseModel], description: str) -> dict[int, Any]:
+    out: dict[int, Any] = {
+        status: {"description": description, "content": {"application/json": {"model": model}}}
+    }
+    for code, text in _ERRORS.items():
+        out[code] = {"description": text, "content": {"application/json": {"model": ErrorOut}}}
+    return out
