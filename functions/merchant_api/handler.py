@@ -35,7 +35,7 @@ logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
 app.use(middlewares=[merchant_auth.authenticate, merchant_auth.idempotency])
-install_error_handlers(app)
+install_error_handlers(app, gate=merchant_auth.refusal)
 
 
 def _merchant() -> str:

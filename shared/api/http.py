@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -39,13 +40,33 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     )
 
 
-def install_error_handlers(app: APIGatewayRestResolver) -> None:
+Gate = Callable[[APIGatewayRestResolver], "Response[str] | None"]
+
+
+def install_error_handlers(app: APIGatewayRestResolver, gate: Gate | None = None) -> None:
+    """``gate`` answers a request that fails authentication (else None). Request
+    validation runs before middlewares, so its errors are shown only past the gate."""
+
+    def refused() -> Response[str] | None:
+        return gate(app) if gate is not None else None
+
     @app.exception_handler(BscpayError)
     def _typed(exc: BscpayError) -> Response[str]:
         return error_response(exc)
 
+    @app.exception_handler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response[str]:
+        # json.loads raises RecursionError, not JSONDecodeError, on deeply nested input.
+        denied = refused()
+        if denied is not None:
+            return denied
+        return error_response(MalformedRequest("request body is nested too deeply"))
+
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[str]:
+        denied = refused()
+        if denied is not None:
+            return denied
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return error_response(MalformedRequest("request body is not valid JSON"))
@@ -56,6 +77,9 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
+        denied = refused()  # no route, so no middleware ran
+        if denied is not None:
+            return denied
         return Response(
             status_code=404,
             content_type="application/json",

@@ -1,5 +1,6 @@
 """Resolver middlewares for the merchant API: HMAC authentication, then
-``Idempotency-Key`` handling for POSTs. Both run before body validation, so an
+``Idempotency-Key`` handling for POSTs. Powertools validates the request before
+these run; ``refusal`` lets the validation error handlers answer 401 first, so an
 unauthenticated caller learns nothing about the request shape."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from shared.api.http import error_response, raw_body
 from shared.auth import hmac_auth
 from shared.dal import repo
 from shared.errors import BscpayError, IdempotencyConflict, ValidationFailed
+from shared.models.domain import ApiKey
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 MERCHANT = "merchant_id"
@@ -38,20 +40,37 @@ def _path_candidates(app: APIGatewayRestResolver) -> list[str]:
     return candidates
 
 
-def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+def _verify(app: APIGatewayRestResolver) -> ApiKey:
     event = app.current_event
+    return hmac_auth.authenticate(
+        headers=event.headers or {},
+        method=event.http_method,
+        path_candidates=_path_candidates(app),
+        body=raw_body(app),
+        source_ip=event.request_context.identity.source_ip,
+    )
+
+
+def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
     try:
-        key = hmac_auth.authenticate(
-            headers=event.headers or {},
-            method=event.http_method,
-            path_candidates=_path_candidates(app),
-            body=raw_body(app),
-            source_ip=event.request_context.identity.source_ip,
-        )
+        key = _verify(app)
     except BscpayError as exc:
         return error_response(exc)
     app.append_context(**{MERCHANT: key.merchant_id, "api_key_id": key.key_id})
     return next_middleware(app)
+
+
+def refusal(app: APIGatewayRestResolver) -> Response[str] | None:
+    """The 401/403 for a request that does not authenticate, else None.
+
+    Powertools runs request validation before any middleware, so a malformed request
+    fails before ``authenticate`` ran. The error handlers ask this first: an
+    unauthenticated caller gets the plain 401, never a hint about the request shape."""
+    try:
+        _verify(app)
+    except BscpayError as exc:
+        return error_response(exc)
+    return None
 
 
 def idempotency(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:

@@ -36,7 +36,8 @@ def authenticate(
     signature = _header(headers, "X-Signature")
     if not key_id or not timestamp or not signature:
         raise Unauthenticated("X-Api-Key, X-Timestamp and X-Signature headers are required")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # isascii: str.isdigit() also accepts digits such as "\u00b2" that int() refuses.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         raise Unauthenticated("invalid request signature")
     now = ids.now() if now is None else now
     if abs(now - int(timestamp)) > config.api().signature_tolerance_s:
@@ -52,7 +53,8 @@ def authenticate(
     for path in path_candidates:
         expected = request_signature(secret, timestamp, method, path, body)
         # compare_digest on every candidate: timing does not reveal which matched.
-        matched |= hmac.compare_digest(expected, signature.lower())
+        # As bytes: compare_digest refuses str with non-ASCII characters (TypeError).
+        matched |= hmac.compare_digest(expected.encode(), signature.lower().encode())
     if not matched:
         raise Unauthenticated("invalid request signature")
     if key.ip_allowlist and not _ip_allowed(source_ip, key.ip_allowlist):
