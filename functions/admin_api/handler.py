@@ -23,19 +23,31 @@ from shared.payments import service as payments
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
-install_error_handlers(app)
+
+
+def _claims(app: APIGatewayRestResolver) -> dict[str, Any]:
+    return (app.current_event.request_context.authorizer.raw_event or {}).get("claims") or {}
+
+
+def refusal(app: APIGatewayRestResolver) -> Response[str] | None:
+    # API Gateway's Cognito authorizer verified the JWT; refuse if it did not run.
+    if not _claims(app).get("sub"):
+        return error_response(Unauthenticated("an admin token is required"))
+    return None
 
 
 def require_admin(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
-    # API Gateway's Cognito authorizer verified the JWT; refuse if it did not run.
-    claims = (app.current_event.request_context.authorizer.raw_event or {}).get("claims") or {}
-    if not claims.get("sub"):
-        return error_response(Unauthenticated("an admin token is required"))
+    denied = refusal(app)
+    if denied is not None:
+        return denied
+    claims = _claims(app)
     app.append_context(admin=claims.get("cognito:username") or claims["sub"])
     return next_middleware(app)
 
 
 app.use(middlewares=[require_admin])
+# Request validation runs before middlewares: its errors only past the admin check.
+install_error_handlers(app, gate=refusal)
 
 
 def _merchant(m: Merchant) -> dict[str, Any]:
