@@ -23,7 +23,9 @@ from shared.webhooks import dispatch
 
 logger = Logger()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record, even when all failed: raising instead would count a
+# merchant's broken receiver as a function error (alarms) and fail the whole batch.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> None:
