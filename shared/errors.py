@@ -59,6 +59,11 @@ class InvalidState(Conflict):
     code = "invalid_state"
 
 
+class UnsupportedMediaType(BscpayError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Throttled(BscpayError):
     status = 429
     type = "rate_limit_error"

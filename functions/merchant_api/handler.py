@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import config
 from shared.api import docs, merchant_auth
-from shared.api.http import install_error_handlers, json_response, parse_limit
+from shared.api.http import install_error_handlers, json_response
 from shared.events import log as events
 from shared.models.api import (
     CreatePayment,
@@ -28,14 +28,30 @@ from shared.models.api import (
     WebhookEndpointList,
     WebhookEndpointOut,
 )
+from shared.models.domain import PaymentStatus
 from shared.payments import service as payments
 from shared.webhooks import endpoints
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
-app.use(middlewares=[merchant_auth.authenticate, merchant_auth.idempotency])
-install_error_handlers(app, gate=merchant_auth.refusal)
+app.use(middlewares=[merchant_auth.idempotency])
+install_error_handlers(app)
+
+
+PAYMENT_ID = r"^pay_[0-9a-f]{1,60}$"
+EVENT_ID = r"^evt_[0-9a-f]{1,60}$"
+EventType = Literal[
+    "payment.confirming",
+    "payment.paid",
+    "payment.overpaid",
+    "payment.underpaid",
+    "payment.expired",
+    "payment.canceled",
+    "payment.late_funds",
+    "payment.reversed",
+    "ping",
+]
 
 
 def _merchant() -> str:
@@ -53,12 +69,12 @@ def create_payment(body: Annotated[CreatePayment, Body()]) -> Response[str]:
 
 @app.get("/v1/payments", responses=docs.responses(200, PaymentList, "Payments, newest first"))
 def list_payments(
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Annotated[str | None, Query(max_length=4)] = None,
-    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[PaymentStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    starting_after: Annotated[str | None, Query(pattern=PAYMENT_ID)] = None,
 ) -> Response[str]:
     items, has_more = payments.list_for_merchant(
-        _merchant(), parse_limit(limit), starting_after, status
+        _merchant(), limit, starting_after, status.value if status else None
     )
     return json_response(
         200, {"object": "list", "data": [_payment(p) for p in items], "has_more": has_more}
@@ -127,26 +143,22 @@ def test_webhook_endpoint(endpoint_id: str) -> Response[str]:
 )
 def list_deliveries(
     endpoint_id: str,
-    limit: Annotated[str | None, Query(max_length=4)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
     starting_after: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Response[str]:
-    items, has_more = endpoints.deliveries(
-        _merchant(), endpoint_id, parse_limit(limit), starting_after
-    )
+    items, has_more = endpoints.deliveries(_merchant(), endpoint_id, limit, starting_after)
     data = [DeliveryOut.of(d).model_dump() for d in items]
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
 
 
 @app.get("/v1/events", responses=docs.responses(200, EventList, "Events, newest first"))
 def list_events(
-    type: Annotated[str | None, Query(max_length=40)] = None,
-    payment_id: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[str | None, Query(max_length=4)] = None,
-    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+    type: Annotated[EventType | None, Query()] = None,
+    payment_id: Annotated[str | None, Query(pattern=PAYMENT_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    starting_after: Annotated[str | None, Query(pattern=EVENT_ID)] = None,
 ) -> Response[str]:
-    items, has_more = events.list_for(
-        _merchant(), parse_limit(limit), starting_after, type, payment_id
-    )
+    items, has_more = events.list_for(_merchant(), limit, starting_after, type, payment_id)
     data = [EventOut.of(e).model_dump() for e in items]
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
 
@@ -168,4 +180,4 @@ def redeliver_event(event_id: str) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return merchant_auth.resolve(app, event, context)

@@ -15,6 +15,7 @@ _ERRORS = {
     403: "Forbidden (e.g. IP not in the key's allowlist)",
     404: "No such resource",
     409: "Conflict (idempotency or state)",
+    415: "The body is not application/json",
     422: "Validation failed",
     429: "Throttled",
 }

@@ -5,29 +5,35 @@ unauthenticated caller learns nothing about the request shape."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+from typing import Any
 from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from shared import ids
-from shared.api.http import error_response, raw_body
+from shared.api.http import error_body, error_response, raw_body
 from shared.auth import hmac_auth
 from shared.dal import repo
-from shared.errors import BscpayError, IdempotencyConflict, ValidationFailed
-from shared.models.domain import ApiKey
+from shared.errors import (
+    BscpayError,
+    IdempotencyConflict,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 MERCHANT = "merchant_id"
 
 
-def _path_candidates(app: APIGatewayRestResolver) -> list[str]:
+def _path_candidates(event: APIGatewayProxyEvent) -> list[str]:
     """The path as the client sent it. API Gateway hands over path and query
     separately; rebuild the query in its original order with RFC 3986 quoting.
     Behind the execute-api URL the stage prefix is part of what the client sent."""
-    event = app.current_event
     multi = event.multi_value_query_string_parameters or {}
     query = "&".join(
         f"{quote(k, safe='')}={quote(v, safe='')}" for k, values in multi.items() for v in values
@@ -40,37 +46,47 @@ def _path_candidates(app: APIGatewayRestResolver) -> list[str]:
     return candidates
 
 
-def _verify(app: APIGatewayRestResolver) -> ApiKey:
-    event = app.current_event
-    return hmac_auth.authenticate(
-        headers=event.headers or {},
-        method=event.http_method,
-        path_candidates=_path_candidates(app),
-        body=raw_body(app),
-        source_ip=event.request_context.identity.source_ip,
+def _body(event: APIGatewayProxyEvent) -> bytes:
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode()
+
+
+def _check_media_type(event: APIGatewayProxyEvent) -> None:
+    """A body must be JSON; a declared non-JSON type is refused even without a body
+    (the request parser would choke on it)."""
+    content_type = next(
+        (v for k, v in (event.headers or {}).items() if k.lower() == "content-type"), ""
     )
+    media_type = content_type.split(";")[0].strip().lower()
+    if (event.body or media_type) and media_type != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json")
 
 
-def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+def resolve(app: APIGatewayRestResolver, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Authenticate, then let the resolver validate and route.
+
+    Powertools validates the request before any middleware runs, so the signature
+    check happens here first: an unauthenticated caller gets 401 and learns nothing
+    about request shapes, and no body is parsed before the caller is known."""
+    event = APIGatewayProxyEvent(raw_event)
     try:
-        key = _verify(app)
+        key = hmac_auth.authenticate(
+            headers=event.headers or {},
+            method=event.http_method,
+            path_candidates=_path_candidates(event),
+            body=_body(event),
+            source_ip=event.request_context.identity.source_ip,
+        )
+        _check_media_type(event)
     except BscpayError as exc:
-        return error_response(exc)
+        return {
+            "statusCode": exc.status,
+            "headers": {"Content-Type": "application/json"},
+            "body": error_body(exc.type, exc.code, exc.message, exc.param),
+            "isBase64Encoded": False,
+        }
     app.append_context(**{MERCHANT: key.merchant_id, "api_key_id": key.key_id})
-    return next_middleware(app)
-
-
-def refusal(app: APIGatewayRestResolver) -> Response[str] | None:
-    """The 401/403 for a request that does not authenticate, else None.
-
-    Powertools runs request validation before any middleware, so a malformed request
-    fails before ``authenticate`` ran. The error handlers ask this first: an
-    unauthenticated caller gets the plain 401, never a hint about the request shape."""
-    try:
-        _verify(app)
-    except BscpayError as exc:
-        return error_response(exc)
-    return None
+    return app.resolve(raw_event, context)
 
 
 def idempotency(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:

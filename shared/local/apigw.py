@@ -177,10 +177,18 @@ class ApiGatewayEmulator:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
+            # API Gateway's {proxy+} ANY method hands every verb to the function.
+            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = do_HEAD = _handle
+            do_TRACE = do_CONNECT = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # access logs would repeat what the handlers log
+
+            def __getattr__(self, name: str) -> Any:
+                # Any other verb, too: the function decides (404/405), as behind ANY.
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
 
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
