@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from shared.webhooks.delivery import BASE_DELAY_S, retry_delay
@@ -29,5 +31,5 @@ def test_first_retry_waits_about_thirty_seconds_with_jitter() -> None:
 def test_delay_doubles_per_attempt_until_the_cap() -> None:
     # Given attempts 1..6, When the jitter-free midpoint is compared, Then it doubles
     averages = [sum(retry_delay(n) for _ in range(400)) / 400 for n in range(1, 7)]
-    for earlier, later in zip(averages, averages[1:], strict=False):
+    for earlier, later in pairwise(averages):
         assert 1.6 < later / earlier < 2.4

@@ -1,0 +1,245 @@
+"""Never a 5xx for bad input, never a stack trace (DESIGN §3): every hostile request
+below gets a 4xx (or a harmless 2xx) in the documented error format."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import MerchantCreds
+from tests.integration.helpers import Reply, call, create_payment, merchant_call, merchant_event
+
+HUGE = "9" * 200_000
+DEEP = "[" * 100_000 + "]" * 100_000
+DEEP_OBJECT = '{"amount": "1", "metadata": ' + '{"a": ' * 5_000 + '"x"' + "}" * 5_000 + "}"
+
+BODIES: list[Any] = [
+    {"amount": HUGE},
+    {"amount": "1", "order_id": HUGE},
+    {"amount": "1", "metadata": {"k": HUGE}},
+    {"amount": "1", "metadata": {HUGE: "v"}},
+    {"amount": "\u0661\u0662"},
+    {"amount": "12.5\u00a0"},
+    {"amount": "\U0001f4b0"},
+    {"amount": "1", "order_id": "\ud800"},  # lone surrogate
+    {"amount": "1", "order_id": "A\x00B"},
+    {"amount": None},
+    {"amount": True},
+    {"amount": [], "currency": {}},
+    {"amount": {"$gt": ""}},
+    {"amount": "1", "expires_in": 10**30},
+    {"amount": "1", "expires_in": -1},
+    {"amount": "1", "expires_in": 1.5},
+    {"amount": "NaN"},
+    {"__proto__": {"admin": True}},
+    {},
+    [],
+    None,
+    0,
+    "null",
+    "",
+    " ",
+    "\x00",
+    "\ufeff{}",
+    '{"amount": "1", "amount": "2"}',
+    '{"amount": NaN}',
+    '{"amount": Infinity}',
+    '{"amount": 1e999}',
+    '{"amount": "1"',
+    "{" * 10_000,
+    DEEP,
+    DEEP_OBJECT,
+    "\xff\xfe",
+]
+
+PATHS = [
+    "/v1/payments/../../admin/merchants",
+    "/v1/payments/..%2F..%2Fadmin",
+    "/v1/payments/%00",
+    "/v1/payments/pay_\x00",
+    "/v1/payments/pay_" + "a" * 5_000,
+    "/v1/payments/" + "\u202e" * 100,
+    "/v1/payments/pay_'; DROP TABLE payments;--",
+    "/v1/payments/pay_x/cancel/extra",
+    "/v1/payments//",
+    "/v1/./payments",
+    "/v1/webhook_endpoints/" + "w" * 3_000,
+    "/v1/events/evt_" + "e" * 3_000,
+    "/v1/events?starting_after=evt_" + "e" * 3_000,
+    "/admin/merchants",
+    "/v2/payments",
+    "/",
+    "",
+]
+
+QUERIES = [
+    "limit=-1",
+    "limit=abc",
+    "limit=0",
+    "limit=1e3",
+    "limit=999999999999999999999999",
+    "limit=\u00b2",  # a superscript two: str.isdigit() says yes, int() says no
+    "limit=\u0661",
+    "limit=",
+    "limit=1&limit=2",
+    "status=" + "x" * 10_000,
+    "status=paid%00",
+    "status=\u0000",
+    "starting_after=../../etc/passwd",
+    "starting_after=pay_%00",
+    "starting_after=pay_" + "a" * 60,
+    "starting_after=" + "a" * 5_000,
+    "starting_after=%F0%9F%92%B0",
+    "type=payment.paid&payment_id=" + "p" * 3_000,
+    "%ZZ=%ZZ",
+    "a" * 10_000,
+]
+
+HEADERS = [
+    {"X-Timestamp": "\u00b2"},
+    {"X-Timestamp": "1" * 400},
+    {"X-Timestamp": "-1"},
+    {"X-Timestamp": "\u0661\u0667\u0660\u0660"},
+    {"X-Signature": "\u00e9" * 64},
+    {"X-Signature": "Z" * 64},
+    {"X-Signature": ""},
+    {"X-Signature": "a" * 100_000},
+    {"X-Api-Key": "ak_" + "\u00e9" * 10},
+    {"X-Api-Key": "a" * 100_000},
+    {"X-Api-Key": ""},
+    {"Idempotency-Key": "k" * 100_000},
+    {"Idempotency-Key": ""},
+    {"Idempotency-Key": "\u00e9\x00"},
+]
+
+
+@pytest.fixture(autouse=True)
+def lambda_recursion_limit() -> Iterator[None]:
+    """The merchant API Lambda runs at Python's default recursion limit (it never imports
+    web3). This test process imported web3, whose py_ecc raises the limit to 100000, and
+    at that limit a deeply nested body overflows the C stack instead of raising."""
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    yield
+    sys.setrecursionlimit(previous)
+
+
+def problem(reply: Reply) -> str | None:
+    """Why this answer breaks the contract, or None when it is fine."""
+    if reply.status >= 500:
+        return f"HTTP {reply.status}: {reply.body}"
+    if reply.status >= 400:
+        try:
+            reply.error  # asserts the documented error shape
+        except AssertionError:
+            return f"HTTP {reply.status} without the error format: {reply.body!r:.200}"
+        if "Traceback" in json.dumps(reply.body):
+            return "stack trace in the response"
+    return None
+
+
+def assert_all_handled(results: list[tuple[str, Reply]]) -> None:
+    failures = [f"{what[:150]!r}: {why}" for what, r in results if (why := problem(r))]
+    assert not failures, "\n".join(failures)
+
+
+def test_hostile_bodies_never_cause_a_server_error(merchant: MerchantCreds) -> None:
+    # Given correctly signed requests carrying hostile bodies
+    # When posted to the payments and webhook endpoints resources
+    results = [
+        (f"POST {path} {body!r}", merchant_call(merchant, "POST", path, body))
+        for body in BODIES
+        for path in ("/v1/payments", "/v1/webhook_endpoints")
+    ]
+
+    # Then each is answered as a client error (or, if valid, served)
+    assert_all_handled(results)
+
+
+def test_hostile_bodies_from_an_unauthenticated_caller_get_401(merchant: MerchantCreds) -> None:
+    # Given a caller without the secret, When it posts hostile bodies
+    stranger = MerchantCreds(merchant.merchant_id, merchant.key_id, "sk_not_the_secret")
+    replies = [
+        (repr(body), merchant_call(stranger, "POST", "/v1/payments", body)) for body in BODIES
+    ]
+
+    # Then it learns nothing about the request shape: always the same 401
+    assert_all_handled(replies)
+    assert {r.status for _, r in replies} == {401}, [(w[:60], r.status) for w, r in replies]
+
+
+def test_hostile_paths_never_cause_a_server_error(merchant: MerchantCreds) -> None:
+    assert_all_handled(
+        [
+            (f"{method} {path}", merchant_call(merchant, method, path))
+            for path in PATHS
+            for method in ("GET", "POST", "DELETE")
+        ]
+    )
+
+
+def test_hostile_query_strings_never_cause_a_server_error(merchant: MerchantCreds) -> None:
+    payment = create_payment(merchant, "1")
+    assert_all_handled(
+        [
+            (f"{path}?{query}", merchant_call(merchant, "GET", f"{path}?{query}"))
+            for query in QUERIES
+            for path in ("/v1/payments", "/v1/events", f"/v1/payments/{payment['id']}")
+        ]
+    )
+
+
+def test_hostile_auth_and_idempotency_headers_never_cause_a_server_error(
+    merchant: MerchantCreds,
+) -> None:
+    results = []
+    for headers in HEADERS:
+        event = merchant_event(merchant, "POST", "/v1/payments", {"amount": "1"})
+        event["headers"].update(headers)
+        results.append((repr(headers), call(event)))
+    assert_all_handled(results)
+
+
+def test_odd_but_possible_proxy_events_never_cause_a_server_error(
+    merchant: MerchantCreds,
+) -> None:
+    # Given what API Gateway may hand over besides the usual
+    base = merchant_event(merchant, "POST", "/v1/payments", {"amount": "1"})
+    variants: list[tuple[str, dict[str, Any]]] = []
+    for name, mutate in (
+        ("PATCH", lambda e: e.update(httpMethod="PATCH")),
+        ("OPTIONS", lambda e: e.update(httpMethod="OPTIONS")),
+        ("HEAD", lambda e: e.update(httpMethod="HEAD")),
+        ("no headers", lambda e: e.update(headers=None, multiValueHeaders=None)),
+        ("no source ip", lambda e: e["requestContext"]["identity"].update(sourceIp=None)),
+    ):
+        event = json.loads(json.dumps(base))
+        mutate(event)
+        variants.append((name, event))
+
+    assert_all_handled([(name, call(event)) for name, event in variants])
+
+
+def test_base64_encoded_body_is_verified_on_its_decoded_bytes(merchant: MerchantCreds) -> None:
+    # Given API Gateway delivering the signed body base64-encoded (binary media types)
+    event = merchant_event(merchant, "POST", "/v1/payments", {"amount": "2.5"})
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+
+    # When handled, Then the signature matches the decoded body and the payment is created
+    reply = call(event)
+    assert reply.status == 201, reply.body
+    assert reply.body["amount"] == "2.5"
+
+
+def test_a_stale_but_otherwise_hostile_request_is_still_a_plain_401(
+    merchant: MerchantCreds,
+) -> None:
+    reply = merchant_call(merchant, "POST", "/v1/payments", DEEP, timestamp=int(time.time()) - 999)
+    assert reply.status == 401
