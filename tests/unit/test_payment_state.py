@@ -121,3 +121,30 @@ def test_every_status_change_but_back_to_pending_is_a_documented_event_type() ->
         else:
             assert event_type_for(status) == f"payment.{status.value}"
             assert event_type_for(status) in EVENT_TYPES
+
+
+# ---- merchant underpayment tolerance ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("received", "expected"),
+    [(98, S.PAID), (99, S.PAID), (100, S.PAID), (101, S.OVERPAID), (97, S.CONFIRMING)],
+)
+def test_shortfall_within_tolerance_counts_as_paid(received: int, expected: S) -> None:
+    # Given a merchant accepting a 2-unit shortfall on 100
+    # When final funds arrive, Then within the tolerance it is paid, beyond it confirming
+    after = status_after_funds(S.CONFIRMING, AMOUNT, Totals(received, 0), tolerance=2)
+    assert after == expected
+
+
+@pytest.mark.parametrize(("received", "expected"), [(97, S.UNDERPAID), (98, S.PAID)])
+def test_expiry_judges_the_shortfall_against_the_tolerance(received: int, expected: S) -> None:
+    assert (
+        status_at_expiry(S.CONFIRMING, AMOUNT, Totals(received, 0), AFTER, EXPIRES_AT, 2)
+        == expected
+    )
+
+
+def test_without_tolerance_one_unit_short_is_not_paid() -> None:
+    assert status_after_funds(S.CONFIRMING, AMOUNT, Totals(99, 0)) == S.CONFIRMING
+    assert status_at_expiry(S.CONFIRMING, AMOUNT, Totals(99, 0), AFTER, EXPIRES_AT) == (S.UNDERPAID)
