@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared import config, ids
-from shared.chain.logs import TRANSFER_TOPIC, TransferLog, decode
+from shared.chain.logs import TRANSFER_TOPIC, TransferLog, decode, match_transfers
 from shared.chain.rpc import JsonRpc
 from shared.dal import repo
 from shared.dal.repo import ConcurrentUpdate
@@ -131,11 +131,7 @@ class Scanner:
         return cursor, progressed
 
     def _record(self, raw_logs: list[dict[str, object]]) -> int:
-        transfers = [
-            t
-            for t in (decode(log) for log in raw_logs)  # type: ignore[arg-type]
-            if t is not None and t.token == self.token and t.value > 0 and not t.removed
-        ]
+        transfers = match_transfers(raw_logs, self.token)
         if not transfers:
             return 0
         owners = repo.payments_for_addresses(t.to_address for t in transfers)
@@ -265,7 +261,23 @@ class Scanner:
         report.rewinds += 1
         logger.warning("reorg detected; rewinding", extra={"from": cursor, "to": fork})
         repo.advance_cursor(CURSOR, self.owner, fork, time.time(), self.settings.lease_s)
+        self._reverse_orphans(fork)
         return fork
+
+    def _reverse_orphans(self, fork: int) -> None:
+        """Transfers seen above the fork whose transaction left the chain are reversed
+        now (payment.reversed), not only once their block number turns final. One that
+        was re-included stays pending and is judged again at finality."""
+        for transfer in repo.unfinal_transfers():
+            if transfer.block_number <= fork:
+                continue
+            receipt = self.rpc.receipt(transfer.tx_hash)
+            if receipt is None or int(receipt.get("status", "0x0"), 16) != 1:
+                service.finalize_transfer(transfer, canonical=False)
+                logger.warning(
+                    "transfer reversed by reorg",
+                    extra={"payment_id": transfer.payment_id, "tx": transfer.tx_hash},
+                )
 
     def _block_hash(self, number: int) -> str:
         block = self.rpc.block(number)

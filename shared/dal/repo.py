@@ -379,13 +379,17 @@ def transfers_of(payment_id: str) -> list[Transfer]:
     return [_transfer(i) for i in m.TransferModel.by_payment.query(payment_id)]
 
 
-def transfer_exists(tid: str) -> bool:
+def get_transfer_status(tid: str) -> TransferStatus | None:
     m.bind()
     try:
-        m.TransferModel.get(tid, attributes_to_get=["transfer_id"])
+        item = m.TransferModel.get(tid, attributes_to_get=["transfer_id", "status"])
     except DoesNotExist:
-        return False
-    return True
+        return None
+    return TransferStatus(item.status)
+
+
+def transfer_exists(tid: str) -> bool:
+    return get_transfer_status(tid) is not None
 
 
 def unfinal_transfers(up_to_block: int | None = None) -> list[Transfer]:

@@ -93,29 +93,42 @@ def cancel(merchant_id: str, payment_id: str) -> Payment:
 
 
 def record_transfer(transfer: Transfer) -> bool:
-    """Record a newly seen transfer. False when it was already recorded (idempotent)."""
-    if repo.transfer_exists(transfer.transfer_id):
+    """Record a newly seen transfer. False when it was already recorded (idempotent).
+
+    A transfer that a reorg reversed and that the chain then re-included (same
+    transaction and log index, new block) is revived: pending again, counted once."""
+    existing = repo.get_transfer_status(transfer.transfer_id)
+    if existing is not None and existing != TransferStatus.REVERSED:
         return False
 
     def change(p: Payment) -> PaymentChange | None:
+        known = next((t for t in p.transactions if t.transfer_id == transfer.transfer_id), None)
+        if known is not None and known.status != TransferStatus.REVERSED:
+            return None  # recorded or revived meanwhile
         p.amount_pending += transfer.amount
+        if known is not None:
+            p.transactions.remove(known)
         p.transactions.append(transfer)
         new_status = state.status_after_funds(p.status, p.amount, _totals(p), p.tolerance)
         result = _transition(p, new_status) if new_status != p.status else _bump(p)
-        result.new_transfers.append(transfer)
+        if known is None:
+            result.new_transfers.append(transfer)
+        else:
+            result.updated_transfers.append(transfer)
         return result
 
     try:
         _mutate(transfer.payment_id, change)
     except ConcurrentUpdate:
-        if repo.transfer_exists(transfer.transfer_id):
+        if repo.get_transfer_status(transfer.transfer_id) not in (None, TransferStatus.REVERSED):
             return False  # another scanner pass recorded it first
         raise
     return True
 
 
 def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
-    """The transfer's block is final: count it, or reverse it if its block left the chain."""
+    """Settle a pending transfer: count it as final, or reverse it (its log left the
+    chain), announcing ``payment.reversed``."""
 
     def change(p: Payment) -> PaymentChange | None:
         current = next((t for t in p.transactions if t.transfer_id == transfer.transfer_id), None)
