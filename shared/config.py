@@ -42,6 +42,8 @@ class ChainSettings(BaseSettings):
 
     chain_id: int = 56
     rpc_urls: str = ""  # comma-separated, tried in order
+    # Optional: wake on `newHeads` instead of polling every block interval.
+    ws_url: str | None = None
     token_address: str = "0x55d398326f99059fF775485246999027B3197955"
     token_decimals: int = 18
     # Used when the node's `finalized` tag is absent or stops advancing for

@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared import config, ids
+from shared.chain.heads import HeadWatcher
 from shared.chain.logs import TRANSFER_TOPIC, TransferLog, decode, match_transfers
 from shared.chain.rpc import JsonRpc
 from shared.dal import repo
@@ -89,14 +90,16 @@ class Scanner:
         self._load_hashes()
         if cursor is None:
             cursor = self._start_block()
+        heads = HeadWatcher(self.chain.ws_url, self.settings.poll_interval_s).start()
         try:
             while remaining_ms() / 1000 > self.settings.safety_margin_s:
                 report.iterations += 1
                 cursor, progressed = self._step(cursor, report)
                 report.cursor = cursor
                 if not progressed:
-                    time.sleep(self.settings.poll_interval_s)
+                    heads.wait()
         finally:
+            heads.stop()
             repo.release_lease(CURSOR, self.owner)
         return report
 

@@ -101,6 +101,7 @@ class LocalStack:
                 "BSCPAY_PREFIX": cfg.prefix,
                 "BSCPAY_CHAIN_ID": str(chain.chain_id),
                 "BSCPAY_RPC_URLS": self._anvil.rpc_url,
+                "BSCPAY_WS_URL": self._anvil.ws_url,
                 "BSCPAY_TOKEN_ADDRESS": chain.token_address,
                 "BSCPAY_TOKEN_DECIMALS": "18",
                 "BSCPAY_LOCAL_MODE": "true",
