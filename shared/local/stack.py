@@ -42,6 +42,7 @@ class StackConfig:
     prefix: str = "bscpay-local"
     expirer_interval_s: float = 5.0
     scanner_invocation_s: float = 60.0
+    webhook_pollers: int = 3
     state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
     # Tests of single handlers turn these off and drive the functions themselves.
     serve_api: bool = True
@@ -174,7 +175,9 @@ class LocalStack:
         if cfg.run_workers:
             self._spawn("chain_scanner", self._scanner_loop)
             self._spawn("expirer", self._expirer_loop)
-            self._spawn("webhook_dispatcher", self._webhook_loop)
+            # Several pollers, as Lambda scales SQS consumers out.
+            for i in range(cfg.webhook_pollers):
+                self._spawn(f"webhook_dispatcher-{i}", self._webhook_loop)
 
     def stop(self) -> None:
         self._stop.set()
