@@ -1,0 +1,163 @@
+"""Names, limits and least-privilege grants of the CDK stack, in one place.
+
+Tables, queues, KMS keys and functions themselves come from ``shared/resources.py``
+(the local stack provisions moto from the same definitions). This module holds what
+only the AWS deployment needs: runtime, alarm thresholds, API limits and, per
+function, exactly which table, queue and key actions its code path uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+LAYERS_DIR: Final = REPO_ROOT / "layers"
+LAYER_BUILD_SCRIPT: Final = LAYERS_DIR / "build.py"
+DEPS_BUILD_DIR: Final = LAYERS_DIR / "build" / "deps"
+UV_LOCK: Final = REPO_ROOT / "uv.lock"
+
+STACK_ID: Final = "BscpayStack"
+
+# ---- Lambda ---------------------------------------------------------------------------
+# The lock (requires-python <3.12) and the dependency layer are built for 3.11 / x86_64.
+PYTHON_VERSION: Final = "3.11"
+HANDLER_MODULE: Final = "functions.{name}.handler"
+HANDLER_FUNCTION: Final = "lambda_handler"
+METRICS_NAMESPACE: Final = "bscpay"
+LOG_RETENTION_DAYS: Final = 90
+# chain_scanner keeps a lease in DynamoDB as well; concurrency 1 stops a second copy
+# from even starting while the previous one-minute loop is still running.
+RESERVED_CONCURRENCY: Final[dict[str, int]] = {"chain_scanner": 1}
+# A scheduled tick that could not start (throttled by the concurrency of 1) is useless
+# a minute later: the next tick does the same work. Drop it instead of queueing it.
+SCHEDULED_MAX_EVENT_AGE_S: Final = 60
+SQS_BATCH_SIZE: Final = 10
+SQS_VISIBILITY_FACTOR: Final = 6  # visibility timeout >= 6x the consumer's timeout
+SQS_MAIN_RETENTION_DAYS: Final = 4  # webhook retries span ~3 days (ADR 0005)
+
+# ---- API Gateway ----------------------------------------------------------------------
+API_STAGE: Final = "prod"
+API_THROTTLE_RATE_RPS: Final = 100
+API_THROTTLE_BURST: Final = 200
+# Per source IP over WAF's 5-minute window (WAF evaluates roughly every 30 s). A shared
+# stage limit alone lets one noisy client starve every merchant.
+WAF_RATE_LIMIT_PER_IP_5MIN: Final = 3000
+
+# ---- Cognito --------------------------------------------------------------------------
+PASSWORD_MIN_LENGTH: Final = 14
+ACCESS_TOKEN_MINUTES: Final = 60
+REFRESH_TOKEN_HOURS: Final = 12
+
+# ---- Monitoring -----------------------------------------------------------------------
+SCANNER_LAG_METRIC: Final = "ScannerLagBlocks"
+SCANNER_LAG_THRESHOLD_BLOCKS: Final = 50
+SCANNER_LAG_MINUTES: Final = 5
+
+# ---- KMS ------------------------------------------------------------------------------
+# Infra-only customer-managed key for DynamoDB, SQS and SNS encryption at rest. The
+# application keys ("custody", "secrets") come from shared.resources.KMS_KEYS.
+DATA_KEY: Final = "data"
+CUSTODY_KEY: Final = "custody"
+SECRETS_KEY: Final = "secrets"
+SECRETS_KEY_ACTIONS: Final = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
+# API-key and webhook secrets: the merchant API verifies HMAC signatures and seals
+# webhook secrets, the admin API seals new API-key secrets, the dispatcher signs.
+SECRETS_KEY_USERS: Final = ("merchant_api", "admin_api", "webhook_dispatcher")
+# Only the settlement function's role may ever decrypt the custody key; it does not
+# exist yet, so the key policy denies kms:Decrypt to every principal. The mnemonic is
+# sealed by `python -m shared.custody.setup` with the operator's credentials.
+CUSTODY_DECRYPTERS: Final[tuple[str, ...]] = ()
+# Functions that may kms:GenerateDataKey on the custody key (seal new custody material).
+# Empty: setup runs from the operator's shell, not from a Lambda.
+CUSTODY_SEALERS: Final[tuple[str, ...]] = ()
+
+# ---- DynamoDB grants ------------------------------------------------------------------
+Access = Literal["read", "read_update", "read_write"]
+
+# Each entry is what the function's code path in `shared` does today (see comments);
+# anything not listed is denied. "read_update" = read + UpdateItem (no Put/Delete).
+TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
+    "merchant_api": {
+        "merchants": "read",  # payments.create reads the underpayment tolerance
+        "api_keys": "read",  # hmac_auth.get_api_key
+        "idempotency": "read_write",  # merchant_auth claim/complete/release
+        "payments": "read_write",  # insert_payment, commit (cancel), get/list
+        "addresses": "read_write",  # insert_payment puts, commit deactivates
+        "transfers": "read",  # payment objects carry their transactions
+        "events": "read_write",  # commit / put_event, list, outbox marks dispatched
+        "webhook_endpoints": "read_write",  # create/list/delete/rotate, outbox fan-out
+        "deliveries": "read",  # deliveries_of (an endpoint's attempts)
+    },
+    "admin_api": {
+        "merchants": "read_write",  # put_merchant (with first key), tolerance, list
+        "api_keys": "read_write",  # create, list, revoke
+        "payments": "read",  # list across merchants / per merchant
+        "transfers": "read",  # payment objects carry their transactions
+    },
+    "chain_scanner": {
+        "payments": "read_write",  # commit
+        "addresses": "read_update",  # payments_for_addresses, commit deactivates
+        "transfers": "read_write",  # commit puts new / updates final or reversed
+        "events": "read_write",  # commit puts events, outbox relay marks them
+        "webhook_endpoints": "read",  # outbox fan-out
+    },
+    "webhook_dispatcher": {
+        "events": "read",  # event_payload
+        "webhook_endpoints": "read_update",  # get_endpoint, set status, mark failing
+        "deliveries": "read_write",  # put_delivery (one item per attempt)
+    },
+    "expirer": {
+        "payments": "read_write",  # open_payments_due, commit
+        "addresses": "read_update",  # commit deactivates the deposit address
+        "transfers": "read",  # get_payment loads transactions
+        "events": "read_write",  # commit puts events, outbox relay marks them
+        "webhook_endpoints": "read",  # outbox fan-out
+    },
+}
+
+# The "system" table holds singletons, one of them the custody record whose xpub decides
+# where customers send money. Grants are per item (dynamodb:LeadingKeys): nobody but the
+# operator's setup command may write the custody record.
+CUSTODY_RECORD: Final = "custody"  # shared.custody.setup.CUSTODY_RECORD
+ADDRESS_COUNTER: Final = "address_index"  # shared.custody.addresses.ADDRESS_COUNTER
+SCANNER_CURSOR: Final = "scanner_cursor"  # shared.chain.scanner.CURSOR
+RESCAN_QUEUE: Final = "rescan_queue"  # shared.dal.repo.RESCAN_QUEUE
+
+
+@dataclass(frozen=True)
+class SystemItems:
+    read: tuple[str, ...]
+    update: tuple[str, ...] = ()
+
+
+SYSTEM_TABLE: Final = "system"
+SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
+    # xpub for deposit addresses; the atomic address index counter
+    "merchant_api": SystemItems(read=(CUSTODY_RECORD, ADDRESS_COUNTER), update=(ADDRESS_COUNTER,)),
+    # cursor, lease and recent block hashes; block ranges queued for a rescan
+    "chain_scanner": SystemItems(
+        read=(SCANNER_CURSOR, RESCAN_QUEUE), update=(SCANNER_CURSOR, RESCAN_QUEUE)
+    ),
+    # POST /admin/chain/rescan appends to the queue (UpdateItem, never reads)
+    "admin_api": SystemItems(read=(), update=(RESCAN_QUEUE,)),
+}
+
+# ---- SQS grants -----------------------------------------------------------------------
+# Producers of the outbox fan-out (service.commit publishes; relay re-publishes). The
+# consumer's receive/delete/change-visibility come with its event source mapping.
+QUEUE_SENDERS: Final[dict[str, tuple[str, ...]]] = {
+    "webhooks": ("merchant_api", "chain_scanner", "expirer"),
+}
+# Environment variable that carries each queue's URL (read by shared.config).
+QUEUE_URL_ENV: Final[dict[str, str]] = {"webhooks": "BSCPAY_WEBHOOK_QUEUE_URL"}
+
+# Functions that may publish operator alerts to the SNS topic (every function learns its
+# ARN from BSCPAY_ALERTS_TOPIC_ARN). None publishes yet: alarms do the alerting.
+ALERT_PUBLISHERS: Final[tuple[str, ...]] = ()
+
+# ---- Networks -------------------------------------------------------------------------
+ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")
+PREFIX_RE: Final = re.compile(r"^[a-z][a-z0-9-]{1,23}$")

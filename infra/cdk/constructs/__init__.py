@@ -1,0 +1,1 @@
+"""One construct per area: data, auth, functions, webhooks, chain, api, monitoring."""

@@ -1,0 +1,141 @@
+"""Operator alerts: one SNS topic and the alarms that publish to it."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.cdk.constants import (
+    METRICS_NAMESPACE,
+    SCANNER_LAG_METRIC,
+    SCANNER_LAG_MINUTES,
+    SCANNER_LAG_THRESHOLD_BLOCKS,
+)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        key: kms.IKey,
+        alarm_email: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._prefix = prefix
+        self.topic = sns.Topic(
+            self,
+            "Alerts",
+            topic_name=f"{prefix}-alerts",
+            display_name="bscpay alerts",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        # CloudWatch publishes alarm notifications to the encrypted topic.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublishToAlerts",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.alarms: list[cloudwatch.Alarm] = []
+
+    def _alarm(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        threshold: float = 0,
+        periods: int = 1,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"{self._prefix}-{name}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            treat_missing_data=missing,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+        return alarm
+
+    def watch_dead_letter_queue(self, name: str, dlq: sqs.IQueue) -> None:
+        self._alarm(
+            f"{_camel(name)}DlqNotEmpty",
+            name=f"{name}-dlq-not-empty",
+            description=(
+                f"Messages in the {name} DLQ: deliveries gave up after every retry. "
+                "Inspect, fix the cause, then redrive."
+            ),
+            metric=dlq.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+        )
+
+    def watch_function(self, name: str, function: lambda_.IFunction) -> None:
+        self._alarm(
+            f"{_camel(name)}Errors",
+            name=f"{name}-errors",
+            description=f"{name} raised errors (see its log group and X-Ray traces).",
+            metric=function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+        )
+
+    def watch_scanner_lag(self, service: str) -> None:
+        """Payments are detected late (or not at all) while the scanner trails the head.
+        No data means the scanner is not reporting, which is just as bad."""
+        self._alarm(
+            "ScannerLag",
+            name="scanner-lag",
+            description=(
+                f"chain_scanner is more than {SCANNER_LAG_THRESHOLD_BLOCKS} blocks behind the "
+                f"head for {SCANNER_LAG_MINUTES} minutes, or not reporting at all."
+            ),
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=SCANNER_LAG_METRIC,
+                # Powertools Metrics adds the service dimension (POWERTOOLS_SERVICE_NAME).
+                dimensions_map={"service": service},
+                statistic="Maximum",
+                period=Duration.minutes(1),
+            ),
+            threshold=SCANNER_LAG_THRESHOLD_BLOCKS,
+            periods=SCANNER_LAG_MINUTES,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
+    def watch_api(self, api: apigw.RestApi) -> None:
+        self._alarm(
+            "Api5xx",
+            name="api-5xx",
+            description="API Gateway answered 5xx (Lambda errors, timeouts, limits).",
+            metric=api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
+        )
+
+
+def _camel(logical: str) -> str:
+    return "".join(part.capitalize() for part in logical.split("_"))
