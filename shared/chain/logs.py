@@ -6,6 +6,7 @@ padded from/to addresses and ``data`` is the uint256 value.
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ class TransferLog:
     removed: bool
 
 
-def decode(log: dict[str, Any]) -> TransferLog | None:
+def decode(log: Mapping[str, Any]) -> TransferLog | None:
     """None for anything that is not a well-formed Transfer log."""
     topics = log.get("topics") or []
     if len(topics) != 3 or topics[0].lower() != TRANSFER_TOPIC:
@@ -44,3 +45,24 @@ def decode(log: dict[str, Any]) -> TransferLog | None:
         value=int(data, 16),
         removed=bool(log.get("removed", False)),
     )
+
+
+def match_transfers(
+    raw_logs: Iterable[Mapping[str, Any]], token: str, active: Container[str] | None = None
+) -> list[TransferLog]:
+    """The scanner's matching step: well-formed Transfer logs of ``token`` that move a
+    non-zero amount and were not removed, in order. With ``active`` (lower-case 0x
+    addresses), only those whose recipient is in it."""
+    token = token.lower()
+    matched: list[TransferLog] = []
+    for raw in raw_logs:
+        log = decode(raw)
+        if (
+            log is not None
+            and log.token == token
+            and log.value > 0
+            and not log.removed
+            and (active is None or log.to_address in active)
+        ):
+            matched.append(log)
+    return matched
