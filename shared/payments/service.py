@@ -96,8 +96,13 @@ def record_transfer(transfer: Transfer) -> bool:
     """Record a newly seen transfer. False when it was already recorded (idempotent).
 
     A transfer that a reorg reversed and that the chain then re-included (same
-    transaction and log index, new block) is revived: pending again, counted once."""
+    transaction and log index, new block) is revived: pending again, counted once.
+    A pending one seen again in another block (re-included by the reorg itself) moves
+    to that block."""
     existing = repo.get_transfer_status(transfer.transfer_id)
+    if existing == TransferStatus.PENDING:
+        _move_to_block(transfer)
+        return False
     if existing is not None and existing != TransferStatus.REVERSED:
         return False
 
@@ -124,6 +129,25 @@ def record_transfer(transfer: Transfer) -> bool:
             return False  # another scanner pass recorded it first
         raise
     return True
+
+
+def _move_to_block(transfer: Transfer) -> None:
+    """The pending transfer now carries the block the chain holds it in."""
+
+    def change(p: Payment) -> PaymentChange | None:
+        known = next((t for t in p.transactions if t.transfer_id == transfer.transfer_id), None)
+        if (
+            known is None
+            or known.status != TransferStatus.PENDING
+            or known.block_hash == transfer.block_hash
+        ):
+            return None
+        known.block_number, known.block_hash = transfer.block_number, transfer.block_hash
+        result = _bump(p)
+        result.updated_transfers.append(known)
+        return result
+
+    _mutate(transfer.payment_id, change)
 
 
 def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
