@@ -121,18 +121,22 @@ class JsonRpc:
         return [self.endpoints[(self._preferred + i) % n] for i in range(n)]
 
     def call(self, method: str, params: list[Any]) -> Any:
-        """Try each endpoint whose breaker is closed, starting with the last good one."""
+        """Try each endpoint whose breaker is closed, starting with the last good one.
+
+        An error answer is tried on the next endpoint too: providers answer their own
+        trouble (internal error, header not found, rate limits) as JSON-RPC errors.
+        When every endpoint refused, the last refusal is raised as it was."""
         last: Exception | None = None
         for endpoint in self._order():
             try:
                 result = self._on(endpoint, method, params)
-            except RpcError:
-                raise  # the node understood and refused: another node will too
-            except (pybreaker.CircuitBreakerError, OSError, ValueError) as exc:
+            except (RpcError, pybreaker.CircuitBreakerError, OSError, ValueError) as exc:
                 last = exc
                 continue
             self._preferred = self.endpoints.index(endpoint)
             return result
+        if isinstance(last, RpcError):
+            raise last
         raise RpcError(f"all RPC endpoints failed for {method}: {last}")
 
     # -- typed helpers ------------------------------------------------------------------
