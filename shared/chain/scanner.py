@@ -109,6 +109,11 @@ class Scanner:
         head = self.rpc.block_number()
         report.head = head
         metrics.add_metric("ScannerLagBlocks", MetricUnit.Count, max(head - cursor, 0))
+        if head < cursor:
+            # This node has not reached what was already scanned (another endpoint
+            # answered then): it can tell nothing about those blocks. Wait for it.
+            logger.warning("node behind the cursor", extra={"head": head, "cursor": cursor})
+            return cursor, False
         cursor = self._check_fork(cursor, report)
         progressed = False
         if cursor < head:
