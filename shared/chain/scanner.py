@@ -216,7 +216,9 @@ class Scanner:
 
     def _still_on_chain(self, transfer: Transfer, finalized: int) -> bool | None:
         receipt = self.rpc.receipt(transfer.tx_hash)
-        if receipt is None or int(receipt.get("status", "0x0"), 16) != 1:
+        if receipt is None:
+            return None if self._block_still_there(transfer) else False
+        if int(receipt.get("status", "0x0"), 16) != 1:
             return False
         if int(receipt["blockNumber"], 16) > finalized:
             return None
@@ -280,12 +282,23 @@ class Scanner:
             if transfer.block_number <= fork:
                 continue
             receipt = self.rpc.receipt(transfer.tx_hash)
-            if receipt is None or int(receipt.get("status", "0x0"), 16) != 1:
+            if receipt is None:
+                gone = not self._block_still_there(transfer)
+            else:
+                gone = int(receipt.get("status", "0x0"), 16) != 1
+            if gone:
                 service.finalize_transfer(transfer, canonical=False)
                 logger.warning(
                     "transfer reversed by reorg",
                     extra={"payment_id": transfer.payment_id, "tx": transfer.tx_hash},
                 )
+
+    def _block_still_there(self, transfer: Transfer) -> bool:
+        """Whether the node still has the transfer's block, or nothing at that height.
+        A missing receipt alone proves nothing (a node that has not indexed or has
+        pruned the transaction answers null too); another block at its height does."""
+        block = self.rpc.block(transfer.block_number)
+        return block is None or str(block.get("hash", "")).lower() == transfer.block_hash
 
     def _block_hash(self, number: int) -> str:
         block = self.rpc.block(number)
