@@ -7,6 +7,7 @@ UV    := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_COMPILE_BYTECODE := 1
 
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
@@ -69,7 +70,7 @@ infra: install
 
 # ---- infrastructure ----------------------------------------------------------------------
 synth: install
-	npx cdk synth --quiet
+	npx cdk synth --quiet --no-validation -c bundle=false
 
 layers: install
 	$(PY) layers/build.py

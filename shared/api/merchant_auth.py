@@ -22,6 +22,7 @@ from shared.dal import repo
 from shared.errors import (
     BscpayError,
     IdempotencyConflict,
+    MalformedRequest,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -62,6 +63,43 @@ def _check_media_type(event: APIGatewayProxyEvent) -> None:
         raise UnsupportedMediaType("Content-Type must be application/json")
 
 
+MAX_JSON_DEPTH = 32
+
+
+def _check_body_shape(event: APIGatewayProxyEvent) -> None:
+    """Bodies are JSON objects of modest depth. Checked before any parser runs: a
+    deeply nested body can exhaust the recursion limit (a segfault where a library has
+    raised that limit), and a JSON array would otherwise be validated element-wise."""
+    body = _body(event)
+    if not body:
+        return
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x7B, 0x5B):  # { [
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                raise MalformedRequest(f"request body is nested deeper than {MAX_JSON_DEPTH}")
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+    if body.lstrip()[:1] != b"{":
+        try:
+            json.loads(body)  # depth is bounded above, so this is safe
+        except ValueError as exc:
+            raise MalformedRequest("request body is not valid JSON") from exc
+        raise ValidationFailed("request body must be a JSON object")
+
+
 def resolve(app: APIGatewayRestResolver, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Authenticate, then let the resolver validate and route.
 
@@ -78,6 +116,7 @@ def resolve(app: APIGatewayRestResolver, raw_event: dict[str, Any], context: Any
             source_ip=event.request_context.identity.source_ip,
         )
         _check_media_type(event)
+        _check_body_shape(event)
     except BscpayError as exc:
         return {
             "statusCode": exc.status,

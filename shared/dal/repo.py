@@ -541,6 +541,19 @@ def put_endpoint(e: WebhookEndpoint) -> None:
     ).save(condition=m.WebhookEndpointModel.endpoint_id.does_not_exist())
 
 
+def endpoints_by_id(endpoint_ids: Iterable[str]) -> dict[str, WebhookEndpoint]:
+    m.bind()
+    keys = sorted(set(endpoint_ids))
+    return {i.endpoint_id: _endpoint(i) for i in m.WebhookEndpointModel.batch_get(keys)}
+
+
+def event_payloads(event_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """event id -> (merchant_id, exact JSON body), one BatchGetItem per 100 ids."""
+    m.bind()
+    keys = sorted(set(event_ids))
+    return {i.event_id: (i.merchant_id, i.payload_json) for i in m.EventModel.batch_get(keys)}
+
+
 def get_endpoint(endpoint_id: str) -> WebhookEndpoint | None:
     m.bind()
     try:
@@ -625,7 +638,19 @@ DELIVERY_RETENTION_DAYS = 30
 
 def put_delivery(d: Delivery, created_ms: int) -> None:
     m.bind()
-    m.DeliveryModel(
+    _delivery_item(d, created_ms).save()
+
+
+def put_deliveries(items: list[tuple[Delivery, int]]) -> None:
+    """Many attempt records in BatchWriteItem calls (a dispatcher batch at once)."""
+    m.bind()
+    with m.DeliveryModel.batch_write() as batch:
+        for d, created_ms in items:
+            batch.save(_delivery_item(d, created_ms))
+
+
+def _delivery_item(d: Delivery, created_ms: int) -> m.DeliveryModel:
+    return m.DeliveryModel(
         d.endpoint_id,
         f"{created_ms:013d}#{d.delivery_id}",
         delivery_id=d.delivery_id,
@@ -638,7 +663,7 @@ def put_delivery(d: Delivery, created_ms: int) -> None:
         error=d.error,
         response_excerpt=d.response_excerpt,
         expires_at_ttl=d.created + DELIVERY_RETENTION_DAYS * 86400,
-    ).save()
+    )
 
 
 def deliveries_of(

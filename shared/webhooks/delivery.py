@@ -11,8 +11,9 @@ import http.client
 import json
 import random
 import ssl
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared import config, ids
 from shared.auth import secrets
@@ -72,10 +73,42 @@ def signing_secrets(endpoint: WebhookEndpoint, now: int) -> list[str]:
     return out
 
 
-def deliver(event_id: str, endpoint_id: str, attempt_number: int = 1) -> Attempt:
+@dataclass
+class Batch:
+    """What a dispatcher batch loads and writes at once instead of per record:
+    endpoints and event bodies (two BatchGetItem calls), attempt records (BatchWrite)."""
+
+    endpoints: dict[str, WebhookEndpoint]
+    payloads: dict[str, tuple[str, str]]
+    log: list[tuple[Delivery, int]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def load(cls, pairs: list[tuple[str, str]]) -> Batch:
+        return cls(
+            endpoints=repo.endpoints_by_id(e for _, e in pairs if e),
+            payloads=repo.event_payloads(ev for ev, _ in pairs if ev),
+        )
+
+    def add(self, record: tuple[Delivery, int]) -> None:
+        with self._lock:
+            self.log.append(record)
+
+    def flush(self) -> None:
+        if self.log:
+            repo.put_deliveries(self.log)
+
+
+def deliver(
+    event_id: str, endpoint_id: str, attempt_number: int = 1, batch: Batch | None = None
+) -> Attempt:
     """One attempt, recorded in the endpoint's delivery log whatever its outcome."""
-    endpoint = repo.get_endpoint(endpoint_id)
-    stored = repo.event_payload(event_id)
+    if batch is not None:
+        endpoint = batch.endpoints.get(endpoint_id)
+        stored = batch.payloads.get(event_id)
+    else:
+        endpoint = repo.get_endpoint(endpoint_id)
+        stored = repo.event_payload(event_id)
     if endpoint is None or endpoint.status != "enabled" or stored is None:
         raise Skip(f"endpoint {endpoint_id} or event {event_id} is gone or disabled")
     merchant_id, body_text = stored
@@ -83,7 +116,11 @@ def deliver(event_id: str, endpoint_id: str, attempt_number: int = 1) -> Attempt
         raise Skip("event and endpoint belong to different merchants")
     event_type = str(json.loads(body_text).get("type", ""))
     attempt = _attempt(endpoint, body_text.encode(), event_id)
-    _record(endpoint_id, event_id, event_type, attempt_number, attempt)
+    record = _record(endpoint_id, event_id, event_type, attempt_number, attempt)
+    if batch is not None:
+        batch.add(record)
+    else:
+        repo.put_delivery(*record)
     if attempt.status == 410:
         repo.set_endpoint_status(endpoint_id, "disabled")
         raise Gone(f"endpoint {endpoint_id} answered 410 Gone; disabled")
@@ -121,23 +158,23 @@ def _attempt(endpoint: WebhookEndpoint, body: bytes, event_id: str) -> Attempt:
     return Attempt(status, latency, error, excerpt)
 
 
-def _record(endpoint_id: str, event_id: str, event_type: str, number: int, a: Attempt) -> None:
+def _record(
+    endpoint_id: str, event_id: str, event_type: str, number: int, a: Attempt
+) -> tuple[Delivery, int]:
     now_ms = int(time.time() * 1000)
-    repo.put_delivery(
-        Delivery(
-            delivery_id=ids.new_id("del"),
-            endpoint_id=endpoint_id,
-            event_id=event_id,
-            event_type=event_type,
-            attempt=number,
-            created=now_ms // 1000,
-            status_code=a.status,
-            latency_ms=a.latency_ms,
-            error=a.error,
-            response_excerpt=a.excerpt,
-        ),
-        now_ms,
+    delivery = Delivery(
+        delivery_id=ids.new_id("del"),
+        endpoint_id=endpoint_id,
+        event_id=event_id,
+        event_type=event_type,
+        attempt=number,
+        created=now_ms // 1000,
+        status_code=a.status,
+        latency_ms=a.latency_ms,
+        error=a.error,
+        response_excerpt=a.excerpt,
     )
+    return delivery, now_ms
 
 
 def _post(target: ssrf.Target, headers: dict[str, str], body: bytes) -> tuple[int, str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
 
 from shared import aws, config, ids, resources
 from shared.dal import repo
@@ -33,13 +34,24 @@ def handle_batch(records: list[SQSRecord]) -> list[str]:
     """Deliver every record concurrently; return the message ids that failed."""
     if not records:
         return []
+    messages: dict[str, dict[str, Any]] = {}
+    for record in records:
+        try:
+            body = json.loads(record.body)
+            messages[record.message_id] = body if isinstance(body, dict) else {}
+        except ValueError:
+            messages[record.message_id] = {}  # handle() skips it: nothing to deliver
+    batch = delivery.Batch.load(
+        [(str(m.get("event_id", "")), str(m.get("endpoint_id", ""))) for m in messages.values()]
+    )
 
     def one(record: SQSRecord) -> str | None:
         try:
             handle(
-                message=json.loads(record.body),
+                message=messages[record.message_id],
                 receipt_handle=record.receipt_handle,
                 receive_count=int(record.attributes.approximate_receive_count or 1),
+                batch=batch,
             )
         except delivery.DeliveryFailed:
             return record.message_id  # logged by handle(), retried by SQS
@@ -49,14 +61,21 @@ def handle_batch(records: list[SQSRecord]) -> list[str]:
         return None
 
     with ThreadPoolExecutor(max_workers=min(BATCH_CONCURRENCY, len(records))) as pool:
-        return [m for m in pool.map(one, records) if m is not None]
+        failed = [m for m in pool.map(one, records) if m is not None]
+    batch.flush()
+    return failed
 
 
-def handle(message: dict[str, Any], receipt_handle: str, receive_count: int) -> None:
+def handle(
+    message: dict[str, Any],
+    receipt_handle: str,
+    receive_count: int,
+    batch: delivery.Batch | None = None,
+) -> None:
     event_id = str(message.get("event_id", ""))
     endpoint_id = str(message.get("endpoint_id", ""))
     try:
-        attempt = delivery.deliver(event_id, endpoint_id, receive_count)
+        attempt = delivery.deliver(event_id, endpoint_id, receive_count, batch)
     except (delivery.Skip, delivery.Gone) as exc:
         logger.info("delivery dropped", extra={"reason": str(exc), "event_id": event_id})
         return
@@ -72,11 +91,15 @@ def handle(message: dict[str, Any], receipt_handle: str, receive_count: int) -> 
             raise
         delay = delivery.retry_delay(receive_count)
         logger.warning("delivery failed; will retry", extra={**context, "retry_in_s": delay})
-        aws.client("sqs").change_message_visibility(
-            QueueUrl=config.aws().webhook_queue_url,
-            ReceiptHandle=receipt_handle,
-            VisibilityTimeout=delay,
-        )
+        try:
+            aws.client("sqs").change_message_visibility(
+                QueueUrl=config.aws().webhook_queue_url,
+                ReceiptHandle=receipt_handle,
+                VisibilityTimeout=delay,
+            )
+        except ClientError as visibility_error:
+            # Still a failed record: SQS retries it after the queue's visibility timeout.
+            logger.warning("could not set the retry delay", extra={"error": str(visibility_error)})
         raise
     logger.info(
         "webhook delivered",

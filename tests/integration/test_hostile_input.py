@@ -243,3 +243,11 @@ def test_a_stale_but_otherwise_hostile_request_is_still_a_plain_401(
 ) -> None:
     reply = merchant_call(merchant, "POST", "/v1/payments", DEEP, timestamp=int(time.time()) - 999)
     assert reply.status == 401
+
+
+def test_deeply_nested_json_is_refused_before_any_parser_runs(merchant: MerchantCreds) -> None:
+    # A body nested far past the limit would exhaust the recursion limit of a parser.
+    body = "{" + '"a":[' * 5000 + "1" + "]" * 5000 + "}"
+    reply = merchant_call(merchant, "POST", "/v1/payments", body)
+    assert reply.status == 400
+    assert reply.error["code"] == "malformed_request"

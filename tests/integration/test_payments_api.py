@@ -151,11 +151,6 @@ def test_invalid_payment_requests_are_refused_with_422(merchant: MerchantCreds, 
     assert reply.error["code"] == "validation_failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Powertools' openapi_validation._normalize_field_value hands a model parameter "
-    "the first element of a JSON array body, so [p1, p2] creates p1 and drops p2 silently",
-)
 def test_json_array_body_is_refused_not_truncated_to_its_first_element(
     merchant: MerchantCreds,
 ) -> None:
