@@ -108,6 +108,12 @@ TABLES: tuple[Table, ...] = (
     Table("idempotency", "idempotency_key", ttl_attribute="expires_at_ttl"),
     # Singletons: the address index counter, the scanner cursor and lease, custody material.
     Table("system", "name"),
+    # Double-entry ledger (docs/adr/0010-ledger.md): one balance item per account, its
+    # entries newest first by "{created_ms:013d}#{journal_id}", and one journal item per
+    # posting keyed by the caller's idempotency id.
+    Table("ledger_accounts", "account"),
+    Table("ledger_entries", "account", sort_key="entry_key"),
+    Table("ledger_journal", "journal_id"),
 )
 
 QUEUES: tuple[Queue, ...] = (
