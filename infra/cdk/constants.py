@@ -55,6 +55,8 @@ REFRESH_TOKEN_HOURS: Final = 12
 SCANNER_LAG_METRIC: Final = "ScannerLagBlocks"
 SCANNER_LAG_THRESHOLD_BLOCKS: Final = 50
 SCANNER_LAG_MINUTES: Final = 5
+FINALITY_STALLED_METRIC: Final = "FinalityStalled"
+FINALITY_STALLED_MINUTES: Final = 3
 
 # ---- KMS ------------------------------------------------------------------------------
 # Infra-only customer-managed key for DynamoDB, SQS and SNS encryption at rest. The

@@ -63,6 +63,7 @@ class BscpayStack(Stack):
         for name, dlq in self.webhooks.dead_letter_queues.items():
             self.monitoring.watch_dead_letter_queue(name, dlq)
         self.monitoring.watch_scanner_lag(service="chain_scanner")
+        self.monitoring.watch_finality(service="chain_scanner")
         self.monitoring.watch_api(self.api.rest_api)
 
         if not config.bundle:

@@ -24,6 +24,7 @@ class TransferLog:
     to_address: str
     value: int
     removed: bool
+    block_timestamp: int | None = None  # newer nodes add `blockTimestamp` to logs
 
 
 def decode(log: Mapping[str, Any]) -> TransferLog | None:
@@ -44,6 +45,7 @@ def decode(log: Mapping[str, Any]) -> TransferLog | None:
         to_address="0x" + topics[2][-40:].lower(),
         value=int(data, 16),
         removed=bool(log.get("removed", False)),
+        block_timestamp=int(log["blockTimestamp"], 16) if log.get("blockTimestamp") else None,
     )
 
 

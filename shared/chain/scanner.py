@@ -153,6 +153,13 @@ class Scanner:
             if service.record_transfer(self._transfer(log, payment_id, merchant_id, now)):
                 recorded += 1
                 metrics.add_metric("TransfersMatched", MetricUnit.Count, 1)
+                if log.block_timestamp is not None:
+                    # From the block's timestamp to the transfer being recorded.
+                    metrics.add_metric(
+                        "DetectionLatencySeconds",
+                        MetricUnit.Seconds,
+                        max(time.time() - log.block_timestamp, 0),
+                    )
                 logger.info(
                     "transfer recorded",
                     extra={"payment_id": payment_id, "tx": log.tx_hash, "block": log.block_number},

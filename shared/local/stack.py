@@ -24,7 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from shared import aws, config
 from shared.local import chain as local_chain
-from shared.local import provision
+from shared.local import moto_patches, provision
 from shared.local.apigw import ApiGatewayEmulator, CognitoVerifier, LambdaContext, Route
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,7 @@ class StackConfig:
     scanner_invocation_s: float = 60.0
     webhook_pollers: int = 3
     state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
+    anvil_args: tuple[str, ...] = ()  # extra anvil flags, e.g. ("--hardfork", "cancun")
     # Tests of single handlers turn these off and drive the functions themselves.
     serve_api: bool = True
     run_workers: bool = True
@@ -83,12 +84,14 @@ class LocalStack:
         cfg = self.cfg
         aws_url = f"http://{HOST}:{cfg.aws_port}"
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
+        moto_patches.serialize_dynamodb()
         self._moto = ThreadedMotoServer(ip_address=HOST, port=cfg.aws_port, verbose=False)
         self._moto.start()
         self._anvil = local_chain.Anvil.start(
             port=cfg.rpc_port,
             block_time=cfg.block_time,
             log_file=REPO_ROOT / ".local" / "anvil.log",
+            extra_args=cfg.anvil_args,
         )
         chain = local_chain.bootstrap_local_chain(self._anvil.rpc_url)
         res = provision.provision(aws_url, cfg.region, cfg.prefix)

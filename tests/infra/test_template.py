@@ -456,6 +456,11 @@ def test_alarms_watch_dlqs_errors_and_scanner_lag_and_notify_the_alerts_topic(
     assert lag["Period"] * lag["EvaluationPeriods"] == 300 and lag["DatapointsToAlarm"] == 5
     assert lag["TreatMissingData"] == "breaching"
 
+    (stalled,) = [a for a in alarms if a.get("MetricName") == "FinalityStalled"]
+    assert stalled["Namespace"] == "bscpay"
+    assert stalled["Dimensions"] == [{"Name": "service", "Value": "chain_scanner"}]
+    assert stalled["Threshold"] == 0 and stalled["ComparisonOperator"] == "GreaterThanThreshold"
+
 
 def test_alerts_topic_is_encrypted_and_cloudwatch_may_use_its_key(
     template: Template, keys: dict[str, str]

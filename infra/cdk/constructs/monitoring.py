@@ -15,6 +15,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.cdk.constants import (
+    FINALITY_STALLED_METRIC,
+    FINALITY_STALLED_MINUTES,
     METRICS_NAMESPACE,
     SCANNER_LAG_METRIC,
     SCANNER_LAG_MINUTES,
@@ -126,6 +128,28 @@ class Monitoring(Construct):
             threshold=SCANNER_LAG_THRESHOLD_BLOCKS,
             periods=SCANNER_LAG_MINUTES,
             missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
+    def watch_finality(self, service: str) -> None:
+        """The node's `finalized` tag stopped advancing: the scanner is on its depth
+        fallback, which is weaker than BSC's fast finality. An operator should look."""
+        self._alarm(
+            "FinalityStalled",
+            name="finality-stalled",
+            description=(
+                f"The `finalized` block has not advanced for {FINALITY_STALLED_MINUTES} "
+                "minutes; payments are finalized by the configured depth fallback."
+            ),
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=FINALITY_STALLED_METRIC,
+                dimensions_map={"service": service},
+                statistic="Maximum",
+                period=Duration.minutes(1),
+            ),
+            threshold=0,
+            periods=FINALITY_STALLED_MINUTES,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def watch_api(self, api: apigw.RestApi) -> None:
