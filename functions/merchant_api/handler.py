@@ -15,6 +15,7 @@ from shared.api import docs, merchant_auth
 from shared.api.http import install_error_handlers, json_response
 from shared.events import log as events
 from shared.models.api import (
+    BalanceOut,
     CreatePayment,
     CreateWebhookEndpoint,
     DeletedOut,
@@ -29,6 +30,7 @@ from shared.models.api import (
     WebhookEndpointOut,
 )
 from shared.models.domain import PaymentStatus
+from shared.payments import balances
 from shared.payments import service as payments
 from shared.webhooks import endpoints
 
@@ -92,6 +94,11 @@ def get_payment(payment_id: str) -> Response[str]:
 )
 def cancel_payment(payment_id: str) -> Response[str]:
     return json_response(200, _payment(payments.cancel(_merchant(), payment_id)))
+
+
+@app.get("/v1/balance", responses=docs.responses(200, BalanceOut, "The merchant's balance"))
+def get_balance() -> Response[str]:
+    return json_response(200, balances.of(_merchant()).model_dump())
 
 
 @app.post(

@@ -92,6 +92,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "events": "read_write",  # commit / put_event, list, outbox marks dispatched
         "webhook_endpoints": "read_write",  # create/list/delete/rotate, outbox fan-out
         "deliveries": "read",  # deliveries_of (an endpoint's attempts)
+        "ledger_accounts": "read",  # GET /v1/balance
     },
     "admin_api": {
         "merchants": "read_write",  # put_merchant (with first key), tolerance, list
@@ -105,6 +106,10 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "transfers": "read_write",  # commit puts new / updates final or reversed
         "events": "read_write",  # commit puts events, outbox relay marks them
         "webhook_endpoints": "read",  # outbox fan-out
+        # A final transfer credits the merchant in the same transaction (ledger posting).
+        "ledger_accounts": "read_write",
+        "ledger_entries": "read_write",
+        "ledger_journal": "read_write",
     },
     "webhook_dispatcher": {
         "events": "read",  # event_payload

@@ -12,8 +12,10 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from shared.dal import ledger_repo
 from shared.dal import models as m
 from shared.errors import Conflict
+from shared.ledger.ledger import Posting
 from shared.models.domain import (
     ApiKey,
     Delivery,
@@ -482,6 +484,8 @@ class PaymentChange:
     updated_transfers: list[Transfer] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     deactivate_address: bool = False
+    # Ledger postings that commit with the change (a final transfer's credit).
+    postings: list[Posting] = field(default_factory=list)
 
 
 def commit(change: PaymentChange) -> None:
@@ -497,6 +501,8 @@ def commit(change: PaymentChange) -> None:
                 tx.save(_transfer_item(t), condition=m.TransferModel.transfer_id.exists())
             for e in change.events:
                 tx.save(_event_item(e), condition=m.EventModel.event_id.does_not_exist())
+            for posting in change.postings:
+                ledger_repo.add_to_transaction(tx, posting)
             if change.deactivate_address:
                 tx.update(
                     m.AddressModel(p.address.lower()),

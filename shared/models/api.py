@@ -265,3 +265,10 @@ class RedeliveryOut(BaseModel):
     id: str
     object: Literal["event"] = "event"
     redelivering_to: int
+
+
+class BalanceOut(BaseModel):
+    object: Literal["balance"] = "balance"
+    currency: Literal["USDT"] = "USDT"
+    available: str  # final funds credited to the merchant
+    pending_payout: str  # reserved for payouts not yet settled

@@ -14,6 +14,7 @@ from shared.dal import repo
 from shared.dal.repo import ConcurrentUpdate, PaymentChange
 from shared.errors import InvalidState, PaymentNotFound, ValidationFailed
 from shared.events import outbox
+from shared.ledger.ledger import credit_payment_posting
 from shared.models.api import EVENT_TYPES, CreatePayment, PaymentOut
 from shared.models.domain import Event, Payment, PaymentStatus, Transfer, TransferStatus
 from shared.payments import state
@@ -160,9 +161,16 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
             return None  # already handled
         p.amount_pending -= current.amount
         was_settled = p.status in state.SETTLED
+        postings = []
         if canonical:
             current.status = TransferStatus.FINAL
             p.amount_received += current.amount
+            # Final funds are the merchant's, in the same transaction (journal id = transfer).
+            postings.append(
+                credit_payment_posting(
+                    p.merchant_id, current.amount, current.transfer_id, int(time.time() * 1000)
+                )
+            )
         else:
             current.status = TransferStatus.REVERSED
         new_status = state.status_after_funds(p.status, p.amount, _totals(p), p.tolerance)
@@ -172,6 +180,7 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
         elif was_settled:
             result.events.append(_event(p, "payment.late_funds"))
         result.updated_transfers.append(current)
+        result.postings.extend(postings)
         return result
 
     _mutate(transfer.payment_id, change)

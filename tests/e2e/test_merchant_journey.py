@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -38,6 +39,7 @@ def test_customer_payment_becomes_paid_and_the_signed_webhook_verifies(
 ) -> None:
     # Given a merchant with a webhook endpoint for payment events
     client = _client(stack)
+    available_before = Decimal(client.request("GET", "/v1/balance")["available"])
     endpoint = client.request(
         "POST",
         "/v1/webhook_endpoints",
@@ -66,6 +68,9 @@ def test_customer_payment_becomes_paid_and_the_signed_webhook_verifies(
     assert paid["amount_pending"] == "0"
     assert [t["tx_hash"] for t in paid["transactions"]] == [tx_hash.lower()]
     assert paid["transactions"][0]["status"] == "final"
+    # and the final funds were credited to the merchant's balance, exactly once
+    balance = client.request("GET", "/v1/balance")
+    assert Decimal(balance["available"]) - available_before == Decimal("12.5")
 
     # and a payment.paid webhook arrives, signed with the endpoint secret
     deliveries = receiver.wait_for(lambda r: event_type(r) == "payment.paid", timeout=15)
