@@ -54,7 +54,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix .
 
 typecheck: install
-	$(VENV)/bin/mypy shared functions infra tests bench examples
+	$(VENV)/bin/mypy shared functions infra tests bench examples merchant
 
 unit: install
 	$(PYTEST) tests/unit -q
@@ -81,6 +81,8 @@ deploy: install layers
 # ---- other -------------------------------------------------------------------------------
 bench: install
 	$(PY) -m bench
+	$(PY) -m bench.webhooks
+	$(PY) -m bench.sweep
 
 openapi: install
 	$(PY) -m shared.api.openapi --write
