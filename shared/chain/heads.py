@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from websockets.exceptions import WebSocketException
@@ -25,6 +26,7 @@ class HeadWatcher:
         self._new_head = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._socket: Any = None
         self.heads_seen = 0
 
     def start(self) -> HeadWatcher:
@@ -40,6 +42,9 @@ class HeadWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        socket = self._socket
+        if socket is not None:
+            socket.close()  # ends a blocked recv() now rather than at its timeout
         if self._thread is not None:
             self._thread.join(timeout=2)
 
@@ -57,6 +62,7 @@ class HeadWatcher:
     def _subscribe(self) -> None:
         assert self.ws_url is not None
         with connect(self.ws_url, open_timeout=5, close_timeout=1) as ws:
+            self._socket = ws
             ws.send(
                 json.dumps(
                     {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}

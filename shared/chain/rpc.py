@@ -142,10 +142,10 @@ class JsonRpc:
     # -- typed helpers ------------------------------------------------------------------
 
     def chain_id(self) -> int:
-        return int(self.call("eth_chainId", []), 16)
+        return _quantity(self.call("eth_chainId", []), "eth_chainId")
 
     def block_number(self) -> int:
-        return int(self.call("eth_blockNumber", []), 16)
+        return _quantity(self.call("eth_blockNumber", []), "eth_blockNumber")
 
     def block(self, tag_or_number: str | int) -> dict[str, Any] | None:
         tag = hex(tag_or_number) if isinstance(tag_or_number, int) else tag_or_number
@@ -207,3 +207,13 @@ class JsonRpc:
         if not isinstance(result, list):
             raise ValueError("eth_getLogs did not return a list")
         return result
+
+
+def _quantity(value: Any, method: str) -> int:
+    """A hex quantity, or an RpcError (a null or malformed answer is not a number)."""
+    if not isinstance(value, str):
+        raise RpcError(f"{method} returned {value!r}, not a hex quantity")
+    try:
+        return int(value, 16)
+    except ValueError as exc:
+        raise RpcError(f"{method} returned {value!r}, not a hex quantity") from exc
