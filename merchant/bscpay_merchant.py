@@ -55,9 +55,9 @@ def verify_webhook(
     signatures: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and value.isascii() and value.isdigit():
             timestamp = int(value)
-        elif key == "v1":
+        elif key == "v1" and value.isascii():
             signatures.append(value)
     if timestamp is None or not signatures:
         raise WebhookVerificationError("malformed Bscpay-Signature header")

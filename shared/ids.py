@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
@@ -13,3 +14,12 @@ def new_id(prefix: str) -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+_ID = re.compile(r"[a-z]{2,4}_[0-9a-f]{1,60}")
+
+
+def plausible(value: str, prefix: str) -> bool:
+    """Could this be one of our ids? Checked before a lookup: a 3,000-character key
+    would make DynamoDB refuse the request (a 5xx) instead of a clean 404."""
+    return value.startswith(prefix + "_") and _ID.fullmatch(value) is not None

@@ -117,9 +117,9 @@ TABLES: tuple[Table, ...] = (
 )
 
 QUEUES: tuple[Queue, ...] = (
-    # Webhook retries use visibility changes with exponential backoff; 15 receives
-    # span about three days (see docs/adr/0005-webhook-delivery.md).
-    Queue("webhooks", visibility_timeout_s=180, max_receive_count=15),
+    # Webhook retries use visibility changes with exponential backoff; 17 receives
+    # span about three days (docs/adr/0005-webhook-delivery-and-outbox.md).
+    Queue("webhooks", visibility_timeout_s=180, max_receive_count=17),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (

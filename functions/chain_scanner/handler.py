@@ -17,7 +17,7 @@ _metrics: Metrics = metrics
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 @_metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = Scanner().run(context.get_remaining_time_in_millis)

@@ -16,7 +16,7 @@ tracer = Tracer()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = expiry.run()
     logger.info("expiry finished", extra=asdict(report))

@@ -185,6 +185,6 @@ def redeliver_event(event_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return merchant_auth.resolve(app, event, context)

@@ -20,7 +20,7 @@ tracer = Tracer()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failed = dispatch.handle_batch(list(SQSEvent(event).records))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -39,7 +39,7 @@ def create_merchant(name: str) -> tuple[Merchant, ApiKey, str]:
 def list_merchants(limit: int, starting_after: str | None) -> tuple[list[Merchant], bool]:
     after = None
     if starting_after:
-        anchor = repo.get_merchant(starting_after)
+        anchor = repo.get_merchant(starting_after) if ids.plausible(starting_after, "mer") else None
         if anchor is None:
             raise NotFound(f"no merchant {starting_after!r}", "starting_after")
         after = anchor.created_at
@@ -47,7 +47,7 @@ def list_merchants(limit: int, starting_after: str | None) -> tuple[list[Merchan
 
 
 def require_merchant(merchant_id: str) -> Merchant:
-    merchant = repo.get_merchant(merchant_id)
+    merchant = repo.get_merchant(merchant_id) if ids.plausible(merchant_id, "mer") else None
     if merchant is None:
         raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
     return merchant
@@ -66,7 +66,7 @@ def list_api_keys(merchant_id: str) -> list[ApiKey]:
 
 
 def revoke_api_key(merchant_id: str, key_id: str) -> None:
-    if not repo.revoke_api_key(key_id, merchant_id, ids.now()):
+    if not ids.plausible(key_id, "ak") or not repo.revoke_api_key(key_id, merchant_id, ids.now()):
         raise NotFound(f"no API key {key_id!r} for merchant {merchant_id!r}", "key_id")
 
 
@@ -79,6 +79,6 @@ def set_underpay_tolerance(merchant_id: str, bps: int) -> Merchant:
             f"underpay_tolerance_bps must be between 0 and {MAX_TOLERANCE_BPS}",
             "underpay_tolerance_bps",
         )
-    if not repo.set_underpay_tolerance(merchant_id, bps):
+    if not ids.plausible(merchant_id, "mer") or not repo.set_underpay_tolerance(merchant_id, bps):
         raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
     return require_merchant(merchant_id)

@@ -15,9 +15,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from shared import ids
+from shared import config, ids
 from shared.api.http import error_body, error_response, raw_body
 from shared.auth import hmac_auth
+from shared.custody import envelope
 from shared.dal import repo
 from shared.errors import (
     BscpayError,
@@ -128,6 +129,20 @@ def resolve(app: APIGatewayRestResolver, raw_event: dict[str, Any], context: Any
     return app.resolve(raw_event, context)
 
 
+def _context(record_key: str) -> dict[str, str]:
+    return {"purpose": "bscpay-idempotent-response", "key": record_key}
+
+
+def _seal_response(record_key: str, body: str) -> str:
+    """Stored responses may hold a secret shown once (a new webhook endpoint's
+    `whsec_…`): they are kept only envelope-encrypted under the secrets key."""
+    return envelope.seal(config.aws().secrets_key_id, body.encode(), _context(record_key))
+
+
+def _open_response(record_key: str, sealed: str | None) -> str:
+    return envelope.open_sealed(sealed, _context(record_key)).decode() if sealed else ""
+
+
 def idempotency(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
     event = app.current_event
     supplied = (event.headers or {}).get("Idempotency-Key") or (event.headers or {}).get(
@@ -157,7 +172,7 @@ def idempotency(app: APIGatewayRestResolver, next_middleware: NextMiddleware) ->
         return Response(
             status_code=existing.response_status,
             content_type="application/json",
-            body=existing.response_body or "",
+            body=_open_response(record_key, existing.response_body),
             headers={"Idempotent-Replayed": "true"},
         )
     try:
@@ -167,7 +182,9 @@ def idempotency(app: APIGatewayRestResolver, next_middleware: NextMiddleware) ->
         raise
     if 200 <= response.status_code < 300:
         body = response.body if isinstance(response.body, str) else json.dumps(response.body)
-        repo.complete_idempotency_key(record_key, response.status_code, body)
+        repo.complete_idempotency_key(
+            record_key, response.status_code, _seal_response(record_key, body)
+        )
     else:
         repo.release_idempotency_key(record_key)  # a failed request may be retried, fixed
     return response

@@ -481,7 +481,8 @@ class PaymentChange:
 
     payment: Payment  # the new state; written only if the stored version is payment.version - 1
     new_transfers: list[Transfer] = field(default_factory=list)
-    updated_transfers: list[Transfer] = field(default_factory=list)
+    # (new state, the status it must still have): a stale read cannot settle it twice
+    updated_transfers: list[tuple[Transfer, TransferStatus]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     deactivate_address: bool = False
     # Ledger postings that commit with the change (a final transfer's credit).
@@ -497,8 +498,8 @@ def commit(change: PaymentChange) -> None:
             tx.save(_payment_item(p), condition=m.PaymentModel.version == p.version - 1)
             for t in change.new_transfers:
                 tx.save(_transfer_item(t), condition=m.TransferModel.transfer_id.does_not_exist())
-            for t in change.updated_transfers:
-                tx.save(_transfer_item(t), condition=m.TransferModel.transfer_id.exists())
+            for t, prior in change.updated_transfers:
+                tx.save(_transfer_item(t), condition=m.TransferModel.status == prior.value)
             for e in change.events:
                 tx.save(_event_item(e), condition=m.EventModel.event_id.does_not_exist())
             for posting in change.postings:
@@ -740,6 +741,9 @@ class IdempotencyRecord:
     response_body: str | None
 
 
+IDEMPOTENCY_LOCK_S = 120  # > the API function's timeout
+
+
 def claim_idempotency_key(
     key: str, request_hash: str, now: int, ttl_s: int
 ) -> IdempotencyRecord | None:
@@ -753,10 +757,15 @@ def claim_idempotency_key(
         expires_at_ttl=now + ttl_s,
     )
     try:
-        # An expired record (TTL deletion is lazy) may be taken over.
+        # An expired record (TTL deletion is lazy) may be taken over, and so may a claim
+        # whose request died mid-way (still in progress long after any Lambda timeout).
         item.save(
             condition=m.IdempotencyModel.idempotency_key.does_not_exist()
             | (m.IdempotencyModel.expires_at_ttl < now)
+            | (
+                (m.IdempotencyModel.state == "in_progress")
+                & (m.IdempotencyModel.created_at < now - IDEMPOTENCY_LOCK_S)
+            )
         )
         return None
     except PutError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared import ids
 from shared.dal import repo
 from shared.errors import NotFound, ValidationFailed
 from shared.events import outbox
@@ -10,7 +11,7 @@ from shared.models.domain import Event
 
 
 def get(merchant_id: str, event_id: str) -> Event:
-    event = repo.get_event(event_id) if event_id.startswith("evt_") else None
+    event = repo.get_event(event_id) if ids.plausible(event_id, "evt") else None
     if event is None or event.merchant_id != merchant_id:
         raise NotFound(f"no event {event_id!r}", "id")
     return event

@@ -50,8 +50,9 @@ class Route:
 
 
 class CognitoVerifier:
-    def __init__(self, aws_endpoint: str, region: str, user_pool_id: str) -> None:
+    def __init__(self, aws_endpoint: str, region: str, user_pool_id: str, client_id: str) -> None:
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+        self.client_id = client_id
         self._jwks = jwt.PyJWKClient(f"{aws_endpoint}/{user_pool_id}/.well-known/jwks.json")
 
     def claims(self, token: str) -> dict[str, Any] | None:
@@ -62,11 +63,13 @@ class CognitoVerifier:
                 key.key,
                 algorithms=["RS256"],
                 issuer=self.issuer,
-                options={"verify_aud": False, "require": ["exp", "iss", "sub"]},
+                audience=self.client_id,  # an ID token's aud is the app client
+                options={"require": ["exp", "iss", "sub", "aud"]},
             )
         except (jwt.PyJWTError, ValueError):
             return None
-        if claims.get("token_use") not in ("id", "access"):
+        # The API Gateway Cognito authorizer (no OAuth scopes) takes ID tokens only.
+        if claims.get("token_use") != "id":
             return None
         return claims
 

@@ -143,7 +143,7 @@ class LocalStack:
                 Route("/v1", "merchant_api", merchant_handler, cognito=False),
                 Route("/admin", "admin_api", admin_handler, cognito=True),
             ],
-            verifier=CognitoVerifier(aws_url, cfg.region, res.user_pool_id),
+            verifier=CognitoVerifier(aws_url, cfg.region, res.user_pool_id, res.client_id),
         )
         if cfg.serve_api:
             self._api.serve(HOST, cfg.api_port)

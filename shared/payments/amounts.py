@@ -7,7 +7,8 @@ import re
 from shared.errors import ValidationFailed
 
 # Plain positive decimal: digits, optional fraction. No sign, exponent, spaces or commas.
-_DECIMAL = re.compile(r"(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?")
+# At most 20 whole digits: with 18 decimals that is 38 digits, a DynamoDB number's limit.
+_DECIMAL = re.compile(r"(0|[1-9][0-9]{0,19})(\.[0-9]{1,18})?")
 
 
 def parse_amount(value: object, decimals: int = 18, param: str = "amount") -> int:

@@ -54,7 +54,7 @@ def create(merchant_id: str, request: CreatePayment) -> Payment:
 
 
 def get(merchant_id: str, payment_id: str) -> Payment:
-    payment = repo.get_payment(payment_id) if payment_id.startswith("pay_") else None
+    payment = repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
     if payment is None or payment.merchant_id != merchant_id:
         raise PaymentNotFound(f"no payment {payment_id!r}", "id")
     return payment
@@ -70,7 +70,11 @@ def list_for_merchant(
 
 
 def list_all(limit: int, starting_after: str | None) -> tuple[list[Payment], bool]:
-    after = repo.get_payment(starting_after, with_transfers=False) if starting_after else None
+    after = (
+        repo.get_payment(starting_after, with_transfers=False)
+        if starting_after and ids.plausible(starting_after, "pay")
+        else None
+    )
     if starting_after and after is None:
         raise PaymentNotFound(f"no payment {starting_after!r}", "starting_after")
     return repo.list_payments_all(limit, after)
@@ -120,7 +124,7 @@ def record_transfer(transfer: Transfer) -> bool:
         if known is None:
             result.new_transfers.append(transfer)
         else:
-            result.updated_transfers.append(transfer)
+            result.updated_transfers.append((transfer, TransferStatus.REVERSED))
         return result
 
     try:
@@ -145,7 +149,7 @@ def _move_to_block(transfer: Transfer) -> None:
             return None
         known.block_number, known.block_hash = transfer.block_number, transfer.block_hash
         result = _bump(p)
-        result.updated_transfers.append(known)
+        result.updated_transfers.append((known, TransferStatus.PENDING))
         return result
 
     _mutate(transfer.payment_id, change)
@@ -179,7 +183,7 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
             result.events.append(_event(p, "payment.reversed"))
         elif was_settled:
             result.events.append(_event(p, "payment.late_funds"))
-        result.updated_transfers.append(current)
+        result.updated_transfers.append((current, TransferStatus.PENDING))
         result.postings.extend(postings)
         return result
 

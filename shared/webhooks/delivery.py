@@ -7,9 +7,11 @@ and only the first bytes of a response are read.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
+import socket
 import ssl
 import threading
 import time
@@ -185,6 +187,11 @@ def _post(target: ssrf.Target, headers: dict[str, str], body: bytes) -> tuple[in
         conn = _PinnedHTTPSConnection(target.host, target.ip, target.port, TIMEOUT_S, context)
     else:
         conn = http.client.HTTPConnection(target.ip, target.port, timeout=TIMEOUT_S)
+    # TIMEOUT_S bounds each socket operation; the watchdog bounds the whole attempt, so
+    # an endpoint that drips a byte at a time cannot hold a worker past the deadline.
+    watchdog = threading.Timer(TIMEOUT_S, _abort, args=(conn,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         conn.request("POST", target.path, body=body, headers=headers)
         response = conn.getresponse()
@@ -192,7 +199,15 @@ def _post(target: ssrf.Target, headers: dict[str, str], body: bytes) -> tuple[in
         excerpt = response.read(MAX_RESPONSE_BYTES)
         return response.status, excerpt[:EXCERPT_CHARS].decode(errors="replace")
     finally:
+        watchdog.cancel()
         conn.close()
+
+
+def _abort(conn: http.client.HTTPConnection) -> None:
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -202,7 +217,6 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._context = context
 
     def connect(self) -> None:
-        import socket
 
         sock = socket.create_connection((self._ip, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)

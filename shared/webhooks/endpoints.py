@@ -38,7 +38,7 @@ def list_for(merchant_id: str) -> list[WebhookEndpoint]:
 
 
 def delete(merchant_id: str, endpoint_id: str) -> None:
-    if not repo.delete_endpoint(endpoint_id, merchant_id):
+    if not ids.plausible(endpoint_id, "we") or not repo.delete_endpoint(endpoint_id, merchant_id):
         raise NotFound(f"no webhook endpoint {endpoint_id!r}", "id")
 
 
@@ -46,7 +46,7 @@ ROTATION_GRACE_S = 24 * 3600
 
 
 def get_owned(merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = repo.get_endpoint(endpoint_id) if endpoint_id.startswith("we_") else None
+    endpoint = repo.get_endpoint(endpoint_id) if ids.plausible(endpoint_id, "we") else None
     if endpoint is None or endpoint.merchant_id != merchant_id:
         raise NotFound(f"no webhook endpoint {endpoint_id!r}", "id")
     return endpoint

@@ -29,8 +29,13 @@ class Target:
 
 
 def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return True  # ::ffff:a.b.c.d hides an IPv4 target from naive checks
+    if isinstance(ip, ipaddress.IPv6Address) and (
+        ip.ipv4_mapped is not None  # ::ffff:a.b.c.d hides an IPv4 target
+        or ip.sixtofour is not None  # 2002:a.b.c.d::/48 (6to4) embeds one too
+        or ip.teredo is not None
+        or ip.is_site_local  # fec0::/10, deprecated but still routed internally
+    ):
+        return True
     if ip.is_loopback:
         return not allow_loopback
     return (
@@ -45,18 +50,22 @@ def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: 
 
 
 def check_url(url: str, local_mode: bool) -> Target:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. "https://[::1" (unbalanced IPv6 brackets)
+        raise ValidationFailed("webhook URL is malformed", "url") from exc
     allowed = {"https", "http"} if local_mode else {"https"}
     if parts.scheme not in allowed:
         raise ValidationFailed(f"webhook URL scheme must be one of {sorted(allowed)}", "url")
-    if not parts.hostname or parts.username or parts.password:
+    if not hostname or parts.username or parts.password:
         raise ValidationFailed("webhook URL needs a host and no credentials", "url")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise ValidationFailed("webhook URL has an invalid port", "url") from exc
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise ValidationFailed("webhook URL host does not resolve", "url") from exc
     ips = [ipaddress.ip_address(info[4][0]) for info in infos]
@@ -65,4 +74,4 @@ def check_url(url: str, local_mode: bool) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(parts.scheme, parts.hostname, port, str(ips[0]), path)
+    return Target(parts.scheme, hostname, port, str(ips[0]), path)

@@ -251,3 +251,19 @@ def test_deeply_nested_json_is_refused_before_any_parser_runs(merchant: Merchant
     reply = merchant_call(merchant, "POST", "/v1/payments", body)
     assert reply.status == 400
     assert reply.error["code"] == "malformed_request"
+
+
+def test_overlong_ids_in_paths_are_404_not_a_database_error(merchant: MerchantCreds) -> None:
+    # DynamoDB refuses keys over 2 KiB with an error (moto does not): such ids must be
+    # turned away before any lookup.
+    long_id = "pay_" + "a" * 3000
+    for method, path in (
+        ("GET", f"/v1/payments/{long_id}"),
+        ("POST", f"/v1/payments/{long_id}/cancel"),
+        ("GET", f"/v1/events/evt_{'b' * 3000}"),
+        ("DELETE", f"/v1/webhook_endpoints/we_{'c' * 3000}"),
+        ("GET", f"/v1/webhook_endpoints/we_{'c' * 3000}/deliveries"),
+        ("GET", f"/v1/payments?starting_after={long_id}"),
+    ):
+        reply = merchant_call(merchant, method, path)
+        assert reply.status in (404, 422), (method, path[:40], reply.status)

@@ -24,7 +24,8 @@ UNIT = 10**18
         ("0.1", 10**17),
         ("0.000000000000000001", 1),
         ("1.123456789012345678", 1_123456789012345678),
-        ("999999999999999999999999999999", (10**30 - 1) * UNIT),
+        # the largest accepted: 20 whole digits + 18 decimals = DynamoDB's 38 digits
+        ("99999999999999999999.999999999999999999", 10**38 - 1),
     ],
 )
 def test_decimal_string_is_parsed_into_exact_base_units(text: str, units: int) -> None:
@@ -149,3 +150,10 @@ def test_any_valid_decimal_string_survives_parse_and_format(whole: int, fraction
     with localcontext() as ctx:
         ctx.prec = 60
         assert formatted == format(expected.normalize(), "f")
+
+
+def test_amount_beyond_dynamodb_number_precision_is_refused() -> None:
+    # 21 whole digits + 18 decimals would not fit a DynamoDB number (38 digits): a 422,
+    # never a 500 from the database.
+    with pytest.raises(ValidationFailed):
+        parse_amount("123456789012345678901.123456789012345678")

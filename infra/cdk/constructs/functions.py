@@ -129,6 +129,8 @@ class Functions(Construct):
                 environment={
                     **common_env,
                     "POWERTOOLS_SERVICE_NAME": spec.name,
+                    # Responses (API secrets shown once) must never land in X-Ray.
+                    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
                     **spec.env,
                 },
             )
