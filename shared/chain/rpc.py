@@ -168,14 +168,23 @@ class JsonRpc:
         self, address: str, topic0: str, from_block: int, to_block: int
     ) -> tuple[list[dict[str, Any]], str]:
         """All logs of the range and the hash of ``to_block``, from one endpoint that
-        provably had the whole range. Raises RpcError when no endpoint did."""
+        provably had the whole range, unchanged while it answered. Raises RpcError when
+        no endpoint did (the scanner retries the range on its next step)."""
         last: Exception | None = None
         for endpoint in self._order():
             try:
+                before = self._block_hash_on(endpoint, to_block)
                 logs = self._split_logs(endpoint, address, topic0, from_block, to_block)
-                block = self._on(endpoint, "eth_getBlockByNumber", [hex(to_block), False])
-                if not isinstance(block, dict) or not block.get("hash"):
-                    raise NodeLagging(f"{endpoint.label} does not have block {to_block}")
+                after = self._block_hash_on(endpoint, to_block)
+                # A reorg during the query changes to_block's hash (it commits to every
+                # block below it): the logs may mix two chains, so this answer is void.
+                if before != after or any(
+                    int(str(log.get("blockNumber", "0x0")), 16) == to_block
+                    and str(log.get("blockHash", "")).lower() != after
+                    for log in logs
+                ):
+                    raise RpcError(f"reorg during logs {from_block}-{to_block}; retry")
+                block = {"hash": after}
             except NodeLagging as exc:
                 self._count_error(endpoint)
                 last = exc
@@ -186,6 +195,12 @@ class JsonRpc:
             self._preferred = self.endpoints.index(endpoint)
             return logs, str(block["hash"]).lower()
         raise RpcError(f"no endpoint answered logs {from_block}-{to_block}: {last}")
+
+    def _block_hash_on(self, endpoint: Endpoint, number: int) -> str:
+        block = self._on(endpoint, "eth_getBlockByNumber", [hex(number), False])
+        if not isinstance(block, dict) or not block.get("hash"):
+            raise NodeLagging(f"{endpoint.label} does not have block {number}")
+        return str(block["hash"]).lower()
 
     def _split_logs(
         self, endpoint: Endpoint, address: str, topic0: str, start: int, end: int

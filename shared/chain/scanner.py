@@ -27,7 +27,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared import config, ids
 from shared.chain.heads import HeadWatcher
 from shared.chain.logs import TRANSFER_TOPIC, TransferLog, decode, match_transfers
-from shared.chain.rpc import JsonRpc
+from shared.chain.rpc import JsonRpc, RpcError
 from shared.dal import repo
 from shared.dal.repo import ConcurrentUpdate
 from shared.errors import ChainMismatch
@@ -94,7 +94,14 @@ class Scanner:
         try:
             while remaining_ms() / 1000 > self.settings.safety_margin_s:
                 report.iterations += 1
-                cursor, progressed = self._step(cursor, report)
+                try:
+                    cursor, progressed = self._step(cursor, report)
+                except RpcError as exc:
+                    # Nothing was skipped (the cursor only moves over answered ranges):
+                    # try again on the next block rather than ending the invocation.
+                    logger.warning("step failed; retrying", extra={"error": str(exc)})
+                    report.errors.append(str(exc)[:200])
+                    progressed = False
                 report.cursor = cursor
                 if not progressed:
                     heads.wait()
