@@ -64,8 +64,10 @@ class Scanner:
         self.token = self.chain.token_address.lower()
         self.owner = f"scanner-{uuid.uuid4().hex[:12]}"
         self._hashes: dict[int, str] = {}
+        # When `finalized` last advanced (wall clock): kept with the cursor, so a stall
+        # is measured across invocations, not from each invocation's start.
         self._last_finalized = -1
-        self._finalized_moved_at = time.monotonic()
+        self._finalized_moved_at = time.time()
 
     def check_chain(self) -> None:
         """Refuse to run against the wrong chain or token (DESIGN §4)."""
@@ -139,7 +141,7 @@ class Scanner:
             cursor = to_block
             progressed = True
         else:
-            self._run_rescans(report)
+            self._run_rescans(cursor, report)
         report.transfers_finalized += self._finalize(head)
         if report.iterations % 20 == 1:
             outbox.relay()
@@ -196,7 +198,7 @@ class Scanner:
         if block is None or block.get("number") is None:
             return fallback
         number = int(str(block["number"]), 16)
-        now = time.monotonic()
+        now = time.time()
         if number != self._last_finalized:
             self._last_finalized, self._finalized_moved_at = number, now
         stalled = now - self._finalized_moved_at > self.chain.finality_stall_s
@@ -248,21 +250,26 @@ class Scanner:
                 return True
         return False
 
-    def _run_rescans(self, report: ScanReport) -> None:
-        """Admin-requested rescans, one at a time, while caught up. Recording is
-        idempotent, so a rescan only adds what was missed; the cursor does not move."""
+    def _run_rescans(self, cursor: int, report: ScanReport) -> None:
+        """Admin-requested rescans while caught up, one chunk per step so a long range
+        never starves following the head; progress is saved after every chunk.
+        Recording is idempotent, so a rescan only adds what was missed. Blocks above
+        the cursor are left to the normal scan; the cursor itself never moves here."""
         queued = repo.pending_rescans()
         if not queued:
             return
         entry = queued[0]
-        start, end = int(entry["from"]), int(entry["to"])
-        for chunk in range(start, end + 1, self.settings.max_blocks_per_query):
-            chunk_end = min(chunk + self.settings.max_blocks_per_query - 1, end)
-            logs, _ = self.rpc.verified_logs(self.token, TRANSFER_TOPIC, chunk, chunk_end)
+        start, end = int(entry["from"]), min(int(entry["to"]), cursor)
+        if start <= end:
+            chunk_end = min(start + self.settings.max_blocks_per_query - 1, end)
+            logs, _ = self.rpc.verified_logs(self.token, TRANSFER_TOPIC, start, chunk_end)
             report.transfers_recorded += self._record(logs)
+            if chunk_end < end:
+                repo.advance_rescan(entry, chunk_end + 1)
+                return
         repo.drop_rescan(entry)
         report.rescans += 1
-        logger.info("rescan done", extra={"from": start, "to": end})
+        logger.info("rescan done", extra={"from": entry["from"], "to": entry["to"]})
 
     # -- fork detection ---------------------------------------------------------------
 
@@ -327,11 +334,21 @@ class Scanner:
 
     def _load_hashes(self) -> None:
         item = repo.get_system(CURSOR)
-        if item is not None and item.data_json:
-            self._hashes = {int(k): v for k, v in json.loads(item.data_json).items()}
+        if item is None or not item.data_json:
+            return
+        data = json.loads(item.data_json)
+        if "hashes" not in data:  # the first format held only the hashes
+            data = {"hashes": data}
+        self._hashes = {int(k): v for k, v in data["hashes"].items()}
+        if data.get("finalized"):
+            self._last_finalized, self._finalized_moved_at = data["finalized"]
 
     def _save_hashes(self) -> None:
-        repo.save_lease_data(CURSOR, self.owner, json.dumps(self._hashes))
+        data = {
+            "hashes": self._hashes,
+            "finalized": [self._last_finalized, self._finalized_moved_at],
+        }
+        repo.save_lease_data(CURSOR, self.owner, json.dumps(data))
 
     def _start_block(self) -> int:
         configured = self.settings.start_block

@@ -903,6 +903,23 @@ def pending_rescans() -> list[dict[str, Any]]:
     return [json.loads(str(e)) for e in item.queue]
 
 
+def advance_rescan(entry: dict[str, Any], next_from: int) -> None:
+    """Record a rescan's progress: the first queued entry now starts at ``next_from``."""
+    m.bind()
+    item = get_system(RESCAN_QUEUE)
+    if item is None or not item.queue or json.loads(str(item.queue[0])) != entry:
+        return
+    updated = json.dumps({**entry, "from": next_from})
+    try:
+        m.SystemModel(RESCAN_QUEUE).update(
+            actions=[m.SystemModel.queue[0].set(updated)],
+            condition=m.SystemModel.queue[0] == item.queue[0],
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+
+
 def drop_rescan(entry: dict[str, Any]) -> None:
     """Remove the first queued rescan, if it is still the one we processed."""
     m.bind()
