@@ -218,6 +218,8 @@ def test_every_function_gets_the_configuration_shared_config_reads(
         assert env["BSCPAY_PREFIX"] == PREFIX
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "bscpay"
         assert env["POWERTOOLS_SERVICE_NAME"] == name
+        # API responses carry secrets shown once: X-Ray must never record them
+        assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
 
 
 def test_each_function_has_its_own_role(template: Template, functions: dict[str, str]) -> None:
