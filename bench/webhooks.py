@@ -129,12 +129,13 @@ def run() -> dict[str, Any]:
         aws_port=free_port(),
         block_time=None,
         prefix="bscpay-bench-wh",
+        moto_in_subprocess=True,  # DynamoDB is a remote service to the dispatcher
         state_file=None,
         serve_api=False,
         run_workers=False,
     )
     stack = LocalStack(cfg).start()
-    fast, dead = Receiver(), Receiver(delay_s=delivery.TIMEOUT_S + 1)
+    fast, other, dead = Receiver(), Receiver(), Receiver(delay_s=delivery.TIMEOUT_S + 1)
     try:
         from functions.webhook_dispatcher.handler import lambda_handler
         from shared.admin import merchants
@@ -146,7 +147,7 @@ def run() -> dict[str, Any]:
             request = CreateWebhookEndpoint(url=url, events=["payment.paid"])
             return endpoints.create(mid, request)[0].endpoint_id
 
-        fast_id, dead_id = endpoint(fast.url), endpoint(dead.url)
+        fast_id, other_id, dead_id = endpoint(fast.url), endpoint(other.url), endpoint(dead.url)
 
         def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
             return lambda_handler({"Records": records}, LambdaContext("webhook_dispatcher", 30))
@@ -166,14 +167,14 @@ def run() -> dict[str, Any]:
         fast.wait_for(event_ids)
         throughput = THROUGHPUT_DELIVERIES / (time.monotonic() - started)
 
-        # (2) healthy latency: batches of 9 healthy deliveries alone, then with 1 dead one
+        # (2) healthy latency: 9 deliveries to a healthy endpoint batched with a 10th to
+        # another endpoint that answers at once (baseline) or never (contended)
         def healthy_latencies(with_dead: bool) -> list[float]:
             out: list[float] = []
             for _ in range(LATENCY_BATCHES):
                 healthy = [_event(mid) for _ in range(BATCH - 1)]
                 records = [_record(e, fast_id) for e in healthy]
-                if with_dead:
-                    records.insert(0, _record(_event(mid), dead_id))
+                records.insert(0, _record(_event(mid), dead_id if with_dead else other_id))
                 sent = time.time()
                 deliver(records)
                 fast.wait_for(healthy)
@@ -194,12 +195,16 @@ def run() -> dict[str, Any]:
             "throughput_deliveries": THROUGHPUT_DELIVERIES,
             "batch_size": BATCH,
             "concurrent_invocations": CONCURRENT_INVOCATIONS,
-            "path": "real dispatcher handler; moto server DynamoDB/KMS; HTTP receivers on loopback",
+            "path": (
+                "real dispatcher handler in this process; moto server (DynamoDB, KMS) and"
+                " the HTTP receivers in processes of their own, on loopback"
+            ),
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
         }
     finally:
         fast.stop()
+        other.stop()
         dead.stop()
         stack.stop()
 

@@ -14,6 +14,8 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,6 +46,8 @@ class StackConfig:
     scanner_invocation_s: float = 60.0
     webhook_pollers: int = 3
     state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
+    # moto in its own process: the caller's CPU work then does not share moto's GIL.
+    moto_in_subprocess: bool = False
     anvil_args: tuple[str, ...] = ()  # extra anvil flags, e.g. ("--hardfork", "cancun")
     # Tests of single handlers turn these off and drive the functions themselves.
     serve_api: bool = True
@@ -65,6 +69,7 @@ class LocalStack:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _moto: ThreadedMotoServer | None = None
+    _moto_process: subprocess.Popen[str] | None = None
     _anvil: local_chain.Anvil | None = None
     _api: ApiGatewayEmulator | None = None
     worker_errors: list[str] = field(default_factory=list)
@@ -84,9 +89,12 @@ class LocalStack:
         cfg = self.cfg
         aws_url = f"http://{HOST}:{cfg.aws_port}"
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
-        moto_patches.serialize_dynamodb()
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=cfg.aws_port, verbose=False)
-        self._moto.start()
+        if cfg.moto_in_subprocess:
+            self._moto_process = _start_moto_process(cfg.aws_port)
+        else:
+            moto_patches.serialize_dynamodb()
+            self._moto = ThreadedMotoServer(ip_address=HOST, port=cfg.aws_port, verbose=False)
+            self._moto.start()
         self._anvil = local_chain.Anvil.start(
             port=cfg.rpc_port,
             block_time=cfg.block_time,
@@ -192,6 +200,13 @@ class LocalStack:
             self._anvil.stop()
         if self._moto is not None:
             self._moto.stop()
+        if self._moto_process is not None:
+            assert self._moto_process.stdin is not None
+            self._moto_process.stdin.close()
+            try:
+                self._moto_process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._moto_process.kill()
 
     # -- workers: what EventBridge and the SQS event source mapping do in AWS --------------
 
@@ -252,6 +267,21 @@ class LocalStack:
                     for i, m in enumerate(done[start : start + 10])
                 ],
             )
+
+
+def _start_moto_process(port: int) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.local.moto_process", str(port)],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        raise RuntimeError("moto server process did not start")
+    return process
 
 
 class _StoppableContext(LambdaContext):
