@@ -177,3 +177,46 @@ def test_message_for_a_deleted_endpoint_is_dropped_not_retried(
     delete_messages(messages)
     assert result == {"batchItemFailures": []}
     assert receiver.requests.empty()
+
+
+def test_last_failed_attempt_marks_the_endpoint_failing_and_alerts_the_operator(
+    stack: LocalStack, merchant: MerchantCreds, receiver: Receiver
+) -> None:
+    import boto3
+
+    from shared import config
+    from shared.webhooks import dispatch as dispatch_module
+
+    # Given an operator subscribed to the alerts topic, and a receiver that answers 500
+    aws = {
+        "endpoint_url": stack.info["aws_endpoint_url"],
+        "region_name": stack.info["region"],
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    sqs, sns = boto3.client("sqs", **aws), boto3.client("sns", **aws)
+    inbox = sqs.create_queue(QueueName="operator-alerts")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=config.aws().alerts_topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+    receiver.status = 500
+    endpoint = create_endpoint(merchant, f"{receiver.url}/hook", ["payment.canceled"])
+    payment = create_payment(merchant, "1")
+    merchant_call(merchant, "POST", f"/v1/payments/{payment['id']}/cancel")
+    messages = receive_for(endpoint["id"], visibility_s=1)
+    message = json.loads(messages[0]["Body"])
+
+    # When the last attempt SQS allows fails too
+    with pytest.raises(Exception, match="HTTP 500"):
+        dispatch_module.handle(
+            message, messages[0]["ReceiptHandle"], receive_count=dispatch_module.MAX_ATTEMPTS
+        )
+    delete_messages(messages)
+
+    # Then the endpoint is marked failing and the operator is alerted
+    stored = repo.get_endpoint(endpoint["id"])
+    assert stored is not None and stored.failing_since is not None
+    alerts = sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=2).get("Messages", [])
+    assert alerts and "webhook_delivery_exhausted" in alerts[0]["Body"]
+    assert endpoint["id"] in alerts[0]["Body"]
