@@ -162,8 +162,8 @@ QUEUE_SENDERS: Final[dict[str, tuple[str, ...]]] = {
 QUEUE_URL_ENV: Final[dict[str, str]] = {"webhooks": "BSCPAY_WEBHOOK_QUEUE_URL"}
 
 # Functions that may publish operator alerts to the SNS topic (every function learns its
-# ARN from BSCPAY_ALERTS_TOPIC_ARN). None publishes yet: alarms do the alerting.
-ALERT_PUBLISHERS: Final[tuple[str, ...]] = ()
+# ARN from BSCPAY_ALERTS_TOPIC_ARN): the dispatcher reports exhausted webhook deliveries.
+ALERT_PUBLISHERS: Final[tuple[str, ...]] = ("webhook_dispatcher",)
 
 # ---- Networks -------------------------------------------------------------------------
 ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")

@@ -322,6 +322,21 @@ def test_api_and_dispatcher_may_decrypt_secrets_but_chain_workers_may_not(
     }
 
 
+def test_only_the_dispatcher_may_publish_operator_alerts(
+    template: Template, functions: dict[str, str]
+) -> None:
+    (topic,) = of_type(template, "AWS::SNS::Topic")
+
+    def can_publish(name: str) -> bool:
+        return any(
+            allows(s, "sns:Publish") and topic in refs(s["Resource"])
+            for s in role_statements(template, role_of(template, functions[name]))
+        )
+
+    # shared.webhooks.dispatch alerts when a delivery is exhausted
+    assert {name for name in functions if can_publish(name)} == {"webhook_dispatcher"}
+
+
 # ---- API ------------------------------------------------------------------------------
 
 
