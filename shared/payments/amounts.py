@@ -18,7 +18,8 @@ def parse_amount(value: object, decimals: int = 18, param: str = "amount") -> in
     match = _DECIMAL.fullmatch(value)  # not match + "$": "$" also matches before "\n"
     if match is None:
         raise ValidationFailed(
-            f"amount must be a positive decimal string with at most {decimals} decimal places",
+            "amount must be a positive decimal string with at most 20 whole digits and "
+            f"{decimals} decimal places",
             param,
         )
     whole, fraction = match.group(1), (match.group(2) or ".")[1:]
