@@ -26,6 +26,7 @@ class AwsSettings(BaseSettings):
     # Set only for the local stack and tests (moto server); None means real AWS.
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     webhook_queue_url: str = ""
+    settlement_queue_url: str = ""
     secrets_key_id: str = ""
     custody_key_id: str = ""
     user_pool_id: str = ""

@@ -72,7 +72,14 @@ TABLES: tuple[Table, ...] = (
             Index("open_by_expiry", "open", "expires_at", "N"),
         ),
     ),
-    Table("addresses", "address"),
+    Table(
+        "addresses",
+        "address",
+        # Sparse: deposit addresses holding final funds not yet swept to the hot wallet.
+        indexes=(Index("sweep_due", "sweep_due", "derivation_index", "N"),),
+    ),
+    # Outgoing transactions (sweeps): PENDING -> BROADCAST(tx hashes) -> CONFIRMED | FAILED.
+    Table("outgoing", "tx_id"),
     Table(
         "transfers",
         "transfer_id",
@@ -120,6 +127,8 @@ QUEUES: tuple[Queue, ...] = (
     # Webhook retries use visibility changes with exponential backoff; 17 receives
     # span about three days (docs/adr/0005-webhook-delivery-and-outbox.md).
     Queue("webhooks", visibility_timeout_s=180, max_receive_count=17),
+    # One writer per wallet: FIFO, message group = the wallet (ADR 0011).
+    Queue("settlement", fifo=True, visibility_timeout_s=720, max_receive_count=5),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -137,6 +146,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_s=30,
         queue="webhooks",
         description="Delivers signed webhooks from the webhook queue",
+    ),
+    FunctionSpec(
+        "settlement",
+        timeout_s=120,
+        queue="settlement",
+        description="Sweeps final deposits to the hot wallet (the only custody decrypter)",
     ),
     FunctionSpec(
         "expirer",

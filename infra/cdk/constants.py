@@ -68,10 +68,10 @@ SECRETS_KEY_ACTIONS: Final = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey
 # API-key and webhook secrets: the merchant API verifies HMAC signatures and seals
 # webhook secrets, the admin API seals new API-key secrets, the dispatcher signs.
 SECRETS_KEY_USERS: Final = ("merchant_api", "admin_api", "webhook_dispatcher")
-# Only the settlement function's role may ever decrypt the custody key; it does not
-# exist yet, so the key policy denies kms:Decrypt to every principal. The mnemonic is
-# sealed by `python -m shared.custody.setup` with the operator's credentials.
-CUSTODY_DECRYPTERS: Final[tuple[str, ...]] = ()
+# Only the settlement function's role may ever decrypt the custody key: the key policy
+# denies kms:Decrypt to every other principal. The mnemonic is sealed by
+# `python -m shared.custody.setup` with the operator's credentials.
+CUSTODY_DECRYPTERS: Final[tuple[str, ...]] = ("settlement",)
 # Functions that may kms:GenerateDataKey on the custody key (seal new custody material).
 # Empty: setup runs from the operator's shell, not from a Lambda.
 CUSTODY_SEALERS: Final[tuple[str, ...]] = ()
@@ -121,7 +121,14 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "addresses": "read_update",  # commit deactivates the deposit address
         "transfers": "read",  # get_payment loads transactions
         "events": "read_write",  # commit puts events, outbox relay marks them
-        "webhook_endpoints": "read",  # outbox fan-out
+        "webhook_endpoints": "read",  # outbox fan-out (addresses: planner reads sweep_due)
+    },
+    "settlement": {
+        "addresses": "read_update",  # sweep_recorded lowers what is due
+        "outgoing": "read_write",  # the sweep's broadcast state machine
+        "ledger_accounts": "read_write",  # ledger.sweep
+        "ledger_entries": "read_write",
+        "ledger_journal": "read_write",
     },
 }
 
@@ -150,6 +157,8 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
     ),
     # POST /admin/chain/rescan appends to the queue (UpdateItem, never reads)
     "admin_api": SystemItems(read=(), update=(RESCAN_QUEUE,)),
+    # the sealed mnemonic (decryptable by this role alone)
+    "settlement": SystemItems(read=(CUSTODY_RECORD,)),
 }
 
 # ---- SQS grants -----------------------------------------------------------------------
@@ -157,13 +166,18 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
 # consumer's receive/delete/change-visibility come with its event source mapping.
 QUEUE_SENDERS: Final[dict[str, tuple[str, ...]]] = {
     "webhooks": ("merchant_api", "chain_scanner", "expirer"),
+    # the expirer's planner hands due deposits to settlement
+    "settlement": ("expirer",),
 }
 # Environment variable that carries each queue's URL (read by shared.config).
-QUEUE_URL_ENV: Final[dict[str, str]] = {"webhooks": "BSCPAY_WEBHOOK_QUEUE_URL"}
+QUEUE_URL_ENV: Final[dict[str, str]] = {
+    "webhooks": "BSCPAY_WEBHOOK_QUEUE_URL",
+    "settlement": "BSCPAY_SETTLEMENT_QUEUE_URL",
+}
 
 # Functions that may publish operator alerts to the SNS topic (every function learns its
 # ARN from BSCPAY_ALERTS_TOPIC_ARN): the dispatcher reports exhausted webhook deliveries.
-ALERT_PUBLISHERS: Final[tuple[str, ...]] = ("webhook_dispatcher",)
+ALERT_PUBLISHERS: Final[tuple[str, ...]] = ("webhook_dispatcher", "settlement")
 
 # ---- Networks -------------------------------------------------------------------------
 ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")

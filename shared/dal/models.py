@@ -126,6 +126,15 @@ class PaymentModel(_Base):
     open_by_expiry = PaymentsOpenByExpiry()
 
 
+class AddressesSweepDue(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "sweep_due"
+        projection = AllProjection()
+
+    sweep_due = UnicodeAttribute(hash_key=True)
+    derivation_index = NumberAttribute(range_key=True)
+
+
 class AddressModel(_Base):
     class Meta(_Base.Meta):
         logical = "addresses"
@@ -136,6 +145,30 @@ class AddressModel(_Base):
     derivation_index = NumberAttribute()
     created_at = NumberAttribute()
     active = BooleanAttribute(default=True)
+    # "due" while final funds wait to be swept (sparse index); the units credited since.
+    sweep_due = UnicodeAttribute(null=True)
+    sweep_amount = NumberAttribute(null=True)
+
+    by_sweep_due = AddressesSweepDue()
+
+
+class OutgoingModel(_Base):
+    """An outgoing transaction group (a sweep) and its broadcast state."""
+
+    class Meta(_Base.Meta):
+        logical = "outgoing"
+
+    tx_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()
+    state = UnicodeAttribute()  # PENDING | BROADCAST | CONFIRMED | FAILED
+    payload_json = UnicodeAttribute()
+    tx_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    raw_txs = ListAttribute(of=UnicodeAttribute, default=list)
+    amount = NumberAttribute(null=True)
+    fee_wei = NumberAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
 
 
 class TransfersByPayment(GlobalSecondaryIndex[Any]):
@@ -305,6 +338,7 @@ ALL_MODELS: tuple[type[_Base], ...] = (
     ApiKeyModel,
     PaymentModel,
     AddressModel,
+    OutgoingModel,
     TransferModel,
     EventModel,
     WebhookEndpointModel,

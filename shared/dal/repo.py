@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from shared.dal import ledger_repo
@@ -487,6 +488,8 @@ class PaymentChange:
     deactivate_address: bool = False
     # Ledger postings that commit with the change (a final transfer's credit).
     postings: list[Posting] = field(default_factory=list)
+    # Final units that arrived at the payment's address: it now has something to sweep.
+    sweep_due: int = 0
 
 
 def commit(change: PaymentChange) -> None:
@@ -504,6 +507,14 @@ def commit(change: PaymentChange) -> None:
                 tx.save(_event_item(e), condition=m.EventModel.event_id.does_not_exist())
             for posting in change.postings:
                 ledger_repo.add_to_transaction(tx, posting)
+            if change.sweep_due > 0:
+                tx.update(
+                    m.AddressModel(p.address.lower()),
+                    actions=[
+                        m.AddressModel.sweep_due.set("due"),
+                        m.AddressModel.sweep_amount.add(change.sweep_due),
+                    ],
+                )
             if change.deactivate_address:
                 tx.update(
                     m.AddressModel(p.address.lower()),
@@ -512,6 +523,130 @@ def commit(change: PaymentChange) -> None:
     except TransactWriteError as exc:
         if _is_condition_failure(exc):
             raise ConcurrentUpdate(p.payment_id) from exc
+        raise
+
+
+# ---- sweeps and outgoing transactions -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueDeposit:
+    address: str
+    derivation_index: int
+    amount: int  # final units credited since the last sweep
+
+
+def due_deposits(limit: int) -> list[DueDeposit]:
+    m.bind()
+    return [
+        DueDeposit(i.address, int(i.derivation_index), int(i.sweep_amount or 0))
+        for i in m.AddressModel.by_sweep_due.query("due", limit=limit)
+    ]
+
+
+def sweep_recorded(address: str, amount: int) -> None:
+    """``amount`` left the address in a sweep; it is no longer due once nothing is left."""
+    m.bind()
+    item = m.AddressModel(address.lower())
+    item.update(actions=[m.AddressModel.sweep_amount.add(-amount)])
+    try:
+        item.update(
+            actions=[m.AddressModel.sweep_due.remove()],
+            condition=m.AddressModel.sweep_amount <= 0,
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise  # otherwise more final funds arrived meanwhile: stays due
+
+
+@dataclass
+class Outgoing:
+    tx_id: str
+    kind: str
+    state: str
+    payload: dict[str, Any]
+    tx_hashes: list[str]
+    raw_txs: list[str]
+    amount: int | None = None
+    fee_wei: int | None = None
+
+
+def create_outgoing(tx_id: str, kind: str, payload: dict[str, Any], now: int) -> bool:
+    """PENDING, once: False when the record already exists (a redelivered message)."""
+    m.bind()
+    try:
+        m.OutgoingModel(
+            tx_id,
+            kind=kind,
+            state="PENDING",
+            payload_json=json.dumps(payload, separators=(",", ":")),
+            created_at=now,
+            updated_at=now,
+        ).save(condition=m.OutgoingModel.tx_id.does_not_exist())
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def get_outgoing(tx_id: str) -> Outgoing | None:
+    m.bind()
+    try:
+        i = m.OutgoingModel.get(tx_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return Outgoing(
+        tx_id=i.tx_id,
+        kind=i.kind,
+        state=i.state,
+        payload=json.loads(i.payload_json),
+        tx_hashes=[str(h) for h in i.tx_hashes or []],
+        raw_txs=[str(r) for r in i.raw_txs or []],
+        amount=int(i.amount) if i.amount is not None else None,
+        fee_wei=int(i.fee_wei) if i.fee_wei is not None else None,
+    )
+
+
+def outgoing_broadcast(tx_id: str, tx_hash: str, raw_hex: str, now: int) -> None:
+    """Record a signed transaction BEFORE it is sent: after a crash the redelivered
+    message finds it and waits for (or re-sends the same) transaction, never a new one."""
+    m.bind()
+    try:
+        m.OutgoingModel(tx_id).update(
+            actions=[
+                m.OutgoingModel.state.set("BROADCAST"),
+                m.OutgoingModel.tx_hashes.set((m.OutgoingModel.tx_hashes | []).append([tx_hash])),
+                m.OutgoingModel.raw_txs.set((m.OutgoingModel.raw_txs | []).append([raw_hex])),
+                m.OutgoingModel.updated_at.set(now),
+            ],
+            condition=m.OutgoingModel.state.is_in("PENDING", "BROADCAST"),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise ConcurrentUpdate(tx_id) from exc
+        raise
+
+
+def outgoing_finish(
+    tx_id: str, state: str, now: int, amount: int = 0, fee_wei: int = 0, error: str | None = None
+) -> None:
+    m.bind()
+    actions: list[Action] = [
+        m.OutgoingModel.state.set(state),
+        m.OutgoingModel.amount.set(amount),
+        m.OutgoingModel.fee_wei.set(fee_wei),
+        m.OutgoingModel.updated_at.set(now),
+    ]
+    if error:
+        actions.append(m.OutgoingModel.error.set(error[:500]))
+    try:
+        m.OutgoingModel(tx_id).update(
+            actions=actions, condition=m.OutgoingModel.state.is_in("PENDING", "BROADCAST")
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise ConcurrentUpdate(tx_id) from exc
         raise
 
 

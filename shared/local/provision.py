@@ -22,6 +22,7 @@ class Provisioned:
     user_pool_id: str
     client_id: str
     alerts_topic_arn: str
+    settlement_queue_url: str = ""
 
     def env(self) -> dict[str, str]:
         return {
@@ -30,6 +31,7 @@ class Provisioned:
             "BSCPAY_CUSTODY_KEY_ID": self.custody_key_id,
             "BSCPAY_USER_POOL_ID": self.user_pool_id,
             "BSCPAY_ALERTS_TOPIC_ARN": self.alerts_topic_arn,
+            "BSCPAY_SETTLEMENT_QUEUE_URL": self.settlement_queue_url,
         }
 
 
@@ -170,4 +172,5 @@ def provision(endpoint: str, region: str, prefix: str) -> Provisioned:
         user_pool_id=pool_id,
         client_id=client_id,
         alerts_topic_arn=create_alerts_topic(endpoint, region, prefix),
+        settlement_queue_url=queues["settlement"][0],
     )

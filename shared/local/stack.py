@@ -137,6 +137,7 @@ class LocalStack:
         from shared.custody.setup import ensure_custody
 
         ensure_custody()
+        self._prepare_settlement(chain.rpc_url)
         admin_password = "Adm1n-" + secrets.token_urlsafe(12)
         provision.create_admin(
             aws_url, cfg.region, res.user_pool_id, ADMIN_USERNAME, admin_password
@@ -186,6 +187,7 @@ class LocalStack:
         if cfg.run_workers:
             self._spawn("chain_scanner", self._scanner_loop)
             self._spawn("expirer", self._expirer_loop)
+            self._spawn("settlement", self._settlement_loop)
             # Several pollers, as Lambda scales SQS consumers out.
             for i in range(cfg.webhook_pollers):
                 self._spawn(f"webhook_dispatcher-{i}", self._webhook_loop)
@@ -241,6 +243,45 @@ class LocalStack:
         )
         self._stop.wait(self.cfg.expirer_interval_s)
 
+    def _prepare_settlement(self, rpc_url: str) -> None:
+        """What an operator does once: fund the hot wallet with BNB for gas (and tell the
+        ledger), deploy the project's Sweeper with the hot wallet as its operator."""
+        from web3 import Web3
+
+        from shared import ledger
+        from shared.settlement import custody
+        from shared.settlement.signer import LocalKeySigner
+        from shared.settlement.sweeps import SweepSettings, deploy_sweeper
+
+        hot = custody.load_keys([]).hot_wallet
+        local_chain.rpc_call(rpc_url, "anvil_setBalance", hot.address, hex(HOT_WALLET_BNB))
+        ledger.default().fund_gas(HOT_WALLET_BNB, journal_id="local-hot-wallet-funding")
+        w3 = Web3(Web3.HTTPProvider(rpc_url))
+        deployer = LocalKeySigner(local_chain.DEPLOYER_PRIVATE_KEY)  # anvil's public dev key
+        sweeper = deploy_sweeper(w3, deployer, hot.address, SweepSettings().gas_policy())
+        os.environ["BSCPAY_SWEEP_SWEEPER_ADDRESS"] = sweeper
+
+    def _settlement_loop(self) -> None:
+        from functions.settlement.handler import lambda_handler
+
+        sqs = aws.client("sqs")
+        queue_url = config.aws().settlement_queue_url
+        answer = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return
+        event = {"Records": [_sqs_fifo_record(m, queue_url) for m in messages]}
+        result = lambda_handler(event, LambdaContext("settlement", 120))
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
     def _webhook_loop(self) -> None:
         from functions.webhook_dispatcher.handler import lambda_handler
 
@@ -282,6 +323,22 @@ def _start_moto_process(port: int) -> subprocess.Popen[str]:
         process.kill()
         raise RuntimeError("moto server process did not start")
     return process
+
+
+HOT_WALLET_BNB = 100 * 10**18
+
+
+def _sqs_fifo_record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
+    record = _sqs_record(message, queue_url)
+    attributes = message.get("Attributes", {})
+    record["attributes"].update(
+        {
+            "MessageGroupId": attributes.get("MessageGroupId", ""),
+            "MessageDeduplicationId": attributes.get("MessageDeduplicationId", ""),
+            "SequenceNumber": attributes.get("SequenceNumber", "0"),
+        }
+    )
+    return record
 
 
 class _StoppableContext(LambdaContext):

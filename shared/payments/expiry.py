@@ -10,6 +10,7 @@ from shared import ids
 from shared.dal import repo
 from shared.events import outbox
 from shared.payments import service
+from shared.settlement import planner
 
 logger = Logger(child=True)
 
@@ -19,6 +20,7 @@ class ExpiryReport:
     examined: int = 0
     settled: int = 0
     relayed: int = 0
+    sweep_enqueued: str | None = None
 
 
 def run(now: int | None = None) -> ExpiryReport:
@@ -35,4 +37,6 @@ def run(now: int | None = None) -> ExpiryReport:
                 extra={"payment_id": payment.payment_id, "status": str(after)},
             )
     report.relayed = outbox.relay(now)
+    # Housekeeping on the same minute schedule: hand due deposits to settlement.
+    report.sweep_enqueued = planner.enqueue_due()
     return report

@@ -185,6 +185,8 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
             result.events.append(_event(p, "payment.late_funds"))
         result.updated_transfers.append((current, TransferStatus.PENDING))
         result.postings.extend(postings)
+        if canonical:
+            result.sweep_due = current.amount
         return result
 
     _mutate(transfer.payment_id, change)

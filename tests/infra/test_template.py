@@ -289,21 +289,27 @@ def test_item_names_match_the_code_that_uses_them() -> None:
     assert repo.RESCAN_QUEUE == RESCAN_QUEUE
 
 
-def test_no_role_can_decrypt_the_custody_key(
+def test_only_the_settlement_role_can_decrypt_the_custody_key(
     template: Template, functions: dict[str, str], keys: dict[str, str]
 ) -> None:
     custody = keys["custody"]
+    settlement_role = role_of(template, functions["settlement"])
+    decrypters = set()
     for role_id in of_type(template, "AWS::IAM::Role"):
         for statement in role_statements(template, role_id):
             if allows(statement, "kms:Decrypt"):
                 resources_ = as_list(statement["Resource"])
                 assert "*" not in resources_, role_id
-                assert custody not in refs(resources_), role_id
-    # And the key policy denies it to every principal (no settlement function yet)
+                if custody in refs(resources_):
+                    decrypters.add(role_id)
+    assert decrypters == {settlement_role}
+    # And the key policy denies it to every principal but that role
     policy = props(template, custody)["KeyPolicy"]["Statement"]
     (deny,) = [s for s in policy if s["Effect"] == "Deny"]
-    assert deny["Principal"] == {"AWS": "*"} and "Condition" not in deny
+    assert deny["Principal"] == {"AWS": "*"}
     assert {"kms:Decrypt", "kms:ReEncryptFrom"} <= set(as_list(deny["Action"]))
+    excepted = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert refs(excepted) == {settlement_role}
 
 
 def test_api_and_dispatcher_may_decrypt_secrets_but_chain_workers_may_not(
@@ -322,7 +328,7 @@ def test_api_and_dispatcher_may_decrypt_secrets_but_chain_workers_may_not(
     }
 
 
-def test_only_the_dispatcher_may_publish_operator_alerts(
+def test_only_the_dispatcher_and_settlement_may_publish_operator_alerts(
     template: Template, functions: dict[str, str]
 ) -> None:
     (topic,) = of_type(template, "AWS::SNS::Topic")
@@ -333,8 +339,8 @@ def test_only_the_dispatcher_may_publish_operator_alerts(
             for s in role_statements(template, role_of(template, functions[name]))
         )
 
-    # shared.webhooks.dispatch alerts when a delivery is exhausted
-    assert {name for name in functions if can_publish(name)} == {"webhook_dispatcher"}
+    # dispatch alerts on exhausted deliveries, settlement on refused deposits
+    assert {name for name in functions if can_publish(name)} == {"webhook_dispatcher", "settlement"}
 
 
 # ---- API ------------------------------------------------------------------------------

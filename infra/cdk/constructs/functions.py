@@ -21,6 +21,7 @@ from infra.cdk import packaging
 from infra.cdk.config import DeploymentConfig
 from infra.cdk.constants import (
     ALERT_PUBLISHERS,
+    CUSTODY_DECRYPTERS,
     CUSTODY_KEY,
     CUSTODY_SEALERS,
     HANDLER_FUNCTION,
@@ -156,6 +157,9 @@ class Functions(Construct):
                 self._ack_key_wildcards(sender)
         for user in SECRETS_KEY_USERS:
             data.keys[SECRETS_KEY].grant(self.roles[user], *SECRETS_KEY_ACTIONS)
+        for decrypter in CUSTODY_DECRYPTERS:
+            # Paired with the key policy's deny for everyone else (Data.restrict_custody_decrypt).
+            data.keys[CUSTODY_KEY].grant(self.roles[decrypter], "kms:Decrypt")
         for sealer in CUSTODY_SEALERS:
             data.keys[CUSTODY_KEY].grant(self.roles[sealer], "kms:GenerateDataKey")
         for publisher in ALERT_PUBLISHERS:
