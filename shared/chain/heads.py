@@ -55,6 +55,8 @@ class HeadWatcher:
                 self._subscribe()
                 backoff = 0.5
             except (OSError, WebSocketException, ValueError) as exc:
+                if self._stop.is_set():
+                    return  # stop() closed the socket
                 logger.warning("newHeads subscription lost", extra={"error": str(exc)})
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)

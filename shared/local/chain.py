@@ -182,8 +182,14 @@ class Anvil:
             log_file.parent.mkdir(parents=True, exist_ok=True)
             log = log_file.open("a+b")  # readable, for the error tail
         args += list(extra_args)
+        # Own session: Ctrl-C in the terminal reaches only our process, which then stops
+        # the workers before anvil instead of anvil dying under them.
         process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         anvil = cls(port, chain_id, block_time, process, log_file, log)
         atexit.register(anvil.stop)  # a crashed test session must not leave anvil behind
