@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -23,6 +23,7 @@ from shared.models.api import (
     DeliveryOut,
     EventList,
     EventOut,
+    EventType,
     PaymentList,
     PaymentOut,
     RedeliveryOut,
@@ -43,17 +44,6 @@ install_error_handlers(app)
 
 PAYMENT_ID = r"^pay_[0-9a-f]{1,60}$"
 EVENT_ID = r"^evt_[0-9a-f]{1,60}$"
-EventType = Literal[
-    "payment.confirming",
-    "payment.paid",
-    "payment.overpaid",
-    "payment.underpaid",
-    "payment.expired",
-    "payment.canceled",
-    "payment.late_funds",
-    "payment.reversed",
-    "ping",
-]
 
 
 def _merchant() -> str:

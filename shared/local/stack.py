@@ -264,29 +264,26 @@ class LocalStack:
     def _settlement_loop(self) -> None:
         from functions.settlement.handler import lambda_handler
 
-        sqs = aws.client("sqs")
-        queue_url = config.aws().settlement_queue_url
-        answer = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
-            MessageSystemAttributeNames=["All"],
+        self._drain(
+            config.aws().settlement_queue_url, lambda_handler, "settlement", 120, _sqs_fifo_record
         )
-        messages = answer.get("Messages", [])
-        if not messages:
-            return
-        event = {"Records": [_sqs_fifo_record(m, queue_url) for m in messages]}
-        result = lambda_handler(event, LambdaContext("settlement", 120))
-        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        for m in messages:
-            if m["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
     def _webhook_loop(self) -> None:
         from functions.webhook_dispatcher.handler import lambda_handler
 
+        self._drain(config.aws().webhook_queue_url, lambda_handler, "webhook_dispatcher", 30)
+
+    @staticmethod
+    def _drain(
+        queue_url: str,
+        handler: Any,
+        name: str,
+        timeout_s: float,
+        to_record: Any = None,
+    ) -> None:
+        """One poll of Lambda's SQS event source mapping: receive up to 10, invoke the
+        handler, delete what it did not report as failed."""
         sqs = aws.client("sqs")
-        queue_url = config.aws().webhook_queue_url
         answer = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=10,
@@ -296,18 +293,13 @@ class LocalStack:
         messages = answer.get("Messages", [])
         if not messages:
             return
-        event = {"Records": [_sqs_record(m, queue_url) for m in messages]}
-        result = lambda_handler(event, LambdaContext("webhook_dispatcher", 30))
+        build = to_record or _sqs_record
+        event = {"Records": [build(m, queue_url) for m in messages]}
+        result = handler(event, LambdaContext(name, timeout_s))
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(done[start : start + 10])
-                ],
-            )
+        for m in messages:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def _start_moto_process(port: int) -> subprocess.Popen[str]:

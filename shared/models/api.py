@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from shared.models.domain import Delivery, Event, Payment, Transfer, WebhookEndpoint
 from shared.payments.amounts import format_amount
 
-EVENT_TYPES = (
+PaymentEventType = Literal[
     "payment.confirming",
     "payment.paid",
     "payment.overpaid",
@@ -18,7 +18,10 @@ EVENT_TYPES = (
     "payment.canceled",
     "payment.late_funds",
     "payment.reversed",
-)
+]
+# What the event log can be filtered by: payment events and test pings.
+EventType = PaymentEventType | Literal["ping"]
+EVENT_TYPES: tuple[str, ...] = get_args(PaymentEventType)
 
 
 class _Strict(BaseModel):
@@ -46,7 +49,7 @@ class CreatePayment(_Strict):
 
 class CreateWebhookEndpoint(_Strict):
     url: StrictStr = Field(min_length=8, max_length=2048)
-    events: list[Literal[EVENT_TYPES]] = Field(min_length=1, max_length=len(EVENT_TYPES))  # type: ignore[valid-type]
+    events: list[PaymentEventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
 
 
 class CreateMerchant(_Strict):
