@@ -57,6 +57,8 @@ SCANNER_LAG_THRESHOLD_BLOCKS: Final = 50
 SCANNER_LAG_MINUTES: Final = 5
 FINALITY_STALLED_METRIC: Final = "FinalityStalled"
 FINALITY_STALLED_MINUTES: Final = 3
+HOT_WALLET_BNB_METRIC: Final = "HotWalletBnb"
+HOT_WALLET_BNB_MINIMUM: Final = 0.05  # BNB: a few hundred sweeps' gas on BSC
 
 # ---- KMS ------------------------------------------------------------------------------
 # Infra-only customer-managed key for DynamoDB, SQS and SNS encryption at rest. The

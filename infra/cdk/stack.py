@@ -64,6 +64,7 @@ class BscpayStack(Stack):
             self.monitoring.watch_dead_letter_queue(name, dlq)
         self.monitoring.watch_scanner_lag(service="chain_scanner")
         self.monitoring.watch_finality(service="chain_scanner")
+        self.monitoring.watch_hot_wallet(service="settlement")
         self.monitoring.watch_api(self.api.rest_api)
 
         if not config.bundle:

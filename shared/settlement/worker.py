@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from hexbytes import HexBytes
 from web3 import Web3
 
@@ -26,6 +27,7 @@ from shared.settlement import custody
 from shared.settlement.sweeps import RefusedDeposit, SweepResult, Sweeps, SweepSettings
 
 logger = Logger(child=True)
+metrics = Metrics(namespace="bscpay")
 
 RECEIPT_TIMEOUT_S = 60
 
@@ -92,8 +94,13 @@ def _sweep(w3: Web3, sweep_id: str, deposits: list[dict[str, Any]]) -> SweepResu
     )
     signers = [keys.deposits[int(d["index"])] for d in deposits]
     if settings.sweeper_address and len(signers) > 1:
-        return sweeps.batched(signers)
-    return sweeps.naive(signers)
+        result = sweeps.batched(signers)
+    else:
+        result = sweeps.naive(signers)
+    # Gas money left on the hot wallet: alarmed in CDK before sweeps start failing.
+    bnb = w3.eth.get_balance(keys.hot_wallet.address) / 10**18
+    metrics.add_metric(name="HotWalletBnb", unit=MetricUnit.Count, value=bnb)
+    return result
 
 
 def _resume(

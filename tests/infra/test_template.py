@@ -479,6 +479,10 @@ def test_alarms_watch_dlqs_errors_and_scanner_lag_and_notify_the_alerts_topic(
     assert lag["Period"] * lag["EvaluationPeriods"] == 300 and lag["DatapointsToAlarm"] == 5
     assert lag["TreatMissingData"] == "breaching"
 
+    (bnb,) = [a for a in alarms if a.get("MetricName") == "HotWalletBnb"]
+    assert bnb["Dimensions"] == [{"Name": "service", "Value": "settlement"}]
+    assert bnb["ComparisonOperator"] == "LessThanThreshold" and bnb["Threshold"] > 0
+
     (stalled,) = [a for a in alarms if a.get("MetricName") == "FinalityStalled"]
     assert stalled["Namespace"] == "bscpay"
     assert stalled["Dimensions"] == [{"Name": "service", "Value": "chain_scanner"}]

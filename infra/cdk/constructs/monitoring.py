@@ -17,6 +17,8 @@ from constructs import Construct
 from infra.cdk.constants import (
     FINALITY_STALLED_METRIC,
     FINALITY_STALLED_MINUTES,
+    HOT_WALLET_BNB_METRIC,
+    HOT_WALLET_BNB_MINIMUM,
     METRICS_NAMESPACE,
     SCANNER_LAG_METRIC,
     SCANNER_LAG_MINUTES,
@@ -68,6 +70,9 @@ class Monitoring(Construct):
         threshold: float = 0,
         periods: int = 1,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        ),
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
@@ -76,7 +81,7 @@ class Monitoring(Construct):
             alarm_description=description,
             metric=metric,
             threshold=threshold,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            comparison_operator=comparison,
             evaluation_periods=periods,
             datapoints_to_alarm=periods,
             treat_missing_data=missing,
@@ -150,6 +155,28 @@ class Monitoring(Construct):
             threshold=0,
             periods=FINALITY_STALLED_MINUTES,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def watch_hot_wallet(self, service: str) -> None:
+        """The hot wallet pays gas for sweeps: top it up before it runs dry."""
+        self._alarm(
+            "HotWalletBnbLow",
+            name="hot-wallet-bnb-low",
+            description=(
+                f"The hot wallet holds less than {HOT_WALLET_BNB_MINIMUM} BNB for gas; "
+                "sweeps will start failing. Top it up and record it in the ledger."
+            ),
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=HOT_WALLET_BNB_METRIC,
+                dimensions_map={"service": service},
+                statistic="Minimum",
+                period=Duration.minutes(5),
+            ),
+            threshold=HOT_WALLET_BNB_MINIMUM,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         )
 
     def watch_api(self, api: apigw.RestApi) -> None:
