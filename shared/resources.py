@@ -154,6 +154,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Sweeps final deposits to the hot wallet (the only custody decrypter)",
     ),
     FunctionSpec(
+        "reconciler",
+        timeout_s=60,
+        schedule_rate_minutes=5,
+        description="Compares the ledger's holdings with on-chain balances; alerts on drift",
+    ),
+    FunctionSpec(
         "expirer",
         timeout_s=60,
         schedule_rate_minutes=1,

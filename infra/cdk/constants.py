@@ -125,6 +125,11 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "events": "read_write",  # commit puts events, outbox relay marks them
         "webhook_endpoints": "read",  # outbox fan-out (addresses: planner reads sweep_due)
     },
+    "reconciler": {
+        "addresses": "read",  # deposits that may hold tokens (sweep_due)
+        "transfers": "read",  # funds not final yet: the deposits tolerance
+        "ledger_accounts": "read",  # holdings
+    },
     "settlement": {
         "addresses": "read_update",  # sweep_recorded lowers what is due
         "outgoing": "read_write",  # the sweep's broadcast state machine
@@ -161,6 +166,8 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
     "admin_api": SystemItems(read=(), update=(RESCAN_QUEUE,)),
     # the sealed mnemonic (decryptable by this role alone)
     "settlement": SystemItems(read=(CUSTODY_RECORD,)),
+    # the hot wallet's public address
+    "reconciler": SystemItems(read=(CUSTODY_RECORD,)),
 }
 
 # ---- SQS grants -----------------------------------------------------------------------
@@ -179,7 +186,7 @@ QUEUE_URL_ENV: Final[dict[str, str]] = {
 
 # Functions that may publish operator alerts to the SNS topic (every function learns its
 # ARN from BSCPAY_ALERTS_TOPIC_ARN): the dispatcher reports exhausted webhook deliveries.
-ALERT_PUBLISHERS: Final[tuple[str, ...]] = ("webhook_dispatcher", "settlement")
+ALERT_PUBLISHERS: Final[tuple[str, ...]] = ("webhook_dispatcher", "settlement", "reconciler")
 
 # ---- Networks -------------------------------------------------------------------------
 ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")

@@ -23,10 +23,15 @@ def ensure_custody() -> str:
     existing = account_xpub_or_none()
     if existing:
         return existing
+    # Imported here: eth_account stays out of the API functions that read the xpub.
+    from shared.settlement.signer import keys_from_mnemonic
+
     mnemonic = hd.new_mnemonic()
     record = {
         "xpub": hd.account_xpub(mnemonic),
         "account_path": hd.ACCOUNT_PATH,
+        # Public: the reconciler reads the hot wallet's balances without any key.
+        "hot_wallet": keys_from_mnemonic(mnemonic, []).hot_wallet.address,
         "sealed_mnemonic": envelope.seal(config.aws().custody_key_id, mnemonic.encode(), CONTEXT),
     }
     del mnemonic
@@ -47,3 +52,11 @@ def account_xpub_or_none() -> str | None:
 if __name__ == "__main__":
     xpub = ensure_custody()
     print(f"custody ready; account xpub {xpub[:12]}… stored in {config.aws().table_name('system')}")
+
+
+def hot_wallet_address() -> str | None:
+    item = repo.get_system(CUSTODY_RECORD)
+    if item is None or not item.data_json:
+        return None
+    address = json.loads(item.data_json).get("hot_wallet")
+    return str(address) if address else None

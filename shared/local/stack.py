@@ -45,6 +45,7 @@ class StackConfig:
     expirer_interval_s: float = 5.0
     scanner_invocation_s: float = 60.0
     webhook_pollers: int = 3
+    reconciler_interval_s: float = 30.0
     state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
     # moto in its own process: the caller's CPU work then does not share moto's GIL.
     moto_in_subprocess: bool = False
@@ -188,6 +189,7 @@ class LocalStack:
             self._spawn("chain_scanner", self._scanner_loop)
             self._spawn("expirer", self._expirer_loop)
             self._spawn("settlement", self._settlement_loop)
+            self._spawn("reconciler", self._reconciler_loop)
             # Several pollers, as Lambda scales SQS consumers out.
             for i in range(cfg.webhook_pollers):
                 self._spawn(f"webhook_dispatcher-{i}", self._webhook_loop)
@@ -260,6 +262,16 @@ class LocalStack:
         deployer = LocalKeySigner(local_chain.DEPLOYER_PRIVATE_KEY)  # anvil's public dev key
         sweeper = deploy_sweeper(w3, deployer, hot.address, SweepSettings().gas_policy())
         os.environ["BSCPAY_SWEEP_SWEEPER_ADDRESS"] = sweeper
+
+    def _reconciler_loop(self) -> None:
+        from functions.reconciler.handler import lambda_handler
+
+        self._stop.wait(self.cfg.reconciler_interval_s)
+        if not self._stop.is_set():
+            lambda_handler(
+                {"source": "aws.events", "detail-type": "Scheduled Event"},
+                LambdaContext("reconciler", 60),
+            )
 
     def _settlement_loop(self) -> None:
         from functions.settlement.handler import lambda_handler

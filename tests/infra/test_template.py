@@ -340,7 +340,11 @@ def test_only_the_dispatcher_and_settlement_may_publish_operator_alerts(
         )
 
     # dispatch alerts on exhausted deliveries, settlement on refused deposits
-    assert {name for name in functions if can_publish(name)} == {"webhook_dispatcher", "settlement"}
+    assert {name for name in functions if can_publish(name)} == {
+        "webhook_dispatcher",
+        "settlement",
+        "reconciler",
+    }
 
 
 # ---- API ------------------------------------------------------------------------------

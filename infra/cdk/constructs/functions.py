@@ -164,6 +164,7 @@ class Functions(Construct):
             data.keys[CUSTODY_KEY].grant(self.roles[sealer], "kms:GenerateDataKey")
         for publisher in ALERT_PUBLISHERS:
             alerts_topic.grant_publish(self.roles[publisher])
+            self._ack_key_wildcards(publisher)  # the topic is encrypted with the data key
 
     # ---- DynamoDB ---------------------------------------------------------------------
     def _grant_tables(self, function: str, role: iam.Role) -> None:
@@ -228,7 +229,7 @@ class Functions(Construct):
             self._ack(
                 function,
                 f"AwsSolutions-IAM5[Action::{action}]",
-                "CDK's grant for SSE-KMS on DynamoDB/SQS: scoped to the one data key ARN, "
+                "CDK's grant for SSE-KMS on DynamoDB/SQS/SNS: scoped to the one data key ARN, "
                 "used by those services on the function's behalf.",
             )
 

@@ -1,0 +1,85 @@
+"""The scheduled reconciler: the ledger's holdings against balances read on chain.
+
+Deposits: every address that may hold tokens (due for a sweep, or with transfers not
+yet final) is read, less the funds not final yet (the ledger credits only final
+funds). The hot wallet: USDT and BNB. A drift is logged, counted (`LedgerDrift`) and
+published to the operators' SNS topic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared import aws, config, ledger
+from shared.chain.rpc import JsonRpc
+from shared.custody import setup
+from shared.dal import repo
+
+logger = Logger(child=True)
+metrics = Metrics(namespace="bscpay")
+
+
+class ReconcilerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_RECONCILE_", extra="ignore")
+
+    # BNB the ledger cannot see yet: gas left on deposit addresses by naive sweeps.
+    gas_tolerance_wei: int = Field(default=10**16, ge=0)
+    max_addresses: int = Field(default=5000, ge=1)
+
+
+@dataclass
+class ReconcileReport:
+    checked_addresses: int = 0
+    drifts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run(rpc: JsonRpc | None = None) -> ReconcileReport:
+    settings = ReconcilerSettings()
+    rpc = rpc or JsonRpc(config.chain().rpc_url_list())
+    token = config.chain().token_address
+    pending = repo.unfinal_transfers()
+    addresses = {d.address for d in repo.due_deposits(settings.max_addresses)}
+    addresses |= {t.to_address.lower() for t in pending}
+    # The ledger holds only final funds: funds still pending are taken off the chain side.
+    on_chain = sum(_token_balance(rpc, token, a) for a in addresses)
+    chain = {"holdings:deposits": on_chain - sum(t.amount for t in pending)}
+    tolerance: dict[str, int] = {}
+    hot = setup.hot_wallet_address()
+    if hot:
+        chain["holdings:hot"] = _token_balance(rpc, token, hot)
+        chain["holdings:gas"] = int(str(rpc.call("eth_getBalance", [hot, "latest"])), 16)
+        tolerance["holdings:gas"] = settings.gas_tolerance_wei
+    report = ReconcileReport(checked_addresses=len(addresses))
+    for drift in ledger.reconcile(ledger.default(), chain, tolerance):
+        entry = {
+            "account": drift.account,
+            "ledger": str(drift.ledger),
+            "chain": str(drift.chain),
+            "difference": str(drift.difference),
+            "kind": drift.kind,
+        }
+        report.drifts.append(entry)
+        logger.error("ledger drift", extra=entry)
+        _alert({"alert": "ledger_drift", **entry})
+    metrics.add_metric(name="LedgerDrift", unit=MetricUnit.Count, value=len(report.drifts))
+    return report
+
+
+def _token_balance(rpc: JsonRpc, token: str, address: str) -> int:
+    data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
+    return int(str(rpc.call("eth_call", [{"to": token, "data": data}, "latest"])), 16)
+
+
+def _alert(body: dict[str, Any]) -> None:
+    topic = config.aws().alerts_topic_arn
+    if topic:
+        aws.client("sns").publish(
+            TopicArn=topic, Subject="bscpay: ledger drift", Message=json.dumps(body)
+        )
