@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from pynamodb.attributes import Attribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
@@ -97,10 +96,5 @@ def bind() -> None:
     key = m.key_of(settings)
     if _bound == key:
         return
-    for model in LEDGER_MODELS:
-        meta: Any = model.Meta
-        meta.table_name = settings.table_name(meta.logical)
-        meta.region = settings.region
-        meta.host = settings.aws_endpoint_url
-        model._connection = None  # drop a connection bound to an earlier endpoint
+    m.point_at(LEDGER_MODELS, settings)
     _bound = key

@@ -357,13 +357,18 @@ def bind() -> None:
     key = key_of(settings)
     if _bound == key:
         return
-    for model in ALL_MODELS:
+    point_at(ALL_MODELS, settings)
+    _bound = key
+
+
+def point_at(models: tuple[type[Model], ...], settings: config.AwsSettings) -> None:
+    """Set table name, region and endpoint of ``models`` from configuration."""
+    for model in models:
         meta: Any = model.Meta
         meta.table_name = settings.table_name(meta.logical)
         meta.region = settings.region
         meta.host = settings.aws_endpoint_url
         model._connection = None  # drop a connection bound to an earlier endpoint
-    _bound = key
 
 
 _connection: tuple[tuple[str, str, str | None], Connection] | None = None
