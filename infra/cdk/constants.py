@@ -146,6 +146,7 @@ CUSTODY_RECORD: Final = "custody"  # shared.custody.setup.CUSTODY_RECORD
 ADDRESS_COUNTER: Final = "address_index"  # shared.custody.addresses.ADDRESS_COUNTER
 SCANNER_CURSOR: Final = "scanner_cursor"  # shared.chain.scanner.CURSOR
 RESCAN_QUEUE: Final = "rescan_queue"  # shared.dal.repo.RESCAN_QUEUE
+HOT_WALLET_NONCE: Final = "nonce#hot_wallet"  # shared.dal.outgoing.HOT_WALLET_NONCE
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,9 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
     ),
     # POST /admin/chain/rescan appends to the queue (UpdateItem, never reads)
     "admin_api": SystemItems(read=(), update=(RESCAN_QUEUE,)),
-    # the sealed mnemonic (decryptable by this role alone)
-    "settlement": SystemItems(read=(CUSTODY_RECORD,)),
+    # the sealed mnemonic (decryptable by this role alone); the hot wallet's next nonce,
+    # taken in the TransactWriteItems that records each signed transaction
+    "settlement": SystemItems(read=(CUSTODY_RECORD, HOT_WALLET_NONCE), update=(HOT_WALLET_NONCE,)),
     # the hot wallet's public address
     "reconciler": SystemItems(read=(CUSTODY_RECORD,)),
 }

@@ -3,15 +3,19 @@ at first use (``bind``), because they differ per deployment and in the local sta
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.constants import NUMBER
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -152,23 +156,62 @@ class AddressModel(_Base):
     by_sweep_due = AddressesSweepDue()
 
 
+class ExactIntAttribute(Attribute[int]):
+    """An exact integer (wei, token base units, nonces). pynamodb's NumberAttribute
+    decodes through JSON, which turns a number rendered with an exponent into a float.
+    (The same as ``ledger_models.IntegerAttribute``, which imports this module.)"""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: int) -> str:
+        return str(int(value))
+
+    def deserialize(self, value: str) -> int:
+        return int(Decimal(value))
+
+
+class AttemptAttribute(MapAttribute[str, Any]):
+    """One signed transaction for an outgoing transfer's nonce (the first one, a
+    gas-bumped replacement, or a 0-value cancellation)."""
+
+    tx_hash = UnicodeAttribute()
+    raw_tx = UnicodeAttribute()
+    gas_price_wei = ExactIntAttribute()
+    kind = UnicodeAttribute(default="transfer")  # transfer | cancel
+    # SIGNED | BROADCAST | CONFIRMED | FAILED (mined, reverted) | REPLACED | REFUSED
+    state = UnicodeAttribute()
+    signed_at_ms = ExactIntAttribute()
+    error = UnicodeAttribute(null=True)
+
+
 class OutgoingModel(_Base):
-    """An outgoing transaction group (a sweep) and its broadcast state."""
+    """An outgoing transaction group (a sweep) or one hot-wallet token transfer
+    (``shared.settlement.outbound``), and its broadcast state."""
 
     class Meta(_Base.Meta):
         logical = "outgoing"
 
     tx_id = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()
-    state = UnicodeAttribute()  # PENDING | BROADCAST | CONFIRMED | FAILED
+    # sweeps: PENDING | BROADCAST | CONFIRMED | FAILED
+    # transfers: PENDING | SIGNED | BROADCAST | CONFIRMED | FAILED
+    state = UnicodeAttribute()
     payload_json = UnicodeAttribute()
-    tx_hashes = ListAttribute(of=UnicodeAttribute, default=list)
-    raw_txs = ListAttribute(of=UnicodeAttribute, default=list)
-    amount = NumberAttribute(null=True)
-    fee_wei = NumberAttribute(null=True)
+    tx_hashes = ListAttribute(of=UnicodeAttribute, default=list)  # sweeps
+    raw_txs = ListAttribute(of=UnicodeAttribute, default=list)  # sweeps
+    amount = ExactIntAttribute(null=True)
+    fee_wei = ExactIntAttribute(null=True)
     error = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     updated_at = NumberAttribute()
+    # transfers: the sending wallet, its nonce, every attempt at that nonce, the
+    # winning (or latest) hash; every transition is conditioned on `version`.
+    wallet = UnicodeAttribute(null=True)
+    nonce = ExactIntAttribute(null=True)
+    gas_limit = ExactIntAttribute(null=True)
+    tx_hash = UnicodeAttribute(null=True)
+    attempts = ListAttribute(of=AttemptAttribute, default=list)
+    version = ExactIntAttribute(default=0)
 
 
 class TransfersByPayment(GlobalSecondaryIndex[Any]):

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from aws_lambda_powertools import Logger
 from eth_typing import ChecksumAddress, HexStr
@@ -45,7 +45,7 @@ GWEI = 10**9
 DELEGATION_PREFIX = bytes.fromhex("ef0100")  # EIP-7702 delegation designator
 _DESIGNATOR_LENGTH = len(DELEGATION_PREFIX) + 20
 TRANSFER_TOPIC = HexBytes(Web3.keccak(text="Transfer(address,address,uint256)"))
-_ERC20_ABI: list[dict[str, Any]] = [
+ERC20_ABI: list[dict[str, Any]] = [
     {
         "type": "function",
         "name": "balanceOf",
@@ -64,7 +64,7 @@ _ERC20_ABI: list[dict[str, Any]] = [
 # Headroom over eth_estimateGas for transactions the hot wallet pays for (unused gas is
 # not charged). The naive path's deposit transfer uses the estimate exactly: the deposit
 # holds exactly estimate x price BNB.
-_GAS_HEADROOM_NUM, _GAS_HEADROOM_DEN = 6, 5
+GAS_HEADROOM_NUM, GAS_HEADROOM_DEN = 6, 5
 
 
 class SweepError(RuntimeError):
@@ -203,6 +203,17 @@ AlertHook = Callable[[RefusedDeposit], None]
 BroadcastHook = Callable[[HexStr, bytes], None]
 
 
+class HotWalletNonces(Protocol):
+    """Where the hot wallet's nonces come from (``shared.settlement.nonces.SweepNonces``:
+    DynamoDB, shared with payouts). ``take`` records the signed transaction together
+    with its nonce, BEFORE it is sent, and replaces ``on_broadcast`` for hot-wallet
+    transactions; raising stops the broadcast."""
+
+    def next_nonce(self) -> int: ...
+
+    def take(self, nonce: int, tx_hash: HexStr, raw: bytes) -> None: ...
+
+
 @dataclass
 class _Batch:
     """What the sweep transactions add up to, while they are being sent."""
@@ -228,7 +239,9 @@ class Sweeps:
     ``sweeper`` is our Sweeper instance (needed by :meth:`batched`; checked at start to
     name ``hot_wallet`` as its operator). ``on_refused`` is called once per refused
     deposit that needs a human (foreign delegation, contract code), after the alert log.
-    ``on_broadcast`` sees every signed transaction before it is sent.
+    ``on_broadcast`` sees every signed transaction before it is sent, except the hot
+    wallet's when ``nonces`` allocates them (its ``take`` records those); without
+    ``nonces`` the hot wallet's nonce comes from the node's ``pending`` count.
     """
 
     def __init__(
@@ -241,6 +254,7 @@ class Sweeps:
         sweeper: str | None = None,
         on_refused: AlertHook | None = None,
         on_broadcast: BroadcastHook | None = None,
+        nonces: HotWalletNonces | None = None,
         max_batch: int = 200,
         receipt_timeout_s: float = 60.0,
         poll_interval_s: float = 0.1,
@@ -253,11 +267,12 @@ class Sweeps:
         self.gas = gas
         self.on_refused = on_refused
         self.on_broadcast = on_broadcast
+        self.nonces = nonces
         self.max_batch = max_batch
         self.receipt_timeout_s = receipt_timeout_s
         self.poll_interval_s = poll_interval_s
         self.chain_id = w3.eth.chain_id
-        self._erc20: Contract = w3.eth.contract(address=self.token, abi=_ERC20_ABI)
+        self._erc20: Contract = w3.eth.contract(address=self.token, abi=ERC20_ABI)
         self.sweeper: ChecksumAddress | None = None
         self._sweeper_contract: Contract | None = None
         if sweeper:
@@ -355,12 +370,13 @@ class Sweeps:
 
         batch = _Batch()
         # 1) top-ups, all sent back to back from the hot wallet, then awaited.
-        nonce = int(self.w3.eth.get_transaction_count(hot, "pending"))
+        nonce = self._hot_nonce()
         pending: list[HexBytes] = []
         for deposit, _amount, gas in plans:
             need = gas * price - int(self.w3.eth.get_balance(deposit.address))
             if need <= 0:
                 continue
+            nonce = self._hot_nonce(nonce)
             tx: TxParams = {
                 "from": hot,
                 "to": deposit.address,
@@ -435,7 +451,7 @@ class Sweeps:
 
         batch = _Batch()
         authorizations = 0
-        nonce = int(self.w3.eth.get_transaction_count(self.hot_wallet.address, "pending"))
+        nonce = self._hot_nonce()
         for start in range(0, len(todo), self.max_batch):
             chunk = todo[start : start + self.max_batch]
             addresses = [address for address, _ in chunk]
@@ -450,6 +466,7 @@ class Sweeps:
                 if signer is not None
             ]
             data = self._sweeper_contract.encode_abi("sweepMany", args=[self.token, addresses])
+            nonce = self._hot_nonce(nonce)
             tx: TxParams = {
                 "from": self.hot_wallet.address,
                 "to": self.sweeper,
@@ -462,7 +479,7 @@ class Sweeps:
             if auths:
                 tx["authorizationList"] = auths
             estimate = int(self.w3.eth.estimate_gas(tx))
-            tx["gas"] = estimate * _GAS_HEADROOM_NUM // _GAS_HEADROOM_DEN
+            tx["gas"] = estimate * GAS_HEADROOM_NUM // GAS_HEADROOM_DEN
             receipt = self._wait(self._send(self.hot_wallet, tx))
             nonce += 1
             authorizations += len(auths)
@@ -472,10 +489,21 @@ class Sweeps:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    def _hot_nonce(self, counted: int | None = None) -> int:
+        """The hot wallet's nonce for its next transaction: from ``nonces`` when set,
+        else the node's ``pending`` count at the start, ``counted`` up locally."""
+        if self.nonces is not None:
+            return self.nonces.next_nonce()
+        if counted is None:
+            return int(self.w3.eth.get_transaction_count(self.hot_wallet.address, "pending"))
+        return counted
+
     def _send(self, signer: Signer, tx: TxParams) -> HexBytes:
         raw = signer.sign_transaction({k: v for k, v in tx.items() if k != "from"})
         tx_hash = HexBytes(Web3.keccak(raw))
-        if self.on_broadcast is not None:
+        if self.nonces is not None and signer.address == self.hot_wallet.address:
+            self.nonces.take(int(tx["nonce"]), HexStr(tx_hash.to_0x_hex()), raw)
+        elif self.on_broadcast is not None:
             self.on_broadcast(HexStr(tx_hash.to_0x_hex()), raw)
         sent = HexBytes(self.w3.eth.send_raw_transaction(raw))
         if sent != tx_hash:  # the node hashed something else than what we recorded

@@ -2,7 +2,8 @@
 
 Broadcast safety (STYLE "SQS workers"): the sweep's record moves PENDING →
 BROADCAST(tx hashes, signed raw txs) → CONFIRMED | FAILED with conditional updates,
-and every signed transaction is recorded *before* it is sent. A redelivered message,
+and every signed transaction is recorded *before* it is sent (the hot wallet's together
+with its nonce, taken from DynamoDB: shared.settlement.nonces). A redelivered message,
 a duplicate trigger or a crash after broadcast finds the record and resumes from it
 (re-sending the very same signed bytes at most, which the chain accepts once); it
 never signs a new transaction for a sweep that already broadcast one. One writer per
@@ -24,6 +25,7 @@ from shared import aws, config, ids, ledger
 from shared.chain.logs import decode
 from shared.dal import repo
 from shared.settlement import custody
+from shared.settlement.nonces import NonceAllocator, SweepNonces
 from shared.settlement.sweeps import RefusedDeposit, SweepResult, Sweeps, SweepSettings
 
 logger = Logger(child=True)
@@ -88,9 +90,13 @@ def _sweep(w3: Web3, sweep_id: str, deposits: list[dict[str, Any]]) -> SweepResu
         gas=settings.gas_policy(),
         sweeper=settings.sweeper_address or None,
         on_refused=_alert_refused,
+        # deposits' own transactions (naive path): recorded before they are sent
         on_broadcast=lambda tx_hash, raw: repo.outgoing_broadcast(
             sweep_id, str(tx_hash), HexBytes(raw).to_0x_hex(), ids.now()
         ),
+        # the hot wallet's: nonce taken from DynamoDB in the same write (shared with
+        # payouts, refunds and cold moves: shared.settlement.outbound)
+        nonces=SweepNonces(NonceAllocator(w3, keys.hot_wallet.address), sweep_id),
     )
     signers = [keys.deposits[int(d["index"])] for d in deposits]
     if settings.sweeper_address and len(signers) > 1:

@@ -1,0 +1,349 @@
+"""DynamoDB side of broadcast safety (docs/adr/0012): the hot wallet's nonce item and the
+state machine of one outgoing token transfer in the ``outgoing`` table.
+
+A nonce is taken only in the DynamoDB transaction that records the signed transaction
+using it: ``UpdateItem`` on the nonce item (condition: it still holds the value the
+writer read) + the ``outgoing`` record's own conditional update. So a failure before
+signing leaves no gap, and two writers can never both get nonce N.
+
+Every transfer transition is conditioned on the record's ``version`` (and state): a
+duplicate writer that read an older record loses and re-reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from shared import config
+from shared.dal import models as m
+from shared.dal.repo import ConcurrentUpdate, _is_condition_failure
+
+# One nonce item per sending wallet role. The system table is granted per item name
+# (IAM dynamodb:LeadingKeys, infra/cdk/constants.py), and the hot wallet's address is
+# not known at synth time, so the name is fixed and the item records the address it
+# counts for: a different address (new custody material) starts over from the chain.
+HOT_WALLET_NONCE = "nonce#hot_wallet"
+
+TERMINAL = ("CONFIRMED", "FAILED")
+LIVE_ATTEMPT = ("SIGNED", "BROADCAST")
+
+
+class NonceTaken(Exception):
+    """The nonce item no longer holds what the writer read: another writer took a nonce."""
+
+
+# ---- the nonce item ------------------------------------------------------------------
+
+
+class NonceModel(Model):
+    """The next nonce bscpay will use for ``wallet`` (an item of the ``system`` table)."""
+
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+        logical = "system"
+
+    name = UnicodeAttribute(hash_key=True)
+    wallet = UnicodeAttribute(null=True)  # lower-case address
+    next_nonce = m.ExactIntAttribute(null=True)
+    updated_at = m.ExactIntAttribute(null=True)
+
+
+_bound: tuple[str, str, str | None] | None = None
+
+
+def _bind() -> None:
+    global _bound
+    m.bind()
+    settings = config.aws()
+    key = m.key_of(settings)
+    if _bound != key:
+        m.point_at((NonceModel,), settings)
+        _bound = key
+
+
+def stored_nonce(wallet: str, name: str = HOT_WALLET_NONCE) -> int | None:
+    """The next nonce stored for ``wallet``; None when there is none (or it counts for
+    another address)."""
+    _bind()
+    try:
+        item = NonceModel.get(name, consistent_read=True)
+    except DoesNotExist:
+        return None
+    if item.wallet != wallet.lower() or item.next_nonce is None:
+        return None
+    return int(item.next_nonce)
+
+
+@dataclass(frozen=True)
+class NonceClaim:
+    """Take ``nonce`` for ``wallet``; the item must still hold ``expected`` (None: no
+    value for this wallet yet)."""
+
+    wallet: str
+    nonce: int
+    expected: int | None
+    name: str = HOT_WALLET_NONCE
+
+
+def _take(tx: TransactWrite, claim: NonceClaim, now: int) -> None:
+    wallet = claim.wallet.lower()
+    condition: Condition
+    if claim.expected is None:
+        condition = NonceModel.next_nonce.does_not_exist() | (NonceModel.wallet != wallet)
+    else:
+        condition = (NonceModel.wallet == wallet) & (NonceModel.next_nonce == claim.expected)
+    tx.update(
+        NonceModel(claim.name),
+        actions=[
+            NonceModel.wallet.set(wallet),
+            NonceModel.next_nonce.set(claim.nonce + 1),
+            NonceModel.updated_at.set(now),
+        ],
+        condition=condition,
+    )
+
+
+def _raise_for(exc: TransactWriteError, tx_id: str) -> None:
+    """Item 0 of our transactions is the nonce item, item 1 the outgoing record."""
+    reasons = exc.cancellation_reasons
+    if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        raise NonceTaken(tx_id) from exc
+    if _is_condition_failure(exc):
+        raise ConcurrentUpdate(tx_id) from exc
+    raise exc
+
+
+def append_sweep_tx(sweep_id: str, claim: NonceClaim, tx_hash: str, raw_hex: str, now: int) -> None:
+    """A sweep's hot-wallet transaction: take its nonce and record it (before sending),
+    in one transaction. Same record shape as ``repo.outgoing_broadcast``."""
+    _bind()
+    try:
+        with TransactWrite(connection=m.connection()) as tx:
+            _take(tx, claim, now)
+            tx.update(
+                m.OutgoingModel(sweep_id),
+                actions=[
+                    m.OutgoingModel.state.set("BROADCAST"),
+                    m.OutgoingModel.tx_hashes.set(
+                        (m.OutgoingModel.tx_hashes | []).append([tx_hash])
+                    ),
+                    m.OutgoingModel.raw_txs.set((m.OutgoingModel.raw_txs | []).append([raw_hex])),
+                    m.OutgoingModel.updated_at.set(now),
+                ],
+                condition=m.OutgoingModel.state.is_in("PENDING", "BROADCAST"),
+            )
+    except TransactWriteError as exc:
+        _raise_for(exc, sweep_id)
+
+
+# ---- one outgoing transfer ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    tx_hash: str
+    raw_tx: str  # 0x-hex signed transaction
+    gas_price_wei: int
+    kind: str  # transfer | cancel
+    state: str  # SIGNED | BROADCAST | CONFIRMED | FAILED | REPLACED | REFUSED
+    signed_at_ms: int
+    error: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_ATTEMPT
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    tx_id: str
+    kind: str
+    state: str
+    payload: dict[str, Any]
+    version: int
+    wallet: str | None = None
+    nonce: int | None = None
+    gas_limit: int | None = None
+    tx_hash: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    amount: int | None = None
+    fee_wei: int | None = None
+    error: str | None = None
+    created_at: int = 0
+    updated_at: int = 0
+
+    @property
+    def live(self) -> tuple[Attempt, ...]:
+        return tuple(a for a in self.attempts if a.live)
+
+
+def create_transfer(tx_id: str, kind: str, wallet: str, payload: dict[str, Any], now: int) -> bool:
+    """PENDING, once per ``tx_id``: False when the record already exists."""
+    _bind()
+    try:
+        m.OutgoingModel(
+            tx_id,
+            kind=kind,
+            state="PENDING",
+            payload_json=json.dumps(payload, separators=(",", ":"), sort_keys=True),
+            wallet=wallet.lower(),
+            version=0,
+            created_at=now,
+            updated_at=now,
+        ).save(condition=m.OutgoingModel.tx_id.does_not_exist())
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def get_transfer(tx_id: str) -> TransferRecord | None:
+    _bind()
+    try:
+        i = m.OutgoingModel.get(tx_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return TransferRecord(
+        tx_id=i.tx_id,
+        kind=i.kind,
+        state=i.state,
+        payload=json.loads(i.payload_json),
+        version=int(i.version or 0),
+        wallet=i.wallet,
+        nonce=i.nonce,
+        gas_limit=i.gas_limit,
+        tx_hash=i.tx_hash,
+        attempts=tuple(
+            Attempt(
+                tx_hash=a.tx_hash,
+                raw_tx=a.raw_tx,
+                gas_price_wei=int(a.gas_price_wei),
+                kind=a.kind,
+                state=a.state,
+                signed_at_ms=int(a.signed_at_ms),
+                error=a.error,
+            )
+            for a in i.attempts or []
+        ),
+        amount=i.amount,
+        fee_wei=i.fee_wei,
+        error=i.error,
+        created_at=int(i.created_at),
+        updated_at=int(i.updated_at),
+    )
+
+
+def _attempt_items(attempts: tuple[Attempt, ...]) -> list[m.AttemptAttribute]:
+    return [
+        m.AttemptAttribute(
+            tx_hash=a.tx_hash,
+            raw_tx=a.raw_tx,
+            gas_price_wei=a.gas_price_wei,
+            kind=a.kind,
+            state=a.state,
+            signed_at_ms=a.signed_at_ms,
+            error=a.error,
+        )
+        for a in attempts
+    ]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a transition writes besides state, attempts and version."""
+
+    tx_hash: str | None = None
+    amount: int | None = None
+    fee_wei: int | None = None
+    error: str | None = None
+
+
+def _actions(record: TransferRecord, state: str, now: int, change: Change) -> list[Action]:
+    actions: list[Action] = [
+        m.OutgoingModel.state.set(state),
+        m.OutgoingModel.attempts.set(_attempt_items(record.attempts)),
+        m.OutgoingModel.version.set(record.version + 1),
+        m.OutgoingModel.updated_at.set(now),
+    ]
+    if change.tx_hash is not None:
+        actions.append(m.OutgoingModel.tx_hash.set(change.tx_hash))
+    if change.amount is not None:
+        actions.append(m.OutgoingModel.amount.set(change.amount))
+    if change.fee_wei is not None:
+        actions.append(m.OutgoingModel.fee_wei.set(change.fee_wei))
+    if change.error is not None:
+        actions.append(m.OutgoingModel.error.set(change.error[:500]))
+    return actions
+
+
+def _expected(record: TransferRecord, states: tuple[str, ...]) -> Condition:
+    return (m.OutgoingModel.version == record.version) & m.OutgoingModel.state.is_in(*states)
+
+
+def sign(record: TransferRecord, claim: NonceClaim, gas_limit: int, now: int) -> TransferRecord:
+    """PENDING → SIGNED: take ``claim.nonce`` and record the signed first attempt
+    (``record.attempts``), in one DynamoDB transaction. Raises NonceTaken when another
+    writer took a nonce meanwhile, ConcurrentUpdate when the record moved on."""
+    _bind()
+    actions = _actions(record, "SIGNED", now, Change(tx_hash=record.attempts[-1].tx_hash))
+    actions += [m.OutgoingModel.nonce.set(claim.nonce), m.OutgoingModel.gas_limit.set(gas_limit)]
+    try:
+        with TransactWrite(connection=m.connection()) as tx:
+            _take(tx, claim, now)
+            tx.update(
+                m.OutgoingModel(record.tx_id),
+                actions=actions,
+                condition=_expected(record, ("PENDING",)),
+            )
+    except TransactWriteError as exc:
+        _raise_for(exc, record.tx_id)
+    return replace(
+        record,
+        state="SIGNED",
+        version=record.version + 1,
+        nonce=claim.nonce,
+        gas_limit=gas_limit,
+        tx_hash=record.attempts[-1].tx_hash,
+        updated_at=now,
+    )
+
+
+def transition(
+    before: TransferRecord,
+    after: TransferRecord,
+    now: int,
+    change: Change | None = None,
+) -> TransferRecord:
+    """Write ``after`` (state, attempts, ``change``) if the stored record is still
+    ``before`` (same version and state); raise ConcurrentUpdate otherwise."""
+    _bind()
+    change = change or Change()
+    try:
+        m.OutgoingModel(before.tx_id).update(
+            actions=_actions(after, after.state, now, change),
+            condition=_expected(before, (before.state,)),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise ConcurrentUpdate(before.tx_id) from exc
+        raise
+    return replace(
+        after,
+        version=before.version + 1,
+        tx_hash=change.tx_hash if change.tx_hash is not None else after.tx_hash,
+        amount=change.amount if change.amount is not None else after.amount,
+        fee_wei=change.fee_wei if change.fee_wei is not None else after.fee_wei,
+        error=change.error[:500] if change.error is not None else after.error,
+        updated_at=now,
+    )
