@@ -1,0 +1,581 @@
+"""One outgoing token transfer from the hot wallet, sent at most once (docs/adr/0012).
+
+:func:`send_token` is idempotent by the caller's ``tx_id`` (``po_…``, ``rf_…``,
+``cold_…``). Its ``outgoing`` record moves, with conditional updates only::
+
+    PENDING → SIGNED(nonce, raw tx, hash) → BROADCAST(tx_hash) → CONFIRMED | FAILED
+
+and keeps every attempt at its nonce (hash, raw tx, gas price, state): the first one, a
+gas-bumped replacement of a stuck one, or a 0-value self-transfer that fills the nonce
+of a transaction the node refused. Whichever attempt is mined wins; the other live
+ones become REPLACED.
+
+- The nonce is taken from DynamoDB (:mod:`shared.settlement.nonces`) in the same
+  transaction that records SIGNED: a transfer that cannot be signed (the gas estimate
+  reverts, e.g. the hot wallet lacks tokens) is FAILED without consuming a nonce.
+- A signed transaction is recorded before it is sent; a crash after SIGNED or after
+  BROADCAST resumes by re-sending the very same bytes (the node accepts them once).
+  A new transaction for the nonce is only ever a replacement (same nonce, ≥ 12.5 %
+  more gas price, up to the policy's ceiling) or a cancellation, so the nonce is used
+  exactly once on chain and the transfer happens at most once.
+- Broadcast but not mined within this invocation: :class:`TransferStillPending` (the
+  SQS message is redelivered later and the next call resumes).
+- CONFIRMED only when the receipt's Transfer log moved exactly ``amount`` to ``to``.
+
+This module is settlement logic: it gets a ``Web3`` client and a
+:class:`~shared.settlement.signer.Signer` and never sees a key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from eth_typing import ChecksumAddress, HexStr
+from hexbytes import HexBytes
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import Nonce, TxParams, TxReceipt, Wei
+
+from shared import ids
+from shared.dal import outgoing
+from shared.dal.outgoing import Attempt, Change, NonceClaim, TransferRecord
+from shared.dal.repo import ConcurrentUpdate
+from shared.settlement.nonces import NonceAllocator
+from shared.settlement.signer import Signer
+from shared.settlement.sweeps import (
+    ERC20_ABI,
+    GAS_HEADROOM_DEN,
+    GAS_HEADROOM_NUM,
+    TRANSFER_TOPIC,
+    GasPolicy,
+    GasPriceBelowBaseFee,
+)
+
+logger = Logger(child=True)
+
+MIN_BUMP_BPS = 1250  # 12.5 %: above geth/BSC's 10 % replacement rule, with rounding room
+CANCEL_GAS = 21_000
+_RACES = 5  # a duplicate writer moved the record: re-read and go on, at most this often
+
+
+class OutboundSettings(BaseSettings):
+    """Outgoing transfers (``BSCPAY_OUTBOUND_*``), read once at cold start."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_OUTBOUND_", extra="ignore")
+
+    # A broadcast transaction not mined this long after it was signed is replaced.
+    stuck_after_s: float = Field(default=60.0, gt=0)
+    # How long one invocation waits for the receipt before TransferStillPending (keep it
+    # well under the function's timeout).
+    wait_s: float = Field(default=30.0, ge=0)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    # Gas price increase of a replacement, in basis points of the highest live attempt.
+    gas_bump_bps: int = Field(default=MIN_BUMP_BPS, ge=MIN_BUMP_BPS, le=100_000)
+
+
+# --- results and errors -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    tx_id: str
+    state: Literal["CONFIRMED", "FAILED"]
+    tx_hash: str | None  # the mined transfer (None: nothing of it was mined)
+    fee_wei: int  # BNB paid for gas (a reverted transfer or a cancellation pays too)
+    error: str | None
+
+
+class OutboundError(RuntimeError):
+    """An outgoing transfer could not be carried through now."""
+
+
+class TransferStillPending(OutboundError):
+    """Broadcast, not mined within this invocation: retry later (the call resumes)."""
+
+    def __init__(self, tx_id: str, tx_hash: str | None, nonce: int | None) -> None:
+        super().__init__(f"{tx_id}: {tx_hash} (nonce {nonce}) is not mined yet")
+        self.tx_id = tx_id
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+
+
+class TransferMismatch(OutboundError):
+    """``tx_id`` already names a different transfer (recipient, amount, token, wallet)."""
+
+
+class TransferUnverified(OutboundError):
+    """Mined with status 1, but its Transfer log does not show ``amount`` going to ``to``.
+    The record stays BROADCAST; a human must look (alerted)."""
+
+
+class NonceNotFilled(OutboundError):
+    """The node refused the transfer and its cancellation: the nonce is still open.
+    Retry later (the record keeps the nonce; the next call tries again)."""
+
+
+@dataclass(frozen=True)
+class OutboundHooks:
+    """Test seams: ``before_send(tx_hash)`` runs after an attempt is recorded, right
+    before it is sent; ``after_send(tx_hash)`` after the node accepted it and BROADCAST
+    was recorded. Raising from either simulates a crash at that point."""
+
+    before_send: Callable[[str], None] | None = None
+    after_send: Callable[[str], None] | None = None
+
+
+# --- pure parts -------------------------------------------------------------------------
+
+
+def bumped_gas_price(
+    previous_wei: int, node_price_wei: int, policy: GasPolicy, bump_bps: int = MIN_BUMP_BPS
+) -> int | None:
+    """The gas price of a replacement: at least ``previous`` + ``bump_bps`` (rounded up),
+    the node's clamped price if higher, never above the ceiling. None when the ceiling
+    leaves no room for the minimum bump (the node would refuse the replacement)."""
+    if bump_bps < MIN_BUMP_BPS:
+        raise ValueError(f"a replacement needs at least {MIN_BUMP_BPS} bps more gas price")
+    minimum = -(-previous_wei * (10_000 + bump_bps) // 10_000)
+    price = min(max(minimum, policy.clamp(node_price_wei)), policy.ceiling_wei)
+    return price if price >= minimum else None
+
+
+def moved_to(receipt: TxReceipt, token: str, sender: str, to: str) -> int:
+    """Token base units the receipt's Transfer logs moved from ``sender`` to ``to``."""
+    token, sender, to = (Web3.to_checksum_address(a) for a in (token, sender, to))
+    total = 0
+    for log in receipt["logs"]:
+        topics = log["topics"]
+        if (
+            Web3.to_checksum_address(log["address"]) != token
+            or len(topics) != 3
+            or HexBytes(topics[0]) != TRANSFER_TOPIC
+        ):
+            continue
+        source = Web3.to_checksum_address(HexBytes(topics[1])[-20:])
+        target = Web3.to_checksum_address(HexBytes(topics[2])[-20:])
+        if source == sender and target == to:
+            total += int.from_bytes(HexBytes(log["data"]))
+    return total
+
+
+# --- the transfer -----------------------------------------------------------------------
+
+
+def send_token(
+    w3: Web3,
+    hot_wallet: Signer,
+    tx_id: str,
+    to: str,
+    amount: int,
+    *,
+    token: str,
+    gas: GasPolicy,
+    settings: OutboundSettings | None = None,
+    kind: str = "transfer",
+    hooks: OutboundHooks | None = None,
+) -> TransferOutcome:
+    """Send ``amount`` base units of ``token`` from the hot wallet to ``to``, once per
+    ``tx_id``. Returns the final outcome; raises :class:`TransferStillPending` while
+    the transaction is broadcast but not mined (call again later with the same
+    arguments), :class:`TransferMismatch` when ``tx_id`` names another transfer,
+    ``GasPriceBelowBaseFee`` (nothing signed) when the ceiling is under the base fee.
+    ``kind`` labels the record (``payout``, ``refund``, ``cold``)."""
+    outbound = Outbound(w3, hot_wallet, token=token, gas=gas, settings=settings, hooks=hooks)
+    return outbound.send(tx_id, to, amount, kind=kind)
+
+
+class Outbound:
+    """Outgoing token transfers from one hot wallet (reusable within an invocation)."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        hot_wallet: Signer,
+        *,
+        token: str,
+        gas: GasPolicy,
+        settings: OutboundSettings | None = None,
+        hooks: OutboundHooks | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.signer = hot_wallet
+        self.hot: ChecksumAddress = hot_wallet.address
+        self.token = Web3.to_checksum_address(token)
+        self.gas = gas
+        self.settings = settings or OutboundSettings()
+        self.hooks = hooks or OutboundHooks()
+        self.chain_id = int(w3.eth.chain_id)
+        self.nonces = NonceAllocator(w3, self.hot)
+        self._erc20 = w3.eth.contract(address=self.token, abi=ERC20_ABI)
+        self._ceiling_alerted: set[str] = set()
+
+    # -- entry ---------------------------------------------------------------------------
+
+    def send(self, tx_id: str, to: str, amount: int, *, kind: str = "transfer") -> TransferOutcome:
+        if not tx_id:
+            raise ValueError("tx_id is required")
+        if amount <= 0:
+            raise ValueError("amount must be positive")
+        recipient = Web3.to_checksum_address(to)  # ValueError on a malformed address
+        if int(recipient, 16) == 0:
+            raise ValueError("refusing to send to the zero address")
+        payload = {"to": recipient.lower(), "amount": str(amount), "token": self.token.lower()}
+        outgoing.create_transfer(tx_id, kind, self.hot, payload, ids.now())
+        for _ in range(_RACES):
+            record = outgoing.get_transfer(tx_id)
+            if record is None:
+                raise OutboundError(f"{tx_id}: record vanished")
+            if record.payload != payload or (record.wallet or "") != self.hot.lower():
+                raise TransferMismatch(f"{tx_id} already names another transfer")
+            try:
+                return self._drive(record, recipient, amount)
+            except ConcurrentUpdate:
+                # A duplicate writer moved the record (it can only have recorded what
+                # this one would): read it again and carry on from there.
+                logger.info("outgoing record moved under us; re-reading", extra={"tx_id": tx_id})
+        raise OutboundError(f"{tx_id}: lost {_RACES} races for the record")
+
+    def _drive(self, record: TransferRecord, to: ChecksumAddress, amount: int) -> TransferOutcome:
+        if record.state == "PENDING":
+            record = self._sign_first(record, to, amount)
+        if record.state in outgoing.TERMINAL:
+            return self._outcome(record)
+        for attempt in record.live:
+            record = self._push(record, attempt.tx_hash)
+        deadline = time.monotonic() + self.settings.wait_s
+        while True:
+            done = self._settle(record, to, amount)
+            if done is not None:
+                return self._outcome(done)
+            if not record.live:
+                record = self._cancel(record)
+                continue
+            if self._stuck(record):
+                record = self._replace(record, to, amount)
+            if time.monotonic() >= deadline:
+                raise TransferStillPending(record.tx_id, record.tx_hash, record.nonce)
+            time.sleep(self.settings.poll_interval_s)
+
+    # -- signing -------------------------------------------------------------------------
+
+    def _price(self) -> int:
+        price = self.gas.clamp(int(self.w3.eth.gas_price))
+        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        if price < base_fee:
+            raise GasPriceBelowBaseFee(
+                f"gas price {price} wei (ceiling {self.gas.ceiling_wei}) is below the base "
+                f"fee {base_fee} wei; send later or raise the ceiling"
+            )
+        return price
+
+    def _transfer_tx(
+        self, to: ChecksumAddress, amount: int, nonce: int, gas_limit: int, price: int
+    ) -> TxParams:
+        return {
+            "to": self.token,
+            "value": Wei(0),
+            "data": HexStr(self._erc20.encode_abi("transfer", args=[to, amount])),
+            "gas": gas_limit,
+            "nonce": Nonce(nonce),
+            "chainId": self.chain_id,
+            "maxFeePerGas": Wei(price),
+            "maxPriorityFeePerGas": Wei(price),
+        }
+
+    def _cancel_tx(self, nonce: int, price: int) -> TxParams:
+        """A 0-value transfer to ourselves: fills ``nonce`` and moves nothing."""
+        return {
+            "to": self.hot,
+            "value": Wei(0),
+            "gas": CANCEL_GAS,
+            "nonce": Nonce(nonce),
+            "chainId": self.chain_id,
+            "maxFeePerGas": Wei(price),
+            "maxPriorityFeePerGas": Wei(price),
+        }
+
+    def _attempt(self, tx: TxParams, price: int, kind: str) -> Attempt:
+        raw = self.signer.sign_transaction(dict(tx))
+        return Attempt(
+            tx_hash=HexBytes(Web3.keccak(raw)).to_0x_hex(),
+            raw_tx="0x" + raw.hex(),
+            gas_price_wei=price,
+            kind=kind,
+            state="SIGNED",
+            signed_at_ms=_now_ms(),
+        )
+
+    def _sign_first(
+        self, record: TransferRecord, to: ChecksumAddress, amount: int
+    ) -> TransferRecord:
+        """PENDING → SIGNED with a fresh nonce, or → FAILED (no nonce) when the
+        transfer would revert."""
+        price = self._price()
+        call: TxParams = {
+            "from": self.hot,
+            "to": self.token,
+            "value": Wei(0),
+            "data": HexStr(self._erc20.encode_abi("transfer", args=[to, amount])),
+        }
+        try:
+            estimate = int(self.w3.eth.estimate_gas(call))
+        except ContractLogicError as exc:
+            error = f"cannot be signed: the transfer reverts ({exc})"[:300]
+            logger.warning(
+                "outgoing transfer failed before signing",
+                extra={"tx_id": record.tx_id, "error": error},
+            )
+            failed = replace(record, state="FAILED")
+            return outgoing.transition(
+                record, failed, ids.now(), Change(error=error, fee_wei=0, amount=0)
+            )
+        gas_limit = estimate * GAS_HEADROOM_NUM // GAS_HEADROOM_DEN
+
+        def sign_and_record(claim: NonceClaim) -> TransferRecord:
+            tx = self._transfer_tx(to, amount, claim.nonce, gas_limit, price)
+            signed = replace(record, attempts=(self._attempt(tx, price, "transfer"),))
+            return outgoing.sign(signed, claim, gas_limit, ids.now())
+
+        signed = self.nonces.allocate(sign_and_record)
+        logger.info(
+            "outgoing transfer signed",
+            extra={"tx_id": record.tx_id, "nonce": signed.nonce, "tx": signed.tx_hash},
+        )
+        return signed
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _push(self, record: TransferRecord, tx_hash: str) -> TransferRecord:
+        """(Re-)send one recorded attempt; BROADCAST once the node has it, REFUSED when
+        the node turns it down (and its nonce is still open)."""
+        attempt = _attempt_of(record, tx_hash)
+        if self.hooks.before_send is not None:
+            self.hooks.before_send(tx_hash)
+        try:
+            self.w3.eth.send_raw_transaction(HexBytes(attempt.raw_tx))
+        except Web3RPCError as exc:
+            # No message matching: what the node knows decides. Known (pending or
+            # mined): sent. Nonce used: _settle finds out by what. Else: refused.
+            if not self._known(tx_hash):
+                if self._nonce_used(record):
+                    return record
+                error = f"refused by the node: {exc}"[:300]
+                logger.warning(
+                    "node refused an outgoing transaction",
+                    extra={
+                        "alert": "outgoing_refused",
+                        "tx_id": record.tx_id,
+                        "tx": tx_hash,
+                        "nonce": record.nonce,
+                        "error": error,
+                    },
+                )
+                after = _with_attempt(record, tx_hash, state="REFUSED", error=error)
+                return outgoing.transition(record, after, ids.now(), Change(error=error))
+        if attempt.state == "SIGNED":
+            after = replace(_with_attempt(record, tx_hash, state="BROADCAST"), state="BROADCAST")
+            record = outgoing.transition(record, after, ids.now())
+        if self.hooks.after_send is not None:
+            self.hooks.after_send(tx_hash)
+        return record
+
+    def _known(self, tx_hash: str) -> bool:
+        try:
+            self.w3.eth.get_transaction(HexStr(tx_hash))
+        except TransactionNotFound:
+            return False
+        return True
+
+    def _nonce_used(self, record: TransferRecord) -> bool:
+        assert record.nonce is not None
+        return int(self.w3.eth.get_transaction_count(self.hot, "latest")) > record.nonce
+
+    def _receipt(self, tx_hash: str) -> TxReceipt | None:
+        try:
+            return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    # -- waiting, replacing, cancelling -------------------------------------------------
+
+    def _settle(
+        self, record: TransferRecord, to: ChecksumAddress, amount: int
+    ) -> TransferRecord | None:
+        """The terminal record once the nonce is used on chain, else None."""
+        used = self._nonce_used(record)  # read before the receipts: no window between
+        for attempt in record.attempts:
+            receipt = self._receipt(attempt.tx_hash)
+            if receipt is not None:
+                return self._finish(record, attempt, receipt, to, amount)
+        if not used:
+            return None
+        error = f"nonce {record.nonce} was used by a transaction outside bscpay"
+        logger.error(
+            "outgoing transfer lost its nonce",
+            extra={"alert": "nonce_used_elsewhere", "tx_id": record.tx_id, "nonce": record.nonce},
+        )
+        after = replace(
+            record,
+            state="FAILED",
+            attempts=tuple(replace(a, state="REPLACED") if a.live else a for a in record.attempts),
+        )
+        return outgoing.transition(
+            record, after, ids.now(), Change(error=error, fee_wei=0, amount=0)
+        )
+
+    def _finish(
+        self,
+        record: TransferRecord,
+        mined: Attempt,
+        receipt: TxReceipt,
+        to: ChecksumAddress,
+        amount: int,
+    ) -> TransferRecord:
+        fee = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
+        error: str | None = None
+        if receipt["status"] != 1:
+            state, mined_state, error = "FAILED", "FAILED", "the transfer reverted on chain"
+        elif mined.kind == "cancel":
+            state, mined_state = "FAILED", "CONFIRMED"
+            error = record.error or "cancelled: its nonce was filled by a 0-value transaction"
+        else:
+            moved = moved_to(receipt, self.token, self.hot, to)
+            if moved != amount:
+                logger.error(
+                    "mined transfer moved an unexpected amount",
+                    extra={
+                        "alert": "outgoing_unverified",
+                        "tx_id": record.tx_id,
+                        "tx": mined.tx_hash,
+                        "moved": moved,
+                        "amount": amount,
+                    },
+                )
+                raise TransferUnverified(
+                    f"{record.tx_id}: {mined.tx_hash} moved {moved}, not {amount}, to {to}"
+                )
+            state, mined_state = "CONFIRMED", "CONFIRMED"
+        attempts = tuple(
+            replace(a, state=mined_state)
+            if a.tx_hash == mined.tx_hash
+            else (replace(a, state="REPLACED") if a.live else a)
+            for a in record.attempts
+        )
+        after = replace(record, state=state, attempts=attempts)
+        change = Change(
+            tx_hash=mined.tx_hash,
+            fee_wei=fee,
+            amount=amount if state == "CONFIRMED" else 0,
+            error=error,
+        )
+        done = outgoing.transition(record, after, ids.now(), change)
+        logger.info(
+            "outgoing transfer settled",
+            extra={
+                "tx_id": record.tx_id,
+                "state": state,
+                "tx": mined.tx_hash,
+                "fee_wei": fee,
+                "attempts": len(record.attempts),
+            },
+        )
+        return done
+
+    def _stuck(self, record: TransferRecord) -> bool:
+        newest = max(a.signed_at_ms for a in record.live)
+        return _now_ms() - newest >= self.settings.stuck_after_s * 1000
+
+    def _replace(self, record: TransferRecord, to: ChecksumAddress, amount: int) -> TransferRecord:
+        """Re-sign the newest live attempt with the same nonce and a higher gas price."""
+        assert record.nonce is not None and record.gas_limit is not None
+        live = record.live
+        newest = max(live, key=lambda a: a.signed_at_ms)
+        highest = max(a.gas_price_wei for a in live)
+        price = bumped_gas_price(
+            highest, int(self.w3.eth.gas_price), self.gas, self.settings.gas_bump_bps
+        )
+        if price is None:
+            if newest.tx_hash not in self._ceiling_alerted:
+                self._ceiling_alerted.add(newest.tx_hash)
+                logger.error(
+                    "stuck outgoing transaction cannot be replaced: gas ceiling reached",
+                    extra={
+                        "alert": "outgoing_stuck_at_ceiling",
+                        "tx_id": record.tx_id,
+                        "tx": newest.tx_hash,
+                        "gas_price_wei": highest,
+                        "ceiling_wei": self.gas.ceiling_wei,
+                    },
+                )
+            return record
+        if newest.kind == "cancel":
+            tx = self._cancel_tx(record.nonce, price)
+        else:
+            tx = self._transfer_tx(to, amount, record.nonce, record.gas_limit, price)
+        attempt = self._attempt(tx, price, newest.kind)
+        after = replace(record, attempts=(*record.attempts, attempt))
+        record = outgoing.transition(record, after, ids.now(), Change(tx_hash=attempt.tx_hash))
+        logger.warning(
+            "replacing a stuck outgoing transaction",
+            extra={
+                "tx_id": record.tx_id,
+                "nonce": record.nonce,
+                "old": newest.tx_hash,
+                "new": attempt.tx_hash,
+                "gas_price_wei": price,
+            },
+        )
+        return self._push(record, attempt.tx_hash)
+
+    def _cancel(self, record: TransferRecord) -> TransferRecord:
+        """Every attempt was refused and the nonce is still open: fill it with a 0-value
+        self-transfer so later transactions are not stuck behind a gap."""
+        assert record.nonce is not None
+        price = self._price()
+        attempt = self._attempt(self._cancel_tx(record.nonce, price), price, "cancel")
+        after = replace(record, attempts=(*record.attempts, attempt))
+        record = outgoing.transition(record, after, ids.now(), Change(tx_hash=attempt.tx_hash))
+        record = self._push(record, attempt.tx_hash)
+        if not record.live and not self._nonce_used(record):
+            raise NonceNotFilled(
+                f"{record.tx_id}: nonce {record.nonce} is open; the transfer and its "
+                "cancellation were refused (retry later)"
+            )
+        return record
+
+    # -- results -------------------------------------------------------------------------
+
+    def _outcome(self, record: TransferRecord) -> TransferOutcome:
+        state: Literal["CONFIRMED", "FAILED"] = (
+            "CONFIRMED" if record.state == "CONFIRMED" else "FAILED"
+        )
+        mined = next((a for a in record.attempts if a.tx_hash == record.tx_hash), None)
+        tx_hash = (
+            record.tx_hash
+            if mined is not None and mined.kind == "transfer" and mined.state != "REPLACED"
+            else None
+        )
+        return TransferOutcome(record.tx_id, state, tx_hash, int(record.fee_wei or 0), record.error)
+
+
+def _attempt_of(record: TransferRecord, tx_hash: str) -> Attempt:
+    return next(a for a in record.attempts if a.tx_hash == tx_hash)
+
+
+def _with_attempt(record: TransferRecord, tx_hash: str, **changes: Any) -> TransferRecord:
+    return replace(
+        record,
+        attempts=tuple(
+            replace(a, **changes) if a.tx_hash == tx_hash else a for a in record.attempts
+        ),
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
