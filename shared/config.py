@@ -106,6 +106,40 @@ class ScannerSettings(BaseSettings):
     start_block: int | None = None
 
 
+class PayoutSettings(BaseSettings):
+    """Money leaving the hot wallet: payouts, refunds, cold moves (docs/adr/0013).
+    Amounts are decimal USDT strings, like the API's."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_PAYOUT_", extra="ignore")
+
+    # Platform fee defaults for merchants without their own terms.
+    fee_bps: int = Field(default=50, ge=0, le=10_000)
+    fee_fixed: Decimal = Field(default=Decimal("0"), ge=0)
+    # Flat network fee charged per payout and refund (covers the hot wallet's gas).
+    network_fee: Decimal = Field(default=Decimal("0.10"), ge=0)
+    # Payouts and refunds above this wait for a second admin (four eyes).
+    approval_threshold: Decimal = Field(default=Decimal("1000"), ge=0)
+    # Smallest payout worth sending (after fees).
+    minimum: Decimal = Field(default=Decimal("1"), gt=0)
+    # Hot wallet cap: USDT above it (less what is reserved for payouts and refunds)
+    # moves to the cold address; moves above cold_approval_threshold need approval.
+    hot_wallet_cap: Decimal = Field(default=Decimal("10000"), ge=0)
+    cold_approval_threshold: Decimal = Field(default=Decimal("50000"), ge=0)
+    # The only destination a cold move can have. Empty: no cold moves.
+    cold_address: str = ""
+    # UTC hour at which daily payouts are made.
+    daily_hour_utc: int = Field(default=0, ge=0, le=23)
+
+    @field_validator("cold_address")
+    @classmethod
+    def _cold_shape(cls, value: str) -> str:
+        if value and not (value.startswith("0x") and len(value) == 42):
+            raise ValueError("BSCPAY_PAYOUT_COLD_ADDRESS must be a 0x-prefixed 20-byte address")
+        if value:
+            int(value, 16)
+        return value
+
+
 @lru_cache(maxsize=1)
 def aws() -> AwsSettings:
     return AwsSettings()
@@ -126,7 +160,12 @@ def scanner() -> ScannerSettings:
     return ScannerSettings()
 
 
+@lru_cache(maxsize=1)
+def payouts() -> PayoutSettings:
+    return PayoutSettings()
+
+
 def reset() -> None:
     """Forget cached settings (tests and the local stack change the environment)."""
-    for fn in (aws, chain, api, scanner):
+    for fn in (aws, chain, api, scanner, payouts):
         fn.cache_clear()

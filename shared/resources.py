@@ -119,6 +119,26 @@ TABLES: tuple[Table, ...] = (
     # entries newest first by "{created_ms:013d}#{journal_id}", and one journal item per
     # posting keyed by the caller's idempotency id.
     Table("ledger_accounts", "account"),
+    # Money leaving the hot wallet (docs/adr/0013): payouts "po_…", refunds "re_…", cold
+    # moves "cm_…", and one "refunded#<payment id>" counter per refunded payment.
+    Table(
+        "disbursements",
+        "disbursement_id",
+        indexes=(
+            # A merchant's payouts or refunds, newest first: "mer_…#payout".
+            Index("by_merchant_kind", "merchant_kind", "created_key"),
+            Index("by_payment", "payment_id", "created_key"),
+            # Admin queue: everything in one status (e.g. "pending_approval").
+            Index("by_status", "status", "created_key"),
+        ),
+    ),
+    # Per merchant: settlement address, schedule and fee terms (admin API).
+    Table(
+        "settlement_profiles",
+        "merchant_id",
+        # Sparse: only profiles on an automatic schedule carry "scheduled".
+        indexes=(Index("scheduled", "scheduled", "merchant_id"),),
+    ),
     Table("ledger_entries", "account", sort_key="entry_key"),
     Table("ledger_journal", "journal_id"),
 )

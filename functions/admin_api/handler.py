@@ -15,10 +15,21 @@ from shared import config
 from shared.admin import chain as chain_admin
 from shared.admin import merchants
 from shared.api.http import error_response, install_error_handlers, json_response, parse_limit
+from shared.disbursements import service as disbursements
 from shared.errors import Unauthenticated
-from shared.models.api import CreateApiKey, CreateMerchant, PaymentOut, Rescan, UpdateMerchant
-from shared.models.domain import ApiKey, Merchant
+from shared.models.api import (
+    CreateApiKey,
+    CreateMerchant,
+    DecideDisbursement,
+    PaymentOut,
+    RequestPayout,
+    Rescan,
+    SettlementProfileIn,
+    UpdateMerchant,
+)
+from shared.models.domain import ApiKey, DisbursementStatus, Merchant, PayoutSchedule
 from shared.payments import service as payments
+from shared.payments.amounts import format_amount, parse_amount, parse_fee
 
 logger = Logger()
 tracer = Tracer()
@@ -130,6 +141,92 @@ def list_payments(
     decimals = config.chain().token_decimals
     data = [{**PaymentOut.of(p, decimals).to_json(), "merchant_id": p.merchant_id} for p in items]
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+def _admin() -> str:
+    return str(app.context["admin"])
+
+
+def _units(value: str | None, param: str) -> int | None:
+    return None if value is None else parse_amount(value, config.chain().token_decimals, param)
+
+
+def _profile(merchant_id: str) -> dict[str, Any]:
+    p = disbursements.get_profile(merchant_id)
+    decimals = config.chain().token_decimals
+    return {
+        "object": "settlement_profile",
+        "merchant_id": p.merchant_id,
+        "address": p.address,
+        "schedule": p.schedule.value,
+        "threshold": format_amount(p.threshold, decimals) if p.threshold is not None else None,
+        "fee_bps": p.fee_bps,
+        "fee_fixed": format_amount(p.fee_fixed, decimals) if p.fee_fixed is not None else None,
+        "updated_at": p.updated_at,
+        "updated_by": p.updated_by,
+    }
+
+
+@app.post("/admin/merchants/<merchant_id>/settlement")
+def set_settlement_profile(
+    merchant_id: str, body: Annotated[SettlementProfileIn, Body()]
+) -> Response[str]:
+    decimals = config.chain().token_decimals
+    fee_fixed = None if body.fee_fixed is None else parse_fee(body.fee_fixed, decimals, "fee_fixed")
+    disbursements.set_profile(
+        merchant_id,
+        body.address,
+        PayoutSchedule(body.schedule),
+        _units(body.threshold, "threshold"),
+        body.fee_bps,
+        fee_fixed,
+        _admin(),
+    )
+    return json_response(200, _profile(merchant_id))
+
+
+@app.get("/admin/merchants/<merchant_id>/settlement")
+def get_settlement_profile(merchant_id: str) -> Response[str]:
+    return json_response(200, _profile(merchant_id))
+
+
+@app.post("/admin/merchants/<merchant_id>/payouts")
+def request_payout(merchant_id: str, body: Annotated[RequestPayout, Body()]) -> Response[str]:
+    payout = disbursements.request_payout(
+        merchant_id, f"admin:{_admin()}", _units(body.amount, "amount")
+    )
+    return json_response(201, disbursements.to_admin_json(payout))
+
+
+@app.get("/admin/settlements")
+def list_settlements(
+    status: Annotated[DisbursementStatus, Query()] = DisbursementStatus.PENDING_APPROVAL,
+    limit: Annotated[str | None, Query(max_length=4)] = None,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response[str]:
+    items, has_more = disbursements.list_by_status(status, parse_limit(limit), starting_after)
+    data = [disbursements.to_admin_json(d) for d in items]
+    return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@app.get("/admin/settlements/<disbursement_id>")
+def get_settlement(disbursement_id: str) -> Response[str]:
+    return json_response(200, disbursements.to_admin_json(disbursements.get(disbursement_id)))
+
+
+@app.post("/admin/settlements/<disbursement_id>/approve")
+def approve_settlement(disbursement_id: str) -> Response[str]:
+    return json_response(
+        200, disbursements.to_admin_json(disbursements.approve(disbursement_id, _admin()))
+    )
+
+
+@app.post("/admin/settlements/<disbursement_id>/reject")
+def reject_settlement(
+    disbursement_id: str, body: Annotated[DecideDisbursement, Body()]
+) -> Response[str]:
+    rejected = disbursements.reject(disbursement_id, _admin(), body.reason)
+    return json_response(200, disbursements.to_admin_json(rejected))
 
 
 @app.post("/admin/chain/rescan")

@@ -13,14 +13,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import config
 from shared.api import docs, merchant_auth
 from shared.api.http import install_error_handlers, json_response
+from shared.disbursements import service as disbursements
 from shared.events import log as events
 from shared.models.api import (
     BalanceOut,
     CreatePayment,
+    CreateRefund,
     CreateWebhookEndpoint,
     DeletedOut,
     DeliveryList,
     DeliveryOut,
+    DisbursementList,
+    DisbursementOut,
     EventList,
     EventOut,
     EventType,
@@ -30,9 +34,10 @@ from shared.models.api import (
     WebhookEndpointList,
     WebhookEndpointOut,
 )
-from shared.models.domain import PaymentStatus
+from shared.models.domain import DisbursementKind, PaymentStatus
 from shared.payments import balances
 from shared.payments import service as payments
+from shared.payments.amounts import parse_amount
 from shared.webhooks import endpoints
 
 logger = Logger()
@@ -44,6 +49,8 @@ install_error_handlers(app)
 
 PAYMENT_ID = r"^pay_[0-9a-f]{1,60}$"
 EVENT_ID = r"^evt_[0-9a-f]{1,60}$"
+PAYOUT_ID = r"^po_[0-9a-f]{1,60}$"
+REFUND_ID = r"^re_[0-9a-f]{1,60}$"
 
 
 def _merchant() -> str:
@@ -89,6 +96,58 @@ def cancel_payment(payment_id: str) -> Response[str]:
 @app.get("/v1/balance", responses=docs.responses(200, BalanceOut, "The merchant's balance"))
 def get_balance() -> Response[str]:
     return json_response(200, balances.of(_merchant()).model_dump())
+
+
+@app.get(
+    "/v1/settlements",
+    responses=docs.responses(200, DisbursementList, "Payouts to the settlement address"),
+)
+def list_settlements(
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    starting_after: Annotated[str | None, Query(pattern=PAYOUT_ID)] = None,
+) -> Response[str]:
+    items, has_more = disbursements.list_for_merchant(
+        _merchant(), DisbursementKind.PAYOUT, limit, starting_after
+    )
+    data = [disbursements.to_json(d) for d in items]
+    return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@app.get(
+    "/v1/settlements/<payout_id>", responses=docs.responses(200, DisbursementOut, "The payout")
+)
+def get_settlement(payout_id: str) -> Response[str]:
+    d = disbursements.get_for_merchant(_merchant(), payout_id, DisbursementKind.PAYOUT)
+    return json_response(200, disbursements.to_json(d))
+
+
+@app.post(
+    "/v1/payments/<payment_id>/refunds",
+    responses=docs.responses(201, DisbursementOut, "The refund (maybe pending approval)"),
+)
+def create_refund(payment_id: str, body: Annotated[CreateRefund, Body()]) -> Response[str]:
+    amount = parse_amount(body.amount, config.chain().token_decimals)
+    merchant = _merchant()
+    refund = disbursements.request_refund(
+        merchant, payment_id, body.address, amount, requested_by=f"merchant:{merchant}"
+    )
+    return json_response(201, disbursements.to_json(refund))
+
+
+@app.get(
+    "/v1/payments/<payment_id>/refunds",
+    responses=docs.responses(200, DisbursementList, "The payment's refunds, newest first"),
+)
+def list_refunds(payment_id: str) -> Response[str]:
+    items = disbursements.refunds_of(_merchant(), payment_id)
+    data = [disbursements.to_json(d) for d in items]
+    return json_response(200, {"object": "list", "data": data, "has_more": False})
+
+
+@app.get("/v1/refunds/<refund_id>", responses=docs.responses(200, DisbursementOut, "The refund"))
+def get_refund(refund_id: str) -> Response[str]:
+    d = disbursements.get_for_merchant(_merchant(), refund_id, DisbursementKind.REFUND)
+    return json_response(200, disbursements.to_json(d))
 
 
 @app.post(

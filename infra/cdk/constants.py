@@ -94,13 +94,27 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "events": "read_write",  # commit / put_event, list, outbox marks dispatched
         "webhook_endpoints": "read_write",  # create/list/delete/rotate, outbox fan-out
         "deliveries": "read",  # deliveries_of (an endpoint's attempts)
-        "ledger_accounts": "read",  # GET /v1/balance
+        # GET /v1/balance; a refund reserves its amount in the ledger with its record
+        "ledger_accounts": "read_write",
+        "ledger_entries": "read_write",
+        "ledger_journal": "read_write",
+        "disbursements": "read_write",  # refunds and their per-payment counter
     },
     "admin_api": {
         "merchants": "read_write",  # put_merchant (with first key), tolerance, list
         "api_keys": "read_write",  # create, list, revoke
         "payments": "read",  # list across merchants / per merchant
         "transfers": "read",  # payment objects carry their transactions
+        # settlement profiles, payouts (ledger reservation), approve / reject (with the
+        # ledger's cancellation and the merchant's event, fanned out by the outbox)
+        "settlement_profiles": "read_write",
+        "disbursements": "read_write",
+        "ledger_accounts": "read_write",
+        "ledger_entries": "read_write",
+        "ledger_journal": "read_write",
+        "events": "read_write",
+        "webhook_endpoints": "read",
+        "addresses": "read",  # a settlement address must not be one of our deposits
     },
     "chain_scanner": {
         "payments": "read_write",  # commit
@@ -124,6 +138,13 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "transfers": "read",  # get_payment loads transactions
         "events": "read_write",  # commit puts events, outbox relay marks them
         "webhook_endpoints": "read",  # outbox fan-out (addresses: planner reads sweep_due)
+        # scheduled payouts (reservations) and the hot-wallet cap (cold moves)
+        "merchants": "read",
+        "settlement_profiles": "read",
+        "disbursements": "read_write",
+        "ledger_accounts": "read_write",
+        "ledger_entries": "read_write",
+        "ledger_journal": "read_write",
     },
     "reconciler": {
         "addresses": "read",  # deposits that may hold tokens (sweep_due)
@@ -136,6 +157,10 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_accounts": "read_write",  # ledger.sweep
         "ledger_entries": "read_write",
         "ledger_journal": "read_write",
+        # payouts, refunds, cold moves: status with the ledger posting and the event
+        "disbursements": "read_write",
+        "events": "read_write",
+        "webhook_endpoints": "read",  # outbox fan-out of payout.* / refund.* events
     },
 }
 
@@ -163,8 +188,9 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
     "chain_scanner": SystemItems(
         read=(SCANNER_CURSOR, RESCAN_QUEUE), update=(SCANNER_CURSOR, RESCAN_QUEUE)
     ),
-    # POST /admin/chain/rescan appends to the queue (UpdateItem, never reads)
-    "admin_api": SystemItems(read=(), update=(RESCAN_QUEUE,)),
+    # POST /admin/chain/rescan appends to the queue (UpdateItem, never reads); the hot
+    # wallet's public address (refused as a settlement address)
+    "admin_api": SystemItems(read=(CUSTODY_RECORD,), update=(RESCAN_QUEUE,)),
     # the sealed mnemonic (decryptable by this role alone); the hot wallet's next nonce,
     # taken in the TransactWriteItems that records each signed transaction
     "settlement": SystemItems(read=(CUSTODY_RECORD, HOT_WALLET_NONCE), update=(HOT_WALLET_NONCE,)),
@@ -176,9 +202,10 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
 # Producers of the outbox fan-out (service.commit publishes; relay re-publishes). The
 # consumer's receive/delete/change-visibility come with its event source mapping.
 QUEUE_SENDERS: Final[dict[str, tuple[str, ...]]] = {
-    "webhooks": ("merchant_api", "chain_scanner", "expirer"),
-    # the expirer's planner hands due deposits to settlement
-    "settlement": ("expirer",),
+    "webhooks": ("merchant_api", "admin_api", "chain_scanner", "expirer", "settlement"),
+    # the expirer's planner hands due deposits and scheduled payouts to settlement; the
+    # APIs hand over refunds, payouts and approved disbursements
+    "settlement": ("expirer", "merchant_api", "admin_api"),
 }
 # Environment variable that carries each queue's URL (read by shared.config).
 QUEUE_URL_ENV: Final[dict[str, str]] = {

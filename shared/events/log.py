@@ -6,7 +6,7 @@ from shared import ids
 from shared.dal import repo
 from shared.errors import NotFound, ValidationFailed
 from shared.events import outbox
-from shared.models.api import EVENT_TYPES
+from shared.models.api import SUBSCRIBABLE_EVENT_TYPES
 from shared.models.domain import Event
 
 
@@ -24,7 +24,7 @@ def list_for(
     event_type: str | None,
     payment_id: str | None,
 ) -> tuple[list[Event], bool]:
-    if event_type is not None and event_type not in (*EVENT_TYPES, "ping"):
+    if event_type is not None and event_type not in (*SUBSCRIBABLE_EVENT_TYPES, "ping"):
         raise ValidationFailed(f"unknown event type {event_type!r}", "type")
     after = get(merchant_id, starting_after) if starting_after else None
     return repo.list_events(merchant_id, limit, after, event_type, payment_id)

@@ -185,7 +185,8 @@ class Posting:
 
     @property
     def payout_state(self) -> PayoutState | None:
-        return PayoutState.RESERVED if self.kind == Kind.PAYOUT else None
+        # A reservation (a payout, or a refund awaiting its transfer) carries terms.
+        return PayoutState.RESERVED if self.payout is not None else None
 
     @property
     def closing_state(self) -> PayoutState | None:
@@ -397,7 +398,37 @@ class Ledger:
         """Reserve ``gross`` of the merchant's available balance for a payout of
         ``gross - fee - network_fee``; then :meth:`settle_payout` or :meth:`cancel_payout`
         with the same journal id."""
+        return self._post(
+            self.reservation_posting(merchant_id, gross, fee, network_fee, journal_id)
+        )
+
+    def settle_payout(self, payout_journal_id: str, gas_bnb: int = 0) -> Journal:
+        """The payout transfer is final on chain: ``net`` left the hot wallet, the fees
+        are earned. Journal id ``{payout_journal_id}/settled``."""
+        return self._post(self.settle_posting(payout_journal_id, gas_bnb))
+
+    def cancel_payout(self, payout_journal_id: str) -> Journal:
+        """The payout will not be sent: ``gross`` returns to available.
+        Journal id ``{payout_journal_id}/cancelled``."""
+        return self._post(self.cancel_posting(payout_journal_id))
+
+    # -- posting builders, for callers that commit a posting in their own transaction
+    #    (``shared.dal.ledger_repo.add_to_transaction``) together with their records --
+
+    def reservation_posting(
+        self,
+        merchant_id: str,
+        gross: int,
+        fee: int,
+        network_fee: int,
+        journal_id: str,
+        kind: Kind = Kind.PAYOUT,
+    ) -> Posting:
+        """A reservation of ``gross`` for money leaving the hot wallet later: a payout
+        (``Kind.PAYOUT``) or a refund (``Kind.REFUND``, its ``net`` goes to the payer)."""
         _checked_id(journal_id, "journal_id")
+        if kind not in (Kind.PAYOUT, Kind.REFUND):
+            raise InvalidPosting(f"{kind} is not a reservation", "kind")
         terms = PayoutTerms(
             merchant_id,
             _checked_amount(gross, "gross"),
@@ -411,20 +442,11 @@ class Ledger:
             credit=merchant_pending_payout(merchant_id),
             amount=gross,
         )
-        return self._post(
-            _posting(
-                journal_id,
-                Kind.PAYOUT,
-                self._clock(),
-                legs,
-                merchant_id=merchant_id,
-                payout=terms,
-            )
+        return _posting(
+            journal_id, kind, self._clock(), legs, merchant_id=merchant_id, payout=terms
         )
 
-    def settle_payout(self, payout_journal_id: str, gas_bnb: int = 0) -> Journal:
-        """The payout transfer is final on chain: ``net`` left the hot wallet, the fees
-        are earned. Journal id ``{payout_journal_id}/settled``."""
+    def settle_posting(self, payout_journal_id: str, gas_bnb: int = 0) -> Posting:
         terms = self._reservation(payout_journal_id)
         pending = merchant_pending_payout(terms.merchant_id)
         legs = [
@@ -434,36 +456,40 @@ class Ledger:
             *([Leg(NETWORK_FEES, Side.CREDIT, terms.network_fee)] if terms.network_fee else []),
             *_gas(gas_bnb),
         ]
-        return self._post(
-            _posting(
-                f"{payout_journal_id}/settled",
-                Kind.PAYOUT_SETTLED,
-                self._clock(),
-                legs,
-                merchant_id=terms.merchant_id,
-                closes_payout=payout_journal_id,
-            )
+        return _posting(
+            f"{payout_journal_id}/settled",
+            Kind.PAYOUT_SETTLED,
+            self._clock(),
+            legs,
+            merchant_id=terms.merchant_id,
+            closes_payout=payout_journal_id,
         )
 
-    def cancel_payout(self, payout_journal_id: str) -> Journal:
-        """The payout will not be sent: ``gross`` returns to available.
-        Journal id ``{payout_journal_id}/cancelled``."""
+    def cancel_posting(self, payout_journal_id: str) -> Posting:
         terms = self._reservation(payout_journal_id)
         legs = _entries(
             debit=merchant_pending_payout(terms.merchant_id),
             credit=merchant_available(terms.merchant_id),
             amount=terms.gross,
         )
-        return self._post(
-            _posting(
-                f"{payout_journal_id}/cancelled",
-                Kind.PAYOUT_CANCELLED,
-                self._clock(),
-                legs,
-                merchant_id=terms.merchant_id,
-                closes_payout=payout_journal_id,
-            )
+        return _posting(
+            f"{payout_journal_id}/cancelled",
+            Kind.PAYOUT_CANCELLED,
+            self._clock(),
+            legs,
+            merchant_id=terms.merchant_id,
+            closes_payout=payout_journal_id,
         )
+
+    def cold_move_posting(self, amount: int, journal_id: str, gas_bnb: int = 0) -> Posting:
+        legs = _entries(debit=COLD, credit=HOT, amount=_checked_amount(amount, "amount"))
+        legs += _gas(gas_bnb)
+        return _posting(journal_id, Kind.COLD_MOVE, self._clock(), legs)
+
+    def explain_rejection(self, posting: Posting) -> Journal | None:
+        """For a posting refused inside the caller's own transaction: the journal it
+        replays, or a typed error (InsufficientFunds, PayoutNotReserved, ...)."""
+        return self._explain_rejection(posting)
 
     def refund(self, merchant_id: str, amount: int, journal_id: str, gas_bnb: int = 0) -> Journal:
         """``amount`` of the merchant's available balance was sent back to a payer from
@@ -478,9 +504,7 @@ class Ledger:
         )
 
     def move_to_cold(self, amount: int, journal_id: str, gas_bnb: int = 0) -> Journal:
-        legs = _entries(debit=COLD, credit=HOT, amount=_checked_amount(amount, "amount"))
-        legs += _gas(gas_bnb)
-        return self._post(_posting(journal_id, Kind.COLD_MOVE, self._clock(), legs))
+        return self._post(self.cold_move_posting(amount, journal_id, gas_bnb))
 
     # -- queries --
 
@@ -522,7 +546,7 @@ class Ledger:
 
     def _reservation(self, payout_journal_id: str) -> PayoutTerms:
         reserved = self._repo.journal(payout_journal_id)
-        if reserved is None or reserved.kind != Kind.PAYOUT or reserved.payout is None:
+        if reserved is None or reserved.payout is None or reserved.closes_payout is not None:
             raise PayoutNotFound(f"no payout {payout_journal_id!r}", "journal_id")
         return reserved.payout
 

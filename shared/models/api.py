@@ -19,9 +19,22 @@ PaymentEventType = Literal[
     "payment.late_funds",
     "payment.reversed",
 ]
-# What the event log can be filtered by: payment events and test pings.
-EventType = PaymentEventType | Literal["ping"]
+# Money leaving the merchant's balance (docs/adr/0013).
+DisbursementEventType = Literal[
+    "payout.created",
+    "payout.paid",
+    "payout.failed",
+    "payout.rejected",
+    "refund.created",
+    "refund.succeeded",
+    "refund.failed",
+    "refund.rejected",
+]
+SubscribableEventType = PaymentEventType | DisbursementEventType
+# What the event log can be filtered by: every event type and test pings.
+EventType = SubscribableEventType | Literal["ping"]
 EVENT_TYPES: tuple[str, ...] = get_args(PaymentEventType)
+SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = (*EVENT_TYPES, *get_args(DisbursementEventType))
 
 
 class _Strict(BaseModel):
@@ -49,7 +62,9 @@ class CreatePayment(_Strict):
 
 class CreateWebhookEndpoint(_Strict):
     url: StrictStr = Field(min_length=8, max_length=2048)
-    events: list[PaymentEventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    events: list[SubscribableEventType] = Field(
+        min_length=1, max_length=len(SUBSCRIBABLE_EVENT_TYPES)
+    )
 
 
 class CreateMerchant(_Strict):
@@ -63,6 +78,27 @@ class UpdateMerchant(_Strict):
 class Rescan(_Strict):
     from_block: StrictInt = Field(ge=0)
     to_block: StrictInt = Field(ge=0)
+
+
+class CreateRefund(_Strict):
+    address: StrictStr = Field(max_length=42, description="Where the refund is sent")
+    amount: StrictStr = Field(max_length=64, description='Decimal string, e.g. "12.50"')
+
+
+class SettlementProfileIn(_Strict):
+    address: StrictStr = Field(max_length=42)
+    schedule: Literal["manual", "daily", "threshold"] = "manual"
+    threshold: StrictStr | None = Field(default=None, max_length=64)
+    fee_bps: StrictInt | None = Field(default=None, ge=0, le=10_000)
+    fee_fixed: StrictStr | None = Field(default=None, max_length=64)
+
+
+class RequestPayout(_Strict):
+    amount: StrictStr | None = Field(default=None, max_length=64)
+
+
+class DecideDisbursement(_Strict):
+    reason: StrictStr = Field(default="", max_length=500)
 
 
 class CreateApiKey(_Strict):
@@ -275,3 +311,28 @@ class BalanceOut(BaseModel):
     currency: Literal["USDT"] = "USDT"
     available: str  # final funds credited to the merchant
     pending_payout: str  # reserved for payouts not yet settled
+
+
+class DisbursementOut(BaseModel):
+    """A payout (``po_…``) or a refund (``re_…``)."""
+
+    id: str
+    object: Literal["payout", "refund", "cold_move"]
+    status: Literal["pending_approval", "queued", "processing", "paid", "failed", "rejected"]
+    currency: Literal["USDT"] = "USDT"
+    amount: str  # what reaches the destination
+    gross: str  # what left the merchant's balance
+    fee: str
+    network_fee: str
+    destination: str
+    tx_hash: str | None
+    failure_reason: str | None
+    created_at: int
+    updated_at: int
+    payment_id: str | None = None  # refunds
+
+
+class DisbursementList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[DisbursementOut]
+    has_more: bool

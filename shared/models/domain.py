@@ -120,3 +120,67 @@ class Delivery(BaseModel):
     error: str | None = None
     response_excerpt: str | None = None
     cursor: str = ""  # opaque position in the endpoint's log
+
+
+class DisbursementKind(StrEnum):
+    PAYOUT = "payout"  # a merchant's balance to its settlement address
+    REFUND = "refund"  # part of a payment back to a payer
+    COLD_MOVE = "cold_move"  # hot wallet excess to the allowlisted cold address
+
+
+class DisbursementStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"  # above the threshold: a second admin decides
+    QUEUED = "queued"  # approved (or under the threshold), handed to settlement
+    PROCESSING = "processing"  # settlement is broadcasting its transaction
+    PAID = "paid"  # mined; the ledger settled it
+    FAILED = "failed"  # the transfer failed; the reservation went back to the balance
+    REJECTED = "rejected"  # an admin refused it; the reservation went back
+
+    @property
+    def is_final(self) -> bool:
+        return self in (
+            DisbursementStatus.PAID,
+            DisbursementStatus.FAILED,
+            DisbursementStatus.REJECTED,
+        )
+
+
+class Disbursement(BaseModel):
+    """Money leaving the hot wallet. ``gross`` leaves the merchant's balance (reserved
+    at creation); ``amount`` = gross - fee - network_fee reaches ``destination``."""
+
+    disbursement_id: str
+    kind: DisbursementKind
+    status: DisbursementStatus
+    merchant_id: str | None  # None for cold moves
+    payment_id: str | None = None  # refunds
+    destination: str
+    gross: int
+    fee: int = 0
+    network_fee: int = 0
+    amount: int
+    requested_by: str  # "merchant:mer_…", "admin:<user>", "schedule", "hot_wallet_cap"
+    decided_by: str | None = None  # the approving or rejecting admin
+    reason: str | None = None  # rejection or failure reason
+    tx_hash: str | None = None
+    gas_fee_wei: int | None = None
+    created_at: int
+    updated_at: int
+    version: int = 0
+
+
+class PayoutSchedule(StrEnum):
+    MANUAL = "manual"  # only when an admin requests one
+    DAILY = "daily"  # once a day at PayoutSettings.daily_hour_utc
+    THRESHOLD = "threshold"  # as soon as the available balance reaches the threshold
+
+
+class SettlementProfile(BaseModel):
+    merchant_id: str
+    address: str  # checksummed settlement address
+    schedule: PayoutSchedule = PayoutSchedule.MANUAL
+    threshold: int | None = None  # base units, for THRESHOLD
+    fee_bps: int | None = None  # None: the deployment's default
+    fee_fixed: int | None = None
+    updated_at: int
+    updated_by: str

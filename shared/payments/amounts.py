@@ -31,6 +31,13 @@ def parse_amount(value: object, decimals: int = 18, param: str = "amount") -> in
     return units
 
 
+def parse_fee(value: object, decimals: int = 18, param: str = "amount") -> int:
+    """Like :func:`parse_amount`, but zero ("0", "0.00") is allowed: a fee may be waived."""
+    if isinstance(value, str) and re.fullmatch(r"0(\.0{1,18})?", value):
+        return 0
+    return parse_amount(value, decimals, param)
+
+
 def format_amount(units: int, decimals: int = 18) -> str:
     """Base units to the shortest exact decimal string ("12.5", "0.000001", "3")."""
     sign = "-" if units < 0 else ""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
 from shared import ids
 from shared.dal import repo
+from shared.disbursements import schedule
 from shared.events import outbox
 from shared.payments import service
 from shared.settlement import planner
@@ -21,6 +22,9 @@ class ExpiryReport:
     settled: int = 0
     relayed: int = 0
     sweep_enqueued: str | None = None
+    payouts: list[str] = field(default_factory=list)
+    cold_move: str | None = None
+    requeued: int = 0
 
 
 def run(now: int | None = None) -> ExpiryReport:
@@ -39,4 +43,11 @@ def run(now: int | None = None) -> ExpiryReport:
     report.relayed = outbox.relay(now)
     # Housekeeping on the same minute schedule: hand due deposits to settlement.
     report.sweep_enqueued = planner.enqueue_due()
+    # ... and payouts on their schedules, the hot wallet's cap, lost queue messages.
+    money = schedule.run(now)
+    report.payouts, report.cold_move, report.requeued = (
+        money.payouts,
+        money.cold_move,
+        money.requeued,
+    )
     return report

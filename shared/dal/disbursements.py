@@ -1,0 +1,268 @@
+"""Disbursements and settlement profiles on DynamoDB.
+
+Every status change of a disbursement is one TransactWriteItems with the ledger
+posting it implies (reservation at creation, settlement when paid, cancellation when
+rejected or failed), the per-payment refund counter and the merchant's event: money
+and records never disagree, and a stale or concurrent writer changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from shared.dal import disbursement_models as dm
+from shared.dal import ledger_repo
+from shared.dal import models as m
+from shared.dal.repo import ConcurrentUpdate, _event_item, created_key
+from shared.ledger.ledger import Posting
+from shared.models.domain import (
+    Disbursement,
+    DisbursementKind,
+    DisbursementStatus,
+    Event,
+    PayoutSchedule,
+    SettlementProfile,
+)
+
+CONFLICT_RETRIES = 4
+
+
+@dataclass
+class RefundCap:
+    """Keep the payment's refunded total within ``cap`` (base units)."""
+
+    payment_id: str
+    cap: int
+
+
+@dataclass
+class DisbursementChange:
+    """One disbursement write and everything that commits with it."""
+
+    disbursement: Disbursement  # the new state (version already incremented)
+    expected_status: DisbursementStatus | None = None  # None: create
+    postings: list[Posting] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    refund_reserve: RefundCap | None = None  # add the refund amount to the counter
+    refund_release: str | None = None  # payment id: take the refund's gross back off
+
+
+def counter_id(payment_id: str) -> str:
+    return f"refunded#{payment_id}"
+
+
+def _item(d: Disbursement) -> dm.DisbursementModel:
+    return dm.DisbursementModel(
+        d.disbursement_id,
+        kind=d.kind.value,
+        status=d.status.value,
+        merchant_id=d.merchant_id,
+        merchant_kind=f"{d.merchant_id}#{d.kind.value}" if d.merchant_id else None,
+        payment_id=d.payment_id,
+        destination=d.destination,
+        gross=d.gross,
+        fee=d.fee,
+        network_fee=d.network_fee,
+        amount=d.amount,
+        requested_by=d.requested_by,
+        decided_by=d.decided_by,
+        reason=d.reason,
+        tx_hash=d.tx_hash,
+        gas_fee_wei=d.gas_fee_wei,
+        created_at=d.created_at,
+        created_key=created_key(d.created_at, d.disbursement_id),
+        updated_at=d.updated_at,
+        version=d.version,
+    )
+
+
+def _disbursement(i: dm.DisbursementModel) -> Disbursement:
+    return Disbursement(
+        disbursement_id=i.disbursement_id,
+        kind=DisbursementKind(i.kind),
+        status=DisbursementStatus(i.status),
+        merchant_id=i.merchant_id,
+        payment_id=i.payment_id,
+        destination=str(i.destination),
+        gross=int(i.gross or 0),
+        fee=int(i.fee or 0),
+        network_fee=int(i.network_fee or 0),
+        amount=int(i.amount or 0),
+        requested_by=str(i.requested_by),
+        decided_by=i.decided_by,
+        reason=i.reason,
+        tx_hash=i.tx_hash,
+        gas_fee_wei=int(i.gas_fee_wei) if i.gas_fee_wei is not None else None,
+        created_at=int(i.created_at or 0),
+        updated_at=int(i.updated_at or 0),
+        version=int(i.version),
+    )
+
+
+def commit(change: DisbursementChange) -> None:
+    """Raise ConcurrentUpdate when a condition fails (the record moved on, it exists
+    already, a balance or the refund cap would be exceeded); nothing is written then."""
+    dm.bind()
+    d = change.disbursement
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            with TransactWrite(connection=m.connection()) as tx:
+                _write(tx, change)
+            return
+        except TransactWriteError as exc:
+            codes = ledger_repo._reason_codes(exc)
+            conflict_only = "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+            if conflict_only and attempt < CONFLICT_RETRIES:
+                time.sleep(0.02 * 2**attempt)
+                continue
+            if codes:
+                raise ConcurrentUpdate(d.disbursement_id) from exc
+            raise
+
+
+def _write(tx: TransactWrite, change: DisbursementChange) -> None:
+    d = change.disbursement
+    model = dm.DisbursementModel
+    if change.expected_status is None:
+        tx.save(_item(d), condition=model.disbursement_id.does_not_exist())
+    else:
+        tx.save(
+            _item(d),
+            condition=(model.status == change.expected_status.value)
+            & (model.version == d.version - 1),
+        )
+    for posting in change.postings:
+        ledger_repo.add_to_transaction(tx, posting)
+    for event in change.events:
+        tx.save(_event_item(event), condition=m.EventModel.event_id.does_not_exist())
+    if change.refund_reserve is not None:
+        headroom = change.refund_reserve.cap - d.amount
+        if headroom < 0:
+            raise ConcurrentUpdate(d.disbursement_id)
+        tx.update(
+            model(counter_id(change.refund_reserve.payment_id)),
+            actions=[model.refunded.add(d.amount)],
+            condition=model.refunded.does_not_exist() | (model.refunded <= headroom),
+        )
+    if change.refund_release is not None:
+        tx.update(
+            model(counter_id(change.refund_release)),
+            actions=[model.refunded.add(-d.amount)],
+            condition=model.refunded >= d.amount,
+        )
+
+
+def get(disbursement_id: str) -> Disbursement | None:
+    dm.bind()
+    try:
+        item = dm.DisbursementModel.get(disbursement_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return _disbursement(item) if item.kind else None
+
+
+def refunded(payment_id: str) -> int:
+    """Base units refunded or reserved for refunds of this payment."""
+    dm.bind()
+    try:
+        item = dm.DisbursementModel.get(counter_id(payment_id), consistent_read=True)
+    except DoesNotExist:
+        return 0
+    return int(item.refunded or 0)
+
+
+def _page(query: Iterable[dm.DisbursementModel], limit: int) -> tuple[list[Disbursement], bool]:
+    items = [_disbursement(i) for i in _take(query, limit + 1)]
+    return items[:limit], len(items) > limit
+
+
+def _take(query: Iterable[dm.DisbursementModel], n: int) -> list[dm.DisbursementModel]:
+    out: list[dm.DisbursementModel] = []
+    for item in query:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
+
+
+def list_for_merchant(
+    merchant_id: str, kind: DisbursementKind, limit: int, before_key: str | None
+) -> tuple[list[Disbursement], bool]:
+    dm.bind()
+    index = dm.DisbursementModel.by_merchant_kind
+    condition = dm.DisbursementModel.created_key < before_key if before_key else None
+    query = index.query(
+        f"{merchant_id}#{kind.value}", condition, scan_index_forward=False, limit=limit + 1
+    )
+    return _page(query, limit)
+
+
+def list_for_payment(payment_id: str, limit: int = 100) -> list[Disbursement]:
+    dm.bind()
+    query = dm.DisbursementModel.by_payment.query(payment_id, scan_index_forward=False)
+    return [_disbursement(i) for i in _take(query, limit)]
+
+
+def list_by_status(
+    status: DisbursementStatus, limit: int, before_key: str | None
+) -> tuple[list[Disbursement], bool]:
+    dm.bind()
+    condition = dm.DisbursementModel.created_key < before_key if before_key else None
+    query = dm.DisbursementModel.by_status.query(
+        status.value, condition, scan_index_forward=False, limit=limit + 1
+    )
+    return _page(query, limit)
+
+
+def key_of(d: Disbursement) -> str:
+    return created_key(d.created_at, d.disbursement_id)
+
+
+# ---- settlement profiles ---------------------------------------------------------------
+
+
+def put_profile(p: SettlementProfile) -> None:
+    dm.bind()
+    automatic = p.schedule in (PayoutSchedule.DAILY, PayoutSchedule.THRESHOLD)
+    dm.SettlementProfileModel(
+        p.merchant_id,
+        address=p.address,
+        schedule=p.schedule.value,
+        scheduled=p.schedule.value if automatic else None,
+        threshold=p.threshold,
+        fee_bps=p.fee_bps,
+        fee_fixed=p.fee_fixed,
+        updated_at=p.updated_at,
+        updated_by=p.updated_by,
+    ).save()
+
+
+def _profile(i: dm.SettlementProfileModel) -> SettlementProfile:
+    return SettlementProfile(
+        merchant_id=i.merchant_id,
+        address=i.address,
+        schedule=PayoutSchedule(i.schedule),
+        threshold=int(i.threshold) if i.threshold is not None else None,
+        fee_bps=int(i.fee_bps) if i.fee_bps is not None else None,
+        fee_fixed=int(i.fee_fixed) if i.fee_fixed is not None else None,
+        updated_at=int(i.updated_at),
+        updated_by=i.updated_by,
+    )
+
+
+def get_profile(merchant_id: str) -> SettlementProfile | None:
+    dm.bind()
+    try:
+        return _profile(dm.SettlementProfileModel.get(merchant_id, consistent_read=True))
+    except DoesNotExist:
+        return None
+
+
+def scheduled_profiles(schedule: PayoutSchedule) -> list[SettlementProfile]:
+    dm.bind()
+    return [_profile(i) for i in dm.SettlementProfileModel.scheduled_index.query(schedule.value)]

@@ -1,0 +1,560 @@
+"""Money leaving the hot wallet: payouts, refunds and cold moves (docs/adr/0013).
+
+A disbursement is created with its ledger reservation in one transaction (a payout
+or refund can never spend a balance twice), waits for a second admin when it is above
+the approval threshold, is handed to the settlement queue (FIFO, the hot wallet's
+message group: one writer per wallet), and ends ``paid`` (ledger settled: fees
+earned, gas booked) or ``failed``/``rejected`` (reservation returned). Every status
+change commits with its ledger posting and the merchant's event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from shared import aws, config, ids, ledger
+from shared.dal import disbursements as store
+from shared.dal import repo
+from shared.dal.disbursements import DisbursementChange, RefundCap
+from shared.dal.repo import ConcurrentUpdate
+from shared.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from shared.events import outbox
+from shared.ledger.ledger import Kind
+from shared.models.domain import (
+    Disbursement,
+    DisbursementKind,
+    DisbursementStatus,
+    Event,
+    Payment,
+    PayoutSchedule,
+    SettlementProfile,
+)
+from shared.payments.amounts import format_amount
+
+logger = Logger(child=True)
+
+# The settlement queue's message group for every hot-wallet transaction (ADR 0011).
+HOT_WALLET_GROUP = "hot-wallet"
+PREFIX = {
+    DisbursementKind.PAYOUT: "po",
+    DisbursementKind.REFUND: "re",
+    DisbursementKind.COLD_MOVE: "cm",
+}
+ZERO_ADDRESS = "0x" + "0" * 40
+MAX_REASON = 500
+
+
+class NoSettlementAddress(Conflict):
+    code = "no_settlement_address"
+
+
+class AmountTooSmall(ValidationFailed):
+    code = "amount_too_small"
+
+
+class SameApprover(Forbidden):
+    code = "four_eyes"
+
+
+def units(value: Any) -> int:
+    """A configured decimal USDT amount in base units."""
+    return int(value * 10 ** config.chain().token_decimals)
+
+
+# ---- addresses ----------------------------------------------------------------------------
+
+
+def checked_destination(value: str, param: str = "address") -> str:
+    """A checksummed address money may be sent to; 422 otherwise. Our own addresses
+    (deposit addresses, the hot wallet), the token contract and the zero address are
+    refused: funds sent there are stuck or come back as a payment."""
+    # Not on the API's import path at cold start.
+    from eth_utils import is_address, is_checksum_address, to_checksum_address
+
+    mixed_case = isinstance(value, str) and value[2:] not in (value[2:].lower(), value[2:].upper())
+    if (
+        not isinstance(value, str)
+        or not value.startswith("0x")
+        or not is_address(value)
+        # eth_utils accepts any mixed case; a wrong one is a typo EIP-55 exists to catch
+        or (mixed_case and not is_checksum_address(value))
+    ):
+        raise ValidationFailed(
+            "address must be a 0x-prefixed 20-byte address (EIP-55 checksum if mixed case)",
+            param,
+        )
+    address = str(to_checksum_address(value))
+    own = {ZERO_ADDRESS, config.chain().token_address.lower()}
+    from shared.custody.setup import hot_wallet_address
+
+    hot = hot_wallet_address()
+    if hot:
+        own.add(hot.lower())
+    if address.lower() in own or repo.payment_for_address(address) is not None:
+        raise ValidationFailed(f"{address} is not a valid destination for funds", param)
+    return address
+
+
+# ---- fees --------------------------------------------------------------------------------
+
+
+def platform_fee(profile: SettlementProfile | None, gross: int) -> int:
+    settings = config.payouts()
+    bps = profile.fee_bps if profile and profile.fee_bps is not None else settings.fee_bps
+    fixed = (
+        profile.fee_fixed
+        if profile and profile.fee_fixed is not None
+        else units(settings.fee_fixed)
+    )
+    return -(-gross * bps // 10_000) + fixed  # percent rounded up, plus the fixed part
+
+
+def network_fee() -> int:
+    return units(config.payouts().network_fee)
+
+
+# ---- settlement profiles ----------------------------------------------------------------
+
+
+def set_profile(
+    merchant_id: str,
+    address: str,
+    schedule: PayoutSchedule,
+    threshold: int | None,
+    fee_bps: int | None,
+    fee_fixed: int | None,
+    admin: str,
+) -> SettlementProfile:
+    _require_merchant(merchant_id)
+    if schedule is PayoutSchedule.THRESHOLD and not threshold:
+        raise ValidationFailed("a threshold schedule needs a threshold amount", "threshold")
+    if fee_bps is not None and not 0 <= fee_bps <= 10_000:
+        raise ValidationFailed("fee_bps must be between 0 and 10000", "fee_bps")
+    profile = SettlementProfile(
+        merchant_id=merchant_id,
+        address=checked_destination(address),
+        schedule=schedule,
+        threshold=threshold if schedule is PayoutSchedule.THRESHOLD else None,
+        fee_bps=fee_bps,
+        fee_fixed=fee_fixed,
+        updated_at=ids.now(),
+        updated_by=admin,
+    )
+    store.put_profile(profile)
+    logger.info(
+        "settlement profile set",
+        extra={"merchant_id": merchant_id, "address": profile.address, "by": admin},
+    )
+    return profile
+
+
+def _require_merchant(merchant_id: str) -> None:
+    if not ids.plausible(merchant_id, "mer") or repo.get_merchant(merchant_id) is None:
+        raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
+
+
+def get_profile(merchant_id: str) -> SettlementProfile:
+    profile = store.get_profile(merchant_id) if ids.plausible(merchant_id, "mer") else None
+    if profile is None:
+        raise NotFound(f"merchant {merchant_id!r} has no settlement profile", "merchant_id")
+    return profile
+
+
+# ---- creation ------------------------------------------------------------------------------
+
+
+def request_payout(
+    merchant_id: str, requested_by: str, amount: int | None = None, disbursement_id: str = ""
+) -> Disbursement:
+    """Pay ``amount`` (default: the whole available balance) of the merchant's balance
+    to its settlement address, less the platform and network fees."""
+    profile = store.get_profile(merchant_id) if ids.plausible(merchant_id, "mer") else None
+    if profile is None:
+        _require_merchant(merchant_id)
+        raise NoSettlementAddress(f"merchant {merchant_id} has no settlement address")
+    available = ledger.default().merchant_balance(merchant_id).available
+    gross = available if amount is None else amount
+    if gross > available:
+        raise ledger.InsufficientFunds(ledger.merchant_available(merchant_id), available, gross)
+    fee, nfee = platform_fee(profile, gross), network_fee()
+    net = gross - fee - nfee
+    if net < units(config.payouts().minimum):
+        raise AmountTooSmall(
+            f"a payout of {_fmt(gross)} leaves {_fmt(max(net, 0))} after fees; the minimum "
+            f"is {config.payouts().minimum}",
+            "amount",
+        )
+    d = _new(
+        DisbursementKind.PAYOUT,
+        disbursement_id,
+        merchant_id=merchant_id,
+        destination=profile.address,
+        gross=gross,
+        fee=fee,
+        network_fee=nfee,
+        requested_by=requested_by,
+        threshold=units(config.payouts().approval_threshold),
+    )
+    posting = ledger.default().reservation_posting(merchant_id, gross, fee, nfee, d.disbursement_id)
+    return _create(DisbursementChange(d, postings=[posting], events=[_event(d, "created")]))
+
+
+def request_refund(
+    merchant_id: str, payment_id: str, address: str, amount: int, requested_by: str
+) -> Disbursement:
+    """Send ``amount`` back to ``address`` from the merchant's balance; the merchant's
+    balance also pays the network fee. At most what the payment received, in total."""
+    payment = _merchant_payment(merchant_id, payment_id)
+    if payment.amount_received <= 0:
+        # Late funds count: a payer who paid an expired payment is the classic refund.
+        raise InvalidState(f"payment {payment_id} has received no final funds to refund")
+    destination = checked_destination(address)
+    refundable = payment.amount_received - store.refunded(payment_id)
+    if amount > refundable:
+        raise ValidationFailed(
+            f"amount exceeds what is left to refund on this payment ({_fmt(refundable)})",
+            "amount",
+        )
+    nfee = network_fee()
+    d = _new(
+        DisbursementKind.REFUND,
+        "",
+        merchant_id=merchant_id,
+        payment_id=payment_id,
+        destination=destination,
+        gross=amount + nfee,
+        fee=0,
+        network_fee=nfee,
+        requested_by=requested_by,
+        threshold=units(config.payouts().approval_threshold),
+    )
+    posting = ledger.default().reservation_posting(
+        merchant_id, d.gross, 0, nfee, d.disbursement_id, kind=Kind.REFUND
+    )
+    change = DisbursementChange(
+        d,
+        postings=[posting],
+        events=[_event(d, "created")],
+        refund_reserve=RefundCap(payment_id, payment.amount_received),
+    )
+    return _create(change)
+
+
+def _merchant_payment(merchant_id: str, payment_id: str) -> Payment:
+    found = ids.plausible(payment_id, "pay")
+    payment = repo.get_payment(payment_id, with_transfers=False) if found else None
+    if payment is None or payment.merchant_id != merchant_id:
+        raise NotFound(f"no payment {payment_id!r}", "payment_id")
+    return payment
+
+
+def request_cold_move(amount: int, requested_by: str, disbursement_id: str = "") -> Disbursement:
+    """Move ``amount`` from the hot wallet to the configured cold address: the one
+    destination a cold move can have (the settlement function checks it again)."""
+    cold = config.payouts().cold_address
+    if not cold:
+        raise InvalidState("no cold address is configured (BSCPAY_PAYOUT_COLD_ADDRESS)")
+    d = _new(
+        DisbursementKind.COLD_MOVE,
+        disbursement_id,
+        merchant_id=None,
+        destination=cold,
+        gross=amount,
+        fee=0,
+        network_fee=0,
+        requested_by=requested_by,
+        threshold=units(config.payouts().cold_approval_threshold),
+    )
+    return _create(DisbursementChange(d))
+
+
+def _new(
+    kind: DisbursementKind,
+    disbursement_id: str,
+    *,
+    merchant_id: str | None,
+    destination: str,
+    gross: int,
+    fee: int,
+    network_fee: int,
+    requested_by: str,
+    threshold: int,
+    payment_id: str | None = None,
+) -> Disbursement:
+    now = ids.now()
+    status = DisbursementStatus.PENDING_APPROVAL if gross > threshold else DisbursementStatus.QUEUED
+    return Disbursement(
+        disbursement_id=disbursement_id or ids.new_id(PREFIX[kind]),
+        kind=kind,
+        status=status,
+        merchant_id=merchant_id,
+        payment_id=payment_id,
+        destination=destination,
+        gross=gross,
+        fee=fee,
+        network_fee=network_fee,
+        amount=gross - fee - network_fee,
+        requested_by=requested_by,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _create(change: DisbursementChange) -> Disbursement:
+    d = change.disbursement
+    try:
+        store.commit(change)
+    except ConcurrentUpdate:
+        existing = store.get(d.disbursement_id)
+        if existing is not None:  # a scheduled id created twice: the first one stands
+            return existing
+        _explain(change)
+        raise Conflict("the balance changed while the request was made; retry") from None
+    outbox.publish(change.events)
+    logger.info(
+        "disbursement created",
+        extra={"id": d.disbursement_id, "kind": d.kind.value, "status": d.status.value},
+    )
+    if d.status is DisbursementStatus.QUEUED:
+        enqueue(d)
+    return d
+
+
+def _explain(change: DisbursementChange) -> None:
+    """Raise the reason a creation was refused (balance or refund cap), if it still holds."""
+    for posting in change.postings:
+        ledger.default().explain_rejection(posting)  # raises InsufficientFunds
+    cap = change.refund_reserve
+    if cap is not None:
+        left = cap.cap - store.refunded(cap.payment_id)
+        raise ValidationFailed(
+            f"amount exceeds what is left to refund on this payment ({_fmt(max(left, 0))})",
+            "amount",
+        )
+
+
+# ---- approval --------------------------------------------------------------------------
+
+
+def approve(disbursement_id: str, admin: str) -> Disbursement:
+    d = _get_pending(disbursement_id)
+    if d.requested_by == f"admin:{admin}":
+        raise SameApprover("a disbursement is approved by an admin other than its requester")
+    new = _moved(d, DisbursementStatus.QUEUED, decided_by=admin)
+    _transition(DisbursementChange(new, expected_status=d.status))
+    logger.info("disbursement approved", extra={"id": disbursement_id, "by": admin})
+    enqueue(new)
+    return new
+
+
+def reject(disbursement_id: str, admin: str, reason: str) -> Disbursement:
+    d = _get_pending(disbursement_id)
+    new = _moved(d, DisbursementStatus.REJECTED, decided_by=admin, reason=reason[:MAX_REASON])
+    change = _closing_change(d, new, "rejected")
+    _transition(change)
+    logger.info("disbursement rejected", extra={"id": disbursement_id, "by": admin})
+    return new
+
+
+def _get_pending(disbursement_id: str) -> Disbursement:
+    d = get(disbursement_id)
+    if d.status is not DisbursementStatus.PENDING_APPROVAL:
+        raise InvalidState(f"{disbursement_id} is {d.status.value}, not pending_approval")
+    return d
+
+
+# ---- settlement-side transitions -------------------------------------------------------
+
+
+def mark_processing(d: Disbursement) -> Disbursement:
+    new = _moved(d, DisbursementStatus.PROCESSING)
+    _transition(DisbursementChange(new, expected_status=d.status))
+    return new
+
+
+def mark_paid(d: Disbursement, tx_hash: str, gas_fee_wei: int) -> Disbursement:
+    """The transfer is mined: settle the reservation (or book the cold move), with the
+    gas it cost, in the same transaction as the status."""
+    new = _moved(d, DisbursementStatus.PAID, tx_hash=tx_hash, gas_fee_wei=gas_fee_wei)
+    book = ledger.default()
+    for gas in (gas_fee_wei, 0):
+        if d.kind is DisbursementKind.COLD_MOVE:
+            posting = book.cold_move_posting(d.amount, d.disbursement_id, gas_bnb=gas)
+        else:
+            posting = book.settle_posting(d.disbursement_id, gas_bnb=gas)
+        event = _event(new, "succeeded" if d.kind is DisbursementKind.REFUND else "paid")
+        change = DisbursementChange(
+            new,
+            expected_status=d.status,
+            postings=[posting],
+            events=[event] if d.merchant_id else [],
+        )
+        try:
+            _transition(change)
+            return new
+        except ledger.InsufficientFunds:
+            # Gas paid from BNB the ledger was not told about (ledger.fund_gas): book the
+            # USDT (it moved) and let the reconciler report the BNB drift.
+            logger.error(
+                "settlement alert",
+                extra={"alert": "payout_gas_not_in_ledger", "id": d.disbursement_id},
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def mark_failed(d: Disbursement, reason: str) -> Disbursement:
+    new = _moved(d, DisbursementStatus.FAILED, reason=reason[:MAX_REASON])
+    _transition(_closing_change(d, new, "failed"))
+    logger.warning("disbursement failed", extra={"id": d.disbursement_id, "reason": reason})
+    return new
+
+
+def _closing_change(d: Disbursement, new: Disbursement, event: str) -> DisbursementChange:
+    """A disbursement that will not be paid: its reservation goes back to the balance."""
+    if d.kind is DisbursementKind.COLD_MOVE:
+        return DisbursementChange(new, expected_status=d.status)
+    return DisbursementChange(
+        new,
+        expected_status=d.status,
+        postings=[ledger.default().cancel_posting(d.disbursement_id)],
+        events=[_event(new, event)],
+        refund_release=d.payment_id if d.kind is DisbursementKind.REFUND else None,
+    )
+
+
+def _moved(d: Disbursement, status: DisbursementStatus, **changes: Any) -> Disbursement:
+    return d.model_copy(
+        update={"status": status, "updated_at": ids.now(), "version": d.version + 1, **changes}
+    )
+
+
+def _transition(change: DisbursementChange) -> None:
+    try:
+        store.commit(change)
+    except ConcurrentUpdate:
+        current = store.get(change.disbursement.disbursement_id)
+        if current is not None and current.version != change.disbursement.version - 1:
+            raise InvalidState(
+                f"{current.disbursement_id} changed meanwhile (now {current.status.value})"
+            ) from None
+        for posting in change.postings:
+            ledger.default().explain_rejection(posting)
+        raise
+    outbox.publish(change.events)
+
+
+# ---- queue -----------------------------------------------------------------------------
+
+
+def enqueue(d: Disbursement, salt: str = "") -> None:
+    """Hand a queued disbursement to settlement. A lost message is re-sent by the
+    scheduler (``requeue_stale``); settlement ignores one it has already handled."""
+    url = config.aws().settlement_queue_url
+    if not url:
+        return
+    aws.client("sqs").send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps({"kind": "disbursement", "disbursement_id": d.disbursement_id}),
+        MessageGroupId=HOT_WALLET_GROUP,
+        MessageDeduplicationId=hashlib.sha256(
+            f"{d.disbursement_id}|{d.version}|{salt}".encode()
+        ).hexdigest(),
+    )
+
+
+# ---- reads -------------------------------------------------------------------------------
+
+
+def get(disbursement_id: str) -> Disbursement:
+    prefix = disbursement_id.split("_", 1)[0]
+    d = store.get(disbursement_id) if ids.plausible(disbursement_id, prefix) else None
+    if d is None:
+        raise NotFound(f"no settlement {disbursement_id!r}", "id")
+    return d
+
+
+def get_for_merchant(
+    merchant_id: str, disbursement_id: str, kind: DisbursementKind
+) -> Disbursement:
+    d = store.get(disbursement_id) if ids.plausible(disbursement_id, PREFIX[kind]) else None
+    if d is None or d.merchant_id != merchant_id or d.kind is not kind:
+        raise NotFound(f"no {kind.value} {disbursement_id!r}", "id")
+    return d
+
+
+def list_for_merchant(
+    merchant_id: str, kind: DisbursementKind, limit: int, starting_after: str | None
+) -> tuple[list[Disbursement], bool]:
+    before = None
+    if starting_after:
+        before = store.key_of(get_for_merchant(merchant_id, starting_after, kind))
+    return store.list_for_merchant(merchant_id, kind, limit, before)
+
+
+def refunds_of(merchant_id: str, payment_id: str) -> list[Disbursement]:
+    _merchant_payment(merchant_id, payment_id)
+    return [d for d in store.list_for_payment(payment_id) if d.kind is DisbursementKind.REFUND]
+
+
+def list_by_status(
+    status: DisbursementStatus, limit: int, starting_after: str | None
+) -> tuple[list[Disbursement], bool]:
+    before = store.key_of(get(starting_after)) if starting_after else None
+    return store.list_by_status(status, limit, before)
+
+
+# ---- shapes ------------------------------------------------------------------------------
+
+
+def _fmt(base_units: int) -> str:
+    return format_amount(base_units, config.chain().token_decimals)
+
+
+def to_json(d: Disbursement) -> dict[str, Any]:
+    """The public object: ``payout``, ``refund`` or ``cold_move``."""
+    out: dict[str, Any] = {
+        "id": d.disbursement_id,
+        "object": d.kind.value,
+        "status": d.status.value,
+        "currency": "USDT",
+        "amount": _fmt(d.amount),
+        "gross": _fmt(d.gross),
+        "fee": _fmt(d.fee),
+        "network_fee": _fmt(d.network_fee),
+        "destination": d.destination,
+        "tx_hash": d.tx_hash,
+        "failure_reason": d.reason if d.status is DisbursementStatus.FAILED else None,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+    }
+    if d.kind is DisbursementKind.REFUND:
+        out["payment_id"] = d.payment_id
+    return out
+
+
+def to_admin_json(d: Disbursement) -> dict[str, Any]:
+    return {
+        **to_json(d),
+        "kind": d.kind.value,
+        "merchant_id": d.merchant_id,
+        "payment_id": d.payment_id,
+        "requested_by": d.requested_by,
+        "decided_by": d.decided_by,
+        "reason": d.reason,
+        "gas_fee_wei": str(d.gas_fee_wei) if d.gas_fee_wei is not None else None,
+    }
+
+
+def _event(d: Disbursement, what: str) -> Event:
+    assert d.merchant_id is not None
+    return Event(
+        event_id=ids.new_id("evt"),
+        type=f"{d.kind.value}.{what}",
+        created=ids.now(),
+        merchant_id=d.merchant_id,
+        data={"object": to_json(d)},
+    )

@@ -1,0 +1,497 @@
+"""Payouts, refunds and cold moves through the real API handlers on moto + anvil:
+settlement profiles, fees, four-eyes approval, rejection returning the reservation,
+refund limits, the hot-wallet cap, and the ledger staying balanced throughout."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared import aws, config, ledger
+from shared.dal import disbursements as store
+from shared.disbursements import schedule
+from shared.local.stack import LocalStack
+from shared.models.domain import DisbursementStatus
+from tests.integration.conftest import MerchantCreds
+from tests.integration.helpers import (
+    USDT,
+    admin_call,
+    create_payment,
+    make_final,
+    merchant_call,
+    pay,
+    scan,
+)
+
+# anvil's public dev accounts #7 and #8: outside addresses a merchant or payer owns.
+SETTLEMENT_ADDRESS = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"
+PAYER_ADDRESS = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"
+
+
+def as_admin(name: str) -> dict[str, Any]:
+    return {"claims": {"sub": f"sub-{name}", "cognito:username": name}}
+
+
+@pytest.fixture
+def payout_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Small thresholds so a test payment crosses them: fee 1 % + 0.5, network fee 0.1,
+    approval above 20 USDT."""
+    for name, value in {
+        "BSCPAY_PAYOUT_FEE_BPS": "100",
+        "BSCPAY_PAYOUT_FEE_FIXED": "0.5",
+        "BSCPAY_PAYOUT_NETWORK_FEE": "0.1",
+        "BSCPAY_PAYOUT_APPROVAL_THRESHOLD": "20",
+        "BSCPAY_PAYOUT_MINIMUM": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    config.reset()
+    yield
+    monkeypatch.undo()
+    config.reset()
+
+
+def paid(stack: LocalStack, merchant: MerchantCreds, usdt: str) -> dict[str, Any]:
+    payment = create_payment(merchant, usdt)
+    pay(stack, payment["address"], int(Decimal(usdt) * USDT))
+    make_final(stack)
+    scan()
+    return payment
+
+
+def available(merchant: MerchantCreds) -> int:
+    return ledger.default().merchant_balance(merchant.merchant_id).available
+
+
+def set_profile(merchant: MerchantCreds, **fields: Any) -> Any:
+    body = {"address": SETTLEMENT_ADDRESS, **fields}
+    return admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/settlement", body)
+
+
+def drain_settlement_queue() -> list[dict[str, Any]]:
+    sqs = aws.client("sqs")
+    url = config.aws().settlement_queue_url
+    bodies: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = got.get("Messages", [])
+        if not messages:
+            return bodies
+        for m in messages:
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def event_types(merchant: MerchantCreds) -> list[str]:
+    reply = merchant_call(merchant, "GET", "/v1/events?limit=100")
+    return [e["type"] for e in reply.body["data"]]
+
+
+# ---- settlement profiles ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"address": "0x1234"}, "address"),
+        ({"address": "0x" + "0" * 40}, "address"),
+        # a bad EIP-55 checksum (mixed case, one letter flipped)
+        ({"address": "0x14dc79964da2C08b23698B3D3cc7Ca32193d9955"}, "address"),
+        ({"schedule": "threshold"}, "threshold"),
+        ({"schedule": "weekly"}, None),
+        ({"fee_bps": 10_001}, None),
+        ({"threshold": "-1", "schedule": "threshold"}, "threshold"),
+    ],
+)
+def test_settlement_profile_refuses_bad_input(
+    stack: LocalStack, merchant: MerchantCreds, fields: dict[str, Any], param: str | None
+) -> None:
+    reply = set_profile(merchant, **fields)
+    assert reply.status == 422, reply.body
+    if param:
+        assert reply.body["error"]["param"] == param
+    assert admin_call("GET", f"/admin/merchants/{merchant.merchant_id}/settlement").status == 404
+
+
+def test_our_own_addresses_are_refused_as_destinations(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    deposit = create_payment(merchant, "1")["address"]
+    for address in (deposit, stack.info["token_address"]):
+        reply = set_profile(merchant, address=address)
+        assert reply.status == 422, (address, reply.body)
+
+
+def test_unknown_merchant_profile_is_404(stack: LocalStack) -> None:
+    reply = admin_call(
+        "POST", "/admin/merchants/mer_0000/settlement", {"address": SETTLEMENT_ADDRESS}
+    )
+    assert reply.status == 404
+
+
+def test_profile_is_stored_checksummed_with_who_set_it(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    reply = set_profile(
+        merchant, address=SETTLEMENT_ADDRESS.lower(), schedule="threshold", threshold="50"
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body["address"] == SETTLEMENT_ADDRESS
+    assert reply.body["threshold"] == "50"
+    assert reply.body["updated_by"]
+
+
+# ---- payouts ------------------------------------------------------------------------------
+
+
+def test_payout_without_settlement_address_is_a_conflict(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    reply = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {})
+    assert reply.status == 409
+    assert reply.body["error"]["code"] == "no_settlement_address"
+
+
+def test_payout_takes_the_balance_less_fees_and_reserves_it(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    # Given 10 USDT available and a settlement address
+    paid(stack, merchant, "10")
+    assert set_profile(merchant).status == 200
+    drain_settlement_queue()
+
+    # When an admin requests a payout of the whole balance
+    reply = admin_call(
+        "POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}, authorizer=as_admin("ann")
+    )
+
+    # Then fee = 1 % (0.1) + 0.5 fixed, network fee 0.1, 9.3 goes out; under 20: queued
+    assert reply.status == 201, reply.body
+    payout = reply.body
+    assert (payout["gross"], payout["fee"], payout["network_fee"], payout["amount"]) == (
+        "10",
+        "0.6",
+        "0.1",
+        "9.3",
+    )
+    assert payout["status"] == "queued"
+    assert payout["destination"] == SETTLEMENT_ADDRESS
+    # and the balance is reserved, the settlement queue has it (hot-wallet group)
+    balance = merchant_call(merchant, "GET", "/v1/balance").body
+    assert (balance["available"], balance["pending_payout"]) == ("0", "10")
+    assert {"kind": "disbursement", "disbursement_id": payout["id"]} in drain_settlement_queue()
+    # and the merchant sees it in /v1/settlements and its event
+    listed = merchant_call(merchant, "GET", "/v1/settlements").body["data"]
+    assert [p["id"] for p in listed] == [payout["id"]]
+    assert "gross" in listed[0] and "requested_by" not in listed[0]
+    assert "payout.created" in event_types(merchant)
+    assert ledger.default().trial_balance() == {a: 0 for a in ledger.Asset}
+
+
+def test_a_second_payout_cannot_spend_the_same_balance(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    paid(stack, merchant, "5")
+    set_profile(merchant)
+    first = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {})
+    assert first.status == 201
+    second = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {"amount": "2"})
+    assert second.status == 409, second.body
+    assert second.body["error"]["code"] in ("insufficient_funds", "conflict")
+    drain_settlement_queue()
+
+
+def test_payout_under_the_minimum_after_fees_is_refused(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    paid(stack, merchant, "1.5")
+    set_profile(merchant)
+    reply = admin_call(
+        "POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {"amount": "1.5"}
+    )
+    assert reply.status == 422
+    assert reply.body["error"]["code"] == "amount_too_small"
+    assert available(merchant) == 15 * USDT // 10
+
+
+def test_four_eyes_the_requester_cannot_approve_another_admin_can(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    # Given a payout above the approval threshold requested by ann
+    paid(stack, merchant, "30")
+    set_profile(merchant)
+    drain_settlement_queue()
+    payout = admin_call(
+        "POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}, authorizer=as_admin("ann")
+    ).body
+    assert payout["status"] == "pending_approval"
+    assert drain_settlement_queue() == []
+    pending = admin_call("GET", "/admin/settlements?status=pending_approval&limit=100").body
+    assert payout["id"] in [d["id"] for d in pending["data"]]
+
+    # When ann approves her own request, Then 403 and nothing changes
+    own = admin_call(
+        "POST", f"/admin/settlements/{payout['id']}/approve", {}, authorizer=as_admin("ann")
+    )
+    assert own.status == 403
+    assert own.body["error"]["code"] == "four_eyes"
+    assert store.get(payout["id"]).status is DisbursementStatus.PENDING_APPROVAL  # type: ignore[union-attr]
+
+    # When bob approves, Then it is queued for settlement, decided_by bob
+    approved = admin_call(
+        "POST", f"/admin/settlements/{payout['id']}/approve", {}, authorizer=as_admin("bob")
+    )
+    assert approved.status == 200, approved.body
+    assert (approved.body["status"], approved.body["decided_by"]) == ("queued", "bob")
+    assert any(b["disbursement_id"] == payout["id"] for b in drain_settlement_queue())
+    # and approving twice is a conflict, not a second message
+    again = admin_call(
+        "POST", f"/admin/settlements/{payout['id']}/approve", {}, authorizer=as_admin("cy")
+    )
+    assert again.status == 409
+    assert drain_settlement_queue() == []
+
+
+def test_rejection_returns_the_reservation_and_tells_the_merchant(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    paid(stack, merchant, "25")
+    set_profile(merchant)
+    payout = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}).body
+    assert available(merchant) == 0
+
+    reply = admin_call(
+        "POST",
+        f"/admin/settlements/{payout['id']}/reject",
+        {"reason": "settlement address unverified"},
+        authorizer=as_admin("bob"),
+    )
+
+    assert reply.status == 200, reply.body
+    assert reply.body["status"] == "rejected"
+    assert reply.body["reason"] == "settlement address unverified"
+    assert available(merchant) == 25 * USDT
+    assert "payout.rejected" in event_types(merchant)
+    assert admin_call("POST", f"/admin/settlements/{payout['id']}/reject", {}).status == 409
+    assert ledger.default().trial_balance() == {a: 0 for a in ledger.Asset}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/settlements/po_ffff/approve",
+        "/admin/settlements/nonsense/approve",
+        "/admin/settlements/" + "a" * 3000 + "/reject",
+    ],
+)
+def test_unknown_settlements_are_404(stack: LocalStack, path: str) -> None:
+    assert admin_call("POST", path, {}).status == 404
+
+
+# ---- refunds ------------------------------------------------------------------------------
+
+
+def test_refund_pays_back_from_the_balance_within_what_the_payment_received(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    payment = paid(stack, merchant, "10")
+    drain_settlement_queue()
+    path = f"/v1/payments/{payment['id']}/refunds"
+
+    # When the merchant refunds 4 USDT
+    reply = merchant_call(merchant, "POST", path, {"address": PAYER_ADDRESS, "amount": "4"})
+
+    # Then the payer gets 4, the merchant's balance pays 4 + the network fee
+    assert reply.status == 201, reply.body
+    refund = reply.body
+    assert (refund["object"], refund["status"], refund["amount"], refund["gross"]) == (
+        "refund",
+        "queued",
+        "4",
+        "4.1",
+    )
+    assert refund["payment_id"] == payment["id"]
+    assert available(merchant) == 10 * USDT - 41 * USDT // 10
+    assert "refund.created" in event_types(merchant)
+    assert merchant_call(merchant, "GET", f"/v1/refunds/{refund['id']}").body["id"] == refund["id"]
+    listed = merchant_call(merchant, "GET", path).body["data"]
+    assert [r["id"] for r in listed] == [refund["id"]]
+
+    # When it tries to refund more than what is left of the payment (6)
+    over = merchant_call(merchant, "POST", path, {"address": PAYER_ADDRESS, "amount": "6.01"})
+    # Then 422, and nothing is reserved
+    assert over.status == 422, over.body
+    assert over.body["error"]["param"] == "amount"
+    assert available(merchant) == 10 * USDT - 41 * USDT // 10
+    assert store.refunded(payment["id"]) == 4 * USDT
+    drain_settlement_queue()
+
+
+def test_refund_above_the_threshold_waits_for_an_admin_and_rejection_frees_the_cap(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    payment = paid(stack, merchant, "30")
+    path = f"/v1/payments/{payment['id']}/refunds"
+    refund = merchant_call(merchant, "POST", path, {"address": PAYER_ADDRESS, "amount": "25"})
+    assert refund.body["status"] == "pending_approval"
+
+    rejected = admin_call("POST", f"/admin/settlements/{refund.body['id']}/reject", {})
+
+    assert rejected.status == 200
+    assert store.refunded(payment["id"]) == 0
+    assert available(merchant) == 30 * USDT
+    assert "refund.rejected" in event_types(merchant)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"address": PAYER_ADDRESS, "amount": 1},
+        {"address": PAYER_ADDRESS, "amount": "0"},
+        {"address": PAYER_ADDRESS, "amount": "1e3"},
+        {"address": "not-an-address", "amount": "1"},
+        {"address": "0x" + "0" * 40, "amount": "1"},
+        {"address": PAYER_ADDRESS},
+        {"address": PAYER_ADDRESS, "amount": "1", "extra": True},
+    ],
+)
+def test_refund_refuses_bad_input_without_touching_money(
+    stack: LocalStack, merchant: MerchantCreds, body: dict[str, Any]
+) -> None:
+    payment = paid(stack, merchant, "2")
+    before = available(merchant)
+    reply = merchant_call(merchant, "POST", f"/v1/payments/{payment['id']}/refunds", body)
+    assert reply.status == 422, reply.body
+    assert available(merchant) == before
+    assert store.refunded(payment["id"]) == 0
+
+
+def test_refund_of_an_unpaid_or_foreign_payment(stack: LocalStack, merchant: MerchantCreds) -> None:
+    unpaid = create_payment(merchant, "3")
+    body = {"address": PAYER_ADDRESS, "amount": "1"}
+    reply = merchant_call(merchant, "POST", f"/v1/payments/{unpaid['id']}/refunds", body)
+    assert reply.status == 409
+    other = MerchantCreds(*_other_merchant())
+    foreign = merchant_call(other, "POST", f"/v1/payments/{unpaid['id']}/refunds", body)
+    assert foreign.status == 404
+    missing = merchant_call(merchant, "POST", "/v1/payments/pay_ffff/refunds", body)
+    assert missing.status == 404
+
+
+def _other_merchant() -> tuple[str, str, str]:
+    from shared.admin import merchants
+
+    m, key, secret = merchants.create_merchant("Other Shop")
+    return m.merchant_id, key.key_id, secret
+
+
+# ---- schedules and the hot-wallet cap -------------------------------------------------------
+
+
+def test_threshold_schedule_pays_out_once_the_balance_reaches_it(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    set_profile(merchant, schedule="threshold", threshold="8")
+    paid(stack, merchant, "5")
+    report = schedule.run()
+    assert not [p for p in report.payouts if store.get(p).merchant_id == merchant.merchant_id]  # type: ignore[union-attr]
+
+    paid(stack, merchant, "5")
+    report = schedule.run()
+    mine = [p for p in report.payouts if store.get(p).merchant_id == merchant.merchant_id]  # type: ignore[union-attr]
+    assert len(mine) == 1
+    assert available(merchant) == 0
+    # a second run finds nothing left to pay
+    again = schedule.run()
+    assert not [p for p in again.payouts if store.get(p).merchant_id == merchant.merchant_id]  # type: ignore[union-attr]
+    drain_settlement_queue()
+
+
+def test_daily_schedule_makes_one_payout_per_day(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    set_profile(merchant, schedule="daily")
+    paid(stack, merchant, "4")
+    noon = 1_900_000_000 - 1_900_000_000 % 86400 + 12 * 3600
+    first = schedule.run(noon)
+    mine = [p for p in first.payouts if store.get(p).merchant_id == merchant.merchant_id]  # type: ignore[union-attr]
+    assert len(mine) == 1
+    paid(stack, merchant, "4")
+    later = schedule.run(noon + 3600)
+    # the same day's slot names the same payout: nothing new is reserved
+    assert [p for p in later.payouts if store.get(p).merchant_id == merchant.merchant_id] in (  # type: ignore[union-attr]
+        [],
+        mine,
+    )
+    assert available(merchant) == 4 * USDT  # waits for tomorrow
+    drain_settlement_queue()
+
+
+def store_payment(payment_id: str) -> Any:
+    from shared.dal import repo
+
+    return repo.get_payment(payment_id, with_transfers=False)
+
+
+def sweep(deposits: list[dict[str, Any]]) -> None:
+    from shared.settlement import planner, worker
+
+    sweep_id = planner.sweep_id([d["address"] for d in deposits], "cold-test")
+    worker.handle({"kind": "sweep", "sweep_id": sweep_id, "deposits": deposits})
+
+
+def test_hot_wallet_over_its_cap_moves_the_excess_to_the_cold_address_only(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given scheduled payouts of earlier tests made (they are owed from the hot wallet)
+    schedule.run()
+    # and a hot wallet holding more than its cap (the ledger's view)
+    hot = ledger.default().holdings()["holdings:hot"]
+    cold = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"  # anvil dev account #9
+    monkeypatch.setenv("BSCPAY_PAYOUT_COLD_ADDRESS", cold)
+    monkeypatch.setenv("BSCPAY_PAYOUT_HOT_WALLET_CAP", "0")
+    monkeypatch.setenv("BSCPAY_PAYOUT_COLD_APPROVAL_THRESHOLD", "1000000")
+    config.reset()
+    try:
+        owed = sum(d.amount for d in schedule.in_flight())
+        if hot - owed < USDT:
+            # Other tests' payouts are queued, unsent: sweep a paid deposit that covers
+            # them, so the hot wallet really holds what the ledger says.
+            payment = paid(stack, merchant, str((owed - hot) // USDT + 3))
+            stored = store_payment(payment["id"])
+            sweep([{"address": payment["address"].lower(), "index": stored.derivation_index}])
+            hot = ledger.default().holdings()["holdings:hot"]
+        drain_settlement_queue()
+        report = schedule.run()
+        assert report.cold_move is not None
+        move = store.get(report.cold_move)
+        assert move is not None
+        assert (move.destination, move.amount) == (cold, hot - owed)
+        # one cold move at a time
+        assert schedule.run().cold_move is None
+        # and settlement would refuse a cold move to anywhere else
+        from shared.disbursements import worker
+
+        tampered = move.model_copy(update={"destination": SETTLEMENT_ADDRESS})
+        assert worker._refusal(tampered) is not None
+        assert worker._refusal(move) is None
+    finally:
+        monkeypatch.undo()
+        config.reset()
+
+
+def test_hostile_admin_bodies_are_4xx(stack: LocalStack, merchant: MerchantCreds) -> None:
+    for path, body in [
+        (f"/admin/merchants/{merchant.merchant_id}/settlement", "{not json"),
+        (f"/admin/merchants/{merchant.merchant_id}/settlement", {"address": 5}),
+        (f"/admin/merchants/{merchant.merchant_id}/payouts", {"amount": "abc"}),
+        (f"/admin/merchants/{merchant.merchant_id}/payouts", {"amount": 3}),
+        ("/admin/settlements/po_1/reject", {"reason": "x" * 501}),
+    ]:
+        reply = admin_call("POST", path, body)
+        assert 400 <= reply.status < 500, (path, body, reply.status, reply.body)
+    assert admin_call("GET", "/admin/settlements?status=bogus").status == 422
+
