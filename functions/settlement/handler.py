@@ -1,6 +1,6 @@
-"""Settlement: consumes the FIFO settlement queue (one message group per wallet) and
-sweeps deposits to the hot wallet. The only function whose role may decrypt the
-custody key."""
+"""Settlement: consumes the FIFO settlement queue (one message group per wallet):
+sweeps deposits to the hot wallet, and sends payouts, refunds and cold moves from it.
+The only function whose role may decrypt the custody key."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.settlement import worker
+from shared import aws, config
+from shared.disbursements import worker as disbursements
+from shared.settlement import outbound, worker
 from shared.settlement.worker import metrics
 
 logger = Logger()
@@ -24,8 +26,26 @@ tracer = Tracer()
 processor = SqsFifoPartialProcessor()
 
 
+# A broadcast transaction that is not mined yet: look again soon, not after the
+# queue's 12-minute visibility (longer with every receive).
+PENDING_RETRY_S = 20
+
+
 def record_handler(record: SQSRecord) -> None:
-    worker.handle(json.loads(record.body))
+    body = json.loads(record.body)
+    if body.get("kind") != "disbursement":
+        worker.handle(body)
+        return
+    try:
+        disbursements.handle(body)
+    except outbound.TransferStillPending:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=config.aws().settlement_queue_url,
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=min(PENDING_RETRY_S * receives, 600),
+        )
+        raise
 
 
 @logger.inject_lambda_context

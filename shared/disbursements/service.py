@@ -386,12 +386,12 @@ def mark_paid(d: Disbursement, tx_hash: str, gas_fee_wei: int) -> Disbursement:
             posting = book.cold_move_posting(d.amount, d.disbursement_id, gas_bnb=gas)
         else:
             posting = book.settle_posting(d.disbursement_id, gas_bnb=gas)
-        event = _event(new, "succeeded" if d.kind is DisbursementKind.REFUND else "paid")
+        what = "succeeded" if d.kind is DisbursementKind.REFUND else "paid"
         change = DisbursementChange(
             new,
             expected_status=d.status,
             postings=[posting],
-            events=[event] if d.merchant_id else [],
+            events=[_event(new, what)] if d.merchant_id else [],
         )
         try:
             _transition(change)
@@ -406,21 +406,35 @@ def mark_paid(d: Disbursement, tx_hash: str, gas_fee_wei: int) -> Disbursement:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def mark_failed(d: Disbursement, reason: str) -> Disbursement:
-    new = _moved(d, DisbursementStatus.FAILED, reason=reason[:MAX_REASON])
-    _transition(_closing_change(d, new, "failed"))
+def mark_failed(d: Disbursement, reason: str, gas_fee_wei: int = 0) -> Disbursement:
+    """The transfer will not happen: the reservation returns to the balance; gas a
+    failed transaction burnt is booked (a cold move has no reservation, only gas)."""
+    new = _moved(d, DisbursementStatus.FAILED, reason=reason[:MAX_REASON], gas_fee_wei=gas_fee_wei)
+    for gas in (gas_fee_wei, 0) if gas_fee_wei else (0,):
+        change = _closing_change(d, new, "failed", gas)
+        try:
+            _transition(change)
+            break
+        except ledger.InsufficientFunds:
+            logger.error(
+                "settlement alert",
+                extra={"alert": "payout_gas_not_in_ledger", "id": d.disbursement_id},
+            )
     logger.warning("disbursement failed", extra={"id": d.disbursement_id, "reason": reason})
     return new
 
 
-def _closing_change(d: Disbursement, new: Disbursement, event: str) -> DisbursementChange:
+def _closing_change(
+    d: Disbursement, new: Disbursement, event: str, gas_fee_wei: int = 0
+) -> DisbursementChange:
     """A disbursement that will not be paid: its reservation goes back to the balance."""
     if d.kind is DisbursementKind.COLD_MOVE:
-        return DisbursementChange(new, expected_status=d.status)
+        gas = [ledger.default().gas_posting(gas_fee_wei, d.disbursement_id)] if gas_fee_wei else []
+        return DisbursementChange(new, expected_status=d.status, postings=gas)
     return DisbursementChange(
         new,
         expected_status=d.status,
-        postings=[ledger.default().cancel_posting(d.disbursement_id)],
+        postings=[ledger.default().cancel_posting(d.disbursement_id, gas_fee_wei)],
         events=[_event(new, event)],
         refund_release=d.payment_id if d.kind is DisbursementKind.REFUND else None,
     )

@@ -123,6 +123,7 @@ class Kind(StrEnum):
     PAYOUT_CANCELLED = "payout_cancelled"
     REFUND = "refund"
     COLD_MOVE = "cold_move"
+    GAS = "gas"  # gas burnt by a transaction that moved nothing (reverted, cancelled)
 
 
 class PayoutState(StrEnum):
@@ -465,13 +466,16 @@ class Ledger:
             closes_payout=payout_journal_id,
         )
 
-    def cancel_posting(self, payout_journal_id: str) -> Posting:
+    def cancel_posting(self, payout_journal_id: str, gas_bnb: int = 0) -> Posting:
+        """``gas_bnb``: what a transfer that failed on chain (reverted, or cancelled by a
+        self-transfer) still cost the hot wallet."""
         terms = self._reservation(payout_journal_id)
         legs = _entries(
             debit=merchant_pending_payout(terms.merchant_id),
             credit=merchant_available(terms.merchant_id),
             amount=terms.gross,
         )
+        legs += _gas(gas_bnb)
         return _posting(
             f"{payout_journal_id}/cancelled",
             Kind.PAYOUT_CANCELLED,
@@ -485,6 +489,11 @@ class Ledger:
         legs = _entries(debit=COLD, credit=HOT, amount=_checked_amount(amount, "amount"))
         legs += _gas(gas_bnb)
         return _posting(journal_id, Kind.COLD_MOVE, self._clock(), legs)
+
+    def gas_posting(self, gas_bnb: int, journal_id: str) -> Posting:
+        """Gas a failed transaction burnt. Journal id ``{journal_id}/gas``."""
+        legs = _gas(_checked_amount(gas_bnb, "gas_bnb"))
+        return _posting(f"{journal_id}/gas", Kind.GAS, self._clock(), legs)
 
     def explain_rejection(self, posting: Posting) -> Journal | None:
         """For a posting refused inside the caller's own transaction: the journal it

@@ -495,3 +495,136 @@ def test_hostile_admin_bodies_are_4xx(stack: LocalStack, merchant: MerchantCreds
         assert 400 <= reply.status < 500, (path, body, reply.status, reply.body)
     assert admin_call("GET", "/admin/settlements?status=bogus").status == 422
 
+
+# ---- on chain: settlement sends, the ledger settles -----------------------------------------
+
+
+def swept_payment(stack: LocalStack, merchant: MerchantCreds, usdt: str) -> dict[str, Any]:
+    """A paid payment whose deposit was swept: the hot wallet holds its funds."""
+    payment = paid(stack, merchant, usdt)
+    stored = store_payment(payment["id"])
+    sweep([{"address": payment["address"].lower(), "index": stored.derivation_index}])
+    return payment
+
+
+def token_balance(stack: LocalStack, address: str) -> int:
+    from shared.local import chain
+
+    return chain.token_balance(stack.info["rpc_url"], stack.info["token_address"], address)
+
+
+def settle(disbursement_id: str) -> Any:
+    from shared.disbursements import worker
+
+    return worker.handle({"kind": "disbursement", "disbursement_id": disbursement_id})
+
+
+def test_payout_is_sent_once_and_settles_the_ledger_with_its_fees(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    # Given 10 USDT swept into the hot wallet and a queued payout of it
+    swept_payment(stack, merchant, "10")
+    set_profile(merchant)
+    payout = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}).body
+    book = ledger.default()
+    fees_before = book.balance(ledger.FEES)
+    network_before = book.balance(ledger.NETWORK_FEES)
+    hot_before = book.holdings()["holdings:hot"]
+    received_before = token_balance(stack, SETTLEMENT_ADDRESS)
+
+    # When settlement handles its message, twice (a redelivery)
+    done = settle(payout["id"])
+    again = settle(payout["id"])
+
+    # Then 9.3 USDT arrived once, and the payout is paid with its transaction
+    assert done.status is DisbursementStatus.PAID
+    assert again.status is DisbursementStatus.PAID
+    assert token_balance(stack, SETTLEMENT_ADDRESS) - received_before == 93 * USDT // 10
+    shown = merchant_call(merchant, "GET", f"/v1/settlements/{payout['id']}").body
+    assert shown["status"] == "paid" and shown["tx_hash"].startswith("0x")
+    # and the ledger: the reservation is settled, fees earned, the hot wallet lower by 9.3
+    balance = book.merchant_balance(merchant.merchant_id)
+    assert (balance.available, balance.pending_payout) == (0, 0)
+    assert book.balance(ledger.FEES) - fees_before == 6 * USDT // 10
+    assert book.balance(ledger.NETWORK_FEES) - network_before == USDT // 10
+    assert hot_before - book.holdings()["holdings:hot"] == 93 * USDT // 10
+    assert book.trial_balance() == {a: 0 for a in ledger.Asset}
+    assert "payout.paid" in event_types(merchant)
+
+
+def test_refund_reaches_the_payer_exactly(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    payment = swept_payment(stack, merchant, "6")
+    before = token_balance(stack, PAYER_ADDRESS)
+    refund = merchant_call(
+        merchant,
+        "POST",
+        f"/v1/payments/{payment['id']}/refunds",
+        {"address": PAYER_ADDRESS, "amount": "2.5"},
+    ).body
+
+    done = settle(refund["id"])
+
+    assert done.status is DisbursementStatus.PAID
+    assert token_balance(stack, PAYER_ADDRESS) - before == 25 * USDT // 10
+    assert merchant_call(merchant, "GET", f"/v1/refunds/{refund['id']}").body["status"] == "paid"
+    assert "refund.succeeded" in event_types(merchant)
+    assert available(merchant) == 6 * USDT - 26 * USDT // 10
+
+
+def test_payout_the_hot_wallet_cannot_cover_fails_and_returns_the_balance(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    # Given a merchant credited more than the hot wallet holds on chain (not swept)
+    hot = store_hot_wallet()
+    usdt = token_balance(stack, hot) // USDT + 100
+    paid(stack, merchant, str(usdt))
+    set_profile(merchant)
+    payout = admin_call(
+        "POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}, authorizer=as_admin("ann")
+    ).body
+    admin_call("POST", f"/admin/settlements/{payout['id']}/approve", {}, authorizer=as_admin("bob"))
+
+    # When settlement tries to send it
+    done = settle(payout["id"])
+
+    # Then it failed, nothing left the hot wallet, the balance is back, the merchant knows
+    assert done.status is DisbursementStatus.FAILED
+    assert done.reason
+    assert available(merchant) == usdt * USDT
+    assert "payout.failed" in event_types(merchant)
+    shown = merchant_call(merchant, "GET", f"/v1/settlements/{payout['id']}").body
+    assert shown["failure_reason"]
+
+
+def store_hot_wallet() -> str:
+    from shared.custody import setup
+
+    hot = setup.hot_wallet_address()
+    assert hot is not None
+    return hot
+
+
+def test_cold_move_is_sent_to_the_cold_address(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"  # anvil dev account #9
+    monkeypatch.setenv("BSCPAY_PAYOUT_COLD_ADDRESS", cold)
+    config.reset()
+    try:
+        swept_payment(stack, merchant, "4")
+        from shared.disbursements import service
+
+        move = service.request_cold_move(2 * USDT, "admin:ann")
+        before = token_balance(stack, cold)
+        cold_ledger = ledger.default().holdings()["holdings:cold"]
+
+        done = settle(move.disbursement_id)
+
+        assert done.status is DisbursementStatus.PAID
+        assert token_balance(stack, cold) - before == 2 * USDT
+        assert ledger.default().holdings()["holdings:cold"] - cold_ledger == 2 * USDT
+    finally:
+        monkeypatch.undo()
+        config.reset()

@@ -1,0 +1,83 @@
+"""Settlement's side of a disbursement: one queue message = send one USDT transfer from
+the hot wallet, then book it.
+
+The chain part (nonce, signing, broadcast, stuck-transaction replacement) is
+``shared.settlement.outbound``, idempotent by the disbursement id: a redelivered or
+duplicated message resumes the same transfer and never sends a second one. This module
+re-checks what only the settlement function's configuration may decide (a cold move
+goes to the allowlisted cold address, nowhere else) and records the outcome with its
+ledger posting and event (``service.mark_paid`` / ``mark_failed``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from web3 import Web3
+
+from shared import aws, config
+from shared.disbursements import service
+from shared.models.domain import Disbursement, DisbursementKind, DisbursementStatus
+from shared.settlement import custody, outbound
+from shared.settlement.sweeps import SweepSettings
+
+logger = Logger(child=True)
+
+
+def handle(message: dict[str, Any]) -> Disbursement | None:
+    """Raise ``outbound.TransferStillPending`` while the transaction is not mined: the
+    message comes back later and the transfer resumes."""
+    disbursement_id = str(message["disbursement_id"])
+    try:
+        d = service.get(disbursement_id)
+    except service.NotFound:
+        logger.error(
+            "settlement message for an unknown disbursement", extra={"id": disbursement_id}
+        )
+        return None
+    if d.status not in (DisbursementStatus.QUEUED, DisbursementStatus.PROCESSING):
+        return d  # done already, or waiting for approval: nothing to send
+    refusal = _refusal(d)
+    if refusal is not None:
+        _alert({"alert": "disbursement_refused", "id": d.disbursement_id, "reason": refusal})
+        return service.mark_failed(d, refusal)
+    if d.status is DisbursementStatus.QUEUED:
+        d = service.mark_processing(d)
+    w3 = Web3(Web3.HTTPProvider(config.chain().rpc_url_list()[0], request_kwargs={"timeout": 20}))
+    hot_wallet = custody.load_keys([]).hot_wallet
+    outcome = outbound.send_token(
+        w3,
+        hot_wallet,
+        d.disbursement_id,
+        d.destination,
+        d.amount,
+        token=config.chain().token_address,
+        gas=SweepSettings().gas_policy(),
+        kind=d.kind.value,
+    )
+    if outcome.state == "CONFIRMED":
+        assert outcome.tx_hash is not None
+        return service.mark_paid(d, outcome.tx_hash, outcome.fee_wei)
+    return service.mark_failed(d, outcome.error or "the transfer failed", outcome.fee_wei)
+
+
+def _refusal(d: Disbursement) -> str | None:
+    """Why settlement refuses to send this, from its own configuration."""
+    if d.kind is DisbursementKind.COLD_MOVE:
+        cold = config.payouts().cold_address
+        if not cold or d.destination.lower() != cold.lower():
+            return "a cold move may only go to the configured cold address"
+    if d.amount <= 0 or d.amount != d.gross - d.fee - d.network_fee:
+        return "amounts do not add up"
+    return None
+
+
+def _alert(body: dict[str, Any]) -> None:
+    logger.error("settlement alert", extra=body)
+    topic = config.aws().alerts_topic_arn
+    if topic:
+        aws.client("sns").publish(
+            TopicArn=topic, Subject="bscpay: settlement alert", Message=json.dumps(body)
+        )
