@@ -38,7 +38,7 @@ def record_handler(record: SQSRecord) -> None:
         return
     try:
         disbursements.handle(body)
-    except outbound.TransferStillPending:
+    except (outbound.TransferStillPending, disbursements.AwaitingLiquidity):
         receives = int(record.attributes.approximate_receive_count or 1)
         aws.client("sqs").change_message_visibility(
             QueueUrl=config.aws().settlement_queue_url,

@@ -6,11 +6,16 @@
 -c token_address=0x...                required on testnet (no canonical USDT there)
 -c token_decimals=18  -c finality_fallback_depth=15
 -c alarm_email=ops@example.com        optional e-mail subscription to the alerts topic
+-c cold_address=0x...                 the only destination of hot-wallet excess (optional)
+-c hot_wallet_cap=10000  -c payout_approval_threshold=1000  -c cold_approval_threshold=50000
+                                      USDT amounts (docs/adr/0013); defaults in shared.config
+-c sweeper_address=0x...              the deployed Sweeper (batched sweeps, ADR 0009)
 -c bundle=false                       read-only synth: skip building assets (ADR 0002)
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +42,11 @@ class DeploymentConfig:
     finality_fallback_depth: int
     alarm_email: str | None = None
     bundle: bool = True
+    # BSCPAY_* settings for money movements, validated (e.g. BSCPAY_PAYOUT_COLD_ADDRESS).
+    settlement: tuple[tuple[str, str], ...] = ()
+
+    def settlement_env(self) -> dict[str, str]:
+        return dict(self.settlement)
 
     def chain_env(self) -> dict[str, str]:
         """The chain half of every function's environment (read by shared.config)."""
@@ -57,6 +67,32 @@ def _int(name: str, value: Any, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ConfigError(f"-c {name}={number} is outside [{low}, {high}]")
     return number
+
+
+# context key -> (environment variable, kind)
+_SETTLEMENT_CONTEXT: dict[str, tuple[str, str]] = {
+    "cold_address": ("BSCPAY_PAYOUT_COLD_ADDRESS", "address"),
+    "sweeper_address": ("BSCPAY_SWEEP_SWEEPER_ADDRESS", "address"),
+    "hot_wallet_cap": ("BSCPAY_PAYOUT_HOT_WALLET_CAP", "amount"),
+    "payout_approval_threshold": ("BSCPAY_PAYOUT_APPROVAL_THRESHOLD", "amount"),
+    "cold_approval_threshold": ("BSCPAY_PAYOUT_COLD_APPROVAL_THRESHOLD", "amount"),
+}
+_AMOUNT_RE = re.compile(r"(0|[1-9][0-9]{0,19})(\.[0-9]{1,18})?")
+
+
+def _settlement(lookup: Any) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for name, (env, kind) in _SETTLEMENT_CONTEXT.items():
+        value = lookup(name)
+        if value in (None, ""):
+            continue
+        text = str(value)
+        if kind == "address" and not ADDRESS_RE.match(text):
+            raise ConfigError(f"-c {name}={text!r} is not a 0x-prefixed 20-byte address")
+        if kind == "amount" and not _AMOUNT_RE.fullmatch(text):
+            raise ConfigError(f"-c {name}={text!r} is not a decimal USDT amount such as 1000")
+        out.append((env, text))
+    return tuple(out)
 
 
 def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
@@ -118,4 +154,5 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         alarm_email=str(alarm_email) if alarm_email else None,
         bundle=str(lookup("bundle") if lookup("bundle") is not None else "true").lower()
         not in _FALSE,
+        settlement=_settlement(lookup),
     )

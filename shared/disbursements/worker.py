@@ -17,13 +17,21 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from web3 import Web3
 
-from shared import aws, config
+from shared import aws, config, ids
 from shared.disbursements import service
 from shared.models.domain import Disbursement, DisbursementKind, DisbursementStatus
 from shared.settlement import custody, outbound
 from shared.settlement.sweeps import SweepSettings
 
 logger = Logger(child=True)
+
+# Deposits swept moments from now may be what a payout needs: wait this long for the
+# hot wallet to hold enough before letting the transfer fail (and the balance return).
+LIQUIDITY_WAIT_S = 1800
+
+
+class AwaitingLiquidity(Exception):
+    """The hot wallet holds less than this transfer needs; retry soon (sweeps refill it)."""
 
 
 def handle(message: dict[str, Any]) -> Disbursement | None:
@@ -43,10 +51,14 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
     if refusal is not None:
         _alert({"alert": "disbursement_refused", "id": d.disbursement_id, "reason": refusal})
         return service.mark_failed(d, refusal)
-    if d.status is DisbursementStatus.QUEUED:
-        d = service.mark_processing(d)
     w3 = Web3(Web3.HTTPProvider(config.chain().rpc_url_list()[0], request_kwargs={"timeout": 20}))
     hot_wallet = custody.load_keys([]).hot_wallet
+    if d.status is DisbursementStatus.QUEUED:
+        held = _token_balance(w3, hot_wallet.address)
+        if held < d.amount and ids.now() - d.created_at < LIQUIDITY_WAIT_S:
+            logger.info("waiting for sweeps", extra={"id": d.disbursement_id, "held": held})
+            raise AwaitingLiquidity(d.disbursement_id)
+        d = service.mark_processing(d)
     outcome = outbound.send_token(
         w3,
         hot_wallet,
@@ -61,6 +73,12 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
         assert outcome.tx_hash is not None
         return service.mark_paid(d, outcome.tx_hash, outcome.fee_wei)
     return service.mark_failed(d, outcome.error or "the transfer failed", outcome.fee_wei)
+
+
+def _token_balance(w3: Web3, address: str) -> int:
+    data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
+    call = {"to": Web3.to_checksum_address(config.chain().token_address), "data": data}
+    return int.from_bytes(w3.eth.call(call), "big")  # type: ignore[arg-type]
 
 
 def _refusal(d: Disbursement) -> str | None:

@@ -32,6 +32,7 @@ from shared.local.apigw import ApiGatewayEmulator, CognitoVerifier, LambdaContex
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 ADMIN_USERNAME = "admin@bscpay.local"
+LOCAL_COLD_ADDRESS = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
 
 
 @dataclass
@@ -262,6 +263,9 @@ class LocalStack:
         deployer = LocalKeySigner(local_chain.DEPLOYER_PRIVATE_KEY)  # anvil's public dev key
         sweeper = deploy_sweeper(w3, deployer, hot.address, SweepSettings().gas_policy())
         os.environ["BSCPAY_SWEEP_SWEEPER_ADDRESS"] = sweeper
+        # Hot-wallet excess above the cap goes here: anvil's public dev account #9.
+        os.environ.setdefault("BSCPAY_PAYOUT_COLD_ADDRESS", LOCAL_COLD_ADDRESS)
+        config.payouts.cache_clear()
 
     def _reconciler_loop(self) -> None:
         from functions.reconciler.handler import lambda_handler

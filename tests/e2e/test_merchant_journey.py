@@ -7,13 +7,12 @@ import time
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from bscpay_merchant import ApiError, Client, verify_webhook
 
 from shared.local import chain
-from tests.e2e.conftest import WebhookReceiver, event_type
+from tests.e2e.conftest import WebhookReceiver, admin_headers, event_type
 
 pytestmark = pytest.mark.e2e
 
@@ -123,20 +122,7 @@ def test_admin_console_requires_a_cognito_token(stack: dict[str, Any]) -> None:
     )
 
     # With the admin's ID token from Cognito the console works
-    admin = stack["admin"]
-    idp = boto3.client(
-        "cognito-idp",
-        endpoint_url=stack["aws_endpoint_url"],
-        region_name=stack["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    tokens = idp.initiate_auth(
-        ClientId=admin["client_id"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": admin["username"], "PASSWORD": admin["password"]},
-    )["AuthenticationResult"]
-    auth = {"Authorization": tokens["IdToken"]}
+    auth = admin_headers(stack)
     created = requests.post(
         f"{stack['api_url']}/admin/merchants", json={"name": "E2E Shop"}, headers=auth, timeout=10
     )

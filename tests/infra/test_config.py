@@ -46,6 +46,9 @@ def test_testnet_with_a_token_address_uses_chain_97() -> None:
         ({"token_address": "0x1234"}, "20-byte"),
         ({"prefix": "Bad_Prefix"}, "prefix"),
         ({"token_decimals": "eighteen"}, "integer"),
+        ({"cold_address": "0xnothex"}, "cold_address"),
+        ({"hot_wallet_cap": "-5"}, "hot_wallet_cap"),
+        ({"payout_approval_threshold": "1e6"}, "payout_approval_threshold"),
     ],
 )
 def test_malformed_settings_are_refused_before_anything_is_built(
@@ -53,3 +56,15 @@ def test_malformed_settings_are_refused_before_anything_is_built(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         from_context(cdk_context(**override))
+
+
+def test_money_settings_reach_the_functions_environment() -> None:
+    cold = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
+    config = from_context(cdk_context(cold_address=cold, hot_wallet_cap="2500"))
+    env = config.settlement_env()
+    assert env == {
+        "BSCPAY_PAYOUT_COLD_ADDRESS": cold,
+        "BSCPAY_PAYOUT_HOT_WALLET_CAP": "2500",
+    }
+    # unset: the defaults in shared.config apply
+    assert from_context(cdk_context()).settlement_env() == {}

@@ -574,7 +574,10 @@ def test_refund_reaches_the_payer_exactly(
 
 
 def test_payout_the_hot_wallet_cannot_cover_fails_and_returns_the_balance(
-    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    payout_settings: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a merchant credited more than the hot wallet holds on chain (not swept)
     hot = store_hot_wallet()
@@ -586,7 +589,17 @@ def test_payout_the_hot_wallet_cannot_cover_fails_and_returns_the_balance(
     ).body
     admin_call("POST", f"/admin/settlements/{payout['id']}/approve", {}, authorizer=as_admin("bob"))
 
-    # When settlement tries to send it
+    # When settlement tries to send it, Then it first waits for sweeps to refill the
+    # hot wallet (the message is retried; nothing changes)
+    from shared.disbursements import worker
+
+    with pytest.raises(worker.AwaitingLiquidity):
+        settle(payout["id"])
+    assert store.get(payout["id"]).status is DisbursementStatus.QUEUED  # type: ignore[union-attr]
+    assert available(merchant) == 0
+
+    # When the wait is over and the hot wallet is still short
+    monkeypatch.setattr(worker, "LIQUIDITY_WAIT_S", 0)
     done = settle(payout["id"])
 
     # Then it failed, nothing left the hot wallet, the balance is back, the merchant knows

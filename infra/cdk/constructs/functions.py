@@ -85,6 +85,7 @@ class Functions(Construct):
             "BSCPAY_ALERTS_TOPIC_ARN": alerts_topic.topic_arn,
             **{QUEUE_URL_ENV[name]: queue.queue_url for name, queue in queues.items()},
             **config.chain_env(),
+            **config.settlement_env(),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
