@@ -16,11 +16,13 @@ from shared.admin import chain as chain_admin
 from shared.admin import merchants
 from shared.api.http import error_response, install_error_handlers, json_response, parse_limit
 from shared.disbursements import service as disbursements
+from shared.disbursements import treasury
 from shared.errors import Unauthenticated
 from shared.models.api import (
     CreateApiKey,
     CreateMerchant,
     DecideDisbursement,
+    GasFunding,
     PaymentOut,
     RequestPayout,
     Rescan,
@@ -227,6 +229,20 @@ def reject_settlement(
 ) -> Response[str]:
     rejected = disbursements.reject(disbursement_id, _admin(), body.reason)
     return json_response(200, disbursements.to_admin_json(rejected))
+
+
+@app.get("/admin/treasury")
+def get_treasury() -> Response[str]:
+    return json_response(200, treasury.overview())
+
+
+@app.post("/admin/treasury/gas_funding")
+def record_gas_funding(body: Annotated[GasFunding, Body()]) -> Response[str]:
+    wei = treasury.record_gas_funding(body.tx_hash)
+    logger.info("gas funding recorded", extra={"tx_hash": body.tx_hash, "by": _admin()})
+    return json_response(
+        201, {"object": "gas_funding", "tx_hash": body.tx_hash, "bnb": format_amount(wei, 18)}
+    )
 
 
 @app.post("/admin/chain/rescan")

@@ -97,6 +97,10 @@ class RequestPayout(_Strict):
     amount: StrictStr | None = Field(default=None, max_length=64)
 
 
+class GasFunding(_Strict):
+    tx_hash: StrictStr = Field(max_length=66, description="BNB sent to the hot wallet")
+
+
 class DecideDisbursement(_Strict):
     reason: StrictStr = Field(default="", max_length=500)
 

@@ -641,3 +641,42 @@ def test_cold_move_is_sent_to_the_cold_address(
     finally:
         monkeypatch.undo()
         config.reset()
+
+
+# ---- treasury -----------------------------------------------------------------------------
+
+
+def _send_bnb(stack: LocalStack, to: str, wei: int) -> str:
+    from shared.local import chain
+
+    w3 = chain.web3_for(stack.info["rpc_url"])
+    sender = w3.eth.accounts[0]  # anvil's unlocked dev account #0
+    tx_hash = w3.eth.send_transaction({"from": sender, "to": to, "value": wei})  # type: ignore[typeddict-item]
+    w3.eth.wait_for_transaction_receipt(tx_hash)
+    return "0x" + bytes(tx_hash).hex()
+
+
+def test_gas_funding_is_booked_once_and_only_when_it_paid_the_hot_wallet(
+    stack: LocalStack,
+) -> None:
+    hot = store_hot_wallet()
+    gas_before = ledger.default().holdings()["holdings:gas"]
+    tx_hash = _send_bnb(stack, hot, 3 * 10**17)
+
+    first = admin_call("POST", "/admin/treasury/gas_funding", {"tx_hash": tx_hash})
+    again = admin_call("POST", "/admin/treasury/gas_funding", {"tx_hash": tx_hash})
+
+    assert first.status == 201, first.body
+    assert first.body["bnb"] == "0.3"
+    assert again.status == 201  # the same funding, not counted twice
+    assert ledger.default().holdings()["holdings:gas"] - gas_before == 3 * 10**17
+
+    elsewhere = _send_bnb(stack, PAYER_ADDRESS, 10**17)
+    for bad in (elsewhere, "0x" + "ab" * 32, "0x12", 42):
+        reply = admin_call("POST", "/admin/treasury/gas_funding", {"tx_hash": bad})
+        assert reply.status == 422, (bad, reply.body)
+    assert ledger.default().holdings()["holdings:gas"] - gas_before == 3 * 10**17
+
+    overview = admin_call("GET", "/admin/treasury").body
+    assert overview["hot_wallet"] == hot
+    assert set(overview["usdt"]) == {"deposits", "hot", "cold", "owed_in_flight"}
