@@ -680,3 +680,53 @@ def test_gas_funding_is_booked_once_and_only_when_it_paid_the_hot_wallet(
     overview = admin_call("GET", "/admin/treasury").body
     assert overview["hot_wallet"] == hot
     assert set(overview["usdt"]) == {"deposits", "hot", "cold", "owed_in_flight"}
+
+
+# ---- races ------------------------------------------------------------------------------
+
+
+def test_concurrent_refunds_never_exceed_what_the_payment_received(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Given a 10 USDT payment, When eight refunds of 3 race (24 > 10)
+    payment = paid(stack, merchant, "10")
+    other = paid(stack, merchant, "20")  # balance is not the limit: the payment is
+    assert other["id"] != payment["id"]
+    path = f"/v1/payments/{payment['id']}/refunds"
+    body = {"address": PAYER_ADDRESS, "amount": "3"}
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda _: merchant_call(merchant, "POST", path, body), range(8)))
+
+    # Then three are created, the others refused with a 4xx, and the counter says 9
+    created = [r for r in replies if r.status == 201]
+    assert len(created) == 3, [(r.status, r.body) for r in replies]
+    assert all(400 <= r.status < 500 for r in replies if r.status != 201)
+    assert store.refunded(payment["id"]) == 9 * USDT
+    assert available(merchant) == 30 * USDT - 3 * 31 * USDT // 10
+    drain_settlement_queue()
+
+
+def test_two_admins_approving_at_once_queue_it_once(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paid(stack, merchant, "40")
+    set_profile(merchant)
+    drain_settlement_queue()
+    payout = admin_call(
+        "POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}, authorizer=as_admin("ann")
+    ).body
+    path = f"/admin/settlements/{payout['id']}/approve"
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(
+            pool.map(
+                lambda name: admin_call("POST", path, {}, authorizer=as_admin(name)),
+                ["bob", "cy", "dee", "eve"],
+            )
+        )
+    assert sorted(r.status for r in replies) == [200, 409, 409, 409], [r.body for r in replies]
+    messages = [b for b in drain_settlement_queue() if b.get("disbursement_id") == payout["id"]]
+    assert len(messages) == 1
