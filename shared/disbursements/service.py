@@ -17,6 +17,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from shared import aws, config, ids, ledger
+from shared.alerts import raise_alert
 from shared.dal import disbursements as store
 from shared.dal import repo
 from shared.dal.disbursements import DisbursementChange, RefundCap
@@ -54,6 +55,10 @@ class NoSettlementAddress(Conflict):
 
 class AmountTooSmall(ValidationFailed):
     code = "amount_too_small"
+
+
+class LedgerShort(RuntimeError):
+    """A mined transfer the ledger cannot book (its hot wallet would go below zero)."""
 
 
 class SameApprover(Forbidden):
@@ -381,7 +386,7 @@ def mark_paid(d: Disbursement, tx_hash: str, gas_fee_wei: int) -> Disbursement:
     gas it cost, in the same transaction as the status."""
     new = _moved(d, DisbursementStatus.PAID, tx_hash=tx_hash, gas_fee_wei=gas_fee_wei)
     book = ledger.default()
-    for gas in (gas_fee_wei, 0):
+    for gas in (gas_fee_wei, 0) if gas_fee_wei else (0,):
         if d.kind is DisbursementKind.COLD_MOVE:
             posting = book.cold_move_posting(d.amount, d.disbursement_id, gas_bnb=gas)
         else:
@@ -399,11 +404,12 @@ def mark_paid(d: Disbursement, tx_hash: str, gas_fee_wei: int) -> Disbursement:
         except ledger.InsufficientFunds:
             # Gas paid from BNB the ledger was not told about (ledger.fund_gas): book the
             # USDT (it moved) and let the reconciler report the BNB drift.
-            logger.error(
-                "settlement alert",
-                extra={"alert": "payout_gas_not_in_ledger", "id": d.disbursement_id},
-            )
-    raise AssertionError("unreachable")  # pragma: no cover
+            raise_alert("payout_gas_not_in_ledger", "gas not in the ledger", id=d.disbursement_id)
+    # The USDT moved but the ledger's hot wallet holds less: funds reached the chain
+    # without a posting (the reconciler reports it). Stay `processing` and retry once an
+    # operator has booked them; never record money the ledger cannot account for.
+    raise_alert("ledger_cannot_settle", "a sent transfer cannot be booked", id=d.disbursement_id)
+    raise LedgerShort(d.disbursement_id)
 
 
 def mark_failed(d: Disbursement, reason: str, gas_fee_wei: int = 0) -> Disbursement:
@@ -416,10 +422,7 @@ def mark_failed(d: Disbursement, reason: str, gas_fee_wei: int = 0) -> Disbursem
             _transition(change)
             break
         except ledger.InsufficientFunds:
-            logger.error(
-                "settlement alert",
-                extra={"alert": "payout_gas_not_in_ledger", "id": d.disbursement_id},
-            )
+            raise_alert("payout_gas_not_in_ledger", "gas not in the ledger", id=d.disbursement_id)
     logger.warning("disbursement failed", extra={"id": d.disbursement_id, "reason": reason})
     return new
 

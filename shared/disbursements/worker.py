@@ -11,13 +11,13 @@ ledger posting and event (``service.mark_paid`` / ``mark_failed``).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from web3 import Web3
 
-from shared import aws, config, ids
+from shared import config, ids, ledger
+from shared.alerts import raise_alert
 from shared.disbursements import service
 from shared.models.domain import Disbursement, DisbursementKind, DisbursementStatus
 from shared.settlement import custody, outbound
@@ -49,12 +49,16 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
         return d  # done already, or waiting for approval: nothing to send
     refusal = _refusal(d)
     if refusal is not None:
-        _alert({"alert": "disbursement_refused", "id": d.disbursement_id, "reason": refusal})
+        raise_alert("disbursement_refused", refusal, id=d.disbursement_id)
         return service.mark_failed(d, refusal)
     w3 = Web3(Web3.HTTPProvider(config.chain().rpc_url_list()[0], request_kwargs={"timeout": 20}))
     hot_wallet = custody.load_keys([]).hot_wallet
     if d.status is DisbursementStatus.QUEUED:
-        held = _token_balance(w3, hot_wallet.address)
+        # What the chain holds and what the ledger knows the hot wallet holds: sending
+        # more than the ledger knows would leave a transfer it cannot book.
+        held = min(
+            _token_balance(w3, hot_wallet.address), ledger.default().holdings()["holdings:hot"]
+        )
         if held < d.amount and ids.now() - d.created_at < LIQUIDITY_WAIT_S:
             logger.info("waiting for sweeps", extra={"id": d.disbursement_id, "held": held})
             raise AwaitingLiquidity(d.disbursement_id)
@@ -90,12 +94,3 @@ def _refusal(d: Disbursement) -> str | None:
     if d.amount <= 0 or d.amount != d.gross - d.fee - d.network_fee:
         return "amounts do not add up"
     return None
-
-
-def _alert(body: dict[str, Any]) -> None:
-    logger.error("settlement alert", extra=body)
-    topic = config.aws().alerts_topic_arn
-    if topic:
-        aws.client("sns").publish(
-            TopicArn=topic, Subject="bscpay: settlement alert", Message=json.dumps(body)
-        )

@@ -43,6 +43,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCErro
 from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from shared import ids
+from shared.alerts import raise_alert
 from shared.dal import outgoing
 from shared.dal.outgoing import Attempt, Change, NonceClaim, TransferRecord
 from shared.dal.repo import ConcurrentUpdate
@@ -366,15 +367,13 @@ class Outbound:
                 if self._nonce_used(record):
                     return record
                 error = f"refused by the node: {exc}"[:300]
-                logger.warning(
+                raise_alert(
+                    "outgoing_refused",
                     "node refused an outgoing transaction",
-                    extra={
-                        "alert": "outgoing_refused",
-                        "tx_id": record.tx_id,
-                        "tx": tx_hash,
-                        "nonce": record.nonce,
-                        "error": error,
-                    },
+                    tx_id=record.tx_id,
+                    tx=tx_hash,
+                    nonce=record.nonce,
+                    error=error,
                 )
                 after = _with_attempt(record, tx_hash, state="REFUSED", error=error)
                 return outgoing.transition(record, after, ids.now(), Change(error=error))
@@ -416,9 +415,11 @@ class Outbound:
         if not used:
             return None
         error = f"nonce {record.nonce} was used by a transaction outside bscpay"
-        logger.error(
+        raise_alert(
+            "nonce_used_elsewhere",
             "outgoing transfer lost its nonce",
-            extra={"alert": "nonce_used_elsewhere", "tx_id": record.tx_id, "nonce": record.nonce},
+            tx_id=record.tx_id,
+            nonce=record.nonce,
         )
         after = replace(
             record,
@@ -447,15 +448,13 @@ class Outbound:
         else:
             moved = moved_to(receipt, self.token, self.hot, to)
             if moved != amount:
-                logger.error(
+                raise_alert(
+                    "outgoing_unverified",
                     "mined transfer moved an unexpected amount",
-                    extra={
-                        "alert": "outgoing_unverified",
-                        "tx_id": record.tx_id,
-                        "tx": mined.tx_hash,
-                        "moved": moved,
-                        "amount": amount,
-                    },
+                    tx_id=record.tx_id,
+                    tx=mined.tx_hash,
+                    moved=moved,
+                    amount=amount,
                 )
                 raise TransferUnverified(
                     f"{record.tx_id}: {mined.tx_hash} moved {moved}, not {amount}, to {to}"
@@ -503,15 +502,13 @@ class Outbound:
         if price is None:
             if newest.tx_hash not in self._ceiling_alerted:
                 self._ceiling_alerted.add(newest.tx_hash)
-                logger.error(
+                raise_alert(
+                    "outgoing_stuck_at_ceiling",
                     "stuck outgoing transaction cannot be replaced: gas ceiling reached",
-                    extra={
-                        "alert": "outgoing_stuck_at_ceiling",
-                        "tx_id": record.tx_id,
-                        "tx": newest.tx_hash,
-                        "gas_price_wei": highest,
-                        "ceiling_wei": self.gas.ceiling_wei,
-                    },
+                    tx_id=record.tx_id,
+                    tx=newest.tx_hash,
+                    gas_price_wei=highest,
+                    ceiling_wei=self.gas.ceiling_wei,
                 )
             return record
         if newest.kind == "cancel":

@@ -8,7 +8,6 @@ published to the operators' SNS topic.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared import aws, config, ledger
+from shared import config, ledger
+from shared.alerts import raise_alert
 from shared.chain.rpc import JsonRpc
 from shared.custody import setup
 from shared.dal import repo
@@ -66,8 +66,7 @@ def run(rpc: JsonRpc | None = None) -> ReconcileReport:
             "kind": drift.kind,
         }
         report.drifts.append(entry)
-        logger.error("ledger drift", extra=entry)
-        _alert({"alert": "ledger_drift", **entry})
+        raise_alert("ledger_drift", "ledger drift", **entry)
     metrics.add_metric(name="LedgerDrift", unit=MetricUnit.Count, value=len(report.drifts))
     return report
 
@@ -75,11 +74,3 @@ def run(rpc: JsonRpc | None = None) -> ReconcileReport:
 def _token_balance(rpc: JsonRpc, token: str, address: str) -> int:
     data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
     return int(str(rpc.call("eth_call", [{"to": token, "data": data}, "latest"])), 16)
-
-
-def _alert(body: dict[str, Any]) -> None:
-    topic = config.aws().alerts_topic_arn
-    if topic:
-        aws.client("sns").publish(
-            TopicArn=topic, Subject="bscpay: ledger drift", Message=json.dumps(body)
-        )

@@ -12,7 +12,6 @@ wallet comes from the FIFO message group.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from hexbytes import HexBytes
 from web3 import Web3
 
-from shared import aws, config, ids, ledger
+from shared import config, ids, ledger
+from shared.alerts import raise_alert
 from shared.chain.logs import decode
 from shared.dal import repo
 from shared.settlement import custody
@@ -152,7 +152,12 @@ def _finish(sweep_id: str, swept: dict[str, int], fee_wei: int, resumed: bool = 
         except ledger.InsufficientFunds as exc:
             # Gas paid from BNB the ledger was not told about: record the USDT move
             # (it happened) and alert; the reconciler shows the BNB drift.
-            _alert({"alert": "sweep_gas_not_in_ledger", "sweep_id": sweep_id, "error": str(exc)})
+            raise_alert(
+                "sweep_gas_not_in_ledger",
+                "sweep gas not in the ledger",
+                sweep_id=sweep_id,
+                error=str(exc),
+            )
             ledger.default().sweep(total, gas_bnb=0, journal_id=sweep_id)
         for address, amount in swept.items():
             repo.sweep_recorded(address, amount)
@@ -165,20 +170,10 @@ def _finish(sweep_id: str, swept: dict[str, int], fee_wei: int, resumed: bool = 
 
 
 def _alert_refused(refused: RefusedDeposit) -> None:
-    _alert(
-        {
-            "alert": "deposit_refused",
-            "address": refused.address,
-            "reason": refused.reason,
-            "delegate": refused.delegate,
-        }
+    raise_alert(
+        "deposit_refused",
+        "deposit delegated elsewhere",
+        address=refused.address,
+        reason=refused.reason,
+        delegate=refused.delegate,
     )
-
-
-def _alert(body: dict[str, Any]) -> None:
-    logger.error("settlement alert", extra=body)
-    topic = config.aws().alerts_topic_arn
-    if topic:
-        aws.client("sns").publish(
-            TopicArn=topic, Subject="bscpay: settlement alert", Message=json.dumps(body)
-        )
