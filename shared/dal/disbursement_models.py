@@ -9,7 +9,6 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from shared import config
 from shared.dal import models as m
 from shared.dal.ledger_models import IntegerAttribute
 
@@ -104,14 +103,4 @@ class SettlementProfileModel(_Base):
 
 
 MODELS: tuple[type[_Base], ...] = (DisbursementModel, SettlementProfileModel)
-_bound: tuple[str, str, str | None] | None = None
-
-
-def bind() -> None:
-    global _bound
-    settings = config.aws()
-    key = m.key_of(settings)
-    if _bound == key:
-        return
-    m.point_at(MODELS, settings)
-    _bound = key
+bind = m.Binder(MODELS)

@@ -10,7 +10,6 @@ from pynamodb.attributes import Attribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
 from pynamodb.models import Model
 
-from shared import config
 from shared.dal import models as m
 
 
@@ -86,15 +85,5 @@ LEDGER_MODELS: tuple[type[_LedgerBase], ...] = (
     LedgerJournalModel,
 )
 
-_bound: tuple[str, str, str | None] | None = None
-
-
-def bind() -> None:
-    """Point the ledger models at this deployment's tables. Cheap after the first call."""
-    global _bound
-    settings = config.aws()
-    key = m.key_of(settings)
-    if _bound == key:
-        return
-    m.point_at(LEDGER_MODELS, settings)
-    _bound = key
+# Points the ledger models at this deployment's tables. Cheap after the first call.
+bind = m.Binder(LEDGER_MODELS)

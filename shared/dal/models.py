@@ -404,6 +404,22 @@ def bind() -> None:
     _bound = key
 
 
+class Binder:
+    """``bind()`` for a group of models kept in another module (ledger, disbursements):
+    points them at this deployment's tables on first use and when configuration changes."""
+
+    def __init__(self, models: tuple[type[Model], ...]) -> None:
+        self.models = models
+        self._bound: tuple[str, str, str | None] | None = None
+
+    def __call__(self) -> None:
+        settings = config.aws()
+        key = key_of(settings)
+        if self._bound != key:
+            point_at(self.models, settings)
+            self._bound = key
+
+
 def point_at(models: tuple[type[Model], ...], settings: config.AwsSettings) -> None:
     """Set table name, region and endpoint of ``models`` from configuration."""
     for model in models:
