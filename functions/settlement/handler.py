@@ -24,6 +24,9 @@ logger = Logger()
 tracer = Tracer()
 # FIFO: after a failed record the rest of the batch is returned unprocessed, in order.
 processor = SqsFifoPartialProcessor()
+# Report a wholly failed batch as item failures too (the event source mapping has
+# ReportBatchItemFailures): a payout waiting for its transaction is not a crash.
+processor.raise_on_entire_batch_failure = False
 
 
 # A broadcast transaction that is not mined yet: look again soon, not after the
@@ -38,7 +41,7 @@ def record_handler(record: SQSRecord) -> None:
         return
     try:
         disbursements.handle(body)
-    except (outbound.TransferStillPending, disbursements.AwaitingLiquidity):
+    except outbound.TransferStillPending:
         receives = int(record.attributes.approximate_receive_count or 1)
         aws.client("sqs").change_message_visibility(
             QueueUrl=config.aws().settlement_queue_url,

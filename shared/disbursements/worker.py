@@ -30,10 +30,6 @@ logger = Logger(child=True)
 LIQUIDITY_WAIT_S = 1800
 
 
-class AwaitingLiquidity(Exception):
-    """The hot wallet holds less than this transfer needs; retry soon (sweeps refill it)."""
-
-
 def handle(message: dict[str, Any]) -> Disbursement | None:
     """Raise ``outbound.TransferStillPending`` while the transaction is not mined: the
     message comes back later and the transfer resumes."""
@@ -60,8 +56,11 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
             _token_balance(w3, hot_wallet.address), ledger.default().holdings()["holdings:hot"]
         )
         if held < d.amount and ids.now() - d.created_at < LIQUIDITY_WAIT_S:
+            # Leave it queued and let this message go: retrying it here would block the
+            # hot-wallet FIFO group, and with it the very sweeps it waits for. The
+            # scheduler hands queued records to the queue again every few minutes.
             logger.info("waiting for sweeps", extra={"id": d.disbursement_id, "held": held})
-            raise AwaitingLiquidity(d.disbursement_id)
+            return d
         d = service.mark_processing(d)
     outcome = outbound.send_token(
         w3,

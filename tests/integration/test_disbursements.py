@@ -590,11 +590,10 @@ def test_payout_the_hot_wallet_cannot_cover_fails_and_returns_the_balance(
     admin_call("POST", f"/admin/settlements/{payout['id']}/approve", {}, authorizer=as_admin("bob"))
 
     # When settlement tries to send it, Then it first waits for sweeps to refill the
-    # hot wallet (the message is retried; nothing changes)
+    # hot wallet: nothing changes, the record stays queued for a later message
     from shared.disbursements import worker
 
-    with pytest.raises(worker.AwaitingLiquidity):
-        settle(payout["id"])
+    assert settle(payout["id"]).status is DisbursementStatus.QUEUED
     assert store.get(payout["id"]).status is DisbursementStatus.QUEUED  # type: ignore[union-attr]
     assert available(merchant) == 0
 
@@ -730,3 +729,48 @@ def test_two_admins_approving_at_once_queue_it_once(
     assert sorted(r.status for r in replies) == [200, 409, 409, 409], [r.body for r in replies]
     messages = [b for b in drain_settlement_queue() if b.get("disbursement_id") == payout["id"]]
     assert len(messages) == 1
+
+
+def test_a_payout_waiting_for_liquidity_does_not_block_the_queue_and_comes_back(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.settlement.handler import lambda_handler
+    from tests.support.events import Context, load
+
+    monkeypatch.setenv("BSCPAY_PAYOUT_APPROVAL_THRESHOLD", "100000000")
+    config.reset()
+    # Given a queued payout of more than the hot wallet holds, its message on the queue
+    usdt = 2 * token_balance(stack, store_hot_wallet()) // USDT + 50
+    paid(stack, merchant, str(usdt))
+    set_profile(merchant)
+    drain_settlement_queue()
+    payout = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}).body
+    assert payout["status"] == "queued", payout
+    sqs = aws.client("sqs")
+    url = config.aws().settlement_queue_url
+    got = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+    )["Messages"][0]
+    record = load("settlement_disbursement_sqs_fifo")["Records"][0]
+    record.update(messageId=got["MessageId"], receiptHandle=got["ReceiptHandle"], body=got["Body"])
+
+    # When the settlement function gets it
+    result = lambda_handler({"Records": [record]}, Context())
+
+    # Then the message is done with (the hot-wallet group is free for the sweeps it
+    # needs), nothing was sent, and the payout is still queued with its reservation
+    assert result["batchItemFailures"] == []
+    assert store.get(payout["id"]).status is DisbursementStatus.QUEUED  # type: ignore[union-attr]
+    assert available(merchant) == 0
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got["ReceiptHandle"])
+    # and the scheduler hands it to the queue again a few minutes later
+    schedule.run(ids_now() + schedule.REQUEUE_AFTER_S + 1)
+    assert {"kind": "disbursement", "disbursement_id": payout["id"]} in drain_settlement_queue()
+    monkeypatch.undo()
+    config.reset()
+
+
+def ids_now() -> int:
+    from shared import ids
+
+    return ids.now()
