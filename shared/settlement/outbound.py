@@ -22,6 +22,10 @@ ones become REPLACED.
   SQS message is redelivered later and the next call resumes).
 - CONFIRMED only when the receipt's Transfer log moved exactly ``amount`` to ``to``.
 
+:meth:`Outbound.drive` is that loop for any one-nonce hot-wallet transaction given as a
+:class:`NonceCall` (how to re-sign it, how to verify its receipt): a sweep's
+``sweepMany`` and gas top-ups go through it too (``shared.settlement.worker``).
+
 This module is settlement logic: it gets a ``Web3`` client and a
 :class:`~shared.settlement.signer.Signer` and never sees a key.
 """
@@ -128,6 +132,18 @@ class OutboundHooks:
 
     before_send: Callable[[str], None] | None = None
     after_send: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True)
+class NonceCall:
+    """What every attempt at a record's nonce sends (a cancellation aside), so that any
+    one-nonce hot-wallet transaction can be driven by :meth:`Outbound.drive` (a sweep's
+    too). ``tx(nonce, gas_limit, gas_price)`` builds it; ``verify(record, attempt,
+    receipt)`` checks a mined attempt with status 1 and returns the amount to record
+    (raise :class:`TransferUnverified` when the receipt does not show what was meant)."""
+
+    tx: Callable[[int, int, int], TxParams]
+    verify: Callable[[TransferRecord, Attempt, TxReceipt], int]
 
 
 # --- pure parts -------------------------------------------------------------------------
@@ -245,23 +261,60 @@ class Outbound:
     def _drive(self, record: TransferRecord, to: ChecksumAddress, amount: int) -> TransferOutcome:
         if record.state == "PENDING":
             record = self._sign_first(record, to, amount)
+        return self._outcome(self.drive(record, self._call(to, amount)))
+
+    def drive(self, record: TransferRecord, call: NonceCall) -> TransferRecord:
+        """Carry a SIGNED or BROADCAST record (its nonce taken, its attempts recorded) to
+        CONFIRMED or FAILED: (re-)send its live attempts, replace a stuck one, cancel a
+        refused one. Returns the terminal record; raises :class:`TransferStillPending`
+        when nothing is mined within ``wait_s``, :class:`NonceNotFilled`,
+        :class:`TransferUnverified`, ``ConcurrentUpdate`` (re-read and call again)."""
         if record.state in outgoing.TERMINAL:
-            return self._outcome(record)
-        for attempt in record.live:
-            record = self._push(record, attempt.tx_hash)
+            return record
+        record = self.push(record)
         deadline = time.monotonic() + self.settings.wait_s
         while True:
-            done = self._settle(record, to, amount)
+            done = self._settle(record, call)
             if done is not None:
-                return self._outcome(done)
+                return done
             if not record.live:
                 record = self._cancel(record)
                 continue
             if self._stuck(record):
-                record = self._replace(record, to, amount)
+                record = self._replace(record, call)
             if time.monotonic() >= deadline:
                 raise TransferStillPending(record.tx_id, record.tx_hash, record.nonce)
             time.sleep(self.settings.poll_interval_s)
+
+    def push(self, record: TransferRecord) -> TransferRecord:
+        """(Re-)send every live attempt of ``record`` (the same recorded bytes)."""
+        for attempt in record.live:
+            record = self._push(record, attempt.tx_hash)
+        return record
+
+    def _call(self, to: ChecksumAddress, amount: int) -> NonceCall:
+        def verify(record: TransferRecord, mined: Attempt, receipt: TxReceipt) -> int:
+            moved = moved_to(receipt, self.token, self.hot, to)
+            if moved != amount:
+                raise_alert(
+                    "outgoing_unverified",
+                    "mined transfer moved an unexpected amount",
+                    tx_id=record.tx_id,
+                    tx=mined.tx_hash,
+                    moved=moved,
+                    amount=amount,
+                )
+                raise TransferUnverified(
+                    f"{record.tx_id}: {mined.tx_hash} moved {moved}, not {amount}, to {to}"
+                )
+            return amount
+
+        return NonceCall(
+            tx=lambda nonce, gas_limit, price: self._transfer_tx(
+                to, amount, nonce, gas_limit, price
+            ),
+            verify=verify,
+        )
 
     # -- signing -------------------------------------------------------------------------
 
@@ -301,7 +354,8 @@ class Outbound:
             "maxPriorityFeePerGas": Wei(price),
         }
 
-    def _attempt(self, tx: TxParams, price: int, kind: str) -> Attempt:
+    def sign_attempt(self, tx: TxParams, price: int, kind: str = "transfer") -> Attempt:
+        """Sign ``tx`` with the hot wallet: a SIGNED attempt to record before sending."""
         raw = self.signer.sign_transaction(dict(tx))
         return Attempt(
             tx_hash=HexBytes(Web3.keccak(raw)).to_0x_hex(),
@@ -340,7 +394,7 @@ class Outbound:
 
         def sign_and_record(claim: NonceClaim) -> TransferRecord:
             tx = self._transfer_tx(to, amount, claim.nonce, gas_limit, price)
-            signed = replace(record, attempts=(self._attempt(tx, price, "transfer"),))
+            signed = replace(record, attempts=(self.sign_attempt(tx, price, "transfer"),))
             return outgoing.sign(signed, claim, gas_limit, ids.now())
 
         signed = self.nonces.allocate(sign_and_record)
@@ -403,15 +457,13 @@ class Outbound:
 
     # -- waiting, replacing, cancelling -------------------------------------------------
 
-    def _settle(
-        self, record: TransferRecord, to: ChecksumAddress, amount: int
-    ) -> TransferRecord | None:
+    def _settle(self, record: TransferRecord, call: NonceCall) -> TransferRecord | None:
         """The terminal record once the nonce is used on chain, else None."""
         used = self._nonce_used(record)  # read before the receipts: no window between
         for attempt in record.attempts:
             receipt = self._receipt(attempt.tx_hash)
             if receipt is not None:
-                return self._finish(record, attempt, receipt, to, amount)
+                return self._finish(record, attempt, receipt, call)
         if not used:
             return None
         error = f"nonce {record.nonce} was used by a transaction outside bscpay"
@@ -435,30 +487,18 @@ class Outbound:
         record: TransferRecord,
         mined: Attempt,
         receipt: TxReceipt,
-        to: ChecksumAddress,
-        amount: int,
+        call: NonceCall,
     ) -> TransferRecord:
         fee = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
         error: str | None = None
+        amount = 0
         if receipt["status"] != 1:
             state, mined_state, error = "FAILED", "FAILED", "the transfer reverted on chain"
         elif mined.kind == "cancel":
             state, mined_state = "FAILED", "CONFIRMED"
             error = record.error or "cancelled: its nonce was filled by a 0-value transaction"
         else:
-            moved = moved_to(receipt, self.token, self.hot, to)
-            if moved != amount:
-                raise_alert(
-                    "outgoing_unverified",
-                    "mined transfer moved an unexpected amount",
-                    tx_id=record.tx_id,
-                    tx=mined.tx_hash,
-                    moved=moved,
-                    amount=amount,
-                )
-                raise TransferUnverified(
-                    f"{record.tx_id}: {mined.tx_hash} moved {moved}, not {amount}, to {to}"
-                )
+            amount = call.verify(record, mined, receipt)
             state, mined_state = "CONFIRMED", "CONFIRMED"
         attempts = tuple(
             replace(a, state=mined_state)
@@ -470,7 +510,7 @@ class Outbound:
         change = Change(
             tx_hash=mined.tx_hash,
             fee_wei=fee,
-            amount=amount if state == "CONFIRMED" else 0,
+            amount=amount,
             error=error,
         )
         done = outgoing.transition(record, after, ids.now(), change)
@@ -490,7 +530,7 @@ class Outbound:
         newest = max(a.signed_at_ms for a in record.live)
         return _now_ms() - newest >= self.settings.stuck_after_s * 1000
 
-    def _replace(self, record: TransferRecord, to: ChecksumAddress, amount: int) -> TransferRecord:
+    def _replace(self, record: TransferRecord, call: NonceCall) -> TransferRecord:
         """Re-sign the newest live attempt with the same nonce and a higher gas price."""
         assert record.nonce is not None and record.gas_limit is not None
         live = record.live
@@ -514,8 +554,8 @@ class Outbound:
         if newest.kind == "cancel":
             tx = self._cancel_tx(record.nonce, price)
         else:
-            tx = self._transfer_tx(to, amount, record.nonce, record.gas_limit, price)
-        attempt = self._attempt(tx, price, newest.kind)
+            tx = call.tx(record.nonce, record.gas_limit, price)
+        attempt = self.sign_attempt(tx, price, newest.kind)
         after = replace(record, attempts=(*record.attempts, attempt))
         record = outgoing.transition(record, after, ids.now(), Change(tx_hash=attempt.tx_hash))
         logger.warning(
@@ -535,7 +575,7 @@ class Outbound:
         self-transfer so later transactions are not stuck behind a gap."""
         assert record.nonce is not None
         price = self._price()
-        attempt = self._attempt(self._cancel_tx(record.nonce, price), price, "cancel")
+        attempt = self.sign_attempt(self._cancel_tx(record.nonce, price), price, "cancel")
         after = replace(record, attempts=(*record.attempts, attempt))
         record = outgoing.transition(record, after, ids.now(), Change(tx_hash=attempt.tx_hash))
         record = self._push(record, attempt.tx_hash)
