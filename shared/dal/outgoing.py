@@ -8,6 +8,11 @@ signing leaves no gap, and two writers can never both get nonce N.
 
 Every transfer transition is conditioned on the record's ``version`` (and state): a
 duplicate writer that read an older record loses and re-reads.
+
+A sweep's record (``repo.create_outgoing``) moves PENDING → SIGNED → BROADCAST →
+CONFIRMED | FAILED; each of its hot-wallet transactions is a transfer record of its own
+(kind ``sweep_tx``, id ``{sweep_id}/{first tx hash}``), created SIGNED together with its
+nonce and appended to the sweep in one transaction (:func:`sign_sweep_tx`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared import config
+from shared.dal import ledger_repo
 from shared.dal import models as m
 from shared.dal.repo import ConcurrentUpdate, _is_condition_failure
+from shared.ledger.ledger import Posting
 
 # One nonce item per sending wallet role. The system table is granted per item name
 # (IAM dynamodb:LeadingKeys, infra/cdk/constants.py), and the hot wallet's address is
@@ -35,6 +42,7 @@ HOT_WALLET_NONCE = "nonce#hot_wallet"
 
 TERMINAL = ("CONFIRMED", "FAILED")
 LIVE_ATTEMPT = ("SIGNED", "BROADCAST")
+SWEEP_TX_KIND = "sweep_tx"
 
 
 class NonceTaken(Exception):
@@ -125,7 +133,8 @@ def _raise_for(exc: TransactWriteError, tx_id: str) -> None:
 
 def append_sweep_tx(sweep_id: str, claim: NonceClaim, tx_hash: str, raw_hex: str, now: int) -> None:
     """A sweep's hot-wallet transaction: take its nonce and record it (before sending),
-    in one transaction. Same record shape as ``repo.outgoing_broadcast``."""
+    in one transaction. Same record shape as ``repo.outgoing_broadcast``. Superseded by
+    :func:`sign_sweep_tx` (the worker no longer calls it; only ``nonces.SweepNonces``)."""
     _bind()
     try:
         with TransactWrite(connection=m.connection()) as tx:
@@ -347,3 +356,143 @@ def transition(
         error=change.error[:500] if change.error is not None else after.error,
         updated_at=now,
     )
+
+
+# ---- a sweep and its transactions -----------------------------------------------------
+
+
+def sweep_tx_id(sweep_id: str, first_tx_hash: str) -> str:
+    """The transfer record of a sweep's hot-wallet transaction (every attempt at its
+    nonce), named after its first attempt, the hash the sweep's record lists."""
+    return f"{sweep_id}/{first_tx_hash}"
+
+
+def _append_to_sweep(
+    tx_hash: str, raw_hex: str, seen: str, now: int
+) -> tuple[list[Action], Condition]:
+    """The sweep record's update for one more signed transaction (recorded before it is
+    sent): PENDING/SIGNED → SIGNED, or BROADCAST stays BROADCAST (``seen``: the state
+    the writer last saw; anything else is a concurrent writer → the condition fails)."""
+    actions: list[Action] = [
+        m.OutgoingModel.tx_hashes.set((m.OutgoingModel.tx_hashes | []).append([tx_hash])),
+        m.OutgoingModel.raw_txs.set((m.OutgoingModel.raw_txs | []).append([raw_hex])),
+        m.OutgoingModel.updated_at.set(now),
+    ]
+    if seen == "BROADCAST":
+        return actions, m.OutgoingModel.state == "BROADCAST"
+    actions.append(m.OutgoingModel.state.set("SIGNED"))
+    return actions, m.OutgoingModel.state.is_in("PENDING", "SIGNED")
+
+
+def sign_sweep_tx(
+    sweep_id: str, child: TransferRecord, claim: NonceClaim, gas_limit: int, seen: str, now: int
+) -> TransferRecord:
+    """A sweep's hot-wallet transaction, before it is sent, in one DynamoDB transaction:
+    take ``claim.nonce``, create ``child`` SIGNED (its first attempt in ``attempts``),
+    append its hash and raw bytes to the sweep (→ SIGNED). Raises NonceTaken when
+    another writer took the nonce, ConcurrentUpdate when the sweep moved on."""
+    _bind()
+    first = child.attempts[0]
+    actions, condition = _append_to_sweep(first.tx_hash, first.raw_tx, seen, now)
+    try:
+        with TransactWrite(connection=m.connection()) as tx:
+            _take(tx, claim, now)
+            tx.update(m.OutgoingModel(sweep_id), actions=actions, condition=condition)
+            tx.save(
+                m.OutgoingModel(
+                    child.tx_id,
+                    kind=child.kind,
+                    state="SIGNED",
+                    payload_json=json.dumps(child.payload, separators=(",", ":"), sort_keys=True),
+                    wallet=claim.wallet.lower(),
+                    nonce=claim.nonce,
+                    gas_limit=gas_limit,
+                    tx_hash=first.tx_hash,
+                    attempts=_attempt_items(child.attempts),
+                    version=1,
+                    created_at=now,
+                    updated_at=now,
+                ),
+                condition=m.OutgoingModel.tx_id.does_not_exist(),
+            )
+    except TransactWriteError as exc:
+        _raise_for(exc, sweep_id)
+    return replace(
+        child,
+        state="SIGNED",
+        version=1,
+        wallet=claim.wallet.lower(),
+        nonce=claim.nonce,
+        gas_limit=gas_limit,
+        tx_hash=first.tx_hash,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def record_sweep_tx(sweep_id: str, tx_hash: str, raw_hex: str, seen: str, now: int) -> None:
+    """A deposit's own transaction of a sweep (naive path), before it is sent."""
+    _bind()
+    actions, condition = _append_to_sweep(tx_hash, raw_hex, seen, now)
+    try:
+        m.OutgoingModel(sweep_id).update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise ConcurrentUpdate(sweep_id) from exc
+        raise
+
+
+def sweep_broadcast(sweep_id: str, now: int) -> None:
+    """SIGNED → BROADCAST: the node accepted one of the sweep's transactions."""
+    _bind()
+    try:
+        m.OutgoingModel(sweep_id).update(
+            actions=[
+                m.OutgoingModel.state.set("BROADCAST"),
+                m.OutgoingModel.updated_at.set(now),
+            ],
+            condition=m.OutgoingModel.state == "SIGNED",
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise ConcurrentUpdate(sweep_id) from exc
+        raise
+
+
+def finish_sweep(
+    sweep_id: str,
+    state: str,
+    now: int,
+    *,
+    amount: int,
+    fee_wei: int,
+    error: str | None = None,
+    postings: tuple[Posting, ...] = (),
+) -> None:
+    """PENDING/SIGNED/BROADCAST → CONFIRMED | FAILED, together with ``postings`` (e.g.
+    the gas a failed sweep burnt) in one transaction. ConcurrentUpdate when the sweep is
+    already finished or a posting was refused (ask the ledger why)."""
+    if state not in TERMINAL:
+        raise ValueError(f"{state} is not a final state")
+    _bind()
+    actions: list[Action] = [
+        m.OutgoingModel.state.set(state),
+        m.OutgoingModel.amount.set(amount),
+        m.OutgoingModel.fee_wei.set(fee_wei),
+        m.OutgoingModel.updated_at.set(now),
+    ]
+    if error:
+        actions.append(m.OutgoingModel.error.set(error[:500]))
+    try:
+        with TransactWrite(connection=m.connection()) as tx:
+            tx.update(
+                m.OutgoingModel(sweep_id),
+                actions=actions,
+                condition=m.OutgoingModel.state.is_in("PENDING", "SIGNED", "BROADCAST"),
+            )
+            for posting in postings:
+                ledger_repo.add_to_transaction(tx, posting)
+    except TransactWriteError as exc:
+        if _is_condition_failure(exc):
+            raise ConcurrentUpdate(sweep_id) from exc
+        raise

@@ -17,7 +17,10 @@ the node, clamped to a floor and a ceiling (:class:`GasPolicy`).
 This module is the chain adapter of settlement: it receives a ``Web3`` client and
 :class:`~shared.settlement.signer.Signer`s and never sees a private key. Broadcasting is
 not idempotent: the caller (the settlement function) guards each sweep with its own
-state machine (STYLE.md, "SQS workers").
+state machine (STYLE.md, "SQS workers"), and hands in a :class:`HotWalletSender` that
+carries each hot-wallet transaction (a ``sweepMany``, a gas top-up) through the same
+one-nonce state machine as payouts (docs/adr/0012: recorded before it is sent, replaced
+when stuck, cancelled when refused).
 """
 
 from __future__ import annotations
@@ -199,19 +202,29 @@ class SweepResult:
 
 AlertHook = Callable[[RefusedDeposit], None]
 # Called with (tx hash, signed raw tx) right BEFORE each broadcast: record it (e.g. a
-# DynamoDB PENDING -> BROADCAST(tx_hash) transition); raising stops the broadcast.
+# DynamoDB PENDING -> SIGNED(tx_hash) transition); raising stops the broadcast.
 BroadcastHook = Callable[[HexStr, bytes], None]
+# Called with the tx hash once the node accepted it (e.g. SIGNED -> BROADCAST).
+SentHook = Callable[[HexStr], None]
 
 
-class HotWalletNonces(Protocol):
-    """Where the hot wallet's nonces come from (``shared.settlement.nonces.SweepNonces``:
-    DynamoDB, shared with payouts). ``take`` records the signed transaction together
-    with its nonce, BEFORE it is sent, and replaces ``on_broadcast`` for hot-wallet
-    transactions; raising stops the broadcast."""
+class HotWalletSender(Protocol):
+    """Sends the hot wallet's transactions of a sweep (``shared.settlement.worker``: a
+    nonce from DynamoDB taken in the write that records the signed transaction, then
+    the one-nonce state machine of ``shared.settlement.outbound``, shared with payouts).
+    Without one, :class:`Sweeps` uses the node's ``pending`` count and ``on_broadcast``.
+    """
 
-    def next_nonce(self) -> int: ...
+    def submit(self, tx: TxParams) -> str:
+        """Sign ``tx`` (complete but for its nonce) with a fresh nonce, record it, send
+        it; return what :meth:`receipt` takes."""
+        ...
 
-    def take(self, nonce: int, tx_hash: HexStr, raw: bytes) -> None: ...
+    def receipt(self, submitted: str) -> TxReceipt:
+        """The receipt of the mined attempt, status 1 (it may be a gas-bumped
+        replacement). Raises :class:`SweepTransactionFailed` when it reverted or was
+        cancelled; may raise "not mined yet" (the caller retries later)."""
+        ...
 
 
 @dataclass
@@ -239,9 +252,9 @@ class Sweeps:
     ``sweeper`` is our Sweeper instance (needed by :meth:`batched`; checked at start to
     name ``hot_wallet`` as its operator). ``on_refused`` is called once per refused
     deposit that needs a human (foreign delegation, contract code), after the alert log.
-    ``on_broadcast`` sees every signed transaction before it is sent, except the hot
-    wallet's when ``nonces`` allocates them (its ``take`` records those); without
-    ``nonces`` the hot wallet's nonce comes from the node's ``pending`` count.
+    ``on_broadcast`` sees every signed transaction before it is sent and ``on_sent``
+    after the node accepted it, except the hot wallet's when ``hot_sender`` sends them;
+    without ``hot_sender`` the hot wallet's nonce comes from the node's ``pending`` count.
     """
 
     def __init__(
@@ -254,7 +267,8 @@ class Sweeps:
         sweeper: str | None = None,
         on_refused: AlertHook | None = None,
         on_broadcast: BroadcastHook | None = None,
-        nonces: HotWalletNonces | None = None,
+        on_sent: SentHook | None = None,
+        hot_sender: HotWalletSender | None = None,
         max_batch: int = 200,
         receipt_timeout_s: float = 60.0,
         poll_interval_s: float = 0.1,
@@ -267,7 +281,8 @@ class Sweeps:
         self.gas = gas
         self.on_refused = on_refused
         self.on_broadcast = on_broadcast
-        self.nonces = nonces
+        self.on_sent = on_sent
+        self.hot_sender = hot_sender
         self.max_batch = max_batch
         self.receipt_timeout_s = receipt_timeout_s
         self.poll_interval_s = poll_interval_s
@@ -370,27 +385,24 @@ class Sweeps:
 
         batch = _Batch()
         # 1) top-ups, all sent back to back from the hot wallet, then awaited.
-        nonce = self._hot_nonce()
-        pending: list[HexBytes] = []
+        sender = self._hot_sender()
+        pending: list[str] = []
         for deposit, _amount, gas in plans:
             need = gas * price - int(self.w3.eth.get_balance(deposit.address))
             if need <= 0:
                 continue
-            nonce = self._hot_nonce(nonce)
             tx: TxParams = {
                 "from": hot,
                 "to": deposit.address,
                 "value": Wei(need),
                 "chainId": self.chain_id,
-                "nonce": Nonce(nonce),
                 **self._fees(price),
             }
             tx["gas"] = int(self.w3.eth.estimate_gas(tx))  # > 21000 if it has code
-            pending.append(self._send(self.hot_wallet, tx))
+            pending.append(sender.submit(_without_from(tx)))
             batch.bnb_sent += need
-            nonce += 1
-        for tx_hash in pending:
-            batch.add(self._wait(tx_hash))
+        for submitted in pending:
+            batch.add(sender.receipt(submitted))
         # 2) each deposit moves its whole balance with exactly the gas it was given.
         sent: list[tuple[Signer, HexBytes]] = []
         for deposit, amount, gas in plans:
@@ -451,7 +463,7 @@ class Sweeps:
 
         batch = _Batch()
         authorizations = 0
-        nonce = self._hot_nonce()
+        sender = self._hot_sender()
         for start in range(0, len(todo), self.max_batch):
             chunk = todo[start : start + self.max_batch]
             addresses = [address for address, _ in chunk]
@@ -466,22 +478,21 @@ class Sweeps:
                 if signer is not None
             ]
             data = self._sweeper_contract.encode_abi("sweepMany", args=[self.token, addresses])
-            nonce = self._hot_nonce(nonce)
             tx: TxParams = {
                 "from": self.hot_wallet.address,
                 "to": self.sweeper,
                 "value": Wei(0),
                 "data": HexStr(data),
                 "chainId": self.chain_id,
-                "nonce": Nonce(nonce),
                 **self._fees(price),
             }
             if auths:
+                # A replacement re-signs the same list: the authorizations stay valid
+                # while the deposits' nonces do not move (deposits send nothing here).
                 tx["authorizationList"] = auths
             estimate = int(self.w3.eth.estimate_gas(tx))
             tx["gas"] = estimate * GAS_HEADROOM_NUM // GAS_HEADROOM_DEN
-            receipt = self._wait(self._send(self.hot_wallet, tx))
-            nonce += 1
+            receipt = sender.receipt(sender.submit(_without_from(tx)))
             authorizations += len(auths)
             batch.add(receipt)
             batch.swept.extend(self._swept_from_logs(receipt, addresses))
@@ -489,25 +500,19 @@ class Sweeps:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _hot_nonce(self, counted: int | None = None) -> int:
-        """The hot wallet's nonce for its next transaction: from ``nonces`` when set,
-        else the node's ``pending`` count at the start, ``counted`` up locally."""
-        if self.nonces is not None:
-            return self.nonces.next_nonce()
-        if counted is None:
-            return int(self.w3.eth.get_transaction_count(self.hot_wallet.address, "pending"))
-        return counted
+    def _hot_sender(self) -> HotWalletSender:
+        return self.hot_sender if self.hot_sender is not None else _NodeNonceSender(self)
 
     def _send(self, signer: Signer, tx: TxParams) -> HexBytes:
-        raw = signer.sign_transaction({k: v for k, v in tx.items() if k != "from"})
+        raw = signer.sign_transaction(dict(_without_from(tx)))
         tx_hash = HexBytes(Web3.keccak(raw))
-        if self.nonces is not None and signer.address == self.hot_wallet.address:
-            self.nonces.take(int(tx["nonce"]), HexStr(tx_hash.to_0x_hex()), raw)
-        elif self.on_broadcast is not None:
+        if self.on_broadcast is not None:
             self.on_broadcast(HexStr(tx_hash.to_0x_hex()), raw)
         sent = HexBytes(self.w3.eth.send_raw_transaction(raw))
         if sent != tx_hash:  # the node hashed something else than what we recorded
             raise SweepError(f"node answered {sent.to_0x_hex()} for {tx_hash.to_0x_hex()}")
+        if self.on_sent is not None:
+            self.on_sent(HexStr(sent.to_0x_hex()))
         return sent
 
     def _wait(self, tx_hash: HexBytes) -> TxReceipt:
@@ -567,6 +572,30 @@ class Sweeps:
             authorizations=authorizations,
             bnb_sent_to_deposits_wei=batch.bnb_sent,
         )
+
+
+class _NodeNonceSender:
+    """Without a ``hot_sender`` (benchmarks, tests of the strategies): the node's
+    ``pending`` count at the first transaction, counted up locally; no replacement."""
+
+    def __init__(self, sweeps: Sweeps) -> None:
+        self.sweeps = sweeps
+        self.nonce: int | None = None
+
+    def submit(self, tx: TxParams) -> str:
+        hot = self.sweeps.hot_wallet
+        if self.nonce is None:
+            self.nonce = int(self.sweeps.w3.eth.get_transaction_count(hot.address, "pending"))
+        sent = self.sweeps._send(hot, {**tx, "nonce": Nonce(self.nonce)})
+        self.nonce += 1
+        return sent.to_0x_hex()
+
+    def receipt(self, submitted: str) -> TxReceipt:
+        return self.sweeps._wait(HexBytes(submitted))
+
+
+def _without_from(tx: TxParams) -> TxParams:
+    return cast(TxParams, {k: v for k, v in tx.items() if k != "from"})
 
 
 def deploy_sweeper(w3: Web3, deployer: Signer, operator: str, gas: GasPolicy) -> ChecksumAddress:

@@ -1,37 +1,72 @@
 """The settlement worker: one queue message = one sweep of a set of deposit addresses.
 
-Broadcast safety (STYLE "SQS workers"): the sweep's record moves PENDING →
-BROADCAST(tx hashes, signed raw txs) → CONFIRMED | FAILED with conditional updates,
-and every signed transaction is recorded *before* it is sent (the hot wallet's together
-with its nonce, taken from DynamoDB: shared.settlement.nonces). A redelivered message,
-a duplicate trigger or a crash after broadcast finds the record and resumes from it
-(re-sending the very same signed bytes at most, which the chain accepts once); it
-never signs a new transaction for a sweep that already broadcast one. One writer per
-wallet comes from the FIFO message group.
+Broadcast safety (STYLE "SQS workers", docs/adr/0011 and 0012): the sweep's record moves
+PENDING → SIGNED → BROADCAST → CONFIRMED | FAILED with conditional updates, and every
+signed transaction is recorded *before* it is sent:
+
+- each hot-wallet transaction (a ``sweepMany``, a gas top-up) takes its nonce from
+  DynamoDB in the write that creates its own one-nonce record (kind ``sweep_tx``) and
+  appends it to the sweep; from there :meth:`shared.settlement.outbound.Outbound.drive`
+  carries it, as it does payouts: re-sent as the same bytes after a crash, replaced with
+  more gas when stuck (same nonce, same call, same EIP-7702 authorizations), cancelled
+  by a 0-value self-transfer when the node refuses it;
+- a deposit's own transaction (naive path) is appended to the sweep; it needs no nonce
+  allocator (one per deposit key, sent only by this message group) and is never signed
+  twice: a resumed sweep first settles what it recorded, then signs only for deposits
+  that still hold tokens.
+
+Broadcast but not mined within the invocation: ``TransferStillPending`` (the message is
+redelivered and the next call resumes). A sweep whose transaction reverted (or was
+cancelled) and that moved nothing ends FAILED with the gas it burnt booked; its
+deposits stay due, and the next message for the same sweep id starts a new round
+(``{sweep_id}~{n}``) instead of finding the FAILED record.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from eth_account.typed_transactions import TypedTransaction
+from eth_typing import HexStr
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from shared import config, ids, ledger
 from shared.alerts import raise_alert
 from shared.chain.logs import decode
-from shared.dal import repo
+from shared.dal import outgoing, repo
+from shared.dal.outgoing import Attempt, NonceClaim, TransferRecord
+from shared.dal.repo import ConcurrentUpdate
+from shared.ledger.ledger import Posting
 from shared.settlement import custody
-from shared.settlement.nonces import NonceAllocator, SweepNonces
-from shared.settlement.sweeps import RefusedDeposit, SweepResult, Sweeps, SweepSettings
+from shared.settlement.outbound import (
+    NonceCall,
+    Outbound,
+    OutboundHooks,
+    OutboundSettings,
+    TransferStillPending,
+)
+from shared.settlement.signer import CustodyKeys
+from shared.settlement.sweeps import (
+    RefusedDeposit,
+    Sweeps,
+    SweepSettings,
+    SweepTransactionFailed,
+)
 
 logger = Logger(child=True)
 metrics = Metrics(namespace="bscpay")
 
-RECEIPT_TIMEOUT_S = 60
+# A sweep id whose rounds all FAILED is given up (alert); the planner's next hour is a
+# new sweep id. Bounds the gas a deterministic revert can burn.
+MAX_ROUNDS = 3
+_RACES = 5  # a duplicate writer moved a record: re-read and go on, at most this often
 
 
 @dataclass
@@ -41,95 +76,402 @@ class Outcome:
     amount: int = 0
     fee_wei: int = 0
     resumed: bool = False
+    record_id: str = ""  # the round's record: the sweep id, or ``{sweep_id}~{n}``
 
 
-def handle(message: dict[str, Any]) -> Outcome:
+def handle(
+    message: dict[str, Any],
+    *,
+    settings: OutboundSettings | None = None,
+    hooks: OutboundHooks | None = None,
+) -> Outcome:
+    """Sweep ``message["deposits"]`` once. ``settings``/``hooks``: waiting, replacement
+    and test seams of the hot-wallet transactions (default: ``BSCPAY_OUTBOUND_*``)."""
     sweep_id = str(message["sweep_id"])
     deposits: list[dict[str, Any]] = list(message["deposits"])
-    repo.create_outgoing(sweep_id, "sweep", {"deposits": deposits}, ids.now())
-    record = repo.get_outgoing(sweep_id)
+    record: repo.Outgoing | None = None
+    for n in range(MAX_ROUNDS):
+        record_id = round_id(sweep_id, n)
+        repo.create_outgoing(record_id, "sweep", {"deposits": deposits}, ids.now())
+        record = repo.get_outgoing(record_id)
+        assert record is not None
+        if record.state != "FAILED":
+            break
     assert record is not None
-    if record.state in ("CONFIRMED", "FAILED"):
-        return Outcome(sweep_id, record.state, record.amount or 0, record.fee_wei or 0)
+    if record.state in outgoing.TERMINAL:
+        if record.state == "FAILED":
+            raise_alert(
+                "sweep_failed_repeatedly",
+                "sweep failed in every round; its deposits wait for the next plan",
+                sweep_id=sweep_id,
+                rounds=MAX_ROUNDS,
+            )
+        return Outcome(
+            sweep_id, record.state, record.amount or 0, record.fee_wei or 0, record_id=record_id
+        )
     w3 = Web3(Web3.HTTPProvider(config.chain().rpc_url_list()[0], request_kwargs={"timeout": 20}))
-    swept: dict[str, int] = {}
-    fee = 0
-    resumed = record.state == "BROADCAST"
-    if resumed:
-        # A crash or redelivery after broadcast: settle what was already signed first.
-        swept, fee = _resume(w3, record.raw_txs, record.tx_hashes, _addresses(deposits))
-    # Whatever still holds tokens was not swept yet (e.g. the crash came between a gas
-    # top-up and the token transfer): those recorded transactions are all mined now,
-    # so signing the rest cannot send anything twice.
-    remaining = [d for d in deposits if _token_balance(w3, str(d["address"])) > 0]
-    if remaining:
-        result = _sweep(w3, sweep_id, remaining)
-        for s in result.swept:
-            swept[s.address.lower()] = swept.get(s.address.lower(), 0) + s.amount
-        fee += result.fee_wei
-    return _finish(sweep_id, swept, fee, resumed=resumed)
-
-
-def _addresses(deposits: list[dict[str, Any]]) -> set[str]:
-    return {str(d["address"]).lower() for d in deposits}
-
-
-def _token_balance(w3: Web3, address: str) -> int:
-    data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
-    call = {"to": Web3.to_checksum_address(config.chain().token_address), "data": data}
-    return int.from_bytes(w3.eth.call(call), "big")  # type: ignore[arg-type]
-
-
-def _sweep(w3: Web3, sweep_id: str, deposits: list[dict[str, Any]]) -> SweepResult:
     keys = custody.load_keys(int(d["index"]) for d in deposits)
-    settings = SweepSettings()
-    sweeps = Sweeps(
-        w3,
-        token=config.chain().token_address,
-        hot_wallet=keys.hot_wallet,
-        gas=settings.gas_policy(),
-        sweeper=settings.sweeper_address or None,
-        on_refused=_alert_refused,
-        # deposits' own transactions (naive path): recorded before they are sent
-        on_broadcast=lambda tx_hash, raw: repo.outgoing_broadcast(
-            sweep_id, str(tx_hash), HexBytes(raw).to_0x_hex(), ids.now()
-        ),
-        # the hot wallet's: nonce taken from DynamoDB in the same write (shared with
-        # payouts, refunds and cold moves: shared.settlement.outbound)
-        nonces=SweepNonces(NonceAllocator(w3, keys.hot_wallet.address), sweep_id),
-    )
-    signers = [keys.deposits[int(d["index"])] for d in deposits]
-    if settings.sweeper_address and len(signers) > 1:
-        result = sweeps.batched(signers)
-    else:
-        result = sweeps.naive(signers)
-    # Gas money left on the hot wallet: alarmed in CDK before sweeps start failing.
-    bnb = w3.eth.get_balance(keys.hot_wallet.address) / 10**18
-    metrics.add_metric(name="HotWalletBnb", unit=MetricUnit.Count, value=bnb)
-    return result
+    run = _SweepRun(w3, keys, record, settings or OutboundSettings(), hooks)
+    try:
+        return run.go(sweep_id, deposits)
+    except TransferStillPending as exc:
+        raise TransferStillPending(record_id, exc.tx_hash, exc.nonce) from exc
 
 
-def _resume(
-    w3: Web3, raw_txs: list[str], tx_hashes: list[str], deposits: set[str]
-) -> tuple[dict[str, int], int]:
-    """Finish a sweep whose transactions were signed (and maybe sent) before a crash."""
-    token = config.chain().token_address.lower()
-    swept: dict[str, int] = {}
-    fee = 0
-    for raw, tx_hash in zip(raw_txs, tx_hashes, strict=True):
+def round_id(sweep_id: str, n: int) -> str:
+    return sweep_id if n == 0 else f"{sweep_id}~{n}"
+
+
+@dataclass
+class _Tally:
+    """What the sweep's recorded transactions did on chain (all of them mined)."""
+
+    swept: dict[str, int] = field(default_factory=dict)
+    fee_wei: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def amount(self) -> int:
+        return sum(self.swept.values())
+
+
+class _SweepRun:
+    """One invocation's work on one sweep record (one round)."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        keys: CustodyKeys,
+        record: repo.Outgoing,
+        settings: OutboundSettings,
+        hooks: OutboundHooks | None,
+    ) -> None:
+        self.w3 = w3
+        self.keys = keys
+        self.record_id = record.tx_id
+        self.seen = record.state  # the sweep record's state as this writer last left it
+        self.settings = settings
+        self.sweep_settings = SweepSettings()
+        self.token = config.chain().token_address
+        self.outbound = Outbound(
+            w3,
+            keys.hot_wallet,
+            token=self.token,
+            gas=self.sweep_settings.gas_policy(),
+            settings=settings,
+            hooks=hooks,
+        )
+
+    def go(self, sweep_id: str, deposits: list[dict[str, Any]]) -> Outcome:
+        record = self._reload()
+        resumed = bool(record.tx_hashes)
+        # A crash, redelivery or "not mined yet" after signing: settle what was recorded
+        # first (same bytes re-sent, stuck ones replaced, refused ones cancelled).
+        tally = self._settle_recorded(record)
+        if not tally.errors:
+            # Whatever still holds tokens was not swept yet (e.g. the crash came between
+            # a gas top-up and the token transfer): everything recorded is mined now, so
+            # signing the rest cannot send anything twice.
+            remaining = [d for d in deposits if self._token_balance(str(d["address"])) > 0]
+            if remaining:
+                try:
+                    self._sweep(remaining)
+                except SweepTransactionFailed as exc:
+                    logger.warning("sweep transaction failed", extra={"error": str(exc)})
+                tally = self._settle_recorded(self._reload())
+        return self._finish(sweep_id, tally, resumed)
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _sweep(self, deposits: list[dict[str, Any]]) -> None:
+        settings = self.sweep_settings
+        sweeps = Sweeps(
+            self.w3,
+            token=self.token,
+            hot_wallet=self.keys.hot_wallet,
+            gas=settings.gas_policy(),
+            sweeper=settings.sweeper_address or None,
+            on_refused=_alert_refused,
+            # deposits' own transactions (naive path): recorded before they are sent
+            on_broadcast=self._record_deposit_tx,
+            on_sent=lambda tx_hash: self._broadcast(),
+            # the hot wallet's: nonce from DynamoDB, one-nonce state machine each
+            hot_sender=_HotTxs(self),
+            max_batch=settings.max_batch,
+            receipt_timeout_s=self.settings.wait_s,
+            poll_interval_s=self.settings.poll_interval_s,
+        )
+        signers = [self.keys.deposits[int(d["index"])] for d in deposits]
+        if settings.sweeper_address and len(signers) > 1:
+            sweeps.batched(signers)
+        else:
+            sweeps.naive(signers)
+        # Gas money left on the hot wallet: alarmed in CDK before sweeps start failing.
+        bnb = self.w3.eth.get_balance(self.keys.hot_wallet.address) / 10**18
+        metrics.add_metric(name="HotWalletBnb", unit=MetricUnit.Count, value=bnb)
+
+    def _record_deposit_tx(self, tx_hash: HexStr, raw: bytes) -> None:
+        seen = "BROADCAST" if self.seen == "BROADCAST" else "SIGNED"
+        outgoing.record_sweep_tx(self.record_id, str(tx_hash), "0x" + raw.hex(), seen, ids.now())
+        self.seen = seen
+
+    def _broadcast(self) -> None:
+        """The node accepted one of the sweep's transactions: SIGNED → BROADCAST."""
+        if self.seen == "SIGNED":
+            outgoing.sweep_broadcast(self.record_id, ids.now())
+            self.seen = "BROADCAST"
+
+    # -- settling ------------------------------------------------------------------------
+
+    def _reload(self) -> repo.Outgoing:
+        record = repo.get_outgoing(self.record_id)
+        assert record is not None
+        self.seen = record.state
+        return record
+
+    def _settle_recorded(self, record: repo.Outgoing) -> _Tally:
+        """Carry every recorded transaction to a receipt and add up what they did;
+        raises TransferStillPending while one is not mined."""
+        tally = _Tally()
+        for tx_hash, raw in zip(record.tx_hashes, record.raw_txs, strict=True):
+            child = outgoing.get_transfer(outgoing.sweep_tx_id(self.record_id, tx_hash))
+            if child is not None:
+                child = self.drive(child.tx_id)
+                tally.fee_wei += int(child.fee_wei or 0)
+                if child.state != "CONFIRMED":
+                    tally.errors.append(f"{child.tx_id}: {child.error}")
+                    continue
+                assert child.tx_hash is not None
+                receipt = self._receipt(child.tx_hash)
+                assert receipt is not None
+            else:
+                receipt = self._deposit_receipt(tx_hash, raw)
+                tally.fee_wei += int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
+                if receipt["status"] != 1:
+                    tally.errors.append(f"{tx_hash}: the deposit's transfer reverted")
+                    continue
+            for address, amount in self._swept_by(receipt).items():
+                tally.swept[address] = tally.swept.get(address, 0) + amount
+        return tally
+
+    def drive(self, child_id: str) -> TransferRecord:
+        """One hot-wallet transaction of the sweep, to CONFIRMED or FAILED."""
+        for _ in range(_RACES):
+            child = outgoing.get_transfer(child_id)
+            assert child is not None
+            try:
+                done = self.outbound.drive(child, _same_call(child))
+            except ConcurrentUpdate:
+                logger.info("sweep transaction moved under us; re-reading", extra={"tx": child_id})
+                continue
+            if done.state == "FAILED":
+                logger.warning(
+                    "sweep transaction failed",
+                    extra={"sweep_id": self.record_id, "tx": child_id, "error": done.error},
+                )
+            return done
+        raise ConcurrentUpdate(child_id)
+
+    def _deposit_receipt(self, tx_hash: str, raw: str) -> TxReceipt:
+        """A deposit's own recorded transaction: re-send the same bytes (a no-op when the
+        node has them) and wait for its receipt."""
+        receipt = self._receipt(tx_hash)
+        if receipt is not None:
+            return receipt
         try:
-            w3.eth.send_raw_transaction(HexBytes(raw))  # same bytes: a no-op if known
-        except Exception as exc:  # "already known", "nonce too low": it was sent
+            self.w3.eth.send_raw_transaction(HexBytes(raw))
+        except Exception as exc:  # "already known", "nonce too low": what the node knows decides
             logger.info("resend skipped", extra={"tx": tx_hash, "reason": str(exc)[:120]})
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)  # type: ignore[arg-type]
-        fee += int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
-        if receipt["status"] != 1:
-            continue
+        else:
+            self._broadcast()
+        deadline = time.monotonic() + self.settings.wait_s
+        while (receipt := self._receipt(tx_hash)) is None:
+            if time.monotonic() >= deadline:
+                raise TransferStillPending(self.record_id, tx_hash, None)
+            time.sleep(self.settings.poll_interval_s)
+        return receipt
+
+    def _receipt(self, tx_hash: str) -> TxReceipt | None:
+        try:
+            return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def _swept_by(self, receipt: TxReceipt) -> dict[str, int]:
+        """Token units the receipt moved from the sweep's deposits to the hot wallet."""
+        token = self.token.lower()
+        hot = self.keys.hot_wallet.address.lower()
+        deposits = {d.address.lower() for d in self.keys.deposits.values()}
+        swept: dict[str, int] = {}
         for raw_log in receipt["logs"]:
             log = decode(_as_json_log(raw_log))
-            if log is not None and log.token == token and log.from_address in deposits:
+            if (
+                log is not None
+                and log.token == token
+                and log.from_address in deposits
+                and log.to_address == hot
+            ):
                 swept[log.from_address] = swept.get(log.from_address, 0) + log.value
-    return swept, fee
+        return swept
+
+    def _token_balance(self, address: str) -> int:
+        data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
+        call = {"to": Web3.to_checksum_address(self.token), "data": data}
+        return int.from_bytes(self.w3.eth.call(call), "big")  # type: ignore[arg-type]
+
+    # -- booking -------------------------------------------------------------------------
+
+    def _finish(self, sweep_id: str, tally: _Tally, resumed: bool) -> Outcome:
+        total, fee = tally.amount, tally.fee_wei
+        error = "; ".join(tally.errors) or None
+        if total > 0:
+            state = "CONFIRMED"
+            self._book_sweep(total, fee)
+            for address, amount in tally.swept.items():
+                repo.sweep_recorded(address, amount)
+            self._close(state, total, fee, error, gas=None)
+        else:
+            # Nothing moved: a FAILED sweep (reverted, cancelled) or one that found no
+            # tokens; its deposits stay due and any gas it burnt is booked with it.
+            state = "FAILED" if tally.errors else "CONFIRMED"
+            self._close(state, 0, fee, error, gas=fee or None)
+            if state == "FAILED":
+                raise_alert(
+                    "sweep_failed",
+                    "sweep failed; its deposits stay due",
+                    sweep_id=self.record_id,
+                    fee_wei=fee,
+                    error=error,
+                )
+        logger.info(
+            "sweep finished",
+            extra={
+                "sweep_id": self.record_id,
+                "state": state,
+                "amount": total,
+                "fee_wei": fee,
+                "resumed": resumed,
+                "error": error,
+            },
+        )
+        return Outcome(sweep_id, state, total, fee, resumed, self.record_id)
+
+    def _book_sweep(self, total: int, fee: int) -> None:
+        try:
+            ledger.default().sweep(total, gas_bnb=fee, journal_id=self.record_id)
+        except ledger.InsufficientFunds as exc:
+            # Gas paid from BNB the ledger was not told about: record the USDT move
+            # (it happened) and alert; the reconciler shows the BNB drift.
+            raise_alert(
+                "sweep_gas_not_in_ledger",
+                "sweep gas not in the ledger",
+                sweep_id=self.record_id,
+                error=str(exc),
+            )
+            ledger.default().sweep(total, gas_bnb=0, journal_id=self.record_id)
+
+    def _close(self, state: str, amount: int, fee: int, error: str | None, gas: int | None) -> None:
+        """The sweep's final state, with the gas posting of a sweep that moved nothing
+        in the same transaction."""
+        postings: tuple[Posting, ...] = (
+            (ledger.default().gas_posting(gas, self.record_id),) if gas else ()
+        )
+        for _ in range(_RACES):
+            try:
+                outgoing.finish_sweep(
+                    self.record_id,
+                    state,
+                    ids.now(),
+                    amount=amount,
+                    fee_wei=fee,
+                    error=error,
+                    postings=postings,
+                )
+                return
+            except ConcurrentUpdate:
+                if self._reload().state in outgoing.TERMINAL:
+                    return  # a duplicate writer finished it (with the same outcome)
+                for posting in postings:
+                    try:
+                        ledger.default().explain_rejection(posting)
+                    except ledger.InsufficientFunds as exc:
+                        raise_alert(
+                            "sweep_gas_not_in_ledger",
+                            "sweep gas not in the ledger",
+                            sweep_id=self.record_id,
+                            error=str(exc),
+                        )
+                        postings = ()
+        raise ConcurrentUpdate(self.record_id)
+
+
+class _HotTxs:
+    """:class:`~shared.settlement.sweeps.HotWalletSender` of one sweep: each hot-wallet
+    transaction gets its nonce from DynamoDB in the write that records it (its own
+    one-nonce record + the sweep's list), is sent, and is driven by ``Outbound``."""
+
+    def __init__(self, run: _SweepRun) -> None:
+        self.run = run
+
+    def submit(self, tx: TxParams) -> str:
+        run = self.run
+        price = int(tx["maxFeePerGas"])
+        gas_limit = int(tx["gas"])
+
+        def sign_and_record(claim: NonceClaim) -> TransferRecord:
+            attempt = run.outbound.sign_attempt({**tx, "nonce": Nonce(claim.nonce)}, price)
+            child = TransferRecord(
+                tx_id=outgoing.sweep_tx_id(run.record_id, attempt.tx_hash),
+                kind=outgoing.SWEEP_TX_KIND,
+                state="PENDING",
+                payload={"sweep_id": run.record_id},
+                version=0,
+                attempts=(attempt,),
+            )
+            seen = "BROADCAST" if run.seen == "BROADCAST" else "SIGNED"
+            signed = outgoing.sign_sweep_tx(run.record_id, child, claim, gas_limit, seen, ids.now())
+            run.seen = seen
+            return signed
+
+        child = run.outbound.nonces.allocate(sign_and_record)
+        logger.info(
+            "sweep transaction signed",
+            extra={"sweep_id": run.record_id, "nonce": child.nonce, "tx": child.tx_hash},
+        )
+        child = run.outbound.push(child)
+        if child.state == "BROADCAST":
+            run._broadcast()
+        return child.tx_id
+
+    def receipt(self, submitted: str) -> TxReceipt:
+        child = self.run.drive(submitted)
+        if child.state != "CONFIRMED" or child.tx_hash is None:
+            raise SweepTransactionFailed(f"{submitted}: {child.error}")
+        receipt = self.run._receipt(child.tx_hash)
+        assert receipt is not None
+        return receipt
+
+
+def _same_call(record: TransferRecord) -> NonceCall:
+    """Every attempt of a sweep's transaction sends what its first attempt recorded:
+    same recipient, value, calldata, gas limit and EIP-7702 authorizations (valid while
+    the deposits' nonces are unchanged); only the nonce is fixed and the price moves."""
+    first: Attempt = record.attempts[0]
+    fields = TypedTransaction.from_bytes(HexBytes(first.raw_tx)).as_dict()
+    base = {k: v for k, v in fields.items() if k not in ("v", "r", "s", "yParity", "type")}
+
+    def tx(nonce: int, gas_limit: int, price: int) -> TxParams:
+        fresh: dict[str, Any] = {
+            **base,
+            "nonce": Nonce(nonce),
+            "gas": gas_limit,
+            "maxFeePerGas": Wei(price),
+            "maxPriorityFeePerGas": Wei(price),
+        }
+        return fresh  # type: ignore[return-value]
+
+    # What a mined sweep moved is read from its logs by the worker, per deposit.
+    return NonceCall(tx=tx, verify=lambda record, attempt, receipt: 0)
 
 
 def _as_json_log(log: Any) -> dict[str, Any]:
@@ -142,31 +484,6 @@ def _as_json_log(log: Any) -> dict[str, Any]:
         "blockNumber": hex(log["blockNumber"]),
         "blockHash": HexBytes(log["blockHash"]).to_0x_hex(),
     }
-
-
-def _finish(sweep_id: str, swept: dict[str, int], fee_wei: int, resumed: bool = False) -> Outcome:
-    total = sum(swept.values())
-    if total > 0:
-        try:
-            ledger.default().sweep(total, gas_bnb=fee_wei, journal_id=sweep_id)
-        except ledger.InsufficientFunds as exc:
-            # Gas paid from BNB the ledger was not told about: record the USDT move
-            # (it happened) and alert; the reconciler shows the BNB drift.
-            raise_alert(
-                "sweep_gas_not_in_ledger",
-                "sweep gas not in the ledger",
-                sweep_id=sweep_id,
-                error=str(exc),
-            )
-            ledger.default().sweep(total, gas_bnb=0, journal_id=sweep_id)
-        for address, amount in swept.items():
-            repo.sweep_recorded(address, amount)
-    repo.outgoing_finish(sweep_id, "CONFIRMED", ids.now(), amount=total, fee_wei=fee_wei)
-    logger.info(
-        "sweep confirmed",
-        extra={"sweep_id": sweep_id, "amount": total, "fee_wei": fee_wei, "resumed": resumed},
-    )
-    return Outcome(sweep_id, "CONFIRMED", total, fee_wei, resumed)
 
 
 def _alert_refused(refused: RefusedDeposit) -> None:

@@ -1,19 +1,35 @@
 """Settlement sweeps on anvil: final deposits move to the hot wallet, the ledger
-follows, and a redelivered message or a crash after broadcast never sends twice."""
+follows, and a redelivered message or a crash after broadcast never sends twice. A
+sweep's hot-wallet transaction follows the one-nonce state machine of ADR 0012: stuck →
+replaced, refused → cancelled, reverted → FAILED with its gas booked."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from eth_account import Account
+from eth_account.typed_transactions import TypedTransaction
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.eth import Eth
+from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from shared import config, ledger
-from shared.dal import repo
+from shared import config, ids, ledger
+from shared.dal import outgoing, repo
 from shared.local import chain
 from shared.local.stack import LocalStack
 from shared.settlement import custody, planner, worker
-from shared.settlement.sweeps import Sweeps
+from shared.settlement.outbound import (
+    OutboundHooks,
+    OutboundSettings,
+    TransferStillPending,
+    send_token,
+)
+from shared.settlement.sweeps import Sweeps, SweepSettings
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import USDT, create_payment, make_final, pay, scan
 
@@ -121,3 +137,241 @@ def test_crash_after_broadcast_resumes_and_never_resends_what_was_sent(
     assert _hot_nonce(stack) == nonce
     assert _balance(stack, deposit["address"]) == 0
     assert outcome.amount == 5 * USDT
+
+
+# --- the hot-wallet transaction's state machine (ADR 0012, "Sweeps") -----------------------
+
+FAST = OutboundSettings(wait_s=10, poll_interval_s=0.05, stuck_after_s=60)
+NOW = OutboundSettings(wait_s=0, poll_interval_s=0.05, stuck_after_s=60)  # one look, no wait
+STUCK = OutboundSettings(wait_s=0, poll_interval_s=0.05, stuck_after_s=0.001)
+
+
+class Crash(RuntimeError):
+    """The process dies here."""
+
+
+@contextmanager
+def _manual_mining(stack: LocalStack) -> Iterator[None]:
+    """Blocks only when the test mines one (transactions wait in the pool)."""
+    rpc = stack.info["rpc_url"]
+    chain.rpc_call(rpc, "evm_setAutomine", False)
+    chain.rpc_call(rpc, "evm_setIntervalMining", 0)
+    try:
+        yield
+    finally:
+        chain.rpc_call(rpc, "evm_setAutomine", True)
+        chain.mine(rpc)
+
+
+def _w3(stack: LocalStack) -> Web3:
+    return chain.web3_for(stack.info["rpc_url"])
+
+
+def _sweep_tx(sweep_id: str) -> outgoing.TransferRecord:
+    """The sweep's one hot-wallet transaction (a batched sweep has exactly one)."""
+    record = repo.get_outgoing(sweep_id)
+    assert record is not None
+    children = [outgoing.get_transfer(outgoing.sweep_tx_id(sweep_id, h)) for h in record.tx_hashes]
+    (child,) = [c for c in children if c is not None]
+    return child
+
+
+def _due(address: str) -> int | None:
+    return {d.address: d.amount for d in repo.due_deposits(200)}.get(address)
+
+
+def test_a_stuck_batched_sweep_is_replaced_and_confirms_once(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    # Given two paid deposits and a batched sweep that is broadcast but not mined
+    deposits = [_paid_deposit(stack, merchant, 3), _paid_deposit(stack, merchant, 4)]
+    message = _message(deposits)
+    sweep_id = message["sweep_id"]
+    hot_before = ledger.default().holdings()["holdings:hot"]
+    w3 = _w3(stack)
+    assert SweepSettings().sweeper_address
+    with _manual_mining(stack):
+        nonce = _hot_nonce(stack)
+        with pytest.raises(TransferStillPending) as pending:
+            worker.handle(message, settings=NOW)
+        assert pending.value.tx_id == sweep_id
+        record = repo.get_outgoing(sweep_id)
+        assert record is not None and record.state == "BROADCAST"
+        (first,) = _sweep_tx(sweep_id).attempts
+        assert first.state == "BROADCAST"
+        first_tx = w3.eth.get_transaction(first.tx_hash)  # type: ignore[arg-type]
+        assert first_tx["type"] == 4 and len(first_tx["authorizationList"]) == 2
+
+        # When it is still not mined after BSCPAY_OUTBOUND_STUCK_AFTER_S
+        with pytest.raises(TransferStillPending):
+            worker.handle(message, settings=STUCK)
+
+        # Then a replacement with the same nonce, calldata and authorizations and
+        # >= 12.5 % more gas price was recorded and sent
+        first_again, second = _sweep_tx(sweep_id).attempts
+        assert first_again == first and second.state == "BROADCAST"
+        assert second.gas_price_wei * 8 >= first.gas_price_wei * 9
+        second_tx = w3.eth.get_transaction(second.tx_hash)  # type: ignore[arg-type]
+        assert second_tx["nonce"] == first_tx["nonce"] == nonce
+        assert second_tx["input"] == first_tx["input"] and second_tx["to"] == first_tx["to"]
+        assert second_tx["authorizationList"] == first_tx["authorizationList"]
+        assert second_tx["gas"] == first_tx["gas"]
+
+        # When a block is mined and the message comes back
+        chain.mine(stack.info["rpc_url"])
+        outcome = worker.handle(message, settings=FAST)
+
+    # Then the replacement won, the first is REPLACED, and the deposits were swept once
+    assert outcome.state == "CONFIRMED" and outcome.amount == 7 * USDT and outcome.resumed
+    child = _sweep_tx(sweep_id)
+    assert [a.state for a in child.attempts] == ["REPLACED", "CONFIRMED"]
+    assert child.state == "CONFIRMED" and child.tx_hash == second.tx_hash
+    with pytest.raises(TransactionNotFound):
+        w3.eth.get_transaction_receipt(first.tx_hash)  # type: ignore[arg-type]
+    assert all(_balance(stack, d["address"]) == 0 for d in deposits)
+    assert all(_due(d["address"]) is None for d in deposits)
+    assert _hot_nonce(stack) == nonce + 1
+    # And the ledger was credited once, also when the message comes again
+    assert ledger.default().holdings()["holdings:hot"] - hot_before == 7 * USDT
+    again = worker.handle(message, settings=FAST)
+    assert again.state == "CONFIRMED" and _hot_nonce(stack) == nonce + 1
+    assert ledger.default().holdings()["holdings:hot"] - hot_before == 7 * USDT
+
+
+def test_a_reverted_sweep_fails_books_its_gas_and_its_deposits_stay_due(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    # Given a batched sweep broadcast and not yet mined
+    deposits = [_paid_deposit(stack, merchant, 2), _paid_deposit(stack, merchant, 5)]
+    message = _message(deposits)
+    sweep_id = message["sweep_id"]
+    holdings = ledger.default().holdings()
+    w3 = _w3(stack)
+    with _manual_mining(stack):
+        with pytest.raises(TransferStillPending):
+            worker.handle(message, settings=NOW)
+        # When a deposit's nonce moves before the block (its authorization is void): the
+        # Sweeper finds no code there and the whole sweepMany reverts
+        deposit = Web3.to_checksum_address(deposits[1]["address"])
+        chain.rpc_call(stack.info["rpc_url"], "anvil_setNonce", deposit, hex(7))
+        chain.mine(stack.info["rpc_url"])
+        outcome = worker.handle(message, settings=FAST)
+
+    # Then the sweep is FAILED with the fee it paid, and nothing moved
+    assert outcome.state == "FAILED" and outcome.amount == 0 and outcome.fee_wei > 0
+    child = _sweep_tx(sweep_id)
+    assert child.state == "FAILED" and [a.state for a in child.attempts] == ["FAILED"]
+    receipt = w3.eth.get_transaction_receipt(child.tx_hash)  # type: ignore[arg-type]
+    assert receipt["status"] == 0
+    assert outcome.fee_wei == receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    record = repo.get_outgoing(sweep_id)
+    assert record is not None and record.state == "FAILED" and record.fee_wei == outcome.fee_wei
+    # And its gas is booked (once), no USDT moved in the ledger
+    after = ledger.default().holdings()
+    assert holdings["holdings:gas"] - after["holdings:gas"] == outcome.fee_wei
+    assert after["holdings:hot"] == holdings["holdings:hot"]
+    assert ledger.default().journal(f"{sweep_id}/gas") is not None
+    # And the deposits keep their tokens and stay due
+    assert [_balance(stack, d["address"]) for d in deposits] == [2 * USDT, 5 * USDT]
+    assert [_due(d["address"]) for d in deposits] == [2 * USDT, 5 * USDT]
+
+    # When the same sweep id comes again (the planner, same hour and amounts)
+    retry = worker.handle(message, settings=FAST)
+
+    # Then the FAILED record does not block it: a new round sweeps the deposits once
+    assert retry.state == "CONFIRMED" and retry.record_id == f"{sweep_id}~1"
+    assert retry.amount == 7 * USDT
+    assert all(_balance(stack, d["address"]) == 0 for d in deposits)
+    assert all(_due(d["address"]) is None for d in deposits)
+    assert ledger.default().holdings()["holdings:hot"] - holdings["holdings:hot"] == 7 * USDT
+    assert worker.handle(message, settings=FAST).record_id == f"{sweep_id}~1"
+
+
+def test_a_crash_after_signed_resumes_the_sweep_with_the_same_bytes(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    # Given a batched sweep whose process dies after recording SIGNED, before sending
+    deposits = [_paid_deposit(stack, merchant, 1), _paid_deposit(stack, merchant, 2)]
+    message = _message(deposits)
+    sweep_id = message["sweep_id"]
+    w3 = _w3(stack)
+    nonce = _hot_nonce(stack)
+
+    def die(tx_hash: str) -> None:
+        raise Crash("killed before send")
+
+    with pytest.raises(Crash):
+        worker.handle(message, settings=FAST, hooks=OutboundHooks(before_send=die))
+    record = repo.get_outgoing(sweep_id)
+    assert record is not None and record.state == "SIGNED"
+    child = _sweep_tx(sweep_id)
+    (attempt,) = child.attempts
+    assert child.state == "SIGNED" and child.nonce == nonce and attempt.state == "SIGNED"
+    assert record.raw_txs == [attempt.raw_tx]
+    hot = custody.load_keys([]).hot_wallet.address
+    assert w3.eth.get_transaction_count(hot, "pending") == nonce  # nothing reached the node
+
+    # When the message is delivered again
+    outcome = worker.handle(message, settings=FAST)
+
+    # Then the recorded bytes were sent and mined: no other transaction was signed
+    assert outcome.state == "CONFIRMED" and outcome.amount == 3 * USDT and outcome.resumed
+    mined = w3.eth.get_raw_transaction(attempt.tx_hash)  # type: ignore[arg-type]
+    assert mined.to_0x_hex() == attempt.raw_tx
+    assert [a.state for a in _sweep_tx(sweep_id).attempts] == ["CONFIRMED"]
+    assert _hot_nonce(stack) == nonce + 1
+    assert all(_balance(stack, d["address"]) == 0 for d in deposits)
+
+
+def test_a_refused_sweep_is_cancelled_so_its_nonce_does_not_block_payouts(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a node that refuses the sweep transaction for good (but takes others)
+    deposits = [_paid_deposit(stack, merchant, 6), _paid_deposit(stack, merchant, 1)]
+    message = _message(deposits)
+    sweeper = Web3.to_checksum_address(SweepSettings().sweeper_address)
+    real_send = Eth.send_raw_transaction
+    refused: list[str] = []
+
+    def refuse_sweeps(self: Eth, raw: Any) -> Any:
+        to = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()["to"]
+        if Web3.to_checksum_address(to) == sweeper:
+            refused.append(Web3.keccak(HexBytes(raw)).to_0x_hex())
+            raise Web3RPCError("rejected", rpc_response={"jsonrpc": "2.0", "id": 1})
+        return real_send(self, raw)
+
+    monkeypatch.setattr(Eth, "send_raw_transaction", refuse_sweeps)
+    nonce = _hot_nonce(stack)
+    gas_before = ledger.default().holdings()["holdings:gas"]
+
+    # When the sweep runs
+    outcome = worker.handle(message, settings=FAST)
+
+    # Then its nonce was filled by a 0-value self-transfer and the sweep is FAILED
+    assert outcome.state == "FAILED" and outcome.amount == 0 and outcome.fee_wei > 0
+    child = _sweep_tx(message["sweep_id"])
+    assert [(a.kind, a.state) for a in child.attempts] == [
+        ("transfer", "REFUSED"),
+        ("cancel", "CONFIRMED"),
+    ]
+    assert refused == [child.attempts[0].tx_hash]
+    hot = custody.load_keys([]).hot_wallet.address
+    cancel = _w3(stack).eth.get_transaction(child.attempts[1].tx_hash)  # type: ignore[arg-type]
+    assert (cancel["to"], cancel["value"], cancel["nonce"]) == (hot, 0, nonce)
+    assert gas_before - ledger.default().holdings()["holdings:gas"] == outcome.fee_wei
+    assert [_due(d["address"]) for d in deposits] == [6 * USDT, 1 * USDT]
+    # And the next payout from the hot wallet confirms right behind it
+    monkeypatch.undo()
+    to = str(Account.create().address)
+    payout = send_token(
+        _w3(stack),
+        custody.load_keys([]).hot_wallet,
+        ids.new_id("po"),
+        to,
+        USDT,
+        token=stack.info["token_address"],
+        gas=SweepSettings().gas_policy(),
+        settings=FAST,
+    )
+    assert payout.state == "CONFIRMED" and _balance(stack, to) == USDT
+    assert _hot_nonce(stack) == nonce + 2
