@@ -36,11 +36,11 @@ PENDING_RETRY_S = 20
 
 def record_handler(record: SQSRecord) -> None:
     body = json.loads(record.body)
-    if body.get("kind") != "disbursement":
-        worker.handle(body)
-        return
     try:
-        disbursements.handle(body)
+        if body.get("kind") == "disbursement":
+            disbursements.handle(body)
+        else:
+            worker.handle(body)
     except outbound.TransferStillPending:
         receives = int(record.attributes.approximate_receive_count or 1)
         aws.client("sqs").change_message_visibility(

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.connection import Connection
 from pynamodb.constants import NUMBER
@@ -152,6 +153,8 @@ class AddressModel(_Base):
     # "due" while final funds wait to be swept (sparse index); the units credited since.
     sweep_due = UnicodeAttribute(null=True)
     sweep_amount = NumberAttribute(null=True)
+    # Sweeps already subtracted from sweep_amount: a redelivered sweep subtracts nothing.
+    swept_by = UnicodeSetAttribute(null=True)
 
     by_sweep_due = AddressesSweepDue()
 

@@ -131,30 +131,6 @@ def _raise_for(exc: TransactWriteError, tx_id: str) -> None:
     raise exc
 
 
-def append_sweep_tx(sweep_id: str, claim: NonceClaim, tx_hash: str, raw_hex: str, now: int) -> None:
-    """A sweep's hot-wallet transaction: take its nonce and record it (before sending),
-    in one transaction. Same record shape as ``repo.outgoing_broadcast``. Superseded by
-    :func:`sign_sweep_tx` (the worker no longer calls it; only ``nonces.SweepNonces``)."""
-    _bind()
-    try:
-        with TransactWrite(connection=m.connection()) as tx:
-            _take(tx, claim, now)
-            tx.update(
-                m.OutgoingModel(sweep_id),
-                actions=[
-                    m.OutgoingModel.state.set("BROADCAST"),
-                    m.OutgoingModel.tx_hashes.set(
-                        (m.OutgoingModel.tx_hashes | []).append([tx_hash])
-                    ),
-                    m.OutgoingModel.raw_txs.set((m.OutgoingModel.raw_txs | []).append([raw_hex])),
-                    m.OutgoingModel.updated_at.set(now),
-                ],
-                condition=m.OutgoingModel.state.is_in("PENDING", "BROADCAST"),
-            )
-    except TransactWriteError as exc:
-        _raise_for(exc, sweep_id)
-
-
 # ---- one outgoing transfer ------------------------------------------------------------
 
 

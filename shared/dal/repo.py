@@ -544,11 +544,22 @@ def due_deposits(limit: int) -> list[DueDeposit]:
     ]
 
 
-def sweep_recorded(address: str, amount: int) -> None:
-    """``amount`` left the address in a sweep; it is no longer due once nothing is left."""
+def sweep_recorded(address: str, amount: int, sweep_id: str) -> None:
+    """``amount`` left the address in sweep ``sweep_id`` (counted once per sweep); it is
+    no longer due once nothing is left."""
     m.bind()
     item = m.AddressModel(address.lower())
-    item.update(actions=[m.AddressModel.sweep_amount.add(-amount)])
+    try:
+        item.update(
+            actions=[
+                m.AddressModel.sweep_amount.add(-amount),
+                m.AddressModel.swept_by.add({sweep_id}),
+            ],
+            condition=~m.AddressModel.swept_by.contains(sweep_id),
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise  # otherwise this sweep was recorded already (a redelivery)
     try:
         item.update(
             actions=[m.AddressModel.sweep_due.remove()],

@@ -18,10 +18,8 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from aws_lambda_powertools import Logger
-from eth_typing import HexStr
 from web3 import Web3
 
-from shared import ids
 from shared.dal import outgoing
 from shared.dal.outgoing import NonceClaim, NonceTaken
 
@@ -31,7 +29,7 @@ T = TypeVar("T")
 
 MAX_CLAIM_ATTEMPTS = 10
 
-__all__ = ["NonceAllocator", "NonceClaim", "NonceStore", "NonceTaken", "SweepNonces"]
+__all__ = ["NonceAllocator", "NonceClaim", "NonceStore", "NonceTaken"]
 
 
 class NonceStore(Protocol):
@@ -96,29 +94,3 @@ class NonceAllocator:
             self.taken(claim)
             return result
         raise NonceTaken(f"{self.wallet}: no nonce after {MAX_CLAIM_ATTEMPTS} attempts")
-
-
-class SweepNonces:
-    """The :class:`~shared.settlement.sweeps.Sweeps` hook: every hot-wallet transaction
-    of a sweep takes its nonce from ``allocator`` in the transaction that appends it to
-    the sweep's ``outgoing`` record (before it is sent)."""
-
-    def __init__(self, allocator: NonceAllocator, sweep_id: str) -> None:
-        self.allocator = allocator
-        self.sweep_id = sweep_id
-
-    def next_nonce(self) -> int:
-        return self.allocator.claim().nonce
-
-    def take(self, nonce: int, tx_hash: HexStr, raw: bytes) -> None:
-        claim = self.allocator.claim()
-        if claim.nonce != nonce:
-            raise NonceTaken(f"signed for nonce {nonce}, allocator is at {claim.nonce}")
-        try:
-            outgoing.append_sweep_tx(
-                self.sweep_id, claim, str(tx_hash), "0x" + raw.hex(), ids.now()
-            )
-        except NonceTaken:
-            self.allocator.forget()
-            raise
-        self.allocator.taken(claim)

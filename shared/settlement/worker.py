@@ -328,7 +328,7 @@ class _SweepRun:
             state = "CONFIRMED"
             self._book_sweep(total, fee)
             for address, amount in tally.swept.items():
-                repo.sweep_recorded(address, amount)
+                repo.sweep_recorded(address, amount, sweep_id)
             self._close(state, total, fee, error, gas=None)
         else:
             # Nothing moved: a FAILED sweep (reverted, cancelled) or one that found no

@@ -375,3 +375,21 @@ def test_a_refused_sweep_is_cancelled_so_its_nonce_does_not_block_payouts(
     )
     assert payout.state == "CONFIRMED" and _balance(stack, to) == USDT
     assert _hot_nonce(stack) == nonce + 2
+
+
+def test_a_sweep_lowers_what_is_due_once_even_when_recorded_twice(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    # Given a paid deposit due for 5 USDT
+    deposit = _paid_deposit(stack, merchant, 5)
+    address = deposit["address"]
+
+    # When a sweep of 2 USDT is recorded twice (a crash before CONFIRMED, redelivered)
+    repo.sweep_recorded(address, 2 * USDT, "sweep_test_twice")
+    repo.sweep_recorded(address, 2 * USDT, "sweep_test_twice")
+
+    # Then 3 USDT are still due; another sweep of the rest clears it
+    due = {d.address: d.amount for d in repo.due_deposits(500)}
+    assert due[address] == 3 * USDT
+    repo.sweep_recorded(address, 3 * USDT, "sweep_test_rest")
+    assert address not in {d.address for d in repo.due_deposits(500)}
