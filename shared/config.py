@@ -129,6 +129,10 @@ class PayoutSettings(BaseSettings):
     cold_address: str = ""
     # UTC hour at which daily payouts are made.
     daily_hour_utc: int = Field(default=0, ge=0, le=23)
+    # After a settlement address changes, payouts to it need a second admin this long.
+    address_cooldown_s: int = Field(default=86_400, ge=0)
+    # Our Sweeper contract (refused as a destination); shared with the sweep settings.
+    sweeper_address: str = Field(default="", validation_alias="BSCPAY_SWEEP_SWEEPER_ADDRESS")
 
     @field_validator("cold_address")
     @classmethod

@@ -62,6 +62,7 @@ class DisbursementModel(_Base):
     network_fee = IntegerAttribute(null=True)
     amount = IntegerAttribute(null=True)
     requested_by = UnicodeAttribute(null=True)
+    address_set_by = UnicodeAttribute(null=True)
     decided_by = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     tx_hash = UnicodeAttribute(null=True)
@@ -70,7 +71,8 @@ class DisbursementModel(_Base):
     created_key = UnicodeAttribute(null=True)
     updated_at = NumberAttribute(null=True)
     version = NumberAttribute(default=0)
-    # On "refunded#<payment id>" counter items: base units refunded or reserved.
+    # On "refunded#<payment id>" counter items: base units refunded or reserved; on
+    # "refund_volume#<merchant>#<day>" items: base units of refunds requested that day.
     refunded = IntegerAttribute(null=True)
     by_merchant_kind = ByMerchantKind()
     by_payment = ByPayment()
@@ -97,6 +99,8 @@ class SettlementProfileModel(_Base):
     threshold = IntegerAttribute(null=True)
     fee_bps = NumberAttribute(null=True)
     fee_fixed = IntegerAttribute(null=True)
+    address_changed_at = NumberAttribute(default=0)
+    address_changed_by = UnicodeAttribute(default="")
     updated_at = NumberAttribute()
     updated_by = UnicodeAttribute()
     scheduled_index = Scheduled()

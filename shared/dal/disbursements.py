@@ -41,6 +41,16 @@ class RefundCap:
 
 
 @dataclass
+class RefundVolume:
+    """Add the refund's amount to the merchant's refunds of ``day``; with ``limit``,
+    only while the day's total stays within it."""
+
+    merchant_id: str
+    day: str
+    limit: int | None = None
+
+
+@dataclass
 class DisbursementChange:
     """One disbursement write and everything that commits with it."""
 
@@ -50,10 +60,15 @@ class DisbursementChange:
     events: list[Event] = field(default_factory=list)
     refund_reserve: RefundCap | None = None  # add the refund amount to the counter
     refund_release: str | None = None  # payment id: take the refund's gross back off
+    refund_volume: RefundVolume | None = None
 
 
 def counter_id(payment_id: str) -> str:
     return f"refunded#{payment_id}"
+
+
+def volume_id(merchant_id: str, day: str) -> str:
+    return f"refund_volume#{merchant_id}#{day}"
 
 
 def _item(d: Disbursement) -> dm.DisbursementModel:
@@ -70,6 +85,7 @@ def _item(d: Disbursement) -> dm.DisbursementModel:
         network_fee=d.network_fee,
         amount=d.amount,
         requested_by=d.requested_by,
+        address_set_by=d.address_set_by,
         decided_by=d.decided_by,
         reason=d.reason,
         tx_hash=d.tx_hash,
@@ -94,6 +110,7 @@ def _disbursement(i: dm.DisbursementModel) -> Disbursement:
         network_fee=int(i.network_fee or 0),
         amount=int(i.amount or 0),
         requested_by=str(i.requested_by),
+        address_set_by=i.address_set_by,
         decided_by=i.decided_by,
         reason=i.reason,
         tx_hash=i.tx_hash,
@@ -149,6 +166,18 @@ def _write(tx: TransactWrite, change: DisbursementChange) -> None:
             actions=[model.refunded.add(d.amount)],
             condition=model.refunded.does_not_exist() | (model.refunded <= headroom),
         )
+    if change.refund_volume is not None:
+        volume = change.refund_volume
+        condition = None
+        if volume.limit is not None:
+            condition = model.refunded.does_not_exist() | (
+                model.refunded <= volume.limit - d.amount
+            )
+        tx.update(
+            model(volume_id(volume.merchant_id, volume.day)),
+            actions=[model.refunded.add(d.amount)],
+            condition=condition,
+        )
     if change.refund_release is not None:
         tx.update(
             model(counter_id(change.refund_release)),
@@ -164,6 +193,16 @@ def get(disbursement_id: str) -> Disbursement | None:
     except DoesNotExist:
         return None
     return _disbursement(item) if item.kind else None
+
+
+def refund_volume(merchant_id: str, day: str) -> int:
+    """Base units of refunds the merchant requested on ``day`` (UTC)."""
+    dm.bind()
+    try:
+        item = dm.DisbursementModel.get(volume_id(merchant_id, day), consistent_read=True)
+    except DoesNotExist:
+        return 0
+    return int(item.refunded or 0)
 
 
 def refunded(payment_id: str) -> int:
@@ -237,6 +276,8 @@ def put_profile(p: SettlementProfile) -> None:
         threshold=p.threshold,
         fee_bps=p.fee_bps,
         fee_fixed=p.fee_fixed,
+        address_changed_at=p.address_changed_at,
+        address_changed_by=p.address_changed_by,
         updated_at=p.updated_at,
         updated_by=p.updated_by,
     ).save()
@@ -250,6 +291,8 @@ def _profile(i: dm.SettlementProfileModel) -> SettlementProfile:
         threshold=int(i.threshold) if i.threshold is not None else None,
         fee_bps=int(i.fee_bps) if i.fee_bps is not None else None,
         fee_fixed=int(i.fee_fixed) if i.fee_fixed is not None else None,
+        address_changed_at=int(i.address_changed_at or 0),
+        address_changed_by=i.address_changed_by or "",
         updated_at=int(i.updated_at),
         updated_by=i.updated_by,
     )

@@ -32,6 +32,9 @@ IN_FLIGHT = (
 # A queued disbursement whose message should have been handled by now, and one still
 # processing after its message ran out of receives (settlement resumes it).
 REQUEUE_AFTER_S = 180
+# After an admin rejects a threshold payout, the schedule waits this long before
+# proposing the next one.
+REJECTED_PAUSE_S = 86_400
 RESUME_AFTER_S = 900
 SCAN_LIMIT = 500
 
@@ -67,10 +70,18 @@ def _scheduled_payouts(now: int, report: ScheduleReport) -> None:
         _try_payout(profile.merchant_id, _id("po", profile.merchant_id, day), report)
     for profile in store.scheduled_profiles(PayoutSchedule.THRESHOLD):
         available = ledger.default().merchant_balance(profile.merchant_id).available
-        if profile.threshold is not None and available >= profile.threshold:
-            # A fresh id: the ledger reservation (a conditional balance update) stops a
-            # concurrent run from paying the same balance twice.
-            _try_payout(profile.merchant_id, ids.new_id("po"), report)
+        if profile.threshold is None or available < profile.threshold:
+            continue
+        latest, _ = store.list_for_merchant(profile.merchant_id, DisbursementKind.PAYOUT, 1, None)
+        if (
+            latest
+            and latest[0].status is DisbursementStatus.REJECTED
+            and (now - latest[0].updated_at < REJECTED_PAUSE_S)
+        ):
+            continue  # an admin refused the last one: do not ask again every minute
+        # A fresh id: the ledger reservation (a conditional balance update) stops a
+        # concurrent run from paying the same balance twice.
+        _try_payout(profile.merchant_id, ids.new_id("po"), report)
 
 
 def _try_payout(merchant_id: str, disbursement_id: str, report: ScheduleReport) -> None:

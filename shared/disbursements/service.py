@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,7 +22,7 @@ from shared import aws, config, ids, ledger
 from shared.alerts import raise_alert
 from shared.dal import disbursements as store
 from shared.dal import repo
-from shared.dal.disbursements import DisbursementChange, RefundCap
+from shared.dal.disbursements import DisbursementChange, RefundCap, RefundVolume
 from shared.dal.repo import ConcurrentUpdate
 from shared.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from shared.events import outbox
@@ -94,6 +96,9 @@ def checked_destination(value: str, param: str = "address") -> str:
         )
     address = str(to_checksum_address(value))
     own = {ZERO_ADDRESS, config.chain().token_address.lower()}
+    for configured in (config.payouts().cold_address, config.payouts().sweeper_address):
+        if configured:
+            own.add(configured.lower())
     from shared.custody.setup import hot_wallet_address
 
     hot = hot_wallet_address()
@@ -139,14 +144,21 @@ def set_profile(
         raise ValidationFailed("a threshold schedule needs a threshold amount", "threshold")
     if fee_bps is not None and not 0 <= fee_bps <= 10_000:
         raise ValidationFailed("fee_bps must be between 0 and 10000", "fee_bps")
+    destination = checked_destination(address)
+    previous = store.get_profile(merchant_id)
+    now = ids.now()
+    changed = previous is None or previous.address != destination
     profile = SettlementProfile(
         merchant_id=merchant_id,
-        address=checked_destination(address),
+        address=destination,
+        # Payouts to a new address wait for a second admin until the cool-down ends.
+        address_changed_at=now if previous is None or changed else previous.address_changed_at,
+        address_changed_by=admin if previous is None or changed else previous.address_changed_by,
         schedule=schedule,
         threshold=threshold if schedule is PayoutSchedule.THRESHOLD else None,
         fee_bps=fee_bps,
         fee_fixed=fee_fixed,
-        updated_at=ids.now(),
+        updated_at=now,
         updated_by=admin,
     )
     store.put_profile(profile)
@@ -203,6 +215,11 @@ def request_payout(
         network_fee=nfee,
         requested_by=requested_by,
         threshold=units(config.payouts().approval_threshold),
+        # Whoever set the address may not approve payouts to it, and a recently changed
+        # address needs a second admin whatever the amount: one admin alone can never
+        # send a merchant's balance to an address of their choosing.
+        address_set_by=profile.address_changed_by,
+        needs_approval=ids.now() - profile.address_changed_at < config.payouts().address_cooldown_s,
     )
     posting = ledger.default().reservation_posting(merchant_id, gross, fee, nfee, d.disbursement_id)
     return _create(DisbursementChange(d, postings=[posting], events=[_event(d, "created")]))
@@ -224,27 +241,42 @@ def request_refund(
             f"amount exceeds what is left to refund on this payment ({_fmt(refundable)})",
             "amount",
         )
-    nfee = network_fee()
+    # The platform fee applies to refunded amounts too: refunding to oneself must not be
+    # a fee-free way out of the balance.
+    fee, nfee = platform_fee(store.get_profile(merchant_id), amount), network_fee()
+    threshold = units(config.payouts().approval_threshold)
+    day = _day(ids.now())
+    # Refunds are the one way out whose destination the API key chooses: above the
+    # threshold in total per day (not only per refund) they wait for an admin, so a
+    # stolen key cannot drain a balance in many small refunds.
+    over_daily = store.refund_volume(merchant_id, day) + amount > threshold
     d = _new(
         DisbursementKind.REFUND,
         "",
         merchant_id=merchant_id,
         payment_id=payment_id,
         destination=destination,
-        gross=amount + nfee,
-        fee=0,
+        gross=amount + fee + nfee,
+        fee=fee,
         network_fee=nfee,
         requested_by=requested_by,
-        threshold=units(config.payouts().approval_threshold),
+        threshold=threshold,
+        needs_approval=over_daily,
     )
     posting = ledger.default().reservation_posting(
-        merchant_id, d.gross, 0, nfee, d.disbursement_id, kind=Kind.REFUND
+        merchant_id, d.gross, fee, nfee, d.disbursement_id, kind=Kind.REFUND
     )
     change = DisbursementChange(
         d,
         postings=[posting],
         events=[_event(d, "created")],
         refund_reserve=RefundCap(payment_id, payment.amount_received),
+        refund_volume=RefundVolume(
+            merchant_id,
+            day,
+            # Queued without approval only while the day's total stays under it.
+            limit=None if d.status is DisbursementStatus.PENDING_APPROVAL else threshold,
+        ),
     )
     return _create(change)
 
@@ -289,9 +321,12 @@ def _new(
     requested_by: str,
     threshold: int,
     payment_id: str | None = None,
+    address_set_by: str | None = None,
+    needs_approval: bool = False,
 ) -> Disbursement:
     now = ids.now()
-    status = DisbursementStatus.PENDING_APPROVAL if gross > threshold else DisbursementStatus.QUEUED
+    pending = needs_approval or gross > threshold
+    status = DisbursementStatus.PENDING_APPROVAL if pending else DisbursementStatus.QUEUED
     return Disbursement(
         disbursement_id=disbursement_id or ids.new_id(PREFIX[kind]),
         kind=kind,
@@ -304,6 +339,7 @@ def _new(
         network_fee=network_fee,
         amount=gross - fee - network_fee,
         requested_by=requested_by,
+        address_set_by=address_set_by,
         created_at=now,
         updated_at=now,
     )
@@ -318,6 +354,13 @@ def _create(change: DisbursementChange) -> Disbursement:
         if existing is not None:  # a scheduled id created twice: the first one stands
             return existing
         _explain(change)
+        volume = change.refund_volume
+        if volume is not None and volume.limit is not None:
+            # Another refund took the day's headroom meanwhile: this one waits for an admin.
+            pending = d.model_copy(update={"status": DisbursementStatus.PENDING_APPROVAL})
+            retry = replace(change, disbursement=pending, events=[_event(pending, "created")])
+            retry.refund_volume = replace(volume, limit=None)
+            return _create(retry)
         raise Conflict("the balance changed while the request was made; retry") from None
     outbox.publish(change.events)
     logger.info(
@@ -349,6 +392,8 @@ def approve(disbursement_id: str, admin: str) -> Disbursement:
     d = _get_pending(disbursement_id)
     if d.requested_by == f"admin:{admin}":
         raise SameApprover("a disbursement is approved by an admin other than its requester")
+    if d.address_set_by == admin:
+        raise SameApprover("the admin who set the settlement address cannot approve payouts to it")
     new = _moved(d, DisbursementStatus.QUEUED, decided_by=admin)
     _transition(DisbursementChange(new, expected_status=d.status))
     logger.info("disbursement approved", extra={"id": disbursement_id, "by": admin})
@@ -460,7 +505,7 @@ def _transition(change: DisbursementChange) -> None:
             ) from None
         for posting in change.postings:
             ledger.default().explain_rejection(posting)
-        raise
+        raise Conflict(f"{change.disbursement.disbursement_id} changed meanwhile; retry") from None
     outbox.publish(change.events)
 
 
@@ -468,11 +513,22 @@ def _transition(change: DisbursementChange) -> None:
 
 
 def enqueue(d: Disbursement, salt: str = "") -> None:
-    """Hand a queued disbursement to settlement. A lost message is re-sent by the
-    scheduler (``requeue_stale``); settlement ignores one it has already handled."""
+    """Hand a queued disbursement to settlement. Never raises: the record is stored
+    already, and an error here would make a client retry (and create a second one).
+    A lost message is re-sent by the scheduler (``requeue_stale``); settlement ignores
+    one it has already handled."""
     url = config.aws().settlement_queue_url
     if not url:
         return
+    try:
+        _send(url, d, salt)
+    except Exception:
+        logger.exception(
+            "enqueue failed; the scheduler re-sends it", extra={"id": d.disbursement_id}
+        )
+
+
+def _send(url: str, d: Disbursement, salt: str) -> None:
     aws.client("sqs").send_message(
         QueueUrl=url,
         MessageBody=json.dumps({"kind": "disbursement", "disbursement_id": d.disbursement_id}),
@@ -525,6 +581,10 @@ def list_by_status(
 
 
 # ---- shapes ------------------------------------------------------------------------------
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
 def _fmt(base_units: int) -> str:

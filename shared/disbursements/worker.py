@@ -55,12 +55,16 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
         held = min(
             _token_balance(w3, hot_wallet.address), ledger.default().holdings()["holdings:hot"]
         )
-        if held < d.amount and ids.now() - d.created_at < LIQUIDITY_WAIT_S:
-            # Leave it queued and let this message go: retrying it here would block the
-            # hot-wallet FIFO group, and with it the very sweeps it waits for. The
-            # scheduler hands queued records to the queue again every few minutes.
-            logger.info("waiting for sweeps", extra={"id": d.disbursement_id, "held": held})
-            return d
+        if held < d.amount:
+            # Counted from when it became queued (approval can come much later).
+            if ids.now() - d.updated_at < LIQUIDITY_WAIT_S:
+                # Leave it queued and let this message go: retrying it here would block
+                # the hot-wallet FIFO group, and with it the very sweeps it waits for.
+                # The scheduler hands queued records to the queue again every few minutes.
+                logger.info("waiting for sweeps", extra={"id": d.disbursement_id, "held": held})
+                return d
+            # Never send what the ledger cannot book: fail, and the reservation returns.
+            return service.mark_failed(d, "the hot wallet held less than the transfer")
         d = service.mark_processing(d)
     outcome = outbound.send_token(
         w3,
@@ -92,4 +96,10 @@ def _refusal(d: Disbursement) -> str | None:
             return "a cold move may only go to the configured cold address"
     if d.amount <= 0 or d.amount != d.gross - d.fee - d.network_fee:
         return "amounts do not add up"
+    if d.kind is not DisbursementKind.COLD_MOVE:
+        # What is sent must be what the ledger reserved (and will book as sent).
+        reserved = ledger.default().journal(d.disbursement_id)
+        terms = reserved.payout if reserved else None
+        if terms is None or terms.net != d.amount or terms.merchant_id != d.merchant_id:
+            return "the record does not match its ledger reservation"
     return None

@@ -265,6 +265,8 @@ class LocalStack:
         os.environ["BSCPAY_SWEEP_SWEEPER_ADDRESS"] = sweeper
         # Hot-wallet excess above the cap goes here: anvil's public dev account #9.
         os.environ.setdefault("BSCPAY_PAYOUT_COLD_ADDRESS", LOCAL_COLD_ADDRESS)
+        # One local admin: no 24 h wait for a second one after setting an address.
+        os.environ.setdefault("BSCPAY_PAYOUT_ADDRESS_COOLDOWN_S", "0")
         config.payouts.cache_clear()
 
     def _reconciler_loop(self) -> None:

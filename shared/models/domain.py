@@ -160,6 +160,7 @@ class Disbursement(BaseModel):
     network_fee: int = 0
     amount: int
     requested_by: str  # "merchant:mer_…", "admin:<user>", "schedule", "hot_wallet_cap"
+    address_set_by: str | None = None  # payouts: the admin who set the destination
     decided_by: str | None = None  # the approving or rejecting admin
     reason: str | None = None  # rejection or failure reason
     tx_hash: str | None = None
@@ -182,5 +183,7 @@ class SettlementProfile(BaseModel):
     threshold: int | None = None  # base units, for THRESHOLD
     fee_bps: int | None = None  # None: the deployment's default
     fee_fixed: int | None = None
+    address_changed_at: int = 0
+    address_changed_by: str = ""
     updated_at: int
     updated_by: str

@@ -46,6 +46,8 @@ def payout_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "BSCPAY_PAYOUT_NETWORK_FEE": "0.1",
         "BSCPAY_PAYOUT_APPROVAL_THRESHOLD": "20",
         "BSCPAY_PAYOUT_MINIMUM": "1",
+        # (the address cool-down has its own test)
+        "BSCPAY_PAYOUT_ADDRESS_COOLDOWN_S": "0",
     }.items():
         monkeypatch.setenv(name, value)
     config.reset()
@@ -304,17 +306,18 @@ def test_refund_pays_back_from_the_balance_within_what_the_payment_received(
     # When the merchant refunds 4 USDT
     reply = merchant_call(merchant, "POST", path, {"address": PAYER_ADDRESS, "amount": "4"})
 
-    # Then the payer gets 4, the merchant's balance pays 4 + the network fee
+    # Then the payer gets 4; the merchant's balance pays 4 + the platform fee on it
+    # (1 % + 0.5) + the network fee (0.1)
     assert reply.status == 201, reply.body
     refund = reply.body
     assert (refund["object"], refund["status"], refund["amount"], refund["gross"]) == (
         "refund",
         "queued",
         "4",
-        "4.1",
+        "4.64",
     )
     assert refund["payment_id"] == payment["id"]
-    assert available(merchant) == 10 * USDT - 41 * USDT // 10
+    assert available(merchant) == 10 * USDT - 464 * USDT // 100
     assert "refund.created" in event_types(merchant)
     assert merchant_call(merchant, "GET", f"/v1/refunds/{refund['id']}").body["id"] == refund["id"]
     listed = merchant_call(merchant, "GET", path).body["data"]
@@ -325,7 +328,7 @@ def test_refund_pays_back_from_the_balance_within_what_the_payment_received(
     # Then 422, and nothing is reserved
     assert over.status == 422, over.body
     assert over.body["error"]["param"] == "amount"
-    assert available(merchant) == 10 * USDT - 41 * USDT // 10
+    assert available(merchant) == 10 * USDT - 464 * USDT // 100
     assert store.refunded(payment["id"]) == 4 * USDT
     drain_settlement_queue()
 
@@ -570,7 +573,7 @@ def test_refund_reaches_the_payer_exactly(
     assert token_balance(stack, PAYER_ADDRESS) - before == 25 * USDT // 10
     assert merchant_call(merchant, "GET", f"/v1/refunds/{refund['id']}").body["status"] == "paid"
     assert "refund.succeeded" in event_types(merchant)
-    assert available(merchant) == 6 * USDT - 26 * USDT // 10
+    assert available(merchant) == 6 * USDT - 3125 * USDT // 1000
 
 
 def test_payout_the_hot_wallet_cannot_cover_fails_and_returns_the_balance(
@@ -703,7 +706,7 @@ def test_concurrent_refunds_never_exceed_what_the_payment_received(
     assert len(created) == 3, [(r.status, r.body) for r in replies]
     assert all(400 <= r.status < 500 for r in replies if r.status != 201)
     assert store.refunded(payment["id"]) == 9 * USDT
-    assert available(merchant) == 30 * USDT - 3 * 31 * USDT // 10
+    assert available(merchant) == 30 * USDT - 3 * 363 * USDT // 100
     drain_settlement_queue()
 
 
@@ -738,6 +741,7 @@ def test_a_payout_waiting_for_liquidity_does_not_block_the_queue_and_comes_back(
     from tests.support.events import Context, load
 
     monkeypatch.setenv("BSCPAY_PAYOUT_APPROVAL_THRESHOLD", "100000000")
+    monkeypatch.setenv("BSCPAY_PAYOUT_ADDRESS_COOLDOWN_S", "0")
     config.reset()
     # Given a queued payout of more than the hot wallet holds, its message on the queue
     usdt = 2 * token_balance(stack, store_hot_wallet()) // USDT + 50
@@ -774,3 +778,99 @@ def ids_now() -> int:
     from shared import ids
 
     return ids.now()
+
+
+# ---- review findings: no single admin, no leaky retries ---------------------------------
+
+
+def test_one_admin_cannot_point_a_payout_at_their_address_and_approve_it(
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    payout_settings: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the address cool-down in force and a small payout (under the threshold)
+    monkeypatch.setenv("BSCPAY_PAYOUT_ADDRESS_COOLDOWN_S", "86400")
+    config.reset()
+    paid(stack, merchant, "5")
+    # When mallory sets the settlement address (hers) and the schedule pays out
+    reply = admin_call(
+        "POST",
+        f"/admin/merchants/{merchant.merchant_id}/settlement",
+        {"address": SETTLEMENT_ADDRESS, "schedule": "threshold", "threshold": "1"},
+        authorizer=as_admin("mallory"),
+    )
+    assert reply.status == 200
+    report = schedule.run()
+    mine = [p for p in report.payouts if store.get(p).merchant_id == merchant.merchant_id]  # type: ignore[union-attr]
+    assert len(mine) == 1
+
+    # Then the payout waits for approval although it is small, mallory cannot approve
+    # it (though someone else requested it), and another admin can
+    assert store.get(mine[0]).status is DisbursementStatus.PENDING_APPROVAL  # type: ignore[union-attr]
+    path = f"/admin/settlements/{mine[0]}/approve"
+    refused = admin_call("POST", path, {}, authorizer=as_admin("mallory"))
+    assert refused.status == 403 and refused.body["error"]["code"] == "four_eyes"
+    assert admin_call("POST", path, {}, authorizer=as_admin("bob")).status == 200
+    drain_settlement_queue()
+
+
+def test_many_small_refunds_in_a_day_wait_for_an_admin(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    # Given a threshold of 20 and refunds of 8 from different payments (each under it)
+    statuses = []
+    for _ in range(3):
+        payment = paid(stack, merchant, "9")
+        reply = merchant_call(
+            merchant,
+            "POST",
+            f"/v1/payments/{payment['id']}/refunds",
+            {"address": PAYER_ADDRESS, "amount": "8"},
+        )
+        assert reply.status == 201, reply.body
+        statuses.append(reply.body["status"])
+    # Then the one that takes the day's total over 20 waits for approval
+    assert statuses == ["queued", "queued", "pending_approval"]
+    drain_settlement_queue()
+
+
+def test_a_queue_outage_after_the_refund_is_stored_is_not_an_error_nor_a_second_refund(
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    payout_settings: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.disbursements import service
+
+    payment = paid(stack, merchant, "5")
+
+    def down(*args: Any) -> None:
+        raise ConnectionError("SQS is down")
+
+    monkeypatch.setattr(service, "_send", down)
+    path = f"/v1/payments/{payment['id']}/refunds"
+    body = {"address": PAYER_ADDRESS, "amount": "1"}
+    first = merchant_call(merchant, "POST", path, body, headers={"Idempotency-Key": "rf-outage"})
+    again = merchant_call(merchant, "POST", path, body, headers={"Idempotency-Key": "rf-outage"})
+
+    assert first.status == 201, first.body
+    assert again.status == 201 and again.body["id"] == first.body["id"]
+    assert len(merchant_call(merchant, "GET", path).body["data"]) == 1
+    monkeypatch.undo()
+    # and the scheduler hands it to settlement later
+    schedule.run(ids_now() + schedule.REQUEUE_AFTER_S + 1)
+    assert {"kind": "disbursement", "disbursement_id": first.body["id"]} in drain_settlement_queue()
+
+
+def test_our_cold_address_is_not_a_destination(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
+    monkeypatch.setenv("BSCPAY_PAYOUT_COLD_ADDRESS", cold)
+    config.reset()
+    try:
+        assert set_profile(merchant, address=cold).status == 422
+    finally:
+        monkeypatch.undo()
+        config.reset()
