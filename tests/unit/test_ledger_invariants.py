@@ -1,7 +1,9 @@
 """The ledger always balances: hypothesis drives random sequences of payments, gas
-funding, sweeps, payouts (settled or cancelled), refunds, cold moves, replays and
-conflicting journal ids against the in-memory reference repository, and checks after
-every step against an independent model (plain dicts) and the invariants of
+funding, sweeps, payouts and refund reservations (settled, or cancelled with or without
+gas a failed transfer burnt), direct refunds, cold moves, gas burnt by failed
+transactions, replays, conflicting journal ids, and settling or cancelling reservations
+that are closed or do not exist, against the in-memory reference repository, and checks
+after every step against an independent model (plain dicts) and the invariants of
 docs/adr/0010-ledger.md:
 
 1. every account's balance is the sum of its entries;
@@ -9,7 +11,10 @@ docs/adr/0010-ledger.md:
 3. merchants' available + pending payouts + revenue = deposits + hot + cold
    = opening holdings + payments credited - (net payouts settled + refunds);
 4. a refused operation (overdraft, closed payout, conflicting id) changes nothing;
-5. replaying an operation with the same journal id changes nothing.
+5. replaying an operation with the same journal id changes nothing, and replaying it
+   with other terms (amount, gas, fees, kind) is a JournalConflict that changes nothing;
+6. a reservation's gross leaves the merchant's available balance exactly once, and comes
+   back exactly once if it is cancelled; pending payouts are the open reservations.
 
 ``LedgerScenario`` is reused by tests/integration/test_ledger.py on DynamoDB.
 """
@@ -37,6 +42,7 @@ from shared.ledger import (
     Account,
     Asset,
     Drift,
+    Entry,
     InMemoryLedgerRepository,
     InsufficientFunds,
     InvalidPosting,
@@ -45,6 +51,7 @@ from shared.ledger import (
     Kind,
     Ledger,
     LedgerRepository,
+    MerchantBalance,
     PayoutNotFound,
     PayoutNotReserved,
     PayoutState,
@@ -54,7 +61,7 @@ from shared.ledger import (
     merchant_pending_payout,
     reconcile,
 )
-from shared.ledger.ledger import SYSTEM_ACCOUNTS, USDT_HOLDINGS, Leg
+from shared.ledger.ledger import SYSTEM_ACCOUNTS, USDT_HOLDINGS, Leg, PayoutTerms
 
 UNIT = 10**18  # one USDT (or one BNB) in base units
 MILLI_BNB = 10**15
@@ -64,6 +71,13 @@ Op = tuple[Any, ...]
 Spec = tuple[str, int]  # ("abs", amount) or ("share", permille of the balance it spends)
 
 
+def post(ledger: Ledger, posting: Posting) -> Journal:
+    """Post a builder's posting through the ledger's own retry-and-explain path. In
+    production these postings go into the caller's transaction with its records
+    (shared.disbursements); here only the ledger's part is under test."""
+    return ledger._post(posting)
+
+
 @dataclass
 class _Payout:
     journal_id: str
@@ -71,8 +85,10 @@ class _Payout:
     gross: int
     fee: int
     network_fee: int
+    kind: Kind = Kind.PAYOUT  # or Kind.REFUND: a refund that reserves before it is sent
     state: PayoutState = PayoutState.RESERVED
     settle_gas: int = 0
+    cancel_gas: int = 0  # gas a failed transfer burnt, booked with the cancellation
 
     @property
     def net(self) -> int:
@@ -104,6 +120,8 @@ class LedgerScenario:
         # successful operations, to replay: the call and the accounts it touched
         self.done: list[tuple[Callable[[], Journal], set[Account]]] = []
         self.done_ids: list[str] = []
+        # the same operations with the same journal id and other terms: conflicts
+        self.others: list[tuple[Callable[[], Journal], set[Account]]] = []
         self.journal_ids: list[str] = []  # every journal this scenario posted
         self._ids = itertools.count()
         self.outcomes: list[str] = []
@@ -120,6 +138,7 @@ class LedgerScenario:
             lambda: self.ledger.credit_payment(merchant, amount, jid),
             {DEPOSITS: amount, merchant_available(merchant): amount},
             credited=amount,
+            others=[lambda: self.ledger.credit_payment(merchant, amount + 1, jid)],
         )
 
     def _op_fund_gas(self, amount: int) -> None:
@@ -129,6 +148,7 @@ class LedgerScenario:
             lambda: self.ledger.fund_gas(amount, jid),
             {GAS: amount, OPERATOR_EQUITY: amount},
             gas_funded=amount,
+            others=[lambda: self.ledger.fund_gas(amount + 1, jid)],
         )
 
     def _op_sweep(self, spec: Spec, gas: int) -> None:
@@ -138,17 +158,49 @@ class LedgerScenario:
             lambda: self.ledger.sweep(amount, gas, jid),
             {DEPOSITS: -amount, HOT: amount, **self._gas(gas)},
             gas_spent=gas,
+            others=[
+                lambda: self.ledger.sweep(amount + 1, gas, jid),
+                lambda: self.ledger.sweep(amount, gas + MILLI_BNB, jid),
+            ],
         )
 
     def _op_payout(self, m: int, spec: Spec, fee_permille: int, network_permille: int) -> None:
+        self._reserve(Kind.PAYOUT, m, spec, fee_permille, network_permille)
+
+    def _op_reserve_refund(
+        self, m: int, spec: Spec, fee_permille: int, network_permille: int
+    ) -> None:
+        """A refund that reserves first, then settles or is cancelled like a payout."""
+        self._reserve(Kind.REFUND, m, spec, fee_permille, network_permille)
+
+    def _reserve(
+        self, kind: Kind, m: int, spec: Spec, fee_permille: int, network_permille: int
+    ) -> None:
         merchant, jid = self.merchants[m], self._jid()
         gross = self._amount(spec, self.expected[merchant_available(merchant)])
         fee, network_fee = gross * fee_permille // 1000, gross * network_permille // 1000
-        payout = _Payout(jid, merchant, gross, fee, network_fee)
+        payout = _Payout(jid, merchant, gross, fee, network_fee, kind)
+
+        def reserve(kind: Kind = kind, fee: int = fee, network_fee: int = network_fee) -> Journal:
+            if kind == Kind.PAYOUT:
+                return self.ledger.payout(merchant, gross, fee, network_fee, jid)
+            posting = self.ledger.reservation_posting(
+                merchant, gross, fee, network_fee, jid, kind=kind
+            )
+            return post(self.ledger, posting)
+
+        # Same id, other terms: the other kind; and terms whose legs are the same (the
+        # whole gross moves either way) but whose settlement would not be.
+        others = [lambda: reserve(kind=Kind.REFUND if kind == Kind.PAYOUT else Kind.PAYOUT)]
+        if fee != network_fee:
+            others.append(lambda: reserve(fee=network_fee, network_fee=fee))
+        if payout.net > 1:
+            others.append(lambda: reserve(network_fee=network_fee + 1))
         posted = self._expect(
             jid,
-            lambda: self.ledger.payout(merchant, gross, fee, network_fee, jid),
+            reserve,
             {merchant_available(merchant): -gross, merchant_pending_payout(merchant): gross},
+            others=others,
         )
         if posted:
             self.payouts.append(payout)
@@ -173,27 +225,55 @@ class LedgerScenario:
             NETWORK_FEES: p.network_fee,
             **self._gas(gas),
         }
-        if self._expect(f"{p.journal_id}/settled", call, changes, paid_out=p.net, gas_spent=gas):
+        if self._expect(
+            f"{p.journal_id}/settled",
+            call,
+            changes,
+            paid_out=p.net,
+            gas_spent=gas,
+            others=[lambda: self.ledger.settle_payout(p.journal_id, gas + MILLI_BNB)],
+        ):
             p.state, p.settle_gas = PayoutState.SETTLED, gas
 
     def _op_cancel(self, ix: int) -> None:
-        if not self.payouts:
-            return
-        p = self.payouts[ix % len(self.payouts)]
-        call = lambda: self.ledger.cancel_payout(p.journal_id)  # noqa: E731
-        if p.state != PayoutState.RESERVED:
-            self._expect_no_change(
-                call,
-                None if p.state == PayoutState.CANCELLED else PayoutNotReserved,
-                self._payout_accounts(p),
+        """The payout or refund will not be sent (``cancel_payout``)."""
+        if self.payouts:
+            self._cancel(self.payouts[ix % len(self.payouts)], None)
+
+    def _op_fail(self, ix: int, spec: Spec) -> None:
+        """Its transfer failed on chain and still burnt gas: ``cancel_posting(id, gas)``."""
+        if self.payouts:
+            self._cancel(
+                self.payouts[ix % len(self.payouts)], self._amount(spec, self.expected[GAS])
             )
+
+    def _cancel(self, p: _Payout, gas: int | None) -> None:
+        burnt = gas or 0
+        call = self._cancel_call(p, gas)
+        if p.state != PayoutState.RESERVED:
+            error: type[Exception] | None = PayoutNotReserved
+            if p.state == PayoutState.CANCELLED:
+                error = None if burnt == p.cancel_gas else JournalConflict
+            self._expect_no_change(call, error, self._payout_accounts(p))
             return
         changes = {
             merchant_pending_payout(p.merchant_id): -p.gross,
             merchant_available(p.merchant_id): p.gross,
+            **self._gas(burnt),
         }
-        if self._expect(f"{p.journal_id}/cancelled", call, changes):
-            p.state = PayoutState.CANCELLED
+        if self._expect(
+            f"{p.journal_id}/cancelled",
+            call,
+            changes,
+            gas_spent=burnt,
+            others=[self._cancel_call(p, burnt + MILLI_BNB)],
+        ):
+            p.state, p.cancel_gas = PayoutState.CANCELLED, burnt
+
+    def _cancel_call(self, p: _Payout, gas: int | None) -> Callable[[], Journal]:
+        if gas is None:
+            return lambda: self.ledger.cancel_payout(p.journal_id)
+        return lambda: post(self.ledger, self.ledger.cancel_posting(p.journal_id, gas))
 
     def _op_refund(self, m: int, spec: Spec, gas: int) -> None:
         merchant, jid = self.merchants[m], self._jid()
@@ -206,6 +286,7 @@ class LedgerScenario:
             {merchant_available(merchant): -amount, HOT: -amount, **self._gas(gas)},
             paid_out=amount,
             gas_spent=gas,
+            others=[lambda: self.ledger.refund(merchant, amount, jid, gas + MILLI_BNB)],
         )
 
     def _op_cold(self, spec: Spec, gas: int) -> None:
@@ -215,6 +296,22 @@ class LedgerScenario:
             lambda: self.ledger.move_to_cold(amount, jid, gas),
             {HOT: -amount, COLD: amount, **self._gas(gas)},
             gas_spent=gas,
+            others=[
+                lambda: self.ledger.move_to_cold(amount + 1, jid, gas),
+                lambda: post(self.ledger, self.ledger.cold_move_posting(amount, jid, gas + 1)),
+            ],
+        )
+
+    def _op_gas(self, spec: Spec) -> None:
+        """Gas burnt by a transaction that moved nothing (a failed cold move): BNB only,
+        journal ``{id}/gas``."""
+        jid, amount = self._jid(), self._amount(spec, self.expected[GAS])
+        self._expect(
+            f"{jid}/gas",
+            lambda: post(self.ledger, self.ledger.gas_posting(amount, jid)),
+            self._gas(amount),
+            gas_spent=amount,
+            others=[lambda: post(self.ledger, self.ledger.gas_posting(amount + 1, jid))],
         )
 
     def _op_replay(self, ix: int) -> None:
@@ -231,6 +328,21 @@ class LedgerScenario:
                 {DEPOSITS, merchant_available(self.merchants[0])},
             )
 
+    def _op_conflict_terms(self, ix: int) -> None:
+        """A posted operation again, same journal id, other terms of the same kind."""
+        if self.others:
+            call, touched = self.others[ix % len(self.others)]
+            self._expect_no_change(call, JournalConflict, touched)
+
+    def _op_close_unknown(self, ix: int, settle: bool) -> None:
+        """Settling or cancelling what is no reservation: an id never posted, or the
+        journal of another operation (a payment, a closing, burnt gas)."""
+        reservations = {p.journal_id for p in self.payouts}
+        ids = [f"{self.run_id}-unknown", *(j for j in self.done_ids if j not in reservations)]
+        jid = ids[ix % len(ids)]
+        call = self.ledger.settle_payout if settle else self.ledger.cancel_payout
+        self._expect_no_change(lambda: call(jid), PayoutNotFound, [])
+
     # -- expectations --
 
     def _expect(
@@ -242,10 +354,12 @@ class LedgerScenario:
         paid_out: int = 0,
         gas_funded: int = 0,
         gas_spent: int = 0,
+        others: Sequence[Callable[[], Journal]] = (),
     ) -> bool:
         """Run ``call``; it must post ``changes`` exactly, or be refused with
         InsufficientFunds when one would take an account below zero (then nothing
-        changes). Returns whether it posted."""
+        changes). Returns whether it posted. ``others``: the same operation under the
+        same journal id with other terms, which must conflict once it posted."""
         changes = {account: delta for account, delta in changes.items() if delta}
         short = {a for a, delta in changes.items() if self.expected[a] + delta < 0}
         if short:
@@ -267,6 +381,7 @@ class LedgerScenario:
         self.gas_funded += gas_funded
         self.gas_spent += gas_spent
         self.done.append((call, set(changes)))
+        self.others += [(other, set(changes)) for other in others]
         self.done_ids.append(journal_id)
         self.journal_ids.append(journal_id)
         self.outcomes.append("posted")
@@ -310,16 +425,10 @@ class LedgerScenario:
     def check_invariants(self, page_size: int = 7) -> None:
         everything = self.repo.accounts()
         # (1) every balance is the sum of its entries (walking the pages)
-        for account in self.accounts:
-            total, cursor = 0, None
-            while True:
-                page = self.ledger.entries(account, limit=page_size, cursor=cursor)
-                total += sum(e.delta for e in page.entries)
-                assert all(e.account == account for e in page.entries)
-                if page.next_cursor is None:
-                    break
-                cursor = page.next_cursor
-            assert total == self.ledger.balance(account), account
+        entries = {account: self._all_entries(account, page_size) for account in self.accounts}
+        for account, listed in entries.items():
+            assert all(e.account == account for e in listed)
+            assert sum(e.delta for e in listed) == self.ledger.balance(account), account
         # (2) debits equal credits, per asset
         assert self.ledger.trial_balance() == {Asset.USDT: 0, Asset.BNB: 0}
         # (3) what is owed or earned is what is held; held = opening + in - out
@@ -337,8 +446,74 @@ class LedgerScenario:
             OPERATOR_EQUITY, 0
         )
         assert self.ledger.balance(GAS) == self.opening[GAS] + self.gas_funded - self.gas_spent
+        assert self.ledger.balance(GAS_EXPENSE) == self.opening[GAS_EXPENSE] + self.gas_spent
+        # (6) each reservation moved its gross once each way, and only the open ones are
+        # pending
+        by_journal: dict[str, list[tuple[Account, int]]] = {}
+        for account, listed in entries.items():
+            for e in listed:
+                by_journal.setdefault(e.journal_id, []).append((account, e.delta))
+        for p in self.payouts:
+            self._check_reservation(p, by_journal)
+        for merchant in self.merchants:
+            pending = merchant_pending_payout(merchant)
+            still_open = sum(
+                p.gross
+                for p in self.payouts
+                if p.merchant_id == merchant and p.state == PayoutState.RESERVED
+            )
+            assert everything.get(pending, 0) == self.opening[pending] + still_open
         # the model agrees on every account this scenario touches
         assert self.repo.balances(self.accounts) == self.expected
+
+    def _check_reservation(
+        self, p: _Payout, by_journal: dict[str, list[tuple[Account, int]]]
+    ) -> None:
+        """The entries of a reservation and of its closing, exactly: the gross leaves
+        available once, and comes back once only if the reservation was cancelled."""
+
+        def posted(journal_id: str) -> dict[Account, int]:
+            found = by_journal.get(journal_id, [])
+            assert len({account for account, _ in found}) == len(found), (journal_id, found)
+            return dict(found)
+
+        def nonzero(deltas: dict[Account, int]) -> dict[Account, int]:
+            return {account: delta for account, delta in deltas.items() if delta}
+
+        available = merchant_available(p.merchant_id)
+        pending = merchant_pending_payout(p.merchant_id)
+        cancelled = {pending: -p.gross, available: p.gross, **self._gas(p.cancel_gas)}
+        settled = {
+            pending: -p.gross,
+            HOT: -p.net,
+            FEES: p.fee,
+            NETWORK_FEES: p.network_fee,
+            **self._gas(p.settle_gas),
+        }
+        assert posted(p.journal_id) == {available: -p.gross, pending: p.gross}, p
+        assert posted(f"{p.journal_id}/cancelled") == (
+            nonzero(cancelled) if p.state == PayoutState.CANCELLED else {}
+        ), p
+        assert posted(f"{p.journal_id}/settled") == (
+            nonzero(settled) if p.state == PayoutState.SETTLED else {}
+        ), p
+        journal = self.ledger.journal(p.journal_id)
+        assert journal is not None, p
+        assert (journal.kind, journal.payout_state, journal.payout) == (
+            p.kind,
+            p.state,
+            PayoutTerms(p.merchant_id, p.gross, p.fee, p.network_fee),
+        )
+
+    def _all_entries(self, account: Account, page_size: int) -> list[Entry]:
+        listed: list[Entry] = []
+        cursor = None
+        while True:
+            page = self.ledger.entries(account, limit=page_size, cursor=cursor)
+            listed += page.entries
+            if page.next_cursor is None:
+                return listed
+            cursor = page.next_cursor
 
     @staticmethod
     def _amount(spec: Spec, balance: int) -> int:
@@ -381,6 +556,13 @@ spends = st.one_of(
     st.tuples(st.just("share"), st.sampled_from([1000, 1001])),
     st.tuples(st.just("abs"), amounts),
 )
+# Gas burnt by a failed transaction: a share of the BNB on hand (all of it, or a little
+# more), or a few milli-BNB.
+burnt = st.one_of(
+    st.tuples(st.just("share"), st.integers(1, 1100)),
+    st.tuples(st.just("share"), st.sampled_from([1000, 1001])),
+    st.tuples(st.just("abs"), st.integers(1, 20).map(lambda n: n * MILLI_BNB)),
+)
 
 operations = st.one_of(
     st.tuples(st.just("pay"), merchant_ix, amounts),
@@ -396,6 +578,14 @@ operations = st.one_of(
     st.tuples(st.just("cold"), spends, gas),
     st.tuples(st.just("replay"), pick),
     st.tuples(st.just("conflict"), pick),
+    # refunds that reserve first; cancellations that book the gas a failed transfer burnt
+    st.tuples(st.just("reserve_refund"), merchant_ix, spends, permille, permille),
+    st.tuples(st.just("reserve_refund"), merchant_ix, spends, st.just(0), permille),
+    st.tuples(st.just("fail"), pick, burnt),
+    st.tuples(st.just("gas"), burnt),
+    st.tuples(st.just("close_unknown"), pick, st.booleans()),
+    st.tuples(st.just("conflict_terms"), pick),
+    st.tuples(st.just("conflict_terms"), pick),
 )
 
 
@@ -405,6 +595,7 @@ PRELUDE: list[Op] = [
     ("sweep", ("share", 500), MILLI_BNB),
     ("payout", 0, ("share", 300), 10, 5),
     ("payout", 1, ("share", 600), 0, 20),
+    ("reserve_refund", 2, ("share", 200), 0, 10),
 ]
 
 
@@ -517,6 +708,75 @@ def test_a_cancelled_payout_returns_the_reservation_and_cannot_settle() -> None:
     assert refused.value.state == PayoutState.CANCELLED
     with pytest.raises(PayoutNotFound):
         ledger.settle_payout("po-unknown")
+
+
+def test_a_failed_refund_returns_the_whole_reservation_and_books_the_burnt_gas() -> None:
+    # Given a refund of 10 USDT (0.5 network fee) reserved from 30 available, and BNB
+    ledger, _ = fresh_ledger()
+    ledger.credit_payment("mer_a", 30 * UNIT, "t1")
+    ledger.fund_gas(UNIT, "bnb1")
+    post(ledger, ledger.reservation_posting("mer_a", 10 * UNIT, 0, UNIT // 2, "rf1", Kind.REFUND))
+    assert ledger.merchant_balance("mer_a").available == 20 * UNIT
+    with pytest.raises(JournalConflict):  # the same terms as a payout are other terms
+        ledger.payout("mer_a", 10 * UNIT, 0, UNIT // 2, "rf1")
+
+    # When its transfer fails on chain after burning 3 milli-BNB
+    cancelled = post(ledger, ledger.cancel_posting("rf1", 3 * MILLI_BNB))
+
+    # Then the whole gross is available again, and the operator bears the gas
+    assert cancelled.journal_id == "rf1/cancelled"
+    assert ledger.merchant_balance("mer_a") == MerchantBalance(
+        available=30 * UNIT, pending_payout=0
+    )
+    assert ledger.balance(GAS_EXPENSE) == 3 * MILLI_BNB
+    assert ledger.journal("rf1").payout_state == PayoutState.CANCELLED  # type: ignore[union-attr]
+
+    # And a redelivery replays it, other gas conflicts, and it can no longer settle
+    assert post(ledger, ledger.cancel_posting("rf1", 3 * MILLI_BNB)).replayed
+    with pytest.raises(JournalConflict):
+        ledger.cancel_payout("rf1")
+    with pytest.raises(PayoutNotReserved):
+        ledger.settle_payout("rf1")
+    assert ledger.merchant_balance("mer_a").available == 30 * UNIT
+    assert ledger.balance(GAS_EXPENSE) == 3 * MILLI_BNB
+
+
+def test_a_cancellation_burning_more_gas_than_recorded_is_refused_whole() -> None:
+    # Given a reserved payout and 1 milli-BNB recorded for gas
+    ledger, repo = fresh_ledger()
+    ledger.credit_payment("mer_a", 10 * UNIT, "t1")
+    ledger.fund_gas(MILLI_BNB, "bnb1")
+    ledger.payout("mer_a", 10 * UNIT, 0, 0, "po1")
+    before = repo.accounts()
+
+    # When its failure is booked with 2 milli-BNB of gas
+    with pytest.raises(InsufficientFunds) as refused:
+        post(ledger, ledger.cancel_posting("po1", 2 * MILLI_BNB))
+
+    # Then nothing moved and the reservation is still open, so a cancel without gas works
+    assert refused.value.account == GAS
+    assert repo.accounts() == before
+    assert ledger.journal("po1").payout_state == PayoutState.RESERVED  # type: ignore[union-attr]
+    ledger.cancel_payout("po1")
+    assert ledger.merchant_balance("mer_a").available == 10 * UNIT
+
+
+def test_gas_burnt_by_a_failed_cold_move_is_booked_once_under_its_own_id() -> None:
+    # Given BNB for gas
+    ledger, _ = fresh_ledger()
+    ledger.fund_gas(UNIT, "bnb1")
+
+    # When the gas of failed cold move cm1 is booked, twice
+    first = post(ledger, ledger.gas_posting(2 * MILLI_BNB, "cm1"))
+    again = post(ledger, ledger.gas_posting(2 * MILLI_BNB, "cm1"))
+
+    # Then it is one BNB-only posting under "cm1/gas", and other gas under that id conflicts
+    assert (first.journal_id, first.kind, again.replayed) == ("cm1/gas", Kind.GAS, True)
+    assert ledger.balance(GAS) == UNIT - 2 * MILLI_BNB
+    assert ledger.balance(GAS_EXPENSE) == 2 * MILLI_BNB
+    with pytest.raises(JournalConflict):
+        post(ledger, ledger.gas_posting(3 * MILLI_BNB, "cm1"))
+    assert ledger.journal("cm1") is None
 
 
 def test_a_merchant_cannot_pay_out_or_refund_more_than_available() -> None:
