@@ -63,6 +63,17 @@ class LedgerShort(RuntimeError):
     """A mined transfer the ledger cannot book (its hot wallet would go below zero)."""
 
 
+class BalanceTooLow(Conflict):
+    code = "insufficient_funds"
+
+    def __init__(self, available: int, needed: int) -> None:
+        super().__init__(
+            f"the available balance is {_fmt(available)} USDT; this needs {_fmt(needed)} "
+            "USDT (amount and fees)",
+            "amount",
+        )
+
+
 class SameApprover(Forbidden):
     code = "four_eyes"
 
@@ -196,7 +207,7 @@ def request_payout(
     available = ledger.default().merchant_balance(merchant_id).available
     gross = available if amount is None else amount
     if gross > available:
-        raise ledger.InsufficientFunds(ledger.merchant_available(merchant_id), available, gross)
+        raise BalanceTooLow(available, gross)
     fee, nfee = platform_fee(profile, gross), network_fee()
     net = gross - fee - nfee
     if net < units(config.payouts().minimum):
@@ -375,7 +386,10 @@ def _create(change: DisbursementChange) -> Disbursement:
 def _explain(change: DisbursementChange) -> None:
     """Raise the reason a creation was refused (balance or refund cap), if it still holds."""
     for posting in change.postings:
-        ledger.default().explain_rejection(posting)  # raises InsufficientFunds
+        try:
+            ledger.default().explain_rejection(posting)
+        except ledger.InsufficientFunds as exc:  # in the merchant's terms, not the ledger's
+            raise BalanceTooLow(exc.balance, exc.requested) from None
     cap = change.refund_reserve
     if cap is not None:
         left = cap.cap - store.refunded(cap.payment_id)
@@ -436,12 +450,11 @@ def mark_paid(d: Disbursement, tx_hash: str, gas_fee_wei: int) -> Disbursement:
             posting = book.cold_move_posting(d.amount, d.disbursement_id, gas_bnb=gas)
         else:
             posting = book.settle_posting(d.disbursement_id, gas_bnb=gas)
-        what = "succeeded" if d.kind is DisbursementKind.REFUND else "paid"
         change = DisbursementChange(
             new,
             expected_status=d.status,
             postings=[posting],
-            events=[_event(new, what)] if d.merchant_id else [],
+            events=[_event(new, "paid")] if d.merchant_id else [],
         )
         try:
             _transition(change)

@@ -265,6 +265,8 @@ class LocalStack:
         os.environ["BSCPAY_SWEEP_SWEEPER_ADDRESS"] = sweeper
         # Hot-wallet excess above the cap goes here: anvil's public dev account #9.
         os.environ.setdefault("BSCPAY_PAYOUT_COLD_ADDRESS", LOCAL_COLD_ADDRESS)
+        # Blocks every 0.45 s: a drift still there after 3 s is no transfer in flight.
+        os.environ.setdefault("BSCPAY_RECONCILE_CONFIRM_AFTER_S", "3")
         # One local admin: no 24 h wait for a second one after setting an address.
         os.environ.setdefault("BSCPAY_PAYOUT_ADDRESS_COOLDOWN_S", "0")
         config.payouts.cache_clear()
@@ -400,6 +402,10 @@ Or: .venv/bin/python examples/first_request.py
 
 
 def main() -> None:
+    # CloudWatch's embedded metric JSON on stdout would drown the console; the metrics
+    # themselves are exercised by the tests. BSCPAY_LOCAL_METRICS=1 shows them.
+    if os.environ.get("BSCPAY_LOCAL_METRICS") != "1":
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     stack = LocalStack(StackConfig.from_env())
     print("starting the bscpay local stack ...", flush=True)
     started = time.monotonic()

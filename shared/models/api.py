@@ -26,7 +26,7 @@ DisbursementEventType = Literal[
     "payout.failed",
     "payout.rejected",
     "refund.created",
-    "refund.succeeded",
+    "refund.paid",
     "refund.failed",
     "refund.rejected",
 ]

@@ -8,6 +8,7 @@ published to the operators' SNS topic.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class ReconcilerSettings(BaseSettings):
     # BNB the ledger cannot see yet: gas left on deposit addresses by naive sweeps.
     gas_tolerance_wei: int = Field(default=10**16, ge=0)
     max_addresses: int = Field(default=5000, ge=1)
+    # A drift must still be there this much later to be reported (transfers in flight).
+    confirm_after_s: float = Field(default=20.0, ge=0)
 
 
 @dataclass
@@ -43,6 +46,29 @@ class ReconcileReport:
 def run(rpc: JsonRpc | None = None) -> ReconcileReport:
     settings = ReconcilerSettings()
     rpc = rpc or JsonRpc(config.chain().rpc_url_list())
+    checked, drifts = _compare(rpc, settings)
+    if drifts:
+        # Money in motion (a sweep or payout mined, its ledger posting a moment later)
+        # looks like drift for a few blocks: only what is still there later counts.
+        time.sleep(settings.confirm_after_s)
+        checked, again = _compare(rpc, settings)
+        drifts = [d for d in again if d.account in {first.account for first in drifts}]
+    report = ReconcileReport(checked_addresses=checked)
+    for drift in drifts:
+        entry = {
+            "account": drift.account,
+            "ledger": str(drift.ledger),
+            "chain": str(drift.chain),
+            "difference": str(drift.difference),
+            "kind": drift.kind,
+        }
+        report.drifts.append(entry)
+        raise_alert("ledger_drift", "ledger drift", **entry)
+    metrics.add_metric(name="LedgerDrift", unit=MetricUnit.Count, value=len(report.drifts))
+    return report
+
+
+def _compare(rpc: JsonRpc, settings: ReconcilerSettings) -> tuple[int, list[ledger.Drift]]:
     token = config.chain().token_address
     pending = repo.unfinal_transfers()
     addresses = {d.address for d in repo.due_deposits(settings.max_addresses)}
@@ -56,19 +82,7 @@ def run(rpc: JsonRpc | None = None) -> ReconcileReport:
         chain["holdings:hot"] = _token_balance(rpc, token, hot)
         chain["holdings:gas"] = int(str(rpc.call("eth_getBalance", [hot, "latest"])), 16)
         tolerance["holdings:gas"] = settings.gas_tolerance_wei
-    report = ReconcileReport(checked_addresses=len(addresses))
-    for drift in ledger.reconcile(ledger.default(), chain, tolerance):
-        entry = {
-            "account": drift.account,
-            "ledger": str(drift.ledger),
-            "chain": str(drift.chain),
-            "difference": str(drift.difference),
-            "kind": drift.kind,
-        }
-        report.drifts.append(entry)
-        raise_alert("ledger_drift", "ledger drift", **entry)
-    metrics.add_metric(name="LedgerDrift", unit=MetricUnit.Count, value=len(report.drifts))
-    return report
+    return len(addresses), ledger.reconcile(ledger.default(), chain, tolerance)
 
 
 def _token_balance(rpc: JsonRpc, token: str, address: str) -> int:

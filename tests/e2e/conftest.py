@@ -39,22 +39,10 @@ def stack() -> Iterator[dict[str, Any]]:
 
 def admin_headers(stack: dict[str, Any]) -> dict[str, str]:
     """The local admin's Cognito ID token, as the console sends it."""
-    import boto3
+    from shared.local import admins
 
     admin = stack["admin"]
-    idp = boto3.client(
-        "cognito-idp",
-        endpoint_url=stack["aws_endpoint_url"],
-        region_name=stack["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    tokens = idp.initiate_auth(
-        ClientId=admin["client_id"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": admin["username"], "PASSWORD": admin["password"]},
-    )["AuthenticationResult"]
-    return {"Authorization": tokens["IdToken"]}
+    return {"Authorization": admins.id_token(stack, admin["username"], admin["password"])}
 
 
 @dataclass

@@ -54,7 +54,7 @@ def test_refund_reaches_the_payer_and_the_merchant_is_told(
     client.request(
         "POST",
         "/v1/webhook_endpoints",
-        {"url": receiver.url, "events": ["refund.created", "refund.succeeded"]},
+        {"url": receiver.url, "events": ["refund.created", "refund.paid"]},
     )
     payment = _paid_and_swept(stack, client, 9)
     before = chain.token_balance(stack["rpc_url"], stack["token_address"], PAYER)
@@ -71,8 +71,8 @@ def test_refund_reaches_the_payer_and_the_merchant_is_told(
     assert done["status"] == "paid", done
     received = chain.token_balance(stack["rpc_url"], stack["token_address"], PAYER) - before
     assert received == 35 * USDT // 10
-    got = receiver.wait_for(lambda r: event_type(r) == "refund.succeeded", timeout=20)
-    assert got, "no refund.succeeded webhook"
+    got = receiver.wait_for(lambda r: event_type(r) == "refund.paid", timeout=20)
+    assert got, "no refund.paid webhook"
     listed = client.request("GET", f"/v1/payments/{payment['id']}/refunds")["data"]
     assert [r["id"] for r in listed] == [refund["id"]]
 

@@ -572,7 +572,7 @@ def test_refund_reaches_the_payer_exactly(
     assert done.status is DisbursementStatus.PAID
     assert token_balance(stack, PAYER_ADDRESS) - before == 25 * USDT // 10
     assert merchant_call(merchant, "GET", f"/v1/refunds/{refund['id']}").body["status"] == "paid"
-    assert "refund.succeeded" in event_types(merchant)
+    assert "refund.paid" in event_types(merchant)
     assert available(merchant) == 6 * USDT - 3125 * USDT // 1000
 
 
