@@ -391,8 +391,10 @@ def _explain(change: DisbursementChange) -> None:
         except ledger.InsufficientFunds as exc:  # in the merchant's terms, not the ledger's
             raise BalanceTooLow(exc.balance, exc.requested) from None
     cap = change.refund_reserve
-    if cap is not None:
-        left = cap.cap - store.refunded(cap.payment_id)
+    if cap is None:
+        return
+    left = cap.cap - store.refunded(cap.payment_id)
+    if change.disbursement.amount > left:
         raise ValidationFailed(
             f"amount exceeds what is left to refund on this payment ({_fmt(max(left, 0))})",
             "amount",

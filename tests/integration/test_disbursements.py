@@ -874,3 +874,31 @@ def test_our_cold_address_is_not_a_destination(
     finally:
         monkeypatch.undo()
         config.reset()
+
+
+def test_concurrent_small_refunds_keep_the_days_unapproved_total_within_the_threshold(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Given six payments of 6 and a threshold of 20
+    payments = [paid(stack, merchant, "6") for _ in range(6)]
+
+    # When six refunds of 5 race
+    def refund(payment: dict[str, Any]) -> Any:
+        return merchant_call(
+            merchant,
+            "POST",
+            f"/v1/payments/{payment['id']}/refunds",
+            {"address": PAYER_ADDRESS, "amount": "5"},
+        )
+
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(refund, payments))
+
+    # Then all are created, but at most 20 of them (4) go out without an admin
+    assert [r.status for r in replies] == [201] * 6, [r.body for r in replies]
+    queued = [r for r in replies if r.body["status"] == "queued"]
+    assert 1 <= len(queued) <= 4
+    assert len(queued) + sum(r.body["status"] == "pending_approval" for r in replies) == 6
+    drain_settlement_queue()
