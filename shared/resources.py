@@ -78,8 +78,15 @@ TABLES: tuple[Table, ...] = (
         # Sparse: deposit addresses holding final funds not yet swept to the hot wallet.
         indexes=(Index("sweep_due", "sweep_due", "derivation_index", "N"),),
     ),
-    # Outgoing transactions (sweeps): PENDING -> BROADCAST(tx hashes) -> CONFIRMED | FAILED.
-    Table("outgoing", "tx_id"),
+    # Outgoing hot-wallet transactions (docs/adr/0012): sweeps and their transactions,
+    # payouts, refunds, cold moves; PENDING -> SIGNED -> BROADCAST -> CONFIRMED | FAILED.
+    Table(
+        "outgoing",
+        "tx_id",
+        # Sparse: records not final yet carry "open" = their kind; the expirer resumes
+        # sweeps left open (their queue message gave up) from here.
+        indexes=(Index("open_by_updated", "open", "updated_at", "N"),),
+    ),
     Table(
         "transfers",
         "transfer_id",

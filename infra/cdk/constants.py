@@ -138,6 +138,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "transfers": "read",  # get_payment loads transactions
         "events": "read_write",  # commit puts events, outbox relay marks them
         "webhook_endpoints": "read",  # outbox fan-out (addresses: planner reads sweep_due)
+        "outgoing": "read",  # planner.resume_open queries open sweeps (open_by_updated)
         # scheduled payouts (reservations) and the hot-wallet cap (cold moves)
         "merchants": "read",
         "settlement_profiles": "read",

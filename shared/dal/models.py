@@ -187,6 +187,15 @@ class AttemptAttribute(MapAttribute[str, Any]):
     error = UnicodeAttribute(null=True)
 
 
+class OutgoingOpenByUpdated(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "open_by_updated"
+        projection = AllProjection()
+
+    open = UnicodeAttribute(hash_key=True)
+    updated_at = NumberAttribute(range_key=True)
+
+
 class OutgoingModel(_Base):
     """An outgoing transaction group (a sweep) or one hot-wallet token transfer
     (``shared.settlement.outbound``), and its broadcast state."""
@@ -215,6 +224,17 @@ class OutgoingModel(_Base):
     tx_hash = UnicodeAttribute(null=True)
     attempts = ListAttribute(of=AttemptAttribute, default=list)
     version = ExactIntAttribute(default=0)
+    # Sparse: the record's kind while it is not CONFIRMED/FAILED (removed with the final
+    # state), so open sweeps can be found and resumed (shared.settlement.planner).
+    open = UnicodeAttribute(null=True)
+    open_by_updated = OutgoingOpenByUpdated()
+    # transfers: the nonce was seen used on chain while no attempt had a receipt
+    # (ADR 0012 "Nonce used, no receipt of ours"): first sighting (ms, head block),
+    # when the grace alert went out, and the next block the inclusion scan looks at.
+    nonce_used_seen_ms = ExactIntAttribute(null=True)
+    nonce_used_seen_block = ExactIntAttribute(null=True)
+    nonce_used_alerted = ExactIntAttribute(null=True)
+    nonce_scan_next = ExactIntAttribute(null=True)
 
 
 class TransfersByPayment(GlobalSecondaryIndex[Any]):

@@ -9,10 +9,13 @@ signing leaves no gap, and two writers can never both get nonce N.
 Every transfer transition is conditioned on the record's ``version`` (and state): a
 duplicate writer that read an older record loses and re-reads.
 
-A sweep's record (``repo.create_outgoing``) moves PENDING → SIGNED → BROADCAST →
+A sweep's record (:func:`create_sweep`) moves PENDING → SIGNED → BROADCAST →
 CONFIRMED | FAILED; each of its hot-wallet transactions is a transfer record of its own
 (kind ``sweep_tx``, id ``{sweep_id}/{first tx hash}``), created SIGNED together with its
 nonce and appended to the sweep in one transaction (:func:`sign_sweep_tx`).
+
+Every record carries ``open`` = its kind until it is CONFIRMED or FAILED (sparse GSI
+``open_by_updated``): :func:`open_records` finds sweeps whose queue message gave up.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ HOT_WALLET_NONCE = "nonce#hot_wallet"
 TERMINAL = ("CONFIRMED", "FAILED")
 LIVE_ATTEMPT = ("SIGNED", "BROADCAST")
 SWEEP_TX_KIND = "sweep_tx"
+SWEEP_KIND = "sweep"
 
 
 class NonceTaken(Exception):
@@ -150,6 +154,19 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class NonceUsedWatch:
+    """The record's nonce was seen used on chain while no attempt of it had a receipt
+    (docs/adr/0012, "Nonce used, no receipt of ours"): when that was first seen (ms,
+    and the head block then), when the grace ran out and was alerted (ms), and the next
+    block the inclusion scan looks at (None: not started)."""
+
+    seen_ms: int
+    seen_block: int
+    alerted_ms: int | None = None
+    scan_next: int | None = None
+
+
+@dataclass(frozen=True)
 class TransferRecord:
     tx_id: str
     kind: str
@@ -166,6 +183,7 @@ class TransferRecord:
     error: str | None = None
     created_at: int = 0
     updated_at: int = 0
+    nonce_used: NonceUsedWatch | None = None
 
     @property
     def live(self) -> tuple[Attempt, ...]:
@@ -185,6 +203,7 @@ def create_transfer(tx_id: str, kind: str, wallet: str, payload: dict[str, Any],
             version=0,
             created_at=now,
             updated_at=now,
+            open=kind,
         ).save(condition=m.OutgoingModel.tx_id.does_not_exist())
     except PutError as exc:
         if _is_condition_failure(exc):
@@ -226,6 +245,16 @@ def get_transfer(tx_id: str) -> TransferRecord | None:
         error=i.error,
         created_at=int(i.created_at),
         updated_at=int(i.updated_at),
+        nonce_used=(
+            NonceUsedWatch(
+                seen_ms=int(i.nonce_used_seen_ms),
+                seen_block=int(i.nonce_used_seen_block or 0),
+                alerted_ms=i.nonce_used_alerted,
+                scan_next=i.nonce_scan_next,
+            )
+            if i.nonce_used_seen_ms is not None
+            else None
+        ),
     )
 
 
@@ -252,6 +281,7 @@ class Change:
     amount: int | None = None
     fee_wei: int | None = None
     error: str | None = None
+    nonce_used: NonceUsedWatch | None = None
 
 
 def _actions(record: TransferRecord, state: str, now: int, change: Change) -> list[Action]:
@@ -269,6 +299,16 @@ def _actions(record: TransferRecord, state: str, now: int, change: Change) -> li
         actions.append(m.OutgoingModel.fee_wei.set(change.fee_wei))
     if change.error is not None:
         actions.append(m.OutgoingModel.error.set(change.error[:500]))
+    if change.nonce_used is not None:
+        watch = change.nonce_used
+        actions.append(m.OutgoingModel.nonce_used_seen_ms.set(watch.seen_ms))
+        actions.append(m.OutgoingModel.nonce_used_seen_block.set(watch.seen_block))
+        if watch.alerted_ms is not None:
+            actions.append(m.OutgoingModel.nonce_used_alerted.set(watch.alerted_ms))
+        if watch.scan_next is not None:
+            actions.append(m.OutgoingModel.nonce_scan_next.set(watch.scan_next))
+    if state in TERMINAL:
+        actions.append(m.OutgoingModel.open.remove())
     return actions
 
 
@@ -330,6 +370,7 @@ def transition(
         amount=change.amount if change.amount is not None else after.amount,
         fee_wei=change.fee_wei if change.fee_wei is not None else after.fee_wei,
         error=change.error[:500] if change.error is not None else after.error,
+        nonce_used=change.nonce_used if change.nonce_used is not None else after.nonce_used,
         updated_at=now,
     )
 
@@ -388,6 +429,7 @@ def sign_sweep_tx(
                     version=1,
                     created_at=now,
                     updated_at=now,
+                    open=child.kind,
                 ),
                 condition=m.OutgoingModel.tx_id.does_not_exist(),
             )
@@ -404,6 +446,61 @@ def sign_sweep_tx(
         created_at=now,
         updated_at=now,
     )
+
+
+def create_sweep(sweep_id: str, payload: dict[str, Any], now: int) -> bool:
+    """A sweep's record, PENDING (and open), once: False when it already exists (a
+    redelivered or re-sent message)."""
+    _bind()
+    try:
+        m.OutgoingModel(
+            sweep_id,
+            kind=SWEEP_KIND,
+            state="PENDING",
+            payload_json=json.dumps(payload, separators=(",", ":")),
+            created_at=now,
+            updated_at=now,
+            open=SWEEP_KIND,
+        ).save(condition=m.OutgoingModel.tx_id.does_not_exist())
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+@dataclass(frozen=True)
+class OpenRecord:
+    tx_id: str
+    kind: str
+    payload: dict[str, Any]
+    updated_at: int
+
+
+def open_records(kind: str, updated_before: int, limit: int) -> list[OpenRecord]:
+    """Records of ``kind`` not final yet whose last change is at or before
+    ``updated_before`` (epoch seconds), oldest first (sparse GSI ``open_by_updated``)."""
+    _bind()
+    query = m.OutgoingModel.open_by_updated.query(
+        kind, m.OutgoingModel.updated_at <= updated_before, limit=limit
+    )
+    return [
+        OpenRecord(i.tx_id, i.kind, json.loads(i.payload_json), int(i.updated_at)) for i in query
+    ]
+
+
+def post_alone(posting: Posting) -> None:
+    """Write one ledger posting on its own (a DynamoDB transaction of its items).
+    ConcurrentUpdate when one of its conditions failed: ask the ledger why
+    (``Ledger.explain_rejection``: a replay, or a typed error)."""
+    _bind()
+    try:
+        with TransactWrite(connection=m.connection()) as tx:
+            ledger_repo.add_to_transaction(tx, posting)
+    except TransactWriteError as exc:
+        if _is_condition_failure(exc):
+            raise ConcurrentUpdate(posting.journal_id) from exc
+        raise
 
 
 def record_sweep_tx(sweep_id: str, tx_hash: str, raw_hex: str, seen: str, now: int) -> None:
@@ -456,6 +553,7 @@ def finish_sweep(
         m.OutgoingModel.amount.set(amount),
         m.OutgoingModel.fee_wei.set(fee_wei),
         m.OutgoingModel.updated_at.set(now),
+        m.OutgoingModel.open.remove(),
     ]
     if error:
         actions.append(m.OutgoingModel.error.set(error[:500]))

@@ -21,6 +21,12 @@ ones become REPLACED.
 - Broadcast but not mined within this invocation: :class:`TransferStillPending` (the
   SQS message is redelivered later and the next call resumes).
 - CONFIRMED only when the receipt's Transfer log moved exactly ``amount`` to ``to``.
+- The nonce used on chain but no receipt for any attempt (a node behind a load balancer
+  that has not seen the block yet, a node without a transaction index): never FAILED on
+  that alone. The record stays open (``TransferStillPending``), every call looks for
+  the receipts again, and after ``BSCPAY_OUTBOUND_NONCE_LOST_AFTER_S`` an alert and a
+  scan of finalized blocks for the hot wallet's transaction at that nonce: ours →
+  settled from its block's receipt; someone else's → FAILED (docs/adr/0012).
 
 :meth:`Outbound.drive` is that loop for any one-nonce hot-wallet transaction given as a
 :class:`NonceCall` (how to re-sign it, how to verify its receipt): a sweep's
@@ -43,13 +49,13 @@ from hexbytes import HexBytes
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from shared import ids
 from shared.alerts import raise_alert
 from shared.dal import outgoing
-from shared.dal.outgoing import Attempt, Change, NonceClaim, TransferRecord
+from shared.dal.outgoing import Attempt, Change, NonceClaim, NonceUsedWatch, TransferRecord
 from shared.dal.repo import ConcurrentUpdate
 from shared.settlement.nonces import NonceAllocator
 from shared.settlement.signer import Signer
@@ -67,6 +73,12 @@ logger = Logger(child=True)
 MIN_BUMP_BPS = 1250  # 12.5 %: above geth/BSC's 10 % replacement rule, with rounding room
 CANCEL_GAS = 21_000
 _RACES = 5  # a duplicate writer moved the record: re-read and go on, at most this often
+# The scan for the transaction that used a record's nonce starts at the last block
+# stamped this long before its first attempt was signed (node lag, clock skew) ...
+NONCE_SCAN_SKEW_S = 300
+# ... and gives up, inconclusive (a human was alerted), this many blocks past the head
+# seen when the nonce was first found used (it was mined at or before that head).
+NONCE_SCAN_BEYOND = 2_000
 
 
 class OutboundSettings(BaseSettings):
@@ -82,6 +94,12 @@ class OutboundSettings(BaseSettings):
     poll_interval_s: float = Field(default=1.0, gt=0)
     # Gas price increase of a replacement, in basis points of the highest live attempt.
     gas_bump_bps: int = Field(default=MIN_BUMP_BPS, ge=MIN_BUMP_BPS, le=100_000)
+    # The nonce is used on chain but no attempt has a receipt: a lagging node, usually,
+    # so the record stays open; this long after that was first seen: alert
+    # `nonce_used_elsewhere` and look for the transaction in finalized blocks.
+    nonce_lost_after_s: float = Field(default=3600.0, ge=0)
+    # Full blocks that scan reads per call (it goes on from there on the next call).
+    nonce_scan_blocks: int = Field(default=200, ge=1, le=10_000)
 
 
 # --- results and errors -----------------------------------------------------------------
@@ -274,15 +292,25 @@ class Outbound:
         record = self.push(record)
         deadline = time.monotonic() + self.settings.wait_s
         while True:
+            used = self._nonce_used(record)  # read before the receipts: no window between
             done = self._settle(record, call)
             if done is not None:
                 return done
-            if not record.live:
+            if used:
+                # No receipt of ours, yet the nonce is used: never FAILED on that alone
+                # (the transfer may be mined where this node cannot see it yet).
+                # Nothing to replace or cancel either: the nonce is filled.
+                record = self._note_nonce_used(record)
+            elif not record.live:
                 record = self._cancel(record)
                 continue
-            if self._stuck(record):
+            elif self._stuck(record):
                 record = self._replace(record, call)
             if time.monotonic() >= deadline:
+                if used:
+                    done = self._nonce_used_for_long(record, call)
+                    if done is not None:
+                        return done
                 raise TransferStillPending(record.tx_id, record.tx_hash, record.nonce)
             time.sleep(self.settings.poll_interval_s)
 
@@ -458,20 +486,114 @@ class Outbound:
     # -- waiting, replacing, cancelling -------------------------------------------------
 
     def _settle(self, record: TransferRecord, call: NonceCall) -> TransferRecord | None:
-        """The terminal record once the nonce is used on chain, else None."""
-        used = self._nonce_used(record)  # read before the receipts: no window between
+        """The terminal record once an attempt (any of them, also a replaced or refused
+        one: another node may have taken it) has a receipt, else None."""
         for attempt in record.attempts:
             receipt = self._receipt(attempt.tx_hash)
             if receipt is not None:
                 return self._finish(record, attempt, receipt, call)
-        if not used:
+        return None
+
+    # -- the nonce is used, no receipt of ours (docs/adr/0012) ---------------------------
+
+    def _note_nonce_used(self, record: TransferRecord) -> TransferRecord:
+        """Record when the nonce was first seen used without a receipt of ours (the grace
+        counts from there, across invocations)."""
+        if record.nonce_used is not None:
+            return record
+        watch = NonceUsedWatch(seen_ms=_now_ms(), seen_block=int(self.w3.eth.block_number))
+        logger.warning(
+            "nonce used on chain but no receipt of ours yet; keeping the record open",
+            extra={"tx_id": record.tx_id, "nonce": record.nonce, "block": watch.seen_block},
+        )
+        return outgoing.transition(record, record, ids.now(), Change(nonce_used=watch))
+
+    def _nonce_used_for_long(
+        self, record: TransferRecord, call: NonceCall
+    ) -> TransferRecord | None:
+        """After the grace: alert once, then look for the transaction that used the nonce
+        in finalized blocks. The terminal record when found (ours: settled from its
+        receipt; someone else's: FAILED), else None (still open)."""
+        watch = record.nonce_used
+        assert watch is not None and record.nonce is not None
+        if _now_ms() - watch.seen_ms < self.settings.nonce_lost_after_s * 1000:
             return None
-        error = f"nonce {record.nonce} was used by a transaction outside bscpay"
+        if watch.alerted_ms is None:
+            raise_alert(
+                "nonce_used_elsewhere",
+                "outgoing transfer's nonce is used but no receipt of ours is found",
+                tx_id=record.tx_id,
+                nonce=record.nonce,
+                attempts=[a.tx_hash for a in record.attempts],
+                seen_ms=watch.seen_ms,
+            )
+            watch = replace(watch, alerted_ms=_now_ms())
+            record = outgoing.transition(record, record, ids.now(), Change(nonce_used=watch))
+        return self._scan_for_nonce(record, call)
+
+    def _scan_for_nonce(self, record: TransferRecord, call: NonceCall) -> TransferRecord | None:
+        """Read finalized blocks (at most ``nonce_scan_blocks``, from where the last call
+        stopped) for the hot wallet's transaction at the record's nonce. The chain has
+        exactly one: when it is one of our attempts the transfer happened (its receipt
+        is taken from the block if the node cannot find it by hash); when it is someone
+        else's in a finalized block, no attempt of ours can ever be mined: FAILED."""
+        watch = record.nonce_used
+        assert watch is not None and record.nonce is not None
+        finalized = int(self.w3.eth.get_block("finalized")["number"])
+        start = watch.scan_next
+        if start is None:
+            first_signed_s = min(a.signed_at_ms for a in record.attempts) // 1000
+            start = self._block_at(first_signed_s - NONCE_SCAN_SKEW_S, finalized)
+        if start > watch.seen_block + NONCE_SCAN_BEYOND:
+            logger.warning(
+                "no transaction at the nonce found; a human decides",
+                extra={"tx_id": record.tx_id, "nonce": record.nonce, "scanned_to": start},
+            )
+            return None
+        block_number = start
+        last = min(finalized, start + self.settings.nonce_scan_blocks - 1)
+        while block_number <= last:
+            try:
+                block = self.w3.eth.get_block(block_number, full_transactions=True)
+            except BlockNotFound:
+                break  # this node is behind: go on from here next time
+            for tx in block["transactions"]:
+                assert not isinstance(tx, bytes)
+                if tx["from"] == self.hot and int(tx["nonce"]) == record.nonce:
+                    return self._settle_found(
+                        record, call, block_number, HexBytes(tx["hash"]).to_0x_hex()
+                    )
+            block_number += 1
+        if watch.scan_next != block_number:  # (also keeps the start found by timestamp)
+            after = replace(watch, scan_next=block_number)
+            outgoing.transition(record, record, ids.now(), Change(nonce_used=after))
+        return None
+
+    def _settle_found(
+        self, record: TransferRecord, call: NonceCall, block_number: int, tx_hash: str
+    ) -> TransferRecord | None:
+        ours = next((a for a in record.attempts if a.tx_hash == tx_hash), None)
+        if ours is not None:
+            receipt = self._receipt(tx_hash) or next(
+                (
+                    r
+                    for r in self.w3.eth.get_block_receipts(block_number)
+                    if HexBytes(r["transactionHash"]).to_0x_hex() == tx_hash
+                ),
+                None,
+            )
+            return self._finish(record, ours, receipt, call) if receipt is not None else None
+        error = (
+            f"nonce {record.nonce} was used by {tx_hash} (finalized block {block_number}), "
+            "a transaction outside bscpay: no attempt of this transfer can be mined"
+        )
         raise_alert(
             "nonce_used_elsewhere",
-            "outgoing transfer lost its nonce",
+            "outgoing transfer lost its nonce to a transaction outside bscpay",
             tx_id=record.tx_id,
             nonce=record.nonce,
+            tx=tx_hash,
+            block=block_number,
         )
         after = replace(
             record,
@@ -481,6 +603,17 @@ class Outbound:
         return outgoing.transition(
             record, after, ids.now(), Change(error=error, fee_wei=0, amount=0)
         )
+
+    def _block_at(self, timestamp: int, finalized: int) -> int:
+        """The last block stamped at or before ``timestamp`` (0 when none is)."""
+        low, high = 0, finalized
+        while low < high:
+            middle = (low + high + 1) // 2
+            if int(self.w3.eth.get_block(middle)["timestamp"]) <= timestamp:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
     def _finish(
         self,

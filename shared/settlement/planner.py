@@ -1,16 +1,21 @@
 """Plan sweeps: deposit addresses holding final funds worth the gas are handed to the
-settlement queue, one FIFO message group per wallet (one writer per wallet)."""
+settlement queue, one FIFO message group per wallet (one writer per wallet); sweeps
+left open after their message gave up are handed to it again."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
+from aws_lambda_powertools import Logger
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import aws, config, ids
-from shared.dal import repo
+from shared.dal import outgoing, repo
+
+logger = Logger(child=True)
 
 HOT_WALLET_GROUP = "hot-wallet"
 
@@ -21,6 +26,11 @@ class PlannerSettings(BaseSettings):
     # Below this (base units) a sweep would mostly pay gas: wait for more to arrive.
     min_amount: int = Field(default=10**18, ge=0)
     batch: int = Field(default=50, ge=1, le=200)
+    # A sweep record left open (not CONFIRMED/FAILED) and unchanged this long is sent
+    # to the queue again: its message ran out of receives (~6 minutes of "not mined
+    # yet") and went to the DLQ, and nothing else would ever finish it.
+    resume_after_s: int = Field(default=900, ge=0)
+    resume_batch: int = Field(default=25, ge=1, le=100)
 
 
 def sweep_id(addresses: list[str], salt: str = "") -> str:
@@ -31,20 +41,57 @@ def sweep_id(addresses: list[str], salt: str = "") -> str:
 
 
 def enqueue_due() -> str | None:
-    """One sweep message for the due deposits worth sweeping; its id, or None."""
+    """Run every minute by the expirer: first re-send the sweeps left open
+    (:func:`resume_open`), then one sweep message for the due deposits worth sweeping;
+    its id, or None."""
     settings = PlannerSettings()
+    resume_open(settings=settings)
     due = [d for d in repo.due_deposits(settings.batch) if d.amount >= settings.min_amount]
     if not due or not config.aws().settlement_queue_url:
         return None
     deposits = [{"address": d.address, "index": d.derivation_index} for d in due]
     salt = f"{sum(d.amount for d in due)}|{ids.now() // 3600}"
     sid = sweep_id([d.address for d in due], salt)
+    # The same set twice within SQS's 5-minute window is one message; later
+    # duplicates find the sweep CONFIRMED and do nothing.
+    _send(sid, deposits, dedup=sid)
+    return sid
+
+
+def resume_open(now: int | None = None, settings: PlannerSettings | None = None) -> list[str]:
+    """Send every sweep whose record is still open and unchanged for
+    ``resume_after_s`` to the queue again: same sweep id, same deposits (the record's
+    payload), the ``hot-wallet`` group. The worker resumes the open round (settles what
+    it recorded, signs only for what still holds tokens). A message still alive for
+    that sweep only makes this one wait behind it in the FIFO group; one re-send per
+    sweep and window (the deduplication id changes with the window). Returns the
+    sweep ids sent."""
+    settings = settings or PlannerSettings()
+    now = ids.now() if now is None else now
+    if not config.aws().settlement_queue_url:
+        return []
+    window = now // max(settings.resume_after_s, 60)
+    sent: list[str] = []
+    for record in outgoing.open_records(
+        outgoing.SWEEP_KIND, now - settings.resume_after_s, settings.resume_batch
+    ):
+        sid = record.tx_id.split("~", 1)[0]  # a later round's record: "{sweep_id}~{n}"
+        deposits = record.payload.get("deposits")
+        if not deposits or sid in sent:
+            continue
+        _send(sid, deposits, dedup=hashlib.sha256(f"{sid}|resume|{window}".encode()).hexdigest())
+        logger.warning(
+            "open sweep sent to the queue again",
+            extra={"sweep_id": sid, "record": record.tx_id, "updated_at": record.updated_at},
+        )
+        sent.append(sid)
+    return sent
+
+
+def _send(sid: str, deposits: list[dict[str, Any]], *, dedup: str) -> None:
     aws.client("sqs").send_message(
         QueueUrl=config.aws().settlement_queue_url,
         MessageBody=json.dumps({"kind": "sweep", "sweep_id": sid, "deposits": deposits}),
         MessageGroupId=HOT_WALLET_GROUP,
-        # The same set twice within SQS's 5-minute window is one message; later
-        # duplicates find the sweep CONFIRMED and do nothing.
-        MessageDeduplicationId=sid,
+        MessageDeduplicationId=dedup,
     )
-    return sid

@@ -20,6 +20,12 @@ redelivered and the next call resumes). A sweep whose transaction reverted (or w
 cancelled) and that moved nothing ends FAILED with the gas it burnt booked; its
 deposits stay due, and the next message for the same sweep id starts a new round
 (``{sweep_id}~{n}``) instead of finding the FAILED record.
+
+Booking: one journal per mined transaction of the sweep (``sweep/{tx hash}``: the
+units its receipt's Transfer logs moved from the deposits to the hot wallet, and its
+gas), and each address lowered once per transaction. A crash between booking and the
+final state replays the very same postings, and a resumed sweep that signed more
+transactions books only those.
 """
 
 from __future__ import annotations
@@ -92,7 +98,7 @@ def handle(
     record: repo.Outgoing | None = None
     for n in range(MAX_ROUNDS):
         record_id = round_id(sweep_id, n)
-        repo.create_outgoing(record_id, "sweep", {"deposits": deposits}, ids.now())
+        outgoing.create_sweep(record_id, {"deposits": deposits}, ids.now())
         record = repo.get_outgoing(record_id)
         assert record is not None
         if record.state != "FAILED":
@@ -122,17 +128,46 @@ def round_id(sweep_id: str, n: int) -> str:
     return sweep_id if n == 0 else f"{sweep_id}~{n}"
 
 
-@dataclass
-class _Tally:
-    """What the sweep's recorded transactions did on chain (all of them mined)."""
+@dataclass(frozen=True)
+class _Mined:
+    """One mined transaction of the sweep: what its receipt moved from each deposit to
+    the hot wallet, and the gas it paid."""
 
-    swept: dict[str, int] = field(default_factory=dict)
-    fee_wei: int = 0
-    errors: list[str] = field(default_factory=list)
+    tx_hash: str
+    swept: dict[str, int]
+    fee_wei: int
 
     @property
     def amount(self) -> int:
         return sum(self.swept.values())
+
+    @property
+    def journal_id(self) -> str:
+        return f"sweep/{self.tx_hash}"
+
+
+@dataclass
+class _Tally:
+    """What the sweep's recorded transactions did on chain (all of them mined)."""
+
+    mined: list[_Mined] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def swept(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for tx in self.mined:
+            for address, amount in tx.swept.items():
+                total[address] = total.get(address, 0) + amount
+        return total
+
+    @property
+    def amount(self) -> int:
+        return sum(tx.amount for tx in self.mined)
+
+    @property
+    def fee_wei(self) -> int:
+        return sum(tx.fee_wei for tx in self.mined)
 
 
 class _SweepRun:
@@ -237,21 +272,25 @@ class _SweepRun:
             child = outgoing.get_transfer(outgoing.sweep_tx_id(self.record_id, tx_hash))
             if child is not None:
                 child = self.drive(child.tx_id)
-                tally.fee_wei += int(child.fee_wei or 0)
+                fee = int(child.fee_wei or 0)
                 if child.state != "CONFIRMED":
                     tally.errors.append(f"{child.tx_id}: {child.error}")
+                    if fee and child.tx_hash is not None:  # reverted, or its cancellation
+                        tally.mined.append(_Mined(child.tx_hash, {}, fee))
                     continue
                 assert child.tx_hash is not None
                 receipt = self._receipt(child.tx_hash)
                 assert receipt is not None
+                mined_hash = child.tx_hash
             else:
                 receipt = self._deposit_receipt(tx_hash, raw)
-                tally.fee_wei += int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
+                fee = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
+                mined_hash = tx_hash
                 if receipt["status"] != 1:
                     tally.errors.append(f"{tx_hash}: the deposit's transfer reverted")
+                    tally.mined.append(_Mined(mined_hash, {}, fee))
                     continue
-            for address, amount in self._swept_by(receipt).items():
-                tally.swept[address] = tally.swept.get(address, 0) + amount
+            tally.mined.append(_Mined(mined_hash, self._swept_by(receipt), fee))
         return tally
 
     def drive(self, child_id: str) -> TransferRecord:
@@ -326,9 +365,14 @@ class _SweepRun:
         error = "; ".join(tally.errors) or None
         if total > 0:
             state = "CONFIRMED"
-            self._book_sweep(total, fee)
-            for address, amount in tally.swept.items():
-                repo.sweep_recorded(address, amount, sweep_id)
+            if ledger.default().journal(self.record_id) is not None:
+                # Booked whole, under the sweep's id, by a version before per-transaction
+                # journals (and its addresses lowered under the sweep id): finish that.
+                for address, amount in tally.swept.items():
+                    repo.sweep_recorded(address, amount, sweep_id)
+            else:
+                for mined in tally.mined:
+                    self._book(mined)
             self._close(state, total, fee, error, gas=None)
         else:
             # Nothing moved: a FAILED sweep (reverted, cancelled) or one that found no
@@ -356,9 +400,21 @@ class _SweepRun:
         )
         return Outcome(sweep_id, state, total, fee, resumed, self.record_id)
 
-    def _book_sweep(self, total: int, fee: int) -> None:
+    def _book(self, mined: _Mined) -> None:
+        """One mined transaction into the ledger (journal ``sweep/{tx hash}``) and its
+        deposits' due amounts lowered, each once per transaction: replaying it (a crash
+        before the sweep's final state) posts nothing new."""
+        if mined.amount == 0:
+            if mined.fee_wei:
+                self._book_gas(mined)
+            return
+        book = ledger.default()
         try:
-            ledger.default().sweep(total, gas_bnb=fee, journal_id=self.record_id)
+            book.sweep(mined.amount, gas_bnb=mined.fee_wei, journal_id=mined.journal_id)
+        except ledger.JournalConflict:
+            # Booked before without its gas (the fallback below): the same booking.
+            # Anything else still conflicts, and raises.
+            book.sweep(mined.amount, gas_bnb=0, journal_id=mined.journal_id)
         except ledger.InsufficientFunds as exc:
             # Gas paid from BNB the ledger was not told about: record the USDT move
             # (it happened) and alert; the reconciler shows the BNB drift.
@@ -366,9 +422,35 @@ class _SweepRun:
                 "sweep_gas_not_in_ledger",
                 "sweep gas not in the ledger",
                 sweep_id=self.record_id,
+                tx=mined.tx_hash,
                 error=str(exc),
             )
-            ledger.default().sweep(total, gas_bnb=0, journal_id=self.record_id)
+            book.sweep(mined.amount, gas_bnb=0, journal_id=mined.journal_id)
+        for address, amount in mined.swept.items():
+            repo.sweep_recorded(address, amount, mined.journal_id)
+
+    def _book_gas(self, mined: _Mined) -> None:
+        """The gas of a transaction that moved no tokens (a top-up, a reverted or
+        cancelled transaction in a sweep that moved something else), once."""
+        posting = ledger.default().gas_posting(mined.fee_wei, mined.journal_id)
+        for _ in range(_RACES):
+            try:
+                outgoing.post_alone(posting)
+                return
+            except ConcurrentUpdate:
+                try:
+                    if ledger.default().explain_rejection(posting) is not None:
+                        return  # booked already (a replay)
+                except ledger.InsufficientFunds as exc:
+                    raise_alert(
+                        "sweep_gas_not_in_ledger",
+                        "sweep gas not in the ledger",
+                        sweep_id=self.record_id,
+                        tx=mined.tx_hash,
+                        error=str(exc),
+                    )
+                    return
+        raise ConcurrentUpdate(posting.journal_id)
 
     def _close(self, state: str, amount: int, fee: int, error: str | None, gas: int | None) -> None:
         """The sweep's final state, with the gas posting of a sweep that moved nothing

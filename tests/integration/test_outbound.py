@@ -21,7 +21,7 @@ from shared.dal import outgoing, repo
 from shared.dal.outgoing import Attempt, NonceTaken
 from shared.local import chain
 from shared.local.stack import LocalStack
-from shared.settlement import custody, planner, worker
+from shared.settlement import custody, outbound, planner, worker
 from shared.settlement.nonces import NonceAllocator
 from shared.settlement.outbound import (
     OutboundHooks,
@@ -332,6 +332,137 @@ def test_a_refused_transaction_is_cancelled_so_no_gap_blocks_the_next(
     follow = ids.new_id("rf")
     assert _send(stack, hot, follow, to, USDT).state == "CONFIRMED"
     assert _record(follow).nonce == nonce + 1
+
+
+# --- the nonce is used, no receipt of ours (a lagging node) -----------------------------------
+
+GRACE_OVER = OutboundSettings(
+    wait_s=0, poll_interval_s=0.05, stuck_after_s=60, nonce_lost_after_s=0, nonce_scan_blocks=10_000
+)
+
+
+def _lagging_node(stack: LocalStack) -> Web3:
+    """A node behind the load balancer that counts the hot wallet's nonces like the
+    others but has no receipt yet (or no transaction index): every lookup by hash
+    finds nothing."""
+    node = Web3(Web3.HTTPProvider(stack.info["rpc_url"]))  # not the cached client
+
+    def no_receipt(tx_hash: Any) -> Any:
+        raise TransactionNotFound(f"{tx_hash!r} not found")
+
+    node.eth.get_transaction_receipt = no_receipt  # type: ignore[method-assign,assignment]
+    return node
+
+
+@pytest.fixture
+def alerts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    raised: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        outbound, "raise_alert", lambda kind, subject, **kw: raised.append((kind, kw))
+    )
+    return raised
+
+
+def test_a_mined_transfer_a_lagging_node_has_no_receipt_for_stays_open_and_confirms_later(
+    stack: LocalStack, hot: LocalKeySigner, w3: Web3, alerts: list[tuple[str, Any]]
+) -> None:
+    # Given an RPC node that sees the hot wallet's nonce used but has no receipt yet
+    lagging = _lagging_node(stack)
+    to, tx_id = _recipient(), ids.new_id("po")
+    nonce = _nonce(w3, hot.address)
+
+    # When a payout is sent through it (and mined at once)
+    with pytest.raises(TransferStillPending):
+        _send(stack, hot, tx_id, to, 4 * USDT, settings=NOW, w3=lagging)
+
+    # Then it is not FAILED (its reservation would be paid again): it stays open, with
+    # the moment the nonce was first seen used, and nobody is paged yet
+    record = _record(tx_id)
+    assert record.state == "BROADCAST" and record.nonce == nonce
+    assert record.nonce_used is not None and record.nonce_used.alerted_ms is None
+    assert alerts == [] and _usdt(stack, to) == 4 * USDT
+    # And a second look through the lagging node still waits, counting from the first
+    with pytest.raises(TransferStillPending):
+        _send(stack, hot, tx_id, to, 4 * USDT, settings=NOW, w3=lagging)
+    assert _record(tx_id).nonce_used == record.nonce_used
+
+    # When a later call reaches a node that has the receipt
+    outcome = _send(stack, hot, tx_id, to, 4 * USDT)
+
+    # Then the transfer is CONFIRMED as the transaction that was mined, once
+    assert outcome.state == "CONFIRMED" and outcome.tx_hash == record.tx_hash
+    assert [a.state for a in _record(tx_id).attempts] == ["CONFIRMED"]
+    assert _usdt(stack, to) == 4 * USDT and _nonce(w3, hot.address) == nonce + 1
+
+
+def test_after_the_grace_a_transfer_without_a_receipt_is_found_in_its_finalized_block(
+    stack: LocalStack, hot: LocalKeySigner, w3: Web3, alerts: list[tuple[str, Any]]
+) -> None:
+    # Given a payout mined where the node never finds its receipt by hash
+    lagging = _lagging_node(stack)
+    to, tx_id = _recipient(), ids.new_id("po")
+
+    # When BSCPAY_OUTBOUND_NONCE_LOST_AFTER_S is over before its block is finalized
+    with pytest.raises(TransferStillPending):
+        _send(stack, hot, tx_id, to, 3 * USDT, settings=GRACE_OVER, w3=lagging)
+
+    # Then the operator is alerted once and the record stays open
+    assert [kind for kind, _ in alerts] == ["nonce_used_elsewhere"]
+    record = _record(tx_id)
+    assert record.state == "BROADCAST" and record.nonce_used is not None
+    assert record.nonce_used.alerted_ms is not None
+
+    # When the chain finalizes its block and the message comes again
+    make_final(stack)
+    outcome = _send(stack, hot, tx_id, to, 3 * USDT, settings=GRACE_OVER, w3=lagging)
+
+    # Then the scan of finalized blocks found our transaction at the nonce and settled
+    # it from the block's receipts: CONFIRMED, never FAILED, no second alert
+    assert outcome.state == "CONFIRMED" and outcome.tx_hash == record.tx_hash
+    assert [kind for kind, _ in alerts] == ["nonce_used_elsewhere"]
+    assert _usdt(stack, to) == 3 * USDT
+
+
+def test_a_nonce_used_by_a_foreign_transaction_fails_only_once_that_is_finalized(
+    stack: LocalStack, hot: LocalKeySigner, w3: Web3, alerts: list[tuple[str, Any]]
+) -> None:
+    # Given a refund signed for nonce N whose process died before sending it
+    to, tx_id = _recipient(), ids.new_id("rf")
+    nonce = _nonce(w3, hot.address)
+
+    def die(tx_hash: str) -> None:
+        raise Crash("killed before send")
+
+    with pytest.raises(Crash):
+        _send(stack, hot, tx_id, to, 2 * USDT, hooks=OutboundHooks(before_send=die))
+    # And a transaction from outside bscpay (someone holding the key) that used N
+    _fill(stack, hot, nonce)
+
+    # When the refund resumes: the nonce is used and no attempt of ours has a receipt
+    with pytest.raises(TransferStillPending):
+        _send(stack, hot, tx_id, to, 2 * USDT, settings=NOW)
+
+    # Then within the grace it stays open (a lagging node would look the same)
+    record = _record(tx_id)
+    assert record.state == "SIGNED" and record.nonce_used is not None and alerts == []
+
+    # When the grace is over but the foreign transaction's block is not finalized
+    with pytest.raises(TransferStillPending):
+        _send(stack, hot, tx_id, to, 2 * USDT, settings=GRACE_OVER)
+    assert _record(tx_id).state == "SIGNED"
+
+    # When it is finalized
+    make_final(stack)
+    outcome = _send(stack, hot, tx_id, to, 2 * USDT, settings=GRACE_OVER)
+
+    # Then the refund is FAILED (nothing of it can be mined any more), naming the
+    # transaction that took its nonce; nothing moved
+    assert outcome.state == "FAILED" and outcome.tx_hash is None and outcome.fee_wei == 0
+    assert outcome.error is not None and "outside bscpay" in outcome.error
+    assert [kind for kind, _ in alerts] == ["nonce_used_elsewhere", "nonce_used_elsewhere"]
+    assert alerts[-1][1]["tx"] != record.attempts[0].tx_hash
+    assert [a.state for a in _record(tx_id).attempts] == ["REPLACED"]
+    assert _usdt(stack, to) == 0
 
 
 # --- one nonce, many writers --------------------------------------------------------------

@@ -393,3 +393,150 @@ def test_a_sweep_lowers_what_is_due_once_even_when_recorded_twice(
     assert due[address] == 3 * USDT
     repo.sweep_recorded(address, 3 * USDT, "sweep_test_rest")
     assert address not in {d.address for d in repo.due_deposits(500)}
+
+
+# --- a sweep whose message gave up, and booking once per mined transaction -------------------
+
+
+def _sqs(stack: LocalStack) -> Any:
+    import boto3
+
+    return boto3.client(
+        "sqs",
+        endpoint_url=stack.info["aws_endpoint_url"],
+        region_name=stack.info["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _drain_settlement_queue(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every message on the settlement queue (deleted), with its message group."""
+    sqs, queue = _sqs(stack), config.aws().settlement_queue_url
+    drained: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"]
+        ).get("Messages", [])
+        if not got:
+            return drained
+        for m in got:
+            drained.append({**json.loads(m["Body"]), "_group": m["Attributes"]["MessageGroupId"]})
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_a_sweep_whose_message_gave_up_is_queued_again_by_the_expirer_and_booked(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a batched sweep broadcast, not mined within its message's receives (the
+    # message went to the DLQ), and mined afterwards
+    deposits = [_paid_deposit(stack, merchant, 2), _paid_deposit(stack, merchant, 3)]
+    message = _message(deposits)
+    sweep_id = message["sweep_id"]
+    hot_before = ledger.default().holdings()["holdings:hot"]
+    with _manual_mining(stack), pytest.raises(TransferStillPending):
+        worker.handle(message, settings=NOW)
+    record = repo.get_outgoing(sweep_id)
+    assert record is not None and record.state == "BROADCAST"
+    _drain_settlement_queue(stack)
+    # (a record changed recently is not re-sent before BSCPAY_SWEEP_RESUME_AFTER_S)
+    planner.enqueue_due()
+    assert sweep_id not in {m.get("sweep_id") for m in _drain_settlement_queue(stack)}
+
+    # When the expirer's minute runs after BSCPAY_SWEEP_RESUME_AFTER_S
+    monkeypatch.setenv("BSCPAY_SWEEP_RESUME_AFTER_S", "0")
+    planner.enqueue_due()
+
+    # Then the same sweep is on the settlement queue again, in the hot-wallet group
+    resent = [m for m in _drain_settlement_queue(stack) if m.get("sweep_id") == sweep_id]
+    assert len(resent) == 1
+    assert resent[0]["_group"] == planner.HOT_WALLET_GROUP
+    assert resent[0]["deposits"] == deposits
+    # And handling it finishes the sweep: booked once, no longer open
+    outcome = worker.handle({k: v for k, v in resent[0].items() if k != "_group"}, settings=FAST)
+    assert outcome.state == "CONFIRMED" and outcome.amount == 5 * USDT and outcome.resumed
+    assert ledger.default().holdings()["holdings:hot"] - hot_before == 5 * USDT
+    assert all(_due(d["address"]) is None for d in deposits)
+    assert sweep_id not in {r.tx_id for r in outgoing.open_records("sweep", ids.now(), 100)}
+
+
+class _Died(RuntimeError):
+    """The process dies between booking the sweep and recording its final state."""
+
+
+def _die_before_close(*args: Any, **kwargs: Any) -> None:
+    raise _Died("killed before the final state")
+
+
+def test_a_replayed_sweep_first_booked_without_its_gas_counts_as_booked(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sweep booked with the gas fallback (the ledger did not cover its BNB), whose
+    # process died before recording CONFIRMED
+    deposit = _paid_deposit(stack, merchant, 5)
+    message = _message([deposit])
+    hot_before = ledger.default().holdings()["holdings:hot"]
+    real_sweep = ledger.Ledger.sweep
+
+    def gas_not_covered(
+        self: ledger.Ledger, amount: int, gas_bnb: int, journal_id: str
+    ) -> ledger.Journal:
+        if gas_bnb:
+            raise ledger.InsufficientFunds(ledger.GAS, 0, gas_bnb)
+        return real_sweep(self, amount, gas_bnb, journal_id)
+
+    monkeypatch.setattr(ledger.Ledger, "sweep", gas_not_covered)
+    monkeypatch.setattr(worker._SweepRun, "_close", _die_before_close)
+    with pytest.raises(_Died):
+        worker.handle(message, settings=FAST)
+    monkeypatch.undo()
+    assert ledger.default().holdings()["holdings:hot"] - hot_before == 5 * USDT
+
+    # When the message is delivered again and the ledger could now pay the gas
+    outcome = worker.handle(message, settings=FAST)
+
+    # Then the replay is the same booking (no JournalConflict), the sweep is CONFIRMED
+    # and the USDT was booked once
+    assert outcome.state == "CONFIRMED" and outcome.amount == 5 * USDT
+    assert ledger.default().holdings()["holdings:hot"] - hot_before == 5 * USDT
+    assert _due(deposit["address"]) is None
+    record = repo.get_outgoing(message["sweep_id"])
+    assert record is not None and record.state == "CONFIRMED"
+
+
+def test_a_resumed_sweep_that_sweeps_new_funds_books_only_its_new_transactions(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sweep of 4 USDT booked whose process died before recording CONFIRMED
+    deposit = _paid_deposit(stack, merchant, 4)
+    address = deposit["address"]
+    message = _message([deposit])
+    before = ledger.default().holdings()
+    monkeypatch.setattr(worker._SweepRun, "_close", _die_before_close)
+    with pytest.raises(_Died):
+        worker.handle(message, settings=FAST)
+    monkeypatch.undo()
+    record = repo.get_outgoing(message["sweep_id"])
+    assert record is not None and record.state == "BROADCAST"
+    first_txs = list(record.tx_hashes)
+    # And 2 more USDT became final on the address meanwhile (late funds)
+    pay(stack, address, 2 * USDT)
+    make_final(stack)
+    scan()
+    assert _due(address) == 2 * USDT
+
+    # When the message is delivered again
+    outcome = worker.handle(message, settings=FAST)
+
+    # Then it sweeps the new funds too; each mined transaction has its own journal, the
+    # first ones replayed, the new ones posted: 6 USDT reached the books, once
+    assert outcome.state == "CONFIRMED" and outcome.amount == 6 * USDT and outcome.resumed
+    assert _balance(stack, address) == 0 and _due(address) is None
+    after = ledger.default().holdings()
+    assert after["holdings:hot"] - before["holdings:hot"] == 6 * USDT
+    record = repo.get_outgoing(message["sweep_id"])
+    assert record is not None and record.tx_hashes[: len(first_txs)] == first_txs
+    assert len(record.tx_hashes) > len(first_txs)
+    # And once more, nothing changes
+    assert worker.handle(message, settings=FAST).state == "CONFIRMED"
+    assert ledger.default().holdings()["holdings:hot"] - before["holdings:hot"] == 6 * USDT
