@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from shared.dal import ledger_repo
@@ -582,25 +581,6 @@ class Outgoing:
     fee_wei: int | None = None
 
 
-def create_outgoing(tx_id: str, kind: str, payload: dict[str, Any], now: int) -> bool:
-    """PENDING, once: False when the record already exists (a redelivered message)."""
-    m.bind()
-    try:
-        m.OutgoingModel(
-            tx_id,
-            kind=kind,
-            state="PENDING",
-            payload_json=json.dumps(payload, separators=(",", ":")),
-            created_at=now,
-            updated_at=now,
-        ).save(condition=m.OutgoingModel.tx_id.does_not_exist())
-    except PutError as exc:
-        if _is_condition_failure(exc):
-            return False
-        raise
-    return True
-
-
 def get_outgoing(tx_id: str) -> Outgoing | None:
     m.bind()
     try:
@@ -617,48 +597,6 @@ def get_outgoing(tx_id: str) -> Outgoing | None:
         amount=int(i.amount) if i.amount is not None else None,
         fee_wei=int(i.fee_wei) if i.fee_wei is not None else None,
     )
-
-
-def outgoing_broadcast(tx_id: str, tx_hash: str, raw_hex: str, now: int) -> None:
-    """Record a signed transaction BEFORE it is sent: after a crash the redelivered
-    message finds it and waits for (or re-sends the same) transaction, never a new one."""
-    m.bind()
-    try:
-        m.OutgoingModel(tx_id).update(
-            actions=[
-                m.OutgoingModel.state.set("BROADCAST"),
-                m.OutgoingModel.tx_hashes.set((m.OutgoingModel.tx_hashes | []).append([tx_hash])),
-                m.OutgoingModel.raw_txs.set((m.OutgoingModel.raw_txs | []).append([raw_hex])),
-                m.OutgoingModel.updated_at.set(now),
-            ],
-            condition=m.OutgoingModel.state.is_in("PENDING", "BROADCAST"),
-        )
-    except UpdateError as exc:
-        if _is_condition_failure(exc):
-            raise ConcurrentUpdate(tx_id) from exc
-        raise
-
-
-def outgoing_finish(
-    tx_id: str, state: str, now: int, amount: int = 0, fee_wei: int = 0, error: str | None = None
-) -> None:
-    m.bind()
-    actions: list[Action] = [
-        m.OutgoingModel.state.set(state),
-        m.OutgoingModel.amount.set(amount),
-        m.OutgoingModel.fee_wei.set(fee_wei),
-        m.OutgoingModel.updated_at.set(now),
-    ]
-    if error:
-        actions.append(m.OutgoingModel.error.set(error[:500]))
-    try:
-        m.OutgoingModel(tx_id).update(
-            actions=actions, condition=m.OutgoingModel.state.is_in("PENDING", "BROADCAST")
-        )
-    except UpdateError as exc:
-        if _is_condition_failure(exc):
-            raise ConcurrentUpdate(tx_id) from exc
-        raise
 
 
 # ---- webhook endpoints --------------------------------------------------------------
