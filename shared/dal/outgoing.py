@@ -192,6 +192,10 @@ class TransferRecord:
 
 def create_transfer(tx_id: str, kind: str, wallet: str, payload: dict[str, Any], now: int) -> bool:
     """PENDING, once per ``tx_id``: False when the record already exists."""
+    return _create(tx_id, kind, payload, now, wallet=wallet.lower(), version=0)
+
+
+def _create(tx_id: str, kind: str, payload: dict[str, Any], now: int, **extra: Any) -> bool:
     _bind()
     try:
         m.OutgoingModel(
@@ -199,11 +203,10 @@ def create_transfer(tx_id: str, kind: str, wallet: str, payload: dict[str, Any],
             kind=kind,
             state="PENDING",
             payload_json=json.dumps(payload, separators=(",", ":"), sort_keys=True),
-            wallet=wallet.lower(),
-            version=0,
             created_at=now,
             updated_at=now,
-            open=kind,
+            open=kind,  # on the sparse open_by_updated index until it ends
+            **extra,
         ).save(condition=m.OutgoingModel.tx_id.does_not_exist())
     except PutError as exc:
         if _is_condition_failure(exc):
@@ -451,22 +454,7 @@ def sign_sweep_tx(
 def create_sweep(sweep_id: str, payload: dict[str, Any], now: int) -> bool:
     """A sweep's record, PENDING (and open), once: False when it already exists (a
     redelivered or re-sent message)."""
-    _bind()
-    try:
-        m.OutgoingModel(
-            sweep_id,
-            kind=SWEEP_KIND,
-            state="PENDING",
-            payload_json=json.dumps(payload, separators=(",", ":")),
-            created_at=now,
-            updated_at=now,
-            open=SWEEP_KIND,
-        ).save(condition=m.OutgoingModel.tx_id.does_not_exist())
-    except PutError as exc:
-        if _is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return _create(sweep_id, SWEEP_KIND, payload, now)
 
 
 @dataclass(frozen=True)
