@@ -17,7 +17,7 @@ from shared.admin import merchants
 from shared.api.http import error_response, install_error_handlers, json_response, parse_limit
 from shared.disbursements import service as disbursements
 from shared.disbursements import treasury
-from shared.errors import Unauthenticated
+from shared.errors import Unauthenticated, ValidationFailed
 from shared.models.api import (
     CreateApiKey,
     CreateMerchant,
@@ -194,8 +194,14 @@ def get_settlement_profile(merchant_id: str) -> Response[str]:
 
 @app.post("/admin/merchants/<merchant_id>/payouts")
 def request_payout(merchant_id: str, body: Annotated[RequestPayout, Body()]) -> Response[str]:
+    requester = f"admin:{_admin()}"
+    # With an Idempotency-Key a double submit names the same payout (the first stands).
+    key = app.current_event.headers.get("Idempotency-Key") or ""
+    if len(key) > 255:
+        raise ValidationFailed("Idempotency-Key is longer than 255 characters", "Idempotency-Key")
+    payout_id = disbursements.payout_id_for(merchant_id, requester, key) if key else ""
     payout = disbursements.request_payout(
-        merchant_id, f"admin:{_admin()}", _units(body.amount, "amount")
+        merchant_id, requester, _units(body.amount, "amount"), disbursement_id=payout_id
     )
     return json_response(201, disbursements.to_admin_json(payout))
 

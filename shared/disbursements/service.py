@@ -199,7 +199,12 @@ def request_payout(
     merchant_id: str, requested_by: str, amount: int | None = None, disbursement_id: str = ""
 ) -> Disbursement:
     """Pay ``amount`` (default: the whole available balance) of the merchant's balance
-    to its settlement address, less the platform and network fees."""
+    to its settlement address, less the platform and network fees. A ``disbursement_id``
+    that exists already (a schedule slot, an idempotency key) returns that payout."""
+    if disbursement_id:
+        existing = store.get(disbursement_id)
+        if existing is not None and existing.merchant_id == merchant_id:
+            return existing
     profile = store.get_profile(merchant_id) if ids.plausible(merchant_id, "mer") else None
     if profile is None:
         _require_merchant(merchant_id)
@@ -234,6 +239,12 @@ def request_payout(
     )
     posting = ledger.default().reservation_posting(merchant_id, gross, fee, nfee, d.disbursement_id)
     return _create(DisbursementChange(d, postings=[posting], events=[_event(d, "created")]))
+
+
+def payout_id_for(merchant_id: str, requester: str, idempotency_key: str) -> str:
+    """The payout a requester's idempotency key names: a retried request finds it."""
+    digest = hashlib.sha256(f"{merchant_id}|{requester}|{idempotency_key}".encode()).hexdigest()
+    return f"po_{digest[:32]}"
 
 
 def request_refund(

@@ -902,3 +902,29 @@ def test_concurrent_small_refunds_keep_the_days_unapproved_total_within_the_thre
     assert 1 <= len(queued) <= 4
     assert len(queued) + sum(r.body["status"] == "pending_approval" for r in replies) == 6
     drain_settlement_queue()
+
+
+def test_an_admin_double_submit_with_an_idempotency_key_is_one_payout(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    from functions.admin_api.handler import lambda_handler
+    from tests.integration.helpers import _reply
+    from tests.support.events import Context, api_event
+
+    paid(stack, merchant, "6")
+    set_profile(merchant)
+    path = f"/admin/merchants/{merchant.merchant_id}/payouts"
+
+    def submit() -> Any:
+        event = api_event(
+            "admin_api_create_merchant", "POST", path, "{}", {"Idempotency-Key": "k1"}
+        )
+        return _reply(lambda_handler(event, Context()))
+
+    first, second = submit(), submit()
+
+    assert first.status == 201 and second.status == 201, (first.body, second.body)
+    assert first.body["id"] == second.body["id"]
+    balance = ledger.default().merchant_balance(merchant.merchant_id)
+    assert (balance.available, balance.pending_payout) == (0, 6 * USDT)
+    drain_settlement_queue()
