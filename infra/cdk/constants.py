@@ -99,6 +99,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_entries": "read_write",
         "ledger_journal": "read_write",
         "disbursements": "read_write",  # refunds and their per-payment counter
+        "settlement_profiles": "read",  # a merchant's fee terms apply to its refunds
     },
     "admin_api": {
         "merchants": "read_write",  # put_merchant (with first key), tolerance, list
@@ -216,7 +217,12 @@ QUEUE_URL_ENV: Final[dict[str, str]] = {
 
 # Functions that may publish operator alerts to the SNS topic (every function learns its
 # ARN from BSCPAY_ALERTS_TOPIC_ARN): the dispatcher reports exhausted webhook deliveries.
-ALERT_PUBLISHERS: Final[tuple[str, ...]] = ("webhook_dispatcher", "settlement", "reconciler")
+ALERT_PUBLISHERS: Final[tuple[str, ...]] = (
+    "webhook_dispatcher",
+    "settlement",
+    "reconciler",
+    "admin_api",  # a settlement address changed
+)
 
 # ---- Networks -------------------------------------------------------------------------
 ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")

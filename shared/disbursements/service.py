@@ -177,7 +177,39 @@ def set_profile(
         "settlement profile set",
         extra={"merchant_id": merchant_id, "address": profile.address, "by": admin},
     )
+    if changed:
+        _announce_address_change(profile, previous.address if previous else None)
     return profile
+
+
+def _announce_address_change(profile: SettlementProfile, previous: str | None) -> None:
+    """Where a merchant's money goes is the one setting an attacker wants: tell the
+    operators and the merchant, so a change nobody expected is noticed at once."""
+    raise_alert(
+        "settlement_address_changed",
+        "settlement address changed",
+        merchant_id=profile.merchant_id,
+        address=profile.address,
+        previous=previous,
+        by=profile.address_changed_by,
+    )
+    event = Event(
+        event_id=ids.new_id("evt"),
+        type="settlement.address_changed",
+        created=profile.address_changed_at,
+        merchant_id=profile.merchant_id,
+        data={
+            "object": {
+                "object": "settlement_profile",
+                "address": profile.address,
+                "previous_address": previous,
+                "payouts_need_approval_until": profile.address_changed_at
+                + config.payouts().address_cooldown_s,
+            }
+        },
+    )
+    repo.put_event(event, outbox=True)
+    outbox.publish([event])
 
 
 def _require_merchant(merchant_id: str) -> None:
@@ -235,7 +267,11 @@ def request_payout(
         # address needs a second admin whatever the amount: one admin alone can never
         # send a merchant's balance to an address of their choosing.
         address_set_by=profile.address_changed_by,
-        needs_approval=ids.now() - profile.address_changed_at < config.payouts().address_cooldown_s,
+        needs_approval=(
+            ids.now() - profile.address_changed_at < config.payouts().address_cooldown_s
+            # nor may they send money to it on their own, ever
+            or requested_by == f"admin:{profile.address_changed_by}"
+        ),
     )
     posting = ledger.default().reservation_posting(merchant_id, gross, fee, nfee, d.disbursement_id)
     return _create(DisbursementChange(d, postings=[posting], events=[_event(d, "created")]))

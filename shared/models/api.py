@@ -30,11 +30,17 @@ DisbursementEventType = Literal[
     "refund.failed",
     "refund.rejected",
 ]
-SubscribableEventType = PaymentEventType | DisbursementEventType
+SubscribableEventType = (
+    PaymentEventType | DisbursementEventType | Literal["settlement.address_changed"]
+)
 # What the event log can be filtered by: every event type and test pings.
 EventType = SubscribableEventType | Literal["ping"]
 EVENT_TYPES: tuple[str, ...] = get_args(PaymentEventType)
-SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = (*EVENT_TYPES, *get_args(DisbursementEventType))
+SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = (
+    *EVENT_TYPES,
+    *get_args(DisbursementEventType),
+    "settlement.address_changed",
+)
 
 
 class _Strict(BaseModel):

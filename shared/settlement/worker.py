@@ -365,14 +365,8 @@ class _SweepRun:
         error = "; ".join(tally.errors) or None
         if total > 0:
             state = "CONFIRMED"
-            if ledger.default().journal(self.record_id) is not None:
-                # Booked whole, under the sweep's id, by a version before per-transaction
-                # journals (and its addresses lowered under the sweep id): finish that.
-                for address, amount in tally.swept.items():
-                    repo.sweep_recorded(address, amount, sweep_id)
-            else:
-                for mined in tally.mined:
-                    self._book(mined)
+            for mined in tally.mined:
+                self._book(mined)
             self._close(state, total, fee, error, gas=None)
         else:
             # Nothing moved: a FAILED sweep (reverted, cancelled) or one that found no

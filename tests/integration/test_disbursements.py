@@ -69,8 +69,11 @@ def available(merchant: MerchantCreds) -> int:
 
 
 def set_profile(merchant: MerchantCreds, **fields: Any) -> Any:
+    """Set by the admin "setter" (who may then neither request nor approve payouts to
+    the address alone); the tests' other admins request and approve."""
     body = {"address": SETTLEMENT_ADDRESS, **fields}
-    return admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/settlement", body)
+    path = f"/admin/merchants/{merchant.merchant_id}/settlement"
+    return admin_call("POST", path, body, authorizer=as_admin("setter"))
 
 
 def drain_settlement_queue() -> list[dict[str, Any]]:
@@ -928,3 +931,50 @@ def test_an_admin_double_submit_with_an_idempotency_key_is_one_payout(
     balance = ledger.default().merchant_balance(merchant.merchant_id)
     assert (balance.available, balance.pending_payout) == (0, 6 * USDT)
     drain_settlement_queue()
+
+
+def test_the_admin_who_set_the_address_cannot_pay_to_it_alone_even_after_the_cooldown(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    # Given mallory set the address long ago (no cool-down left)
+    paid(stack, merchant, "5")
+    assert (
+        admin_call(
+            "POST",
+            f"/admin/merchants/{merchant.merchant_id}/settlement",
+            {"address": SETTLEMENT_ADDRESS},
+            authorizer=as_admin("mallory"),
+        ).status
+        == 200
+    )
+    # When she requests a small payout herself, Then it waits for someone else
+    mine = admin_call(
+        "POST",
+        f"/admin/merchants/{merchant.merchant_id}/payouts",
+        {"amount": "2"},
+        authorizer=as_admin("mallory"),
+    ).body
+    assert mine["status"] == "pending_approval"
+    # while another admin's request of the same size goes straight out
+    theirs = admin_call(
+        "POST",
+        f"/admin/merchants/{merchant.merchant_id}/payouts",
+        {"amount": "2"},
+        authorizer=as_admin("bob"),
+    ).body
+    assert theirs["status"] == "queued"
+    drain_settlement_queue()
+
+
+def test_a_settlement_address_change_is_announced_to_the_merchant(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    set_profile(merchant)
+    set_profile(merchant, schedule="daily")  # same address: no second announcement
+    set_profile(merchant, address=PAYER_ADDRESS)
+
+    events = merchant_call(
+        merchant, "GET", "/v1/events?type=settlement.address_changed&limit=10"
+    ).body["data"]
+    assert [e["data"]["object"]["address"] for e in events] == [PAYER_ADDRESS, SETTLEMENT_ADDRESS]
+    assert events[0]["data"]["object"]["previous_address"] == SETTLEMENT_ADDRESS

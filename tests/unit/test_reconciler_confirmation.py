@@ -29,7 +29,7 @@ def test_a_drift_gone_on_the_second_look_is_not_reported(
 ) -> None:
     # Given a payout mined but not yet booked: the hot wallet looks short, then is not
     looks = iter([(1, [_drift("holdings:hot", 12, 10)]), (1, [])])
-    monkeypatch.setattr(reconciler, "_compare", lambda rpc, settings: next(looks))
+    monkeypatch.setattr(reconciler, "_compare", lambda *args: next(looks))
 
     report = reconciler.run(rpc=object())  # type: ignore[arg-type]
 
@@ -46,9 +46,26 @@ def test_a_drift_still_there_is_reported_with_the_second_figures(
             (1, [_drift("holdings:hot", 12, 9)]),
         ]
     )
-    monkeypatch.setattr(reconciler, "_compare", lambda rpc, settings: next(looks))
+    monkeypatch.setattr(reconciler, "_compare", lambda *args: next(looks))
 
     report = reconciler.run(rpc=object())  # type: ignore[arg-type]
 
     assert [(d["account"], d["chain"]) for d in report.drifts] == [("holdings:hot", "9")]
     assert len(quick) == 1
+
+
+def test_the_second_look_reads_only_the_drifting_accounts(
+    monkeypatch: pytest.MonkeyPatch, quick: list[Any]
+) -> None:
+    calls: list[Any] = []
+
+    def compare(rpc: Any, settings: Any, only: Any = None) -> Any:
+        calls.append(only)
+        return 1, [_drift("holdings:hot", 12, 10)]
+
+    monkeypatch.setattr(reconciler, "_compare", compare)
+
+    reconciler.run(rpc=object())  # type: ignore[arg-type]
+
+    # (the deposits, one RPC call per address, are not read twice)
+    assert calls == [None, {"holdings:hot"}]
