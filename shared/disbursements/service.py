@@ -24,7 +24,14 @@ from shared.dal import disbursements as store
 from shared.dal import repo
 from shared.dal.disbursements import DisbursementChange, RefundCap, RefundVolume
 from shared.dal.repo import ConcurrentUpdate
-from shared.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
 from shared.events import outbox
 from shared.ledger.ledger import Kind
 from shared.models.domain import (
@@ -236,6 +243,11 @@ def request_payout(
     if disbursement_id:
         existing = store.get(disbursement_id)
         if existing is not None and existing.merchant_id == merchant_id:
+            if amount is not None and amount != existing.gross:
+                raise IdempotencyConflict(
+                    "this Idempotency-Key was used for a payout of another amount",
+                    "Idempotency-Key",
+                )
             return existing
     profile = store.get_profile(merchant_id) if ids.plausible(merchant_id, "mer") else None
     if profile is None:

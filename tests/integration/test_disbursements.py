@@ -918,9 +918,9 @@ def test_an_admin_double_submit_with_an_idempotency_key_is_one_payout(
     set_profile(merchant)
     path = f"/admin/merchants/{merchant.merchant_id}/payouts"
 
-    def submit() -> Any:
+    def submit(body: str = "{}") -> Any:
         event = api_event(
-            "admin_api_create_merchant", "POST", path, "{}", {"Idempotency-Key": "k1"}
+            "admin_api_create_merchant", "POST", path, body, {"Idempotency-Key": "k1"}
         )
         return _reply(lambda_handler(event, Context()))
 
@@ -930,6 +930,9 @@ def test_an_admin_double_submit_with_an_idempotency_key_is_one_payout(
     assert first.body["id"] == second.body["id"]
     balance = ledger.default().merchant_balance(merchant.merchant_id)
     assert (balance.available, balance.pending_payout) == (0, 6 * USDT)
+    # the same key for another amount is a conflict, not a silent replay
+    other = submit('{"amount": "2"}')
+    assert other.status == 409 and other.body["error"]["code"] == "idempotency_conflict"
     drain_settlement_queue()
 
 
