@@ -328,7 +328,7 @@ def test_api_and_dispatcher_may_decrypt_secrets_but_chain_workers_may_not(
     }
 
 
-def test_only_the_dispatcher_and_settlement_may_publish_operator_alerts(
+def test_only_the_functions_that_raise_alerts_may_publish_them(
     template: Template, functions: dict[str, str]
 ) -> None:
     (topic,) = of_type(template, "AWS::SNS::Topic")
@@ -339,11 +339,13 @@ def test_only_the_dispatcher_and_settlement_may_publish_operator_alerts(
             for s in role_statements(template, role_of(template, functions[name]))
         )
 
-    # dispatch alerts on exhausted deliveries, settlement on refused deposits
+    # the dispatcher on exhausted deliveries, settlement on refused deposits and stuck
+    # transfers, the reconciler on drift, the admin API on a settlement address change
     assert {name for name in functions if can_publish(name)} == {
         "webhook_dispatcher",
         "settlement",
         "reconciler",
+        "admin_api",
     }
 
 
