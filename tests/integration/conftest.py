@@ -4,6 +4,7 @@ these tests call the real ``lambda_handler``s directly."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ class MerchantCreds:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
+    # Tests mine every block themselves: a drift still there half a second later is real.
+    os.environ.setdefault("BSCPAY_RECONCILE_CONFIRM_AFTER_S", "0.5")
     cfg = StackConfig(
         api_port=free_port(),
         rpc_port=free_port(),
