@@ -398,6 +398,9 @@ First signed request (Python, standard library only):
     print(json.load(urllib.request.urlopen(req)))
 
 Or: .venv/bin/python examples/first_request.py
+
+Admin console: TOKEN=$(.venv/bin/python -m shared.local.admins token), then
+    curl -H "Authorization: $TOKEN" {api_url}/admin/treasury
 """
 
 
@@ -419,7 +422,7 @@ def main() -> None:
         f"  AWS (moto) {info['aws_endpoint_url']}\n"
         f"  merchant   {info['merchant']['id']} key {info['merchant']['api_key_id']}\n"
         f"  secrets    in .local/stack.json (local only)\n"
-        + FIRST_REQUEST.format()
+        + FIRST_REQUEST.format(api_url=info["api_url"])
         + "\nCtrl-C stops everything.",
         flush=True,
     )
