@@ -8,7 +8,6 @@ and records never disagree, and a stale or concurrent writer changes nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,8 +27,6 @@ from shared.models.domain import (
     PayoutSchedule,
     SettlementProfile,
 )
-
-CONFLICT_RETRIES = 4
 
 
 @dataclass
@@ -125,21 +122,12 @@ def commit(change: DisbursementChange) -> None:
     """Raise ConcurrentUpdate when a condition fails (the record moved on, it exists
     already, a balance or the refund cap would be exceeded); nothing is written then."""
     dm.bind()
-    d = change.disbursement
-    for attempt in range(CONFLICT_RETRIES + 1):
-        try:
-            with TransactWrite(connection=m.connection()) as tx:
-                _write(tx, change)
-            return
-        except TransactWriteError as exc:
-            codes = ledger_repo._reason_codes(exc)
-            conflict_only = "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
-            if conflict_only and attempt < CONFLICT_RETRIES:
-                time.sleep(0.02 * 2**attempt)
-                continue
-            if codes:
-                raise ConcurrentUpdate(d.disbursement_id) from exc
-            raise
+    try:
+        ledger_repo.transact(lambda tx: _write(tx, change))
+    except TransactWriteError as exc:
+        if ledger_repo.reason_codes(exc):
+            raise ConcurrentUpdate(change.disbursement.disbursement_id) from exc
+        raise
 
 
 def _write(tx: TransactWrite, change: DisbursementChange) -> None:

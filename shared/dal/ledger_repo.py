@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -45,19 +45,12 @@ class DynamoLedgerRepository:
     """``shared.ledger.LedgerRepository`` on the ``ledger_*`` tables."""
 
     def post(self, posting: Posting) -> None:
-        for attempt in range(CONFLICT_RETRIES + 1):
-            try:
-                with TransactWrite(connection=m.connection()) as tx:
-                    add_to_transaction(tx, posting)
-                return
-            except TransactWriteError as exc:
-                codes = _reason_codes(exc)
-                if "ConditionalCheckFailed" in codes:
-                    raise PostingRejected(posting.journal_id) from exc
-                if "TransactionConflict" in codes and attempt < CONFLICT_RETRIES:
-                    time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
-                    continue
-                raise
+        try:
+            transact(lambda tx: add_to_transaction(tx, posting))
+        except TransactWriteError as exc:
+            if "ConditionalCheckFailed" in reason_codes(exc):
+                raise PostingRejected(posting.journal_id) from exc
+            raise
 
     def journal(self, journal_id: str) -> Journal | None:
         lm.bind()
@@ -208,7 +201,25 @@ def _entry(item: lm.LedgerEntryModel) -> Entry:
     )
 
 
-def _reason_codes(exc: TransactWriteError) -> set[str]:
+def transact(write: Callable[[TransactWrite], None]) -> None:
+    """One TransactWriteItems built by ``write``; retried with jittered backoff while
+    DynamoDB cancels it for a "TransactionConflict" alone (nothing was written). A
+    failed condition raises the TransactWriteError (see :func:`reason_codes`)."""
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            with TransactWrite(connection=m.connection()) as tx:
+                write(tx)
+            return
+        except TransactWriteError as exc:
+            codes = reason_codes(exc)
+            conflict_only = "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+            if conflict_only and attempt < CONFLICT_RETRIES:
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
+                continue
+            raise
+
+
+def reason_codes(exc: TransactWriteError) -> set[str]:
     """Cancellation reason codes; the message when the SDK gave no structured reasons."""
     cause: Any = getattr(exc, "cause", None)
     reasons = getattr(cause, "cancellation_reasons", None) or []

@@ -451,6 +451,38 @@ def sign_sweep_tx(
     )
 
 
+@dataclass
+class Outgoing:
+    """A sweep's record, as the sweep worker reads it."""
+
+    tx_id: str
+    kind: str
+    state: str
+    payload: dict[str, Any]
+    tx_hashes: list[str]
+    raw_txs: list[str]
+    amount: int | None = None
+    fee_wei: int | None = None
+
+
+def get_outgoing(tx_id: str) -> Outgoing | None:
+    _bind()
+    try:
+        i = m.OutgoingModel.get(tx_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return Outgoing(
+        tx_id=i.tx_id,
+        kind=i.kind,
+        state=i.state,
+        payload=json.loads(i.payload_json),
+        tx_hashes=[str(h) for h in i.tx_hashes or []],
+        raw_txs=[str(r) for r in i.raw_txs or []],
+        amount=int(i.amount) if i.amount is not None else None,
+        fee_wei=int(i.fee_wei) if i.fee_wei is not None else None,
+    )
+
+
 def create_sweep(sweep_id: str, payload: dict[str, Any], now: int) -> bool:
     """A sweep's record, PENDING (and open), once: False when it already exists (a
     redelivered or re-sent message)."""

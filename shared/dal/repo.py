@@ -569,36 +569,6 @@ def sweep_recorded(address: str, amount: int, sweep_id: str) -> None:
             raise  # otherwise more final funds arrived meanwhile: stays due
 
 
-@dataclass
-class Outgoing:
-    tx_id: str
-    kind: str
-    state: str
-    payload: dict[str, Any]
-    tx_hashes: list[str]
-    raw_txs: list[str]
-    amount: int | None = None
-    fee_wei: int | None = None
-
-
-def get_outgoing(tx_id: str) -> Outgoing | None:
-    m.bind()
-    try:
-        i = m.OutgoingModel.get(tx_id, consistent_read=True)
-    except DoesNotExist:
-        return None
-    return Outgoing(
-        tx_id=i.tx_id,
-        kind=i.kind,
-        state=i.state,
-        payload=json.loads(i.payload_json),
-        tx_hashes=[str(h) for h in i.tx_hashes or []],
-        raw_txs=[str(r) for r in i.raw_txs or []],
-        amount=int(i.amount) if i.amount is not None else None,
-        fee_wei=int(i.fee_wei) if i.fee_wei is not None else None,
-    )
-
-
 # ---- webhook endpoints --------------------------------------------------------------
 
 

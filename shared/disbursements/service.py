@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -506,44 +507,48 @@ def mark_paid(d: Disbursement, tx_hash: str, gas_fee_wei: int) -> Disbursement:
     gas it cost, in the same transaction as the status."""
     new = _moved(d, DisbursementStatus.PAID, tx_hash=tx_hash, gas_fee_wei=gas_fee_wei)
     book = ledger.default()
-    for gas in (gas_fee_wei, 0) if gas_fee_wei else (0,):
+
+    def paid(gas: int) -> DisbursementChange:
         if d.kind is DisbursementKind.COLD_MOVE:
             posting = book.cold_move_posting(d.amount, d.disbursement_id, gas_bnb=gas)
         else:
             posting = book.settle_posting(d.disbursement_id, gas_bnb=gas)
-        change = DisbursementChange(
-            new,
-            expected_status=d.status,
-            postings=[posting],
-            events=[_event(new, "paid")] if d.merchant_id else [],
+        events = [_event(new, "paid")] if d.merchant_id else []
+        return DisbursementChange(new, expected_status=d.status, postings=[posting], events=events)
+
+    if not _transition_booking_gas(d, gas_fee_wei, paid):
+        # The USDT moved but the ledger's hot wallet holds less: funds reached the chain
+        # without a posting (the reconciler reports it). Stay `processing` and retry once
+        # an operator has booked them; never record money the ledger cannot account for.
+        raise_alert(
+            "ledger_cannot_settle", "a sent transfer cannot be booked", id=d.disbursement_id
         )
-        try:
-            _transition(change)
-            return new
-        except ledger.InsufficientFunds:
-            # Gas paid from BNB the ledger was not told about (ledger.fund_gas): book the
-            # USDT (it moved) and let the reconciler report the BNB drift.
-            raise_alert("payout_gas_not_in_ledger", "gas not in the ledger", id=d.disbursement_id)
-    # The USDT moved but the ledger's hot wallet holds less: funds reached the chain
-    # without a posting (the reconciler reports it). Stay `processing` and retry once an
-    # operator has booked them; never record money the ledger cannot account for.
-    raise_alert("ledger_cannot_settle", "a sent transfer cannot be booked", id=d.disbursement_id)
-    raise LedgerShort(d.disbursement_id)
+        raise LedgerShort(d.disbursement_id)
+    return new
 
 
 def mark_failed(d: Disbursement, reason: str, gas_fee_wei: int = 0) -> Disbursement:
     """The transfer will not happen: the reservation returns to the balance; gas a
     failed transaction burnt is booked (a cold move has no reservation, only gas)."""
     new = _moved(d, DisbursementStatus.FAILED, reason=reason[:MAX_REASON], gas_fee_wei=gas_fee_wei)
-    for gas in (gas_fee_wei, 0) if gas_fee_wei else (0,):
-        change = _closing_change(d, new, "failed", gas)
-        try:
-            _transition(change)
-            break
-        except ledger.InsufficientFunds:
-            raise_alert("payout_gas_not_in_ledger", "gas not in the ledger", id=d.disbursement_id)
+    _transition_booking_gas(d, gas_fee_wei, lambda gas: _closing_change(d, new, "failed", gas))
     logger.warning("disbursement failed", extra={"id": d.disbursement_id, "reason": reason})
     return new
+
+
+def _transition_booking_gas(
+    d: Disbursement, gas_fee_wei: int, change_with: Callable[[int], DisbursementChange]
+) -> bool:
+    """Commit the change with the gas the transaction cost; when the ledger was never
+    told about that BNB (``fund_gas``), alert and commit it without the gas (the
+    reconciler shows the BNB drift). False when even that is refused (InsufficientFunds)."""
+    for gas in (gas_fee_wei, 0) if gas_fee_wei else (0,):
+        try:
+            _transition(change_with(gas))
+            return True
+        except ledger.InsufficientFunds:
+            raise_alert("payout_gas_not_in_ledger", "gas not in the ledger", id=d.disbursement_id)
+    return False
 
 
 def _closing_change(

@@ -21,7 +21,7 @@ from shared.alerts import raise_alert
 from shared.disbursements import service
 from shared.models.domain import Disbursement, DisbursementKind, DisbursementStatus
 from shared.settlement import custody, outbound
-from shared.settlement.sweeps import SweepSettings
+from shared.settlement.sweeps import SweepSettings, token_balance
 
 logger = Logger(child=True)
 
@@ -53,7 +53,8 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
         # What the chain holds and what the ledger knows the hot wallet holds: sending
         # more than the ledger knows would leave a transfer it cannot book.
         held = min(
-            _token_balance(w3, hot_wallet.address), ledger.default().holdings()["holdings:hot"]
+            token_balance(w3, config.chain().token_address, hot_wallet.address),
+            ledger.default().holdings()["holdings:hot"],
         )
         if held < d.amount:
             # Counted from when it became queued (approval can come much later).
@@ -80,12 +81,6 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
         assert outcome.tx_hash is not None
         return service.mark_paid(d, outcome.tx_hash, outcome.fee_wei)
     return service.mark_failed(d, outcome.error or "the transfer failed", outcome.fee_wei)
-
-
-def _token_balance(w3: Web3, address: str) -> int:
-    data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
-    call = {"to": Web3.to_checksum_address(config.chain().token_address), "data": data}
-    return int.from_bytes(w3.eth.call(call), "big")  # type: ignore[arg-type]
 
 
 def _refusal(d: Disbursement) -> str | None:

@@ -65,7 +65,7 @@ from shared.settlement.sweeps import (
     GAS_HEADROOM_NUM,
     TRANSFER_TOPIC,
     GasPolicy,
-    GasPriceBelowBaseFee,
+    clamped_gas_price,
 )
 
 logger = Logger(child=True)
@@ -347,14 +347,7 @@ class Outbound:
     # -- signing -------------------------------------------------------------------------
 
     def _price(self) -> int:
-        price = self.gas.clamp(int(self.w3.eth.gas_price))
-        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        if price < base_fee:
-            raise GasPriceBelowBaseFee(
-                f"gas price {price} wei (ceiling {self.gas.ceiling_wei}) is below the base "
-                f"fee {base_fee} wei; send later or raise the ceiling"
-            )
-        return price
+        return clamped_gas_price(self.w3, self.gas)
 
     def _transfer_tx(
         self, to: ChecksumAddress, amount: int, nonce: int, gas_limit: int, price: int

@@ -315,14 +315,7 @@ class Sweeps:
 
     def gas_price(self) -> int:
         """The node's gas price clamped to the policy; raises when it cannot be mined."""
-        price = self.gas.clamp(int(self.w3.eth.gas_price))
-        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        if price < base_fee:
-            raise GasPriceBelowBaseFee(
-                f"gas price {price} wei (ceiling {self.gas.ceiling_wei}) is below the base "
-                f"fee {base_fee} wei; sweep later or raise the ceiling"
-            )
-        return price
+        return clamped_gas_price(self.w3, self.gas)
 
     def _fees(self, price: int) -> TxParams:
         # maxFee == maxPriority: the effective price is exactly `price` (BSC's base fee is
@@ -596,6 +589,26 @@ class _NodeNonceSender:
 
 def _without_from(tx: TxParams) -> TxParams:
     return cast(TxParams, {k: v for k, v in tx.items() if k != "from"})
+
+
+def clamped_gas_price(w3: Web3, policy: GasPolicy) -> int:
+    """The node's gas price clamped to ``policy``, for every hot-wallet transaction;
+    raises GasPriceBelowBaseFee (nothing to sign) when that cannot be mined."""
+    price = policy.clamp(int(w3.eth.gas_price))
+    base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+    if price < base_fee:
+        raise GasPriceBelowBaseFee(
+            f"gas price {price} wei (ceiling {policy.ceiling_wei}) is below the base "
+            f"fee {base_fee} wei; send later or raise the ceiling"
+        )
+    return price
+
+
+def token_balance(w3: Web3, token: str, address: str) -> int:
+    """``token.balanceOf(address)`` at the latest block, in base units."""
+    data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
+    call: TxParams = {"to": Web3.to_checksum_address(token), "data": HexStr(data)}
+    return int.from_bytes(w3.eth.call(call), "big")
 
 
 def deploy_sweeper(w3: Web3, deployer: Signer, operator: str, gas: GasPolicy) -> ChecksumAddress:

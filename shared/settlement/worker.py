@@ -64,6 +64,7 @@ from shared.settlement.sweeps import (
     Sweeps,
     SweepSettings,
     SweepTransactionFailed,
+    token_balance,
 )
 
 logger = Logger(child=True)
@@ -95,11 +96,11 @@ def handle(
     and test seams of the hot-wallet transactions (default: ``BSCPAY_OUTBOUND_*``)."""
     sweep_id = str(message["sweep_id"])
     deposits: list[dict[str, Any]] = list(message["deposits"])
-    record: repo.Outgoing | None = None
+    record: outgoing.Outgoing | None = None
     for n in range(MAX_ROUNDS):
         record_id = round_id(sweep_id, n)
         outgoing.create_sweep(record_id, {"deposits": deposits}, ids.now())
-        record = repo.get_outgoing(record_id)
+        record = outgoing.get_outgoing(record_id)
         assert record is not None
         if record.state != "FAILED":
             break
@@ -177,7 +178,7 @@ class _SweepRun:
         self,
         w3: Web3,
         keys: CustodyKeys,
-        record: repo.Outgoing,
+        record: outgoing.Outgoing,
         settings: OutboundSettings,
         hooks: OutboundHooks | None,
     ) -> None:
@@ -207,7 +208,9 @@ class _SweepRun:
             # Whatever still holds tokens was not swept yet (e.g. the crash came between
             # a gas top-up and the token transfer): everything recorded is mined now, so
             # signing the rest cannot send anything twice.
-            remaining = [d for d in deposits if self._token_balance(str(d["address"])) > 0]
+            remaining = [
+                d for d in deposits if token_balance(self.w3, self.token, str(d["address"])) > 0
+            ]
             if remaining:
                 try:
                     self._sweep(remaining)
@@ -258,13 +261,13 @@ class _SweepRun:
 
     # -- settling ------------------------------------------------------------------------
 
-    def _reload(self) -> repo.Outgoing:
-        record = repo.get_outgoing(self.record_id)
+    def _reload(self) -> outgoing.Outgoing:
+        record = outgoing.get_outgoing(self.record_id)
         assert record is not None
         self.seen = record.state
         return record
 
-    def _settle_recorded(self, record: repo.Outgoing) -> _Tally:
+    def _settle_recorded(self, record: outgoing.Outgoing) -> _Tally:
         """Carry every recorded transaction to a receipt and add up what they did;
         raises TransferStillPending while one is not mined."""
         tally = _Tally()
@@ -353,11 +356,6 @@ class _SweepRun:
                 swept[log.from_address] = swept.get(log.from_address, 0) + log.value
         return swept
 
-    def _token_balance(self, address: str) -> int:
-        data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
-        call = {"to": Web3.to_checksum_address(self.token), "data": data}
-        return int.from_bytes(self.w3.eth.call(call), "big")  # type: ignore[arg-type]
-
     # -- booking -------------------------------------------------------------------------
 
     def _finish(self, sweep_id: str, tally: _Tally, resumed: bool) -> Outcome:
@@ -412,13 +410,7 @@ class _SweepRun:
         except ledger.InsufficientFunds as exc:
             # Gas paid from BNB the ledger was not told about: record the USDT move
             # (it happened) and alert; the reconciler shows the BNB drift.
-            raise_alert(
-                "sweep_gas_not_in_ledger",
-                "sweep gas not in the ledger",
-                sweep_id=self.record_id,
-                tx=mined.tx_hash,
-                error=str(exc),
-            )
+            self._alert_gas(mined, exc)
             book.sweep(mined.amount, gas_bnb=0, journal_id=mined.journal_id)
         for address, amount in mined.swept.items():
             repo.sweep_recorded(address, amount, mined.journal_id)
@@ -436,15 +428,18 @@ class _SweepRun:
                     if ledger.default().explain_rejection(posting) is not None:
                         return  # booked already (a replay)
                 except ledger.InsufficientFunds as exc:
-                    raise_alert(
-                        "sweep_gas_not_in_ledger",
-                        "sweep gas not in the ledger",
-                        sweep_id=self.record_id,
-                        tx=mined.tx_hash,
-                        error=str(exc),
-                    )
+                    self._alert_gas(mined, exc)
                     return
         raise ConcurrentUpdate(posting.journal_id)
+
+    def _alert_gas(self, mined: _Mined, exc: Exception) -> None:
+        raise_alert(
+            "sweep_gas_not_in_ledger",
+            "sweep gas not in the ledger",
+            sweep_id=self.record_id,
+            tx=mined.tx_hash,
+            error=str(exc),
+        )
 
     def _close(self, state: str, amount: int, fee: int, error: str | None, gas: int | None) -> None:
         """The sweep's final state, with the gas posting of a sweep that moved nothing

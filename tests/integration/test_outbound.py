@@ -608,7 +608,7 @@ def test_a_sweep_interleaved_with_a_transfer_takes_the_next_nonce(
 
     # Then the sweep's hot-wallet transaction took N+1 from DynamoDB, not N again
     assert swept.state == "CONFIRMED" and swept.amount == 4 * USDT
-    sweep_record = repo.get_outgoing(sweep_id)
+    sweep_record = outgoing.get_outgoing(sweep_id)
     assert sweep_record is not None
     hot_nonces = [
         w3.eth.get_transaction(h)["nonce"]  # type: ignore[arg-type]

@@ -123,7 +123,7 @@ def test_crash_after_broadcast_resumes_and_never_resends_what_was_sent(
     with pytest.raises(RuntimeError, match="killed"):
         worker.handle(message)
     monkeypatch.undo()
-    record = repo.get_outgoing(message["sweep_id"])
+    record = outgoing.get_outgoing(message["sweep_id"])
     assert record is not None and record.state == "BROADCAST" and record.tx_hashes
     chain.mine(stack.info["rpc_url"])
     nonce = _hot_nonce(stack)
@@ -169,7 +169,7 @@ def _w3(stack: LocalStack) -> Web3:
 
 def _sweep_tx(sweep_id: str) -> outgoing.TransferRecord:
     """The sweep's one hot-wallet transaction (a batched sweep has exactly one)."""
-    record = repo.get_outgoing(sweep_id)
+    record = outgoing.get_outgoing(sweep_id)
     assert record is not None
     children = [outgoing.get_transfer(outgoing.sweep_tx_id(sweep_id, h)) for h in record.tx_hashes]
     (child,) = [c for c in children if c is not None]
@@ -195,7 +195,7 @@ def test_a_stuck_batched_sweep_is_replaced_and_confirms_once(
         with pytest.raises(TransferStillPending) as pending:
             worker.handle(message, settings=NOW)
         assert pending.value.tx_id == sweep_id
-        record = repo.get_outgoing(sweep_id)
+        record = outgoing.get_outgoing(sweep_id)
         assert record is not None and record.state == "BROADCAST"
         (first,) = _sweep_tx(sweep_id).attempts
         assert first.state == "BROADCAST"
@@ -264,7 +264,7 @@ def test_a_reverted_sweep_fails_books_its_gas_and_its_deposits_stay_due(
     receipt = w3.eth.get_transaction_receipt(child.tx_hash)  # type: ignore[arg-type]
     assert receipt["status"] == 0
     assert outcome.fee_wei == receipt["gasUsed"] * receipt["effectiveGasPrice"]
-    record = repo.get_outgoing(sweep_id)
+    record = outgoing.get_outgoing(sweep_id)
     assert record is not None and record.state == "FAILED" and record.fee_wei == outcome.fee_wei
     # And its gas is booked (once), no USDT moved in the ledger
     after = ledger.default().holdings()
@@ -302,7 +302,7 @@ def test_a_crash_after_signed_resumes_the_sweep_with_the_same_bytes(
 
     with pytest.raises(Crash):
         worker.handle(message, settings=FAST, hooks=OutboundHooks(before_send=die))
-    record = repo.get_outgoing(sweep_id)
+    record = outgoing.get_outgoing(sweep_id)
     assert record is not None and record.state == "SIGNED"
     child = _sweep_tx(sweep_id)
     (attempt,) = child.attempts
@@ -436,7 +436,7 @@ def test_a_sweep_whose_message_gave_up_is_queued_again_by_the_expirer_and_booked
     hot_before = ledger.default().holdings()["holdings:hot"]
     with _manual_mining(stack), pytest.raises(TransferStillPending):
         worker.handle(message, settings=NOW)
-    record = repo.get_outgoing(sweep_id)
+    record = outgoing.get_outgoing(sweep_id)
     assert record is not None and record.state == "BROADCAST"
     _drain_settlement_queue(stack)
     # (a record changed recently is not re-sent before BSCPAY_SWEEP_RESUME_AFTER_S)
@@ -500,7 +500,7 @@ def test_a_replayed_sweep_first_booked_without_its_gas_counts_as_booked(
     assert outcome.state == "CONFIRMED" and outcome.amount == 5 * USDT
     assert ledger.default().holdings()["holdings:hot"] - hot_before == 5 * USDT
     assert _due(deposit["address"]) is None
-    record = repo.get_outgoing(message["sweep_id"])
+    record = outgoing.get_outgoing(message["sweep_id"])
     assert record is not None and record.state == "CONFIRMED"
 
 
@@ -516,7 +516,7 @@ def test_a_resumed_sweep_that_sweeps_new_funds_books_only_its_new_transactions(
     with pytest.raises(_Died):
         worker.handle(message, settings=FAST)
     monkeypatch.undo()
-    record = repo.get_outgoing(message["sweep_id"])
+    record = outgoing.get_outgoing(message["sweep_id"])
     assert record is not None and record.state == "BROADCAST"
     first_txs = list(record.tx_hashes)
     # And 2 more USDT became final on the address meanwhile (late funds)
@@ -534,7 +534,7 @@ def test_a_resumed_sweep_that_sweeps_new_funds_books_only_its_new_transactions(
     assert _balance(stack, address) == 0 and _due(address) is None
     after = ledger.default().holdings()
     assert after["holdings:hot"] - before["holdings:hot"] == 6 * USDT
-    record = repo.get_outgoing(message["sweep_id"])
+    record = outgoing.get_outgoing(message["sweep_id"])
     assert record is not None and record.tx_hashes[: len(first_txs)] == first_txs
     assert len(record.tx_hashes) > len(first_txs)
     # And once more, nothing changes
