@@ -1,12 +1,36 @@
-"""Typed errors raised by logic. ``shared.api.http`` maps them to HTTP in one place."""
+"""Typed errors raised by logic. ``shared.api.http`` maps them to HTTP in one place.
+
+Each error's ``type`` follows from what went wrong, as in Stripe's API:
+``authentication_error`` (401: who is calling is unknown), ``permission_error``
+(403: the caller is known but may not do this), ``rate_limit_error`` (429),
+``idempotency_error`` (an Idempotency-Key reused for another request), ``api_error``
+(5xx: our side) and ``invalid_request_error`` for the rest of the 4xx."""
 
 from __future__ import annotations
+
+from typing import Any
+
+# The type an error gets from its HTTP status unless it names a more specific one.
+TYPE_BY_STATUS = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
+
+
+def type_for_status(status: int) -> str:
+    if status >= 500:
+        return "api_error"
+    return TYPE_BY_STATUS.get(status, "invalid_request_error")
 
 
 class BscpayError(Exception):
     status = 400
     type = "invalid_request_error"
     code = "bad_request"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A subclass that changes the status without naming a type gets the status's
+        # type (a 503 raised as a Conflict is an api_error, not a client error).
+        super().__init_subclass__(**kwargs)
+        if "status" in cls.__dict__ and "type" not in cls.__dict__:
+            cls.type = type_for_status(cls.status)
 
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
@@ -31,8 +55,11 @@ class Unauthenticated(BscpayError):
 
 
 class Forbidden(BscpayError):
+    """The caller is known but may not do this (an IP outside the key's allowlist,
+    an admin approving their own payout): a permission refusal, not an identity one."""
+
     status = 403
-    type = "authentication_error"
+    type = "permission_error"
     code = "forbidden"
 
 

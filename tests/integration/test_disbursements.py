@@ -243,6 +243,7 @@ def test_four_eyes_the_requester_cannot_approve_another_admin_can(
     )
     assert own.status == 403
     assert own.body["error"]["code"] == "four_eyes"
+    assert own.body["error"]["type"] == "permission_error"  # who she is was never in doubt
     assert store.get(payout["id"]).status is DisbursementStatus.PENDING_APPROVAL  # type: ignore[union-attr]
 
     # When bob approves, Then it is queued for settlement, decided_by bob

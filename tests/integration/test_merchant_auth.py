@@ -134,6 +134,7 @@ def test_ip_allowlist_refuses_requests_from_elsewhere_with_403(stack: LocalStack
     assert inside.status == 200, inside.body
     assert outside.status == 403, outside.body
     assert outside.error["code"] == "forbidden"
+    assert outside.error["type"] == "permission_error"
 
 
 def test_ip_allowlist_does_not_reveal_itself_to_an_unsigned_caller(stack: LocalStack) -> None:
