@@ -44,6 +44,8 @@ DEPLOYER_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # account 0
 DEPLOYER_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 CUSTOMER_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # account 1
 CUSTOMER_PRIVATE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+# Account 6 signs one 0-value marker transaction into the first block of every reorg.
+REORG_MARKER_PRIVATE_KEY = "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e"
 
 USDT_DECIMALS = 18  # as BSC USDT (not 6 as on Ethereum/Tron)
 CUSTOMER_USDT = 1_000_000 * 10**USDT_DECIMALS
@@ -397,8 +399,30 @@ def reorg(rpc_url: str, depth: int, replay: Sequence[tuple[str, int]] = ()) -> N
 
     ``replay`` lists (signed raw tx hex, block offset within the new blocks) to include;
     every other transaction of the dropped blocks disappears (no receipt afterwards).
+
+    The same transactions at the same height can hash to the very block that was
+    dropped (anvil rebuilds it with the same header fields), which is no reorg at all.
+    A 0-value marker transaction from a dev account no test uses goes into the first
+    new block, so every replaced block gets a new hash, for certain.
     """
-    rpc_call(rpc_url, "anvil_reorg", depth, [[raw, offset] for raw, offset in replay])
+    fork = int(rpc_call(rpc_url, "eth_blockNumber"), 16) - depth
+    parent = rpc_call(rpc_url, "eth_getBlockByNumber", hex(fork), False)
+    marker = Account.from_key(REORG_MARKER_PRIVATE_KEY)
+    nonce = int(rpc_call(rpc_url, "eth_getTransactionCount", marker.address, hex(fork)), 16)
+    gas_price = max(10**10, 2 * int(parent.get("baseFeePerGas") or "0x0", 16))
+    signed = marker.sign_transaction(
+        {
+            "to": marker.address,
+            "value": 0,
+            "gas": 21_000,
+            "gasPrice": gas_price,
+            "nonce": nonce,
+            "chainId": int(rpc_call(rpc_url, "eth_chainId"), 16),
+        }
+    )
+    batch = [[signed.raw_transaction.to_0x_hex(), 0]]
+    batch += [[raw, offset] for raw, offset in replay]
+    rpc_call(rpc_url, "anvil_reorg", depth, batch)
 
 
 # --- the bootstrap used by `make run` and tests ---------------------------------------
