@@ -12,11 +12,12 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help install run test lint fmt typecheck unit integration e2e infra synth layers deploy \
-        bench openapi contracts clean
+        bench openapi contracts clean test-soak
 
 help:
 	@echo "make run     - start the whole local stack (anvil, moto, API on :8000)"
 	@echo "make test    - ruff, mypy, unit, integration, infra and e2e tests"
+	@echo "make test-soak N=5 - make test N times on fresh clones beside a CPU hog"
 	@echo "make bench   - performance figures into bench/results/"
 	@echo "make synth   - synthesize the CDK stack (offline)"
 	@echo "make layers  - build the Lambda dependency layer (no Docker)"
@@ -44,6 +45,11 @@ run: install
 test: install lint typecheck unit integration infra e2e
 	@echo "make test: all checks passed"
 
+# N runs of `make test`, each on a fresh clone of HEAD, beside one busy process per core.
+N ?= 3
+test-soak:
+	bash .ci/soak $(N)
+
 # ---- checks ----------------------------------------------------------------------------
 lint: install
 	$(VENV)/bin/ruff check .
@@ -57,16 +63,16 @@ typecheck: install
 	$(VENV)/bin/mypy shared functions infra tests bench examples merchant
 
 unit: install
-	$(PYTEST) tests/unit -q
+	$(PYTEST) tests/unit -q --junitxml=test-output/unit/junit.xml
 
 integration: install
-	$(PYTEST) tests/integration -q
+	$(PYTEST) tests/integration -q --junitxml=test-output/integration/junit.xml
 
 e2e: install
-	$(PYTEST) tests/e2e -q
+	$(PYTEST) tests/e2e -q --junitxml=test-output/e2e/junit.xml
 
 infra: install
-	$(PYTEST) tests/infra -q
+	$(PYTEST) tests/infra -q --junitxml=test-output/infra/junit.xml
 
 # ---- infrastructure ----------------------------------------------------------------------
 synth: install
@@ -91,4 +97,4 @@ contracts: node_modules/.installed
 	node contracts/compile.mjs
 
 clean:
-	rm -rf .local cdk.out layers/build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local test-output cdk.out layers/build .pytest_cache .mypy_cache .ruff_cache

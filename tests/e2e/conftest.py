@@ -17,6 +17,7 @@ import pytest
 
 from shared.local.chain import free_port
 from shared.local.stack import LocalStack, StackConfig
+from tests.conftest import fresh_output_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "merchant"))
 
@@ -29,6 +30,7 @@ def stack() -> Iterator[dict[str, Any]]:
         aws_port=free_port(),
         prefix="bscpay-e2e",
         state_file=None,
+        log_dir=fresh_output_dir("e2e"),
         expirer_interval_s=2.0,
     )
     local = LocalStack(cfg).start()

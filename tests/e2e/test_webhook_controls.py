@@ -32,11 +32,11 @@ def test_ping_arrives_signed_and_shows_in_the_delivery_log(
     ping = client.request("POST", f"/v1/webhook_endpoints/{endpoint['id']}/test")
     assert ping["type"] == "ping"
 
-    got = receiver.wait_for(lambda r: json.loads(r.body)["id"] == ping["id"], timeout=10)
+    got = receiver.wait_for(lambda r: json.loads(r.body)["id"] == ping["id"], timeout=60)
     assert got, "the ping never arrived"
     verify_webhook(got[0].body, got[0].headers["Bscpay-Signature"], [endpoint["secret"]])
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     log: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not log:
         log = client.request("GET", f"/v1/webhook_endpoints/{endpoint['id']}/deliveries")["data"]
@@ -55,7 +55,7 @@ def test_rotated_secret_signs_with_old_and_new_for_the_grace_period(
     assert rotated["secret"] != endpoint["secret"]
 
     ping = client.request("POST", f"/v1/webhook_endpoints/{endpoint['id']}/test")
-    got = receiver.wait_for(lambda r: json.loads(r.body)["id"] == ping["id"], timeout=10)
+    got = receiver.wait_for(lambda r: json.loads(r.body)["id"] == ping["id"], timeout=60)
     header = got[0].headers["Bscpay-Signature"]
     assert header.count("v1=") == 2
     verify_webhook(got[0].body, header, [endpoint["secret"]])  # old secret still verifies
@@ -78,13 +78,13 @@ def test_event_log_lists_gets_and_redelivers_with_the_same_id(
     by_type = client.request("GET", "/v1/events?type=payment.canceled&limit=100")["data"]
     assert event["id"] in {e["id"] for e in by_type}
 
-    first = receiver.wait_for(lambda r: json.loads(r.body)["id"] == event["id"], timeout=10)
+    first = receiver.wait_for(lambda r: json.loads(r.body)["id"] == event["id"], timeout=60)
     assert len(first) == 1
     again = client.request("POST", f"/v1/events/{event['id']}/redeliver")
     assert again["redelivering_to"] >= 1
     both = receiver.wait_for(
         lambda r: json.loads(r.body)["id"] == event["id"] and len(receiver.received) > 1,
-        timeout=10,
+        timeout=60,
     )
     assert len([r for r in both if json.loads(r.body)["id"] == event["id"]]) == 2
     verify_webhook(both[-1].body, both[-1].headers["Bscpay-Signature"], [endpoint["secret"]])
@@ -99,9 +99,9 @@ def test_gone_endpoint_is_disabled(stack: dict[str, Any], receiver: WebhookRecei
     receiver.status = 410
     endpoint = _endpoint(client, receiver, ["payment.paid"])
     client.request("POST", f"/v1/webhook_endpoints/{endpoint['id']}/test")
-    assert receiver.wait_for(lambda r: event_type(r) == "ping", timeout=10)
+    assert receiver.wait_for(lambda r: event_type(r) == "ping", timeout=60)
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     status = "enabled"
     while time.monotonic() < deadline and status == "enabled":
         listed = client.request("GET", "/v1/webhook_endpoints")["data"]

@@ -13,6 +13,7 @@ import pytest
 from shared.admin import merchants
 from shared.local.chain import free_port
 from shared.local.stack import LocalStack, StackConfig
+from tests.conftest import fresh_output_dir
 
 
 @dataclass
@@ -33,6 +34,7 @@ def stack() -> Iterator[LocalStack]:
         block_time=None,  # automine: tests mine blocks when they need finality
         prefix="bscpay-it",
         state_file=None,
+        log_dir=fresh_output_dir("integration"),
         serve_api=False,
         run_workers=False,
     )
