@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from moto.server import ThreadedMotoServer
 
 from shared import aws, config
 from shared.local import chain as local_chain
-from shared.local import moto_patches, provision
+from shared.local import metrics_sink, moto_patches, provision
 from shared.local.apigw import ApiGatewayEmulator, CognitoVerifier, LambdaContext, Route
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,9 @@ class StackConfig:
     webhook_pollers: int = 3
     reconciler_interval_s: float = 30.0
     state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
+    # anvil's log and the workers' failures (with tracebacks); tests point this at
+    # test-output/<suite>/ so a failed CI run keeps what the stack said.
+    log_dir: Path = REPO_ROOT / ".local"
     # moto in its own process: the caller's CPU work then does not share moto's GIL.
     moto_in_subprocess: bool = False
     anvil_args: tuple[str, ...] = ()  # extra anvil flags, e.g. ("--hardfork", "cancun")
@@ -91,6 +95,7 @@ class LocalStack:
         cfg = self.cfg
         aws_url = f"http://{HOST}:{cfg.aws_port}"
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
+        metrics_sink.redirect_metrics(cfg.log_dir / "metrics.log")
         if cfg.moto_in_subprocess:
             self._moto_process = _start_moto_process(cfg.aws_port)
         else:
@@ -100,7 +105,7 @@ class LocalStack:
         self._anvil = local_chain.Anvil.start(
             port=cfg.rpc_port,
             block_time=cfg.block_time,
-            log_file=REPO_ROOT / ".local" / "anvil.log",
+            log_file=cfg.log_dir / "anvil.log",
             extra_args=cfg.anvil_args,
         )
         chain = local_chain.bootstrap_local_chain(self._anvil.rpc_url)
@@ -223,11 +228,18 @@ class LocalStack:
                 except Exception as exc:  # keep the worker alive, like the next invocation
                     self.worker_errors.append(f"{name}: {type(exc).__name__}: {exc}")
                     print(f"[{name}] invocation failed: {type(exc).__name__}: {exc}", flush=True)
+                    self._log_worker_failure(name)
                     self._stop.wait(1.0)
 
         thread = threading.Thread(target=guarded, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _log_worker_failure(self, name: str) -> None:
+        self.cfg.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.cfg.log_dir / "workers.log").open("a") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} [{name}]\n")
+            log.write(traceback.format_exc())
 
     def _scanner_loop(self) -> None:
         from functions.chain_scanner.handler import lambda_handler
