@@ -9,15 +9,23 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import config
 from shared.admin import chain as chain_admin
 from shared.admin import merchants
-from shared.api.http import error_response, install_error_handlers, json_response, parse_limit
+from shared.api.http import (
+    check_json_body,
+    error_response,
+    install_error_handlers,
+    json_response,
+    parse_limit,
+    proxy_error,
+)
 from shared.disbursements import service as disbursements
 from shared.disbursements import treasury
-from shared.errors import Unauthenticated, ValidationFailed
+from shared.errors import BscpayError, Unauthenticated, ValidationFailed
 from shared.models.api import (
     CreateApiKey,
     CreateMerchant,
@@ -38,8 +46,14 @@ tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
 
 
+def _claims_of(event: APIGatewayProxyEvent) -> dict[str, Any]:
+    authorizer = event.request_context.authorizer.raw_event
+    claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
+    return claims if isinstance(claims, dict) else {}
+
+
 def _claims(app: APIGatewayRestResolver) -> dict[str, Any]:
-    return (app.current_event.request_context.authorizer.raw_event or {}).get("claims") or {}
+    return _claims_of(app.current_event)
 
 
 def refusal(app: APIGatewayRestResolver) -> Response[str] | None:
@@ -260,4 +274,13 @@ def rescan(body: Annotated[Rescan, Body()]) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Powertools parses the body before any middleware: refuse strangers, then non-JSON
+    # bodies, first (the merchant API does the same after its signature check).
+    proxy = APIGatewayProxyEvent(event)
+    try:
+        if not _claims_of(proxy).get("sub"):
+            raise Unauthenticated("an admin token is required")
+        check_json_body(proxy)
+    except BscpayError as exc:
+        return proxy_error(exc)
     return app.resolve(event, context)

@@ -5,7 +5,6 @@ unauthenticated caller learns nothing about the request shape."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from typing import Any
@@ -16,15 +15,13 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from shared import config, ids
-from shared.api.http import error_body, error_response, raw_body
+from shared.api.http import check_json_body, error_response, event_body, proxy_error, raw_body
 from shared.auth import hmac_auth
 from shared.custody import envelope
 from shared.dal import repo
 from shared.errors import (
     BscpayError,
     IdempotencyConflict,
-    MalformedRequest,
-    UnsupportedMediaType,
     ValidationFailed,
 )
 
@@ -48,59 +45,6 @@ def _path_candidates(event: APIGatewayProxyEvent) -> list[str]:
     return candidates
 
 
-def _body(event: APIGatewayProxyEvent) -> bytes:
-    body = event.body or ""
-    return base64.b64decode(body) if event.is_base64_encoded else body.encode()
-
-
-def _check_media_type(event: APIGatewayProxyEvent) -> None:
-    """A body must be JSON; a declared non-JSON type is refused even without a body
-    (the request parser would choke on it)."""
-    content_type = next(
-        (v for k, v in (event.headers or {}).items() if k.lower() == "content-type"), ""
-    )
-    media_type = content_type.split(";")[0].strip().lower()
-    if (event.body or media_type) and media_type != "application/json":
-        raise UnsupportedMediaType("Content-Type must be application/json")
-
-
-MAX_JSON_DEPTH = 32
-
-
-def _check_body_shape(event: APIGatewayProxyEvent) -> None:
-    """Bodies are JSON objects of modest depth. Checked before any parser runs: a
-    deeply nested body can exhaust the recursion limit (a segfault where a library has
-    raised that limit), and a JSON array would otherwise be validated element-wise."""
-    body = _body(event)
-    if not body:
-        return
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x7B, 0x5B):  # { [
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                raise MalformedRequest(f"request body is nested deeper than {MAX_JSON_DEPTH}")
-        elif byte in (0x7D, 0x5D):
-            depth -= 1
-    if body.lstrip()[:1] != b"{":
-        try:
-            json.loads(body)  # depth is bounded above, so this is safe
-        except ValueError as exc:
-            raise MalformedRequest("request body is not valid JSON") from exc
-        raise ValidationFailed("request body must be a JSON object")
-
-
 def resolve(app: APIGatewayRestResolver, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Authenticate, then let the resolver validate and route.
 
@@ -113,18 +57,12 @@ def resolve(app: APIGatewayRestResolver, raw_event: dict[str, Any], context: Any
             headers=event.headers or {},
             method=event.http_method,
             path_candidates=_path_candidates(event),
-            body=_body(event),
+            body=event_body(event),
             source_ip=event.request_context.identity.source_ip,
         )
-        _check_media_type(event)
-        _check_body_shape(event)
+        check_json_body(event)
     except BscpayError as exc:
-        return {
-            "statusCode": exc.status,
-            "headers": {"Content-Type": "application/json"},
-            "body": error_body(exc.type, exc.code, exc.message, exc.param),
-            "isBase64Encoded": False,
-        }
+        return proxy_error(exc)
     app.append_context(**{MERCHANT: key.merchant_id, "api_key_id": key.key_id})
     return app.resolve(raw_event, context)
 

@@ -126,16 +126,28 @@ def create_endpoint(creds: MerchantCreds, url: str, events: list[str]) -> dict[s
 
 
 def admin_call(
-    method: str, path: str, body: Any = None, authorizer: dict[str, Any] | str | None = "sample"
+    method: str,
+    path: str,
+    body: Any = None,
+    authorizer: Any = "sample",
+    headers: dict[str, str | None] | None = None,
 ) -> Reply:
     """The admin API as API Gateway calls it after its Cognito authorizer: the sample
-    event's claims by default; ``authorizer=None`` when no authorizer ran."""
+    event's claims by default; ``authorizer=None`` when no authorizer ran. ``headers``
+    replace the sample's (a None value removes one, e.g. ``{"Content-Type": None}``)."""
     from functions.admin_api.handler import lambda_handler
 
     template = "admin_api_create_merchant" if method == "POST" else "admin_api_list_payments"
     event = api_event(template, method, path, body)
     if authorizer != "sample":
         event["requestContext"]["authorizer"] = authorizer
+    for name, value in (headers or {}).items():
+        for key in [k for k in event["headers"] if k.lower() == name.lower()]:
+            del event["headers"][key]
+            del event["multiValueHeaders"][key]
+        if value is not None:
+            event["headers"][name] = value
+            event["multiValueHeaders"][name] = [value]
     return _reply(lambda_handler(event, Context()))
 
 

@@ -1,5 +1,6 @@
 """Never a 5xx for bad input, never a stack trace (DESIGN §3): every hostile request
-below gets a 4xx (or a harmless 2xx) in the documented error format."""
+below, to the merchant API and to the admin API, gets a 4xx (or a harmless 2xx) in
+the documented error format."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from typing import Any
 
 import pytest
 
+from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
-from tests.integration.helpers import Reply, call, create_payment, merchant_call, merchant_event
+from tests.integration.helpers import (
+    Reply,
+    admin_call,
+    call,
+    create_payment,
+    merchant_call,
+    merchant_event,
+)
 
 HUGE = "9" * 200_000
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -267,3 +276,228 @@ def test_overlong_ids_in_paths_are_404_not_a_database_error(merchant: MerchantCr
     ):
         reply = merchant_call(merchant, method, path)
         assert reply.status in (404, 422), (method, path[:40], reply.status)
+
+
+# ---- the admin API: held to the same standard --------------------------------------------
+
+ADMIN_BODIES: list[Any] = [
+    {"name": HUGE},
+    {"name": 5},
+    {"name": ["Acme"]},
+    {"name": {"$ne": ""}},
+    {"name": "A\x00B"},
+    {"name": "\ud800"},
+    {"underpay_tolerance_bps": "50"},
+    {"underpay_tolerance_bps": 10**30},
+    {"underpay_tolerance_bps": 1.5},
+    {"underpay_tolerance_bps": True},
+    {"ip_allowlist": "10.0.0.0/8"},
+    {"ip_allowlist": [HUGE]},
+    {"ip_allowlist": ["10.0.0.0/8"] * 1_000},
+    {"ip_allowlist": ["::/0\x00"]},
+    {"ip_allowlist": [None, 1, {}]},
+    {"address": HUGE},
+    {"address": "0x" + "g" * 40},
+    {"address": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955", "schedule": "hourly"},
+    {"address": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955", "threshold": "1e999"},
+    {"address": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955", "fee_bps": -1},
+    {"address": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955", "fee_fixed": "NaN"},
+    {"amount": "-1"},
+    {"amount": "0"},
+    {"amount": 12.5},
+    {"amount": "1" * 64},
+    {"reason": HUGE},
+    {"reason": None},
+    {"tx_hash": HUGE},
+    {"tx_hash": "0x" + "z" * 64},
+    {"tx_hash": "0x" + "0" * 64},
+    {"from_block": -1, "to_block": 1},
+    {"from_block": 0, "to_block": 10**30},
+    {"from_block": 10**30, "to_block": 10**30 + 1},
+    {"from_block": "0", "to_block": "1"},
+    {"from_block": 5, "to_block": 1},
+]
+
+
+def admin_post_paths(merchant_id: str) -> list[str]:
+    """Every admin route that takes a POST (ids that do not exist where it matters)."""
+    return [
+        "/admin/merchants",
+        f"/admin/merchants/{merchant_id}",
+        f"/admin/merchants/{merchant_id}/api_keys",
+        f"/admin/merchants/{merchant_id}/api_keys/ak_0123abc/revoke",
+        f"/admin/merchants/{merchant_id}/settlement",
+        f"/admin/merchants/{merchant_id}/payouts",
+        "/admin/settlements/po_0123abc/approve",
+        "/admin/settlements/po_0123abc/reject",
+        "/admin/treasury/gas_funding",
+        "/admin/chain/rescan",
+    ]
+
+
+ADMIN_PATHS = [
+    "/admin/merchants/../../v1/payments",
+    "/admin/merchants/%00",
+    "/admin/merchants/mer_\x00",
+    "/admin/merchants/mer_" + "a" * 5_000,
+    "/admin/merchants/mer_" + "a" * 5_000 + "/api_keys",
+    "/admin/merchants/mer_" + "a" * 5_000 + "/settlement",
+    "/admin/merchants/" + "\u202e" * 100 + "/payouts",
+    "/admin/merchants/mer_x/api_keys/ak_" + "k" * 3_000 + "/revoke",
+    "/admin/settlements/po_" + "p" * 3_000,
+    "/admin/settlements/" + "x" * 3_000 + "/approve",
+    "/admin/settlements/re_'; DROP TABLE disbursements;--/reject",
+    "/admin/settlements//",
+    "/admin/./treasury",
+    "/admin",
+    "/admin/",
+]
+
+ADMIN_QUERIES = [
+    "limit=-1",
+    "limit=abc",
+    "limit=\u00b2",
+    "limit=999999999999999999999999",
+    "limit=1&limit=2",
+    "status=" + "x" * 10_000,
+    "status=paid%00",
+    "status=queued&status=paid",
+    "merchant_id=" + "m" * 3_000,
+    "merchant_id=mer_%00",
+    "starting_after=../../etc/passwd",
+    "starting_after=po_" + "a" * 3_000,
+    "starting_after=%F0%9F%92%B0",
+    "%ZZ=%ZZ",
+    "a" * 10_000,
+]
+
+# What API Gateway may pass on as the authorizer's result, where no admin was verified.
+NOT_AN_ADMIN: list[Any] = [
+    None,
+    {},
+    "claims",
+    {"claims": None},
+    {"claims": "sub=admin"},
+    {"claims": []},
+    {"claims": {}},
+    {"claims": {"sub": ""}},
+    {"claims": {"cognito:username": "ops@example.com"}},
+]
+
+MEDIA_TYPES: list[str | None] = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/xml",
+    "application/json-patch+json",
+    "",
+    None,  # no Content-Type header at all (curl -d without -H)
+]
+
+
+def test_admin_posts_with_another_media_type_get_415(merchant: MerchantCreds) -> None:
+    # Given an admin posting well-formed JSON declared as another media type (or none)
+    results = [
+        (
+            f"POST {path} Content-Type={media!r}",
+            admin_call("POST", path, {"name": "Typed Shop"}, headers={"Content-Type": media}),
+        )
+        for path in admin_post_paths(merchant.merchant_id)
+        for media in MEDIA_TYPES
+    ]
+
+    # Then each is a clear 415, as on the merchant API, and never a 5xx
+    assert_all_handled(results)
+    wrong = [
+        (what, r.status, r.body)
+        for what, r in results
+        if (r.status, r.error["code"]) != (415, "unsupported_media_type")
+    ]
+    assert not wrong, wrong
+
+
+def test_admin_json_with_a_charset_is_still_json(stack: LocalStack) -> None:
+    # Given a client that adds a charset to the JSON media type
+    reply = admin_call(
+        "POST",
+        "/admin/merchants",
+        {"name": "Charset Shop"},
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+
+    # Then it is served
+    assert reply.status == 201, reply.body
+
+
+def test_merchant_posts_with_another_media_type_get_415(merchant: MerchantCreds) -> None:
+    # Given correctly signed requests whose body is declared as something other than JSON
+    replies = [
+        (
+            repr(media),
+            merchant_call(
+                merchant, "POST", "/v1/payments", {"amount": "1"}, headers={"Content-Type": media}
+            ),
+        )
+        for media in MEDIA_TYPES
+        if media is not None
+    ]
+
+    # Then each gets 415 unsupported_media_type
+    assert_all_handled(replies)
+    assert {(r.status, r.error["code"]) for _, r in replies} == {(415, "unsupported_media_type")}
+
+
+def test_hostile_admin_bodies_never_cause_a_server_error(merchant: MerchantCreds) -> None:
+    # Given an authenticated admin posting hostile JSON bodies to every POST route
+    results = [
+        (f"POST {path} {body!r}", admin_call("POST", path, body))
+        for body in BODIES + ADMIN_BODIES
+        for path in admin_post_paths(merchant.merchant_id)
+    ]
+
+    # Then each is answered as a client error (or, if valid, served)
+    assert_all_handled(results)
+
+
+def test_hostile_admin_paths_and_queries_never_cause_a_server_error(
+    merchant: MerchantCreds,
+) -> None:
+    lists = ("/admin/merchants", "/admin/payments", "/admin/settlements")
+    results = [
+        (f"{method} {path}", admin_call(method, path))
+        for path in ADMIN_PATHS
+        for method in ("GET", "POST", "DELETE")
+    ] + [
+        (f"GET {path}?{query}", admin_call("GET", f"{path}?{query}"))
+        for path in (*lists, f"/admin/merchants/{merchant.merchant_id}/api_keys")
+        for query in ADMIN_QUERIES
+    ]
+    assert_all_handled(results)
+
+
+def test_admin_requests_without_a_verified_admin_get_the_same_401(
+    merchant: MerchantCreds,
+) -> None:
+    # Given requests that no Cognito authorizer vouched for, hostile or not
+    replies = [
+        (
+            f"{authorizer!r} POST {body!r}",
+            admin_call(
+                "POST",
+                "/admin/merchants",
+                body,
+                authorizer=authorizer,
+                headers={"Content-Type": media},
+            ),
+        )
+        for authorizer in NOT_AN_ADMIN
+        for body in ({"name": "Sneaky"}, DEEP, "{" * 100, HUGE)
+        for media in ("application/json", "text/plain")
+    ] + [
+        (f"{authorizer!r} GET", admin_call("GET", "/admin/treasury", authorizer=authorizer))
+        for authorizer in NOT_AN_ADMIN
+    ]
+
+    # Then every one is the same 401, before anything about the request is revealed
+    assert_all_handled(replies)
+    assert {(r.status, r.error["type"]) for _, r in replies} == {(401, "authentication_error")}
