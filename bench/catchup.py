@@ -141,7 +141,8 @@ def run(progress: Any = print) -> CatchupResult:
 
     from shared import config
     from shared.chain import scanner as scanner_module
-    from shared.dal import repo
+    from shared.dal import addresses as address_repo
+    from shared.dal import payments as payment_repo
     from shared.local import chain
     from shared.local.stack import LocalStack, StackConfig
     from shared.models.api import CreatePayment
@@ -203,7 +204,7 @@ def run(progress: Any = print) -> CatchupResult:
         )
         with (
             _patched(scanner_module, "match_transfers", timings, "decode + match (CPU)"),
-            _patched(repo, "payments_for_addresses", timings, "DynamoDB address lookups"),
+            _patched(address_repo, "payments_for_addresses", timings, "DynamoDB address lookups"),
             _patched(service, "record_transfer", timings, "record matched transfers"),
             _patched(UntilHead, "_finalize", timings, "finalize (receipts + DB)"),
         ):
@@ -214,7 +215,7 @@ def run(progress: Any = print) -> CatchupResult:
         paid = sum(
             1
             for p in payments
-            if (got := repo.get_payment(p.payment_id, with_transfers=False)) is not None
+            if (got := payment_repo.get_payment(p.payment_id, with_transfers=False)) is not None
             and got.status.value == "paid"
         )
         if paid != len(payments):

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, machine, percentile
 from shared import ids
-from shared.dal import repo
+from shared.dal import events as event_repo
 from shared.local.apigw import LambdaContext
 from shared.local.chain import free_port
 from shared.local.stack import LocalStack, StackConfig
@@ -107,7 +107,7 @@ def _event(merchant_id: str) -> str:
         merchant_id=merchant_id,
         data={"object": {"id": "pay_bench", "status": "paid"}},
     )
-    repo.put_event(event, outbox=False)
+    event_repo.put_event(event, outbox=False)
     return event.event_id
 
 

@@ -103,3 +103,8 @@ class ChainMismatch(Exception):
 
 class LeaseHeld(Exception):
     """Another scanner invocation holds the cursor lease."""
+
+
+class ConcurrentUpdate(Exception):
+    """A conditional write lost a race (version changed or item already exists): the
+    caller re-reads and retries, or gives up."""

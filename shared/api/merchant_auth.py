@@ -18,7 +18,7 @@ from shared import config, ids
 from shared.api.http import check_json_body, error_response, event_body, proxy_error, raw_body
 from shared.auth import hmac_auth
 from shared.custody import envelope
-from shared.dal import repo
+from shared.dal import idempotency as idempotency_repo
 from shared.errors import (
     BscpayError,
     IdempotencyConflict,
@@ -95,7 +95,9 @@ def idempotency(app: APIGatewayRestResolver, next_middleware: NextMiddleware) ->
     digest = hashlib.sha256(
         f"{event.http_method}\n{event.path}\n".encode() + raw_body(app)
     ).hexdigest()
-    existing = repo.claim_idempotency_key(record_key, digest, ids.now(), IDEMPOTENCY_TTL_S)
+    existing = idempotency_repo.claim_idempotency_key(
+        record_key, digest, ids.now(), IDEMPOTENCY_TTL_S
+    )
     if existing is not None:
         if existing.request_hash != digest:
             return error_response(
@@ -116,13 +118,14 @@ def idempotency(app: APIGatewayRestResolver, next_middleware: NextMiddleware) ->
     try:
         response = next_middleware(app)
     except Exception:
-        repo.release_idempotency_key(record_key)
+        idempotency_repo.release_idempotency_key(record_key)
         raise
     if 200 <= response.status_code < 300:
         body = response.body if isinstance(response.body, str) else json.dumps(response.body)
-        repo.complete_idempotency_key(
+        idempotency_repo.complete_idempotency_key(
             record_key, response.status_code, _seal_response(record_key, body)
         )
     else:
-        repo.release_idempotency_key(record_key)  # a failed request may be retried, fixed
+        # a failed request may be retried, fixed
+        idempotency_repo.release_idempotency_key(record_key)
     return response

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from shared import config, ids
 from shared.auth import secrets
 from shared.auth.signing import request_signature
-from shared.dal import repo
+from shared.dal import merchants as merchant_repo
 from shared.errors import Forbidden, Unauthenticated
 from shared.models.domain import ApiKey
 
@@ -45,7 +45,7 @@ def authenticate(
     if len(key_id) > 64 or len(signature) > 128:
         raise Unauthenticated("invalid request signature")
 
-    key = repo.get_api_key(key_id)
+    key = merchant_repo.get_api_key(key_id)
     if key is None or key.status != "active":
         raise Unauthenticated("invalid request signature")
     secret = secrets.decrypt(key.key_id, key.secret_ciphertext)

@@ -28,9 +28,10 @@ from shared import config, ids
 from shared.chain.heads import HeadWatcher
 from shared.chain.logs import TRANSFER_TOPIC, TransferLog, decode, match_transfers
 from shared.chain.rpc import JsonRpc, RpcError
-from shared.dal import repo
-from shared.dal.repo import ConcurrentUpdate
-from shared.errors import ChainMismatch
+from shared.dal import addresses as address_repo
+from shared.dal import system as system_repo
+from shared.dal import transfers as transfer_repo
+from shared.errors import ChainMismatch, ConcurrentUpdate
 from shared.events import outbox
 from shared.models.domain import Transfer
 from shared.payments import service
@@ -84,7 +85,9 @@ class Scanner:
         report = ScanReport()
         self.check_chain()
         try:
-            cursor = repo.acquire_lease(CURSOR, self.owner, time.time(), self.settings.lease_s)
+            cursor = system_repo.acquire_lease(
+                CURSOR, self.owner, time.time(), self.settings.lease_s
+            )
         except ConcurrentUpdate:
             report.lease_held_elsewhere = True
             logger.info("another scanner holds the lease; exiting")
@@ -109,7 +112,7 @@ class Scanner:
                     heads.wait()
         finally:
             heads.stop()
-            repo.release_lease(CURSOR, self.owner)
+            system_repo.release_lease(CURSOR, self.owner)
         return report
 
     # -- one iteration --------------------------------------------------------------
@@ -130,7 +133,9 @@ class Scanner:
             logs, to_hash = self.rpc.verified_logs(self.token, TRANSFER_TOPIC, cursor + 1, to_block)
             report.transfers_recorded += self._record(logs)
             self._remember(to_block, to_hash)
-            repo.advance_cursor(CURSOR, self.owner, to_block, time.time(), self.settings.lease_s)
+            system_repo.advance_cursor(
+                CURSOR, self.owner, to_block, time.time(), self.settings.lease_s
+            )
             self._save_hashes()
             report.blocks_scanned += to_block - cursor
             if head - to_block > self.settings.max_blocks_per_query:
@@ -151,7 +156,7 @@ class Scanner:
         transfers = match_transfers(raw_logs, self.token)
         if not transfers:
             return 0
-        owners = repo.payments_for_addresses(t.to_address for t in transfers)
+        owners = address_repo.payments_for_addresses(t.to_address for t in transfers)
         recorded = 0
         now = ids.now()
         for log in transfers:
@@ -177,7 +182,7 @@ class Scanner:
 
     def _transfer(self, log: TransferLog, payment_id: str, merchant_id: str, now: int) -> Transfer:
         return Transfer(
-            transfer_id=repo.transfer_id(self.chain.chain_id, log.tx_hash, log.log_index),
+            transfer_id=transfer_repo.transfer_id(self.chain.chain_id, log.tx_hash, log.log_index),
             chain_id=self.chain.chain_id,
             tx_hash=log.tx_hash,
             log_index=log.log_index,
@@ -214,7 +219,7 @@ class Scanner:
     def _finalize(self, head: int) -> int:
         finalized = self.finalized_block(head)
         done = 0
-        for transfer in repo.unfinal_transfers(up_to_block=finalized):
+        for transfer in transfer_repo.unfinal_transfers(up_to_block=finalized):
             # Risk tiers: large transfers wait for extra depth beyond finality.
             if transfer.block_number > finalized - self.chain.extra_depth_for(transfer.amount):
                 continue
@@ -255,7 +260,7 @@ class Scanner:
         never starves following the head; progress is saved after every chunk.
         Recording is idempotent, so a rescan only adds what was missed. Blocks above
         the cursor are left to the normal scan; the cursor itself never moves here."""
-        queued = repo.pending_rescans()
+        queued = system_repo.pending_rescans()
         if not queued:
             return
         entry = queued[0]
@@ -265,9 +270,9 @@ class Scanner:
             logs, _ = self.rpc.verified_logs(self.token, TRANSFER_TOPIC, start, chunk_end)
             report.transfers_recorded += self._record(logs)
             if chunk_end < end:
-                repo.advance_rescan(entry, chunk_end + 1)
+                system_repo.advance_rescan(entry, chunk_end + 1)
                 return
-        repo.drop_rescan(entry)
+        system_repo.drop_rescan(entry)
         report.rescans += 1
         logger.info("rescan done", extra={"from": entry["from"], "to": entry["to"]})
 
@@ -291,7 +296,7 @@ class Scanner:
             del self._hashes[number]
         report.rewinds += 1
         logger.warning("reorg detected; rewinding", extra={"from": cursor, "to": fork})
-        repo.advance_cursor(CURSOR, self.owner, fork, time.time(), self.settings.lease_s)
+        system_repo.advance_cursor(CURSOR, self.owner, fork, time.time(), self.settings.lease_s)
         self._reverse_orphans(fork)
         return fork
 
@@ -299,7 +304,7 @@ class Scanner:
         """Transfers seen above the fork whose transaction left the chain are reversed
         now (payment.reversed), not only once their block number turns final. One that
         was re-included stays pending and is judged again at finality."""
-        for transfer in repo.unfinal_transfers():
+        for transfer in transfer_repo.unfinal_transfers():
             if transfer.block_number <= fork:
                 continue
             receipt = self.rpc.receipt(transfer.tx_hash)
@@ -333,7 +338,7 @@ class Scanner:
             del self._hashes[old]
 
     def _load_hashes(self) -> None:
-        item = repo.get_system(CURSOR)
+        item = system_repo.get_system(CURSOR)
         if item is None or not item.data_json:
             return
         data = json.loads(item.data_json)
@@ -348,7 +353,7 @@ class Scanner:
             "hashes": self._hashes,
             "finalized": [self._last_finalized, self._finalized_moved_at],
         }
-        repo.save_lease_data(CURSOR, self.owner, json.dumps(data))
+        system_repo.save_lease_data(CURSOR, self.owner, json.dumps(data))
 
     def _start_block(self) -> int:
         configured = self.settings.start_block

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from shared.custody import hd
 from shared.custody.setup import account_xpub_or_none
-from shared.dal import repo
+from shared.dal import system as system_repo
 
 ADDRESS_COUNTER = "address_index"
 
@@ -21,5 +21,5 @@ def _xpub() -> str:
 
 def allocate() -> tuple[int, str]:
     """A fresh (index, address); concurrent callers never get the same index."""
-    index = repo.next_counter(ADDRESS_COUNTER)
+    index = system_repo.next_counter(ADDRESS_COUNTER)
     return index, hd.deposit_address(_xpub(), index)

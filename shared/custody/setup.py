@@ -12,7 +12,7 @@ import json
 
 from shared import config, ids
 from shared.custody import envelope, hd
-from shared.dal import repo
+from shared.dal import system as system_repo
 
 CUSTODY_RECORD = "custody"
 CONTEXT = {"purpose": "bscpay-custody-mnemonic"}
@@ -35,7 +35,7 @@ def ensure_custody() -> str:
         "sealed_mnemonic": envelope.seal(config.aws().custody_key_id, mnemonic.encode(), CONTEXT),
     }
     del mnemonic
-    repo.put_system_once(CUSTODY_RECORD, record, ids.now())
+    system_repo.put_system_once(CUSTODY_RECORD, record, ids.now())
     # Another setup may have won the race; the stored record is the truth.
     stored = account_xpub_or_none()
     assert stored is not None
@@ -43,7 +43,7 @@ def ensure_custody() -> str:
 
 
 def account_xpub_or_none() -> str | None:
-    item = repo.get_system(CUSTODY_RECORD)
+    item = system_repo.get_system(CUSTODY_RECORD)
     if item is None or not item.data_json:
         return None
     return str(json.loads(item.data_json)["xpub"])
@@ -55,7 +55,7 @@ if __name__ == "__main__":
 
 
 def hot_wallet_address() -> str | None:
-    item = repo.get_system(CUSTODY_RECORD)
+    item = system_repo.get_system(CUSTODY_RECORD)
     if item is None or not item.data_json:
         return None
     address = json.loads(item.data_json).get("hot_wallet")

@@ -9,7 +9,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from shared.dal import models as m
+from shared.dal._base import Binder
 from shared.dal.ledger_models import IntegerAttribute
 
 
@@ -107,4 +107,4 @@ class SettlementProfileModel(_Base):
 
 
 MODELS: tuple[type[_Base], ...] = (DisbursementModel, SettlementProfileModel)
-bind = m.Binder(MODELS)
+bind = Binder(MODELS)

@@ -17,7 +17,9 @@ from pynamodb.transactions import TransactWrite
 from shared.dal import disbursement_models as dm
 from shared.dal import ledger_repo
 from shared.dal import models as m
-from shared.dal.repo import ConcurrentUpdate, _event_item, created_key
+from shared.dal._base import created_key
+from shared.dal.events import event_item
+from shared.errors import ConcurrentUpdate
 from shared.ledger.ledger import Posting
 from shared.models.domain import (
     Disbursement,
@@ -144,7 +146,7 @@ def _write(tx: TransactWrite, change: DisbursementChange) -> None:
     for posting in change.postings:
         ledger_repo.add_to_transaction(tx, posting)
     for event in change.events:
-        tx.save(_event_item(event), condition=m.EventModel.event_id.does_not_exist())
+        tx.save(event_item(event), condition=m.EventModel.event_id.does_not_exist())
     if change.refund_reserve is not None:
         headroom = change.refund_reserve.cap - d.amount
         if headroom < 0:

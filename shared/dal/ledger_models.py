@@ -10,7 +10,7 @@ from pynamodb.attributes import Attribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
 from pynamodb.models import Model
 
-from shared.dal import models as m
+from shared.dal._base import Binder
 
 
 class IntegerAttribute(Attribute[int]):
@@ -86,4 +86,4 @@ LEDGER_MODELS: tuple[type[_LedgerBase], ...] = (
 )
 
 # Points the ledger models at this deployment's tables. Cheap after the first call.
-bind = m.Binder(LEDGER_MODELS)
+bind = Binder(LEDGER_MODELS)

@@ -21,7 +21,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.dal import ledger_models as lm
-from shared.dal import models as m
+from shared.dal._base import connection
 from shared.ledger.ledger import (
     Account,
     Entry,
@@ -91,8 +91,8 @@ class DynamoLedgerRepository:
 
 def add_to_transaction(tx: TransactWrite, posting: Posting) -> None:
     """Add a posting's items to a transaction the caller commits, e.g. the payment's own
-    (``repo.commit``), so a final transfer and its credit commit together. A taken journal
-    id then cancels the caller's whole transaction (a ConditionalCheckFailed)."""
+    (``shared.dal.payments.commit``), so a final transfer and its credit commit together. A
+    taken journal id then cancels the caller's whole transaction (a ConditionalCheckFailed)."""
     lm.bind()
     tx.save(
         lm.LedgerJournalModel(
@@ -207,7 +207,7 @@ def transact(write: Callable[[TransactWrite], None]) -> None:
     failed condition raises the TransactWriteError (see :func:`reason_codes`)."""
     for attempt in range(CONFLICT_RETRIES + 1):
         try:
-            with TransactWrite(connection=m.connection()) as tx:
+            with TransactWrite(connection=connection()) as tx:
                 write(tx)
             return
         except TransactWriteError as exc:

@@ -1,5 +1,6 @@
 """pynamodb models. Table names, region and endpoint are bound from configuration
-at first use (``bind``), because they differ per deployment and in the local stack."""
+at first use (``shared.dal._base.bind``), because they differ per deployment and in the
+local stack."""
 
 from __future__ import annotations
 
@@ -15,12 +16,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.connection import Connection
 from pynamodb.constants import NUMBER
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-
-from shared import config
 
 
 class _Base(Model):
@@ -412,61 +410,3 @@ ALL_MODELS: tuple[type[_Base], ...] = (
     IdempotencyModel,
     SystemModel,
 )
-
-_bound: tuple[str, str, str | None] | None = None
-
-
-def bind() -> None:
-    """Point every model at this deployment's tables. Cheap after the first call."""
-    global _bound
-    settings = config.aws()
-    key = key_of(settings)
-    if _bound == key:
-        return
-    point_at(ALL_MODELS, settings)
-    _bound = key
-
-
-class Binder:
-    """``bind()`` for a group of models kept in another module (ledger, disbursements):
-    points them at this deployment's tables on first use and when configuration changes."""
-
-    def __init__(self, models: tuple[type[Model], ...]) -> None:
-        self.models = models
-        self._bound: tuple[str, str, str | None] | None = None
-
-    def __call__(self) -> None:
-        settings = config.aws()
-        key = key_of(settings)
-        if self._bound != key:
-            point_at(self.models, settings)
-            self._bound = key
-
-
-def point_at(models: tuple[type[Model], ...], settings: config.AwsSettings) -> None:
-    """Set table name, region and endpoint of ``models`` from configuration."""
-    for model in models:
-        meta: Any = model.Meta
-        meta.table_name = settings.table_name(meta.logical)
-        meta.region = settings.region
-        meta.host = settings.aws_endpoint_url
-        model._connection = None  # drop a connection bound to an earlier endpoint
-
-
-_connection: tuple[tuple[str, str, str | None], Connection] | None = None
-
-
-def connection() -> Connection:
-    """The connection for transactions, created once per binding: a new Connection
-    builds a new botocore client (~0.2 s of service-model loading) on first use."""
-    global _connection
-    bind()
-    if _connection is None or _connection[0] != _bound:
-        settings = config.aws()
-        conn = Connection(region=settings.region, host=settings.aws_endpoint_url)
-        _connection = (key_of(settings), conn)
-    return _connection[1]
-
-
-def key_of(settings: config.AwsSettings) -> tuple[str, str, str | None]:
-    return (settings.prefix, settings.region, settings.aws_endpoint_url)

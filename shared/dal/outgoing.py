@@ -31,10 +31,10 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from shared import config
 from shared.dal import ledger_repo
 from shared.dal import models as m
-from shared.dal.repo import ConcurrentUpdate, _is_condition_failure
+from shared.dal._base import Binder, bind, connection, is_condition_failure
+from shared.errors import ConcurrentUpdate
 from shared.ledger.ledger import Posting
 
 # One nonce item per sending wallet role. The system table is granted per item name
@@ -70,17 +70,12 @@ class NonceModel(Model):
     updated_at = m.ExactIntAttribute(null=True)
 
 
-_bound: tuple[str, str, str | None] | None = None
+_bind_nonce = Binder((NonceModel,))
 
 
 def _bind() -> None:
-    global _bound
-    m.bind()
-    settings = config.aws()
-    key = m.key_of(settings)
-    if _bound != key:
-        m.point_at((NonceModel,), settings)
-        _bound = key
+    bind()
+    _bind_nonce()
 
 
 def stored_nonce(wallet: str, name: str = HOT_WALLET_NONCE) -> int | None:
@@ -130,7 +125,7 @@ def _raise_for(exc: TransactWriteError, tx_id: str) -> None:
     reasons = exc.cancellation_reasons
     if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
         raise NonceTaken(tx_id) from exc
-    if _is_condition_failure(exc):
+    if is_condition_failure(exc):
         raise ConcurrentUpdate(tx_id) from exc
     raise exc
 
@@ -209,7 +204,7 @@ def _create(tx_id: str, kind: str, payload: dict[str, Any], now: int, **extra: A
             **extra,
         ).save(condition=m.OutgoingModel.tx_id.does_not_exist())
     except PutError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             return False
         raise
     return True
@@ -327,7 +322,7 @@ def sign(record: TransferRecord, claim: NonceClaim, gas_limit: int, now: int) ->
     actions = _actions(record, "SIGNED", now, Change(tx_hash=record.attempts[-1].tx_hash))
     actions += [m.OutgoingModel.nonce.set(claim.nonce), m.OutgoingModel.gas_limit.set(gas_limit)]
     try:
-        with TransactWrite(connection=m.connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             _take(tx, claim, now)
             tx.update(
                 m.OutgoingModel(record.tx_id),
@@ -363,7 +358,7 @@ def transition(
             condition=_expected(before, (before.state,)),
         )
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise ConcurrentUpdate(before.tx_id) from exc
         raise
     return replace(
@@ -415,7 +410,7 @@ def sign_sweep_tx(
     first = child.attempts[0]
     actions, condition = _append_to_sweep(first.tx_hash, first.raw_tx, seen, now)
     try:
-        with TransactWrite(connection=m.connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             _take(tx, claim, now)
             tx.update(m.OutgoingModel(sweep_id), actions=actions, condition=condition)
             tx.save(
@@ -515,10 +510,10 @@ def post_alone(posting: Posting) -> None:
     (``Ledger.explain_rejection``: a replay, or a typed error)."""
     _bind()
     try:
-        with TransactWrite(connection=m.connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             ledger_repo.add_to_transaction(tx, posting)
     except TransactWriteError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise ConcurrentUpdate(posting.journal_id) from exc
         raise
 
@@ -530,7 +525,7 @@ def record_sweep_tx(sweep_id: str, tx_hash: str, raw_hex: str, seen: str, now: i
     try:
         m.OutgoingModel(sweep_id).update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise ConcurrentUpdate(sweep_id) from exc
         raise
 
@@ -547,7 +542,7 @@ def sweep_broadcast(sweep_id: str, now: int) -> None:
             condition=m.OutgoingModel.state == "SIGNED",
         )
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise ConcurrentUpdate(sweep_id) from exc
         raise
 
@@ -578,7 +573,7 @@ def finish_sweep(
     if error:
         actions.append(m.OutgoingModel.error.set(error[:500]))
     try:
-        with TransactWrite(connection=m.connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(
                 m.OutgoingModel(sweep_id),
                 actions=actions,
@@ -587,6 +582,6 @@ def finish_sweep(
             for posting in postings:
                 ledger_repo.add_to_transaction(tx, posting)
     except TransactWriteError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             raise ConcurrentUpdate(sweep_id) from exc
         raise

@@ -21,11 +21,14 @@ from aws_lambda_powertools import Logger
 
 from shared import aws, config, ids, ledger
 from shared.alerts import raise_alert
+from shared.dal import addresses as address_repo
 from shared.dal import disbursements as store
-from shared.dal import repo
+from shared.dal import events as event_repo
+from shared.dal import merchants as merchant_repo
+from shared.dal import payments as payment_repo
 from shared.dal.disbursements import DisbursementChange, RefundCap, RefundVolume
-from shared.dal.repo import ConcurrentUpdate
 from shared.errors import (
+    ConcurrentUpdate,
     Conflict,
     Forbidden,
     IdempotencyConflict,
@@ -123,7 +126,7 @@ def checked_destination(value: str, param: str = "address") -> str:
     hot = hot_wallet_address()
     if hot:
         own.add(hot.lower())
-    if address.lower() in own or repo.payment_for_address(address) is not None:
+    if address.lower() in own or address_repo.payment_for_address(address) is not None:
         raise ValidationFailed(f"{address} is not a valid destination for funds", param)
     return address
 
@@ -216,12 +219,12 @@ def _announce_address_change(profile: SettlementProfile, previous: str | None) -
             }
         },
     )
-    repo.put_event(event, outbox=True)
+    event_repo.put_event(event, outbox=True)
     outbox.publish([event])
 
 
 def _require_merchant(merchant_id: str) -> None:
-    if not ids.plausible(merchant_id, "mer") or repo.get_merchant(merchant_id) is None:
+    if not ids.plausible(merchant_id, "mer") or merchant_repo.get_merchant(merchant_id) is None:
         raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
 
 
@@ -354,7 +357,7 @@ def request_refund(
 
 def _merchant_payment(merchant_id: str, payment_id: str) -> Payment:
     found = ids.plausible(payment_id, "pay")
-    payment = repo.get_payment(payment_id, with_transfers=False) if found else None
+    payment = payment_repo.get_payment(payment_id, with_transfers=False) if found else None
     if payment is None or payment.merchant_id != merchant_id:
         raise NotFound(f"no payment {payment_id!r}", "payment_id")
     return payment

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from shared import ids
-from shared.dal import repo
+from shared.dal import endpoints as endpoint_repo
+from shared.dal import events as event_repo
 from shared.errors import NotFound, ValidationFailed
 from shared.events import outbox
 from shared.models.api import SUBSCRIBABLE_EVENT_TYPES
@@ -11,7 +12,7 @@ from shared.models.domain import Event
 
 
 def get(merchant_id: str, event_id: str) -> Event:
-    event = repo.get_event(event_id) if ids.plausible(event_id, "evt") else None
+    event = event_repo.get_event(event_id) if ids.plausible(event_id, "evt") else None
     if event is None or event.merchant_id != merchant_id:
         raise NotFound(f"no event {event_id!r}", "id")
     return event
@@ -27,7 +28,7 @@ def list_for(
     if event_type is not None and event_type not in (*SUBSCRIBABLE_EVENT_TYPES, "ping"):
         raise ValidationFailed(f"unknown event type {event_type!r}", "type")
     after = get(merchant_id, starting_after) if starting_after else None
-    return repo.list_events(merchant_id, limit, after, event_type, payment_id)
+    return event_repo.list_events(merchant_id, limit, after, event_type, payment_id)
 
 
 def redeliver(merchant_id: str, event_id: str) -> int:
@@ -35,7 +36,7 @@ def redeliver(merchant_id: str, event_id: str) -> int:
     event = get(merchant_id, event_id)
     targets = [
         e.endpoint_id
-        for e in repo.endpoints_of(merchant_id)
+        for e in endpoint_repo.endpoints_of(merchant_id)
         if e.status == "enabled" and event.type in e.events
     ]
     outbox.enqueue_for(event.event_id, targets)

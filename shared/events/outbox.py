@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from aws_lambda_powertools import Logger
 
 from shared import aws, config, ids
-from shared.dal import repo
+from shared.dal import endpoints as endpoint_repo
+from shared.dal import events as event_repo
 from shared.models.domain import Event
 
 logger = Logger(child=True)
@@ -31,7 +32,7 @@ def publish(events: Iterable[Event]) -> int:
     for event in events:
         try:
             _enqueue(event)
-            repo.mark_dispatched(event.event_id)
+            event_repo.mark_dispatched(event.event_id)
             done += 1
         except Exception:
             # The event stays in the outbox; relay() retries it. Never lose it.
@@ -41,13 +42,13 @@ def publish(events: Iterable[Event]) -> int:
 
 def relay(now: int | None = None, limit: int = 100) -> int:
     now = ids.now() if now is None else now
-    return publish(repo.outbox_pending(created_before=now - RELAY_GRACE_S, limit=limit))
+    return publish(event_repo.outbox_pending(created_before=now - RELAY_GRACE_S, limit=limit))
 
 
 def _enqueue(event: Event) -> None:
     endpoints = [
         e
-        for e in repo.endpoints_of(event.merchant_id)
+        for e in endpoint_repo.endpoints_of(event.merchant_id)
         if e.status == "enabled" and event.type in e.events
     ]
     enqueue_for(event.event_id, [e.endpoint_id for e in endpoints])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from shared import ids
-from shared.dal import repo
+from shared.dal import payments as payment_repo
 from shared.disbursements import schedule
 from shared.events import outbox
 from shared.payments import service
@@ -30,7 +30,7 @@ class ExpiryReport:
 def run(now: int | None = None) -> ExpiryReport:
     now = ids.now() if now is None else now
     report = ExpiryReport()
-    for payment in repo.open_payments_due(now):
+    for payment in payment_repo.open_payments_due(now):
         report.examined += 1
         before = payment.status
         after = service.expire_if_due(payment.payment_id, now)

@@ -10,9 +10,11 @@ from aws_lambda_powertools import Logger
 
 from shared import config, ids
 from shared.custody import addresses
-from shared.dal import repo
-from shared.dal.repo import ConcurrentUpdate, PaymentChange
-from shared.errors import InvalidState, PaymentNotFound, ValidationFailed
+from shared.dal import merchants as merchant_repo
+from shared.dal import payments as payment_repo
+from shared.dal import transfers as transfer_repo
+from shared.dal.payments import PaymentChange
+from shared.errors import ConcurrentUpdate, InvalidState, PaymentNotFound, ValidationFailed
 from shared.events import outbox
 from shared.ledger.ledger import credit_payment_posting
 from shared.models.api import EVENT_TYPES, CreatePayment, PaymentOut
@@ -29,7 +31,7 @@ def create(merchant_id: str, request: CreatePayment) -> Payment:
     chain = config.chain()
     amount = parse_amount(request.amount, chain.token_decimals)
     expires_in = request.expires_in or config.api().default_expires_in_s
-    merchant = repo.get_merchant(merchant_id)
+    merchant = merchant_repo.get_merchant(merchant_id)
     tolerance_bps = merchant.underpay_tolerance_bps if merchant else 0
     index, address = addresses.allocate()
     now = ids.now()
@@ -49,12 +51,12 @@ def create(merchant_id: str, request: CreatePayment) -> Payment:
         # Snapshot: a later change of the merchant's tolerance does not rewrite old payments.
         tolerance=amount * tolerance_bps // 10_000,
     )
-    repo.insert_payment(payment)
+    payment_repo.insert_payment(payment)
     return payment
 
 
 def get(merchant_id: str, payment_id: str) -> Payment:
-    payment = repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
+    payment = payment_repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
     if payment is None or payment.merchant_id != merchant_id:
         raise PaymentNotFound(f"no payment {payment_id!r}", "id")
     return payment
@@ -66,18 +68,18 @@ def list_for_merchant(
     if status is not None and status not in {s.value for s in PaymentStatus}:
         raise ValidationFailed(f"unknown status {status!r}", "status")
     after = get(merchant_id, starting_after) if starting_after else None
-    return repo.list_payments(merchant_id, limit, after, status)
+    return payment_repo.list_payments(merchant_id, limit, after, status)
 
 
 def list_all(limit: int, starting_after: str | None) -> tuple[list[Payment], bool]:
     after = (
-        repo.get_payment(starting_after, with_transfers=False)
+        payment_repo.get_payment(starting_after, with_transfers=False)
         if starting_after and ids.plausible(starting_after, "pay")
         else None
     )
     if starting_after and after is None:
         raise PaymentNotFound(f"no payment {starting_after!r}", "starting_after")
-    return repo.list_payments_all(limit, after)
+    return payment_repo.list_payments_all(limit, after)
 
 
 def cancel(merchant_id: str, payment_id: str) -> Payment:
@@ -104,7 +106,7 @@ def record_transfer(transfer: Transfer) -> bool:
     transaction and log index, new block) is revived: pending again, counted once.
     A pending one seen again in another block (re-included by the reorg itself) moves
     to that block."""
-    existing = repo.get_transfer_status(transfer.transfer_id)
+    existing = transfer_repo.get_transfer_status(transfer.transfer_id)
     if existing == TransferStatus.PENDING:
         _move_to_block(transfer)
         return False
@@ -130,7 +132,10 @@ def record_transfer(transfer: Transfer) -> bool:
     try:
         _mutate(transfer.payment_id, change)
     except ConcurrentUpdate:
-        if repo.get_transfer_status(transfer.transfer_id) not in (None, TransferStatus.REVERSED):
+        if transfer_repo.get_transfer_status(transfer.transfer_id) not in (
+            None,
+            TransferStatus.REVERSED,
+        ):
             return False  # another scanner pass recorded it first
         raise
     return True
@@ -242,7 +247,7 @@ def _transition(p: Payment, new_status: PaymentStatus, deactivate: bool = False)
 def _mutate(payment_id: str, build: Callable[[Payment], PaymentChange | None]) -> Payment:
     """Optimistic concurrency: read, build the change, commit on the version; retry on a race."""
     for attempt in range(MAX_RETRIES):
-        payment = repo.get_payment(payment_id)
+        payment = payment_repo.get_payment(payment_id)
         if payment is None:
             raise PaymentNotFound(f"no payment {payment_id!r}")
         change = build(payment)
@@ -254,7 +259,7 @@ def _mutate(payment_id: str, build: Callable[[Payment], PaymentChange | None]) -
                 "object": PaymentOut.of(change.payment, config.chain().token_decimals).to_json()
             }
         try:
-            repo.commit(change)
+            payment_repo.commit(change)
         except ConcurrentUpdate:
             if attempt == MAX_RETRIES - 1:
                 raise

@@ -8,12 +8,12 @@ import json
 from collections.abc import Iterable
 
 from shared.custody import envelope, setup
-from shared.dal import repo
+from shared.dal import system as system_repo
 from shared.settlement.signer import CustodyKeys, keys_from_mnemonic
 
 
 def load_keys(deposit_indexes: Iterable[int]) -> CustodyKeys:
-    item = repo.get_system(setup.CUSTODY_RECORD)
+    item = system_repo.get_system(setup.CUSTODY_RECORD)
     if item is None or not item.data_json:
         raise RuntimeError("custody is not set up: run `python -m shared.custody.setup`")
     sealed = json.loads(item.data_json)["sealed_mnemonic"]

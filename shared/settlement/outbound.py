@@ -32,7 +32,8 @@ ones become REPLACED.
 :class:`NonceCall` (how to re-sign it, how to verify its receipt): a sweep's
 ``sweepMany`` and gas top-ups go through it too (``shared.settlement.worker``).
 
-This module is settlement logic: it gets a ``Web3`` client and a
+This module is settlement logic: it gets a ``Web3`` client (``shared.chain.evm.client``:
+every RPC endpoint, with failover) and a
 :class:`~shared.settlement.signer.Signer` and never sees a key.
 """
 
@@ -46,31 +47,36 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from web3 import Web3
-from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import Nonce, TxParams, TxReceipt, Wei
 
-from shared import ids
+from shared import config, ids
 from shared.alerts import raise_alert
-from shared.dal import outgoing
-from shared.dal.outgoing import Attempt, Change, NonceClaim, NonceUsedWatch, TransferRecord
-from shared.dal.repo import ConcurrentUpdate
-from shared.settlement.nonces import NonceAllocator
-from shared.settlement.signer import Signer
-from shared.settlement.sweeps import (
+from shared.chain.evm import (
     ERC20_ABI,
     GAS_HEADROOM_DEN,
     GAS_HEADROOM_NUM,
-    TRANSFER_TOPIC,
+    BlockNotFound,
+    ContractLogicError,
     GasPolicy,
+    Nonce,
+    TransactionNotFound,
+    TxParams,
+    TxReceipt,
+    Web3,
+    Web3RPCError,
+    Wei,
     clamped_gas_price,
+    moved,
 )
+from shared.config import MIN_BUMP_BPS as MIN_BUMP_BPS  # re-exported
+from shared.config import OutboundSettings as OutboundSettings  # re-exported
+from shared.dal import outgoing
+from shared.dal.outgoing import Attempt, Change, NonceClaim, NonceUsedWatch, TransferRecord
+from shared.errors import ConcurrentUpdate
+from shared.settlement.nonces import NonceAllocator
+from shared.settlement.signer import Signer
 
 logger = Logger(child=True)
 
-MIN_BUMP_BPS = 1250  # 12.5 %: above geth/BSC's 10 % replacement rule, with rounding room
 CANCEL_GAS = 21_000
 _RACES = 5  # a duplicate writer moved the record: re-read and go on, at most this often
 # The scan for the transaction that used a record's nonce starts at the last block
@@ -79,27 +85,6 @@ NONCE_SCAN_SKEW_S = 300
 # ... and gives up, inconclusive (a human was alerted), this many blocks past the head
 # seen when the nonce was first found used (it was mined at or before that head).
 NONCE_SCAN_BEYOND = 2_000
-
-
-class OutboundSettings(BaseSettings):
-    """Outgoing transfers (``BSCPAY_OUTBOUND_*``), read once at cold start."""
-
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_OUTBOUND_", extra="ignore")
-
-    # A broadcast transaction not mined this long after it was signed is replaced.
-    stuck_after_s: float = Field(default=60.0, gt=0)
-    # How long one invocation waits for the receipt before TransferStillPending (keep it
-    # well under the function's timeout).
-    wait_s: float = Field(default=30.0, ge=0)
-    poll_interval_s: float = Field(default=1.0, gt=0)
-    # Gas price increase of a replacement, in basis points of the highest live attempt.
-    gas_bump_bps: int = Field(default=MIN_BUMP_BPS, ge=MIN_BUMP_BPS, le=100_000)
-    # The nonce is used on chain but no attempt has a receipt: a lagging node, usually,
-    # so the record stays open; this long after that was first seen: alert
-    # `nonce_used_elsewhere` and look for the transaction in finalized blocks.
-    nonce_lost_after_s: float = Field(default=3600.0, ge=0)
-    # Full blocks that scan reads per call (it goes on from there on the next call).
-    nonce_scan_blocks: int = Field(default=200, ge=1, le=10_000)
 
 
 # --- results and errors -----------------------------------------------------------------
@@ -182,21 +167,7 @@ def bumped_gas_price(
 
 def moved_to(receipt: TxReceipt, token: str, sender: str, to: str) -> int:
     """Token base units the receipt's Transfer logs moved from ``sender`` to ``to``."""
-    token, sender, to = (Web3.to_checksum_address(a) for a in (token, sender, to))
-    total = 0
-    for log in receipt["logs"]:
-        topics = log["topics"]
-        if (
-            Web3.to_checksum_address(log["address"]) != token
-            or len(topics) != 3
-            or HexBytes(topics[0]) != TRANSFER_TOPIC
-        ):
-            continue
-        source = Web3.to_checksum_address(HexBytes(topics[1])[-20:])
-        target = Web3.to_checksum_address(HexBytes(topics[2])[-20:])
-        if source == sender and target == to:
-            total += int.from_bytes(HexBytes(log["data"]))
-    return total
+    return moved(receipt, token, [sender], to).get(sender.lower(), 0)
 
 
 # --- the transfer -----------------------------------------------------------------------
@@ -243,7 +214,7 @@ class Outbound:
         self.hot: ChecksumAddress = hot_wallet.address
         self.token = Web3.to_checksum_address(token)
         self.gas = gas
-        self.settings = settings or OutboundSettings()
+        self.settings = settings or config.outbound()
         self.hooks = hooks or OutboundHooks()
         self.chain_id = int(w3.eth.chain_id)
         self.nonces = NonceAllocator(w3, self.hot)

@@ -9,28 +9,15 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import aws, config, ids
-from shared.dal import outgoing, repo
+from shared.config import PlannerSettings as PlannerSettings  # re-exported
+from shared.dal import addresses as address_repo
+from shared.dal import outgoing
 
 logger = Logger(child=True)
 
 HOT_WALLET_GROUP = "hot-wallet"
-
-
-class PlannerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_SWEEP_", extra="ignore")
-
-    # Below this (base units) a sweep would mostly pay gas: wait for more to arrive.
-    min_amount: int = Field(default=10**18, ge=0)
-    batch: int = Field(default=50, ge=1, le=200)
-    # A sweep record left open (not CONFIRMED/FAILED) and unchanged this long is sent
-    # to the queue again: its message ran out of receives (~6 minutes of "not mined
-    # yet") and went to the DLQ, and nothing else would ever finish it.
-    resume_after_s: int = Field(default=900, ge=0)
-    resume_batch: int = Field(default=25, ge=1, le=100)
 
 
 def sweep_id(addresses: list[str], salt: str = "") -> str:
@@ -44,9 +31,9 @@ def enqueue_due() -> str | None:
     """Run every minute by the expirer: first re-send the sweeps left open
     (:func:`resume_open`), then one sweep message for the due deposits worth sweeping;
     its id, or None."""
-    settings = PlannerSettings()
+    settings = config.planner()
     resume_open(settings=settings)
-    due = [d for d in repo.due_deposits(settings.batch) if d.amount >= settings.min_amount]
+    due = [d for d in address_repo.due_deposits(settings.batch) if d.amount >= settings.min_amount]
     if not due or not config.aws().settlement_queue_url:
         return None
     deposits = [{"address": d.address, "index": d.derivation_index} for d in due]
@@ -66,7 +53,7 @@ def resume_open(now: int | None = None, settings: PlannerSettings | None = None)
     that sweep only makes this one wait behind it in the FIFO group; one re-send per
     sweep and window (the deduplication id changes with the window). Returns the
     sweep ids sent."""
-    settings = settings or PlannerSettings()
+    settings = settings or config.planner()
     now = ids.now() if now is None else now
     if not config.aws().settlement_queue_url:
         return []

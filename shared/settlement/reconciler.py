@@ -14,27 +14,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import config, ledger
 from shared.alerts import raise_alert
 from shared.chain.rpc import JsonRpc
+from shared.config import ReconcilerSettings as ReconcilerSettings  # re-exported
 from shared.custody import setup
-from shared.dal import repo
+from shared.dal import addresses as address_repo
+from shared.dal import transfers as transfer_repo
 
 logger = Logger(child=True)
 metrics = Metrics(namespace="bscpay")
-
-
-class ReconcilerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_RECONCILE_", extra="ignore")
-
-    # BNB the ledger cannot see yet: gas left on deposit addresses by naive sweeps.
-    gas_tolerance_wei: int = Field(default=10**16, ge=0)
-    max_addresses: int = Field(default=5000, ge=1)
-    # A drift must still be there this much later to be reported (transfers in flight).
-    confirm_after_s: float = Field(default=20.0, ge=0)
 
 
 @dataclass
@@ -44,7 +34,7 @@ class ReconcileReport:
 
 
 def run(rpc: JsonRpc | None = None) -> ReconcileReport:
-    settings = ReconcilerSettings()
+    settings = config.reconciler()
     rpc = rpc or JsonRpc(config.chain().rpc_url_list())
     checked, drifts = _compare(rpc, settings)
     if drifts:
@@ -78,8 +68,8 @@ def _compare(
     chain: dict[str, int] = {}
     addresses: set[str] = set()
     if only is None or "holdings:deposits" in only:
-        pending = repo.unfinal_transfers()
-        addresses = {d.address for d in repo.due_deposits(settings.max_addresses)}
+        pending = transfer_repo.unfinal_transfers()
+        addresses = {d.address for d in address_repo.due_deposits(settings.max_addresses)}
         addresses |= {t.to_address.lower() for t in pending}
         # The ledger holds only final funds: funds still pending are taken off the chain.
         on_chain = sum(_token_balance(rpc, token, a) for a in addresses)

@@ -36,19 +36,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from eth_account.typed_transactions import TypedTransaction
 from eth_typing import HexStr
 from hexbytes import HexBytes
-from web3 import Web3
-from web3.exceptions import TransactionNotFound
-from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from shared import config, ids, ledger
 from shared.alerts import raise_alert
-from shared.chain.logs import decode
-from shared.dal import outgoing, repo
+from shared.chain import evm
+from shared.chain.evm import Nonce, TransactionNotFound, TxParams, TxReceipt, Web3, Wei
+from shared.dal import addresses as address_repo
+from shared.dal import outgoing
 from shared.dal.outgoing import Attempt, NonceClaim, TransferRecord
-from shared.dal.repo import ConcurrentUpdate
+from shared.errors import ConcurrentUpdate
 from shared.ledger.ledger import Posting
 from shared.settlement import custody
 from shared.settlement.outbound import (
@@ -59,13 +57,7 @@ from shared.settlement.outbound import (
     TransferStillPending,
 )
 from shared.settlement.signer import CustodyKeys
-from shared.settlement.sweeps import (
-    RefusedDeposit,
-    Sweeps,
-    SweepSettings,
-    SweepTransactionFailed,
-    token_balance,
-)
+from shared.settlement.sweeps import RefusedDeposit, Sweeps, SweepTransactionFailed
 
 logger = Logger(child=True)
 metrics = Metrics(namespace="bscpay")
@@ -116,9 +108,9 @@ def handle(
         return Outcome(
             sweep_id, record.state, record.amount or 0, record.fee_wei or 0, record_id=record_id
         )
-    w3 = Web3(Web3.HTTPProvider(config.chain().rpc_url_list()[0], request_kwargs={"timeout": 20}))
+    w3 = evm.client()  # every BSCPAY_RPC_URLS endpoint, with failover (docs/adr/0014)
     keys = custody.load_keys(int(d["index"]) for d in deposits)
-    run = _SweepRun(w3, keys, record, settings or OutboundSettings(), hooks)
+    run = _SweepRun(w3, keys, record, settings or config.outbound(), hooks)
     try:
         return run.go(sweep_id, deposits)
     except TransferStillPending as exc:
@@ -187,13 +179,13 @@ class _SweepRun:
         self.record_id = record.tx_id
         self.seen = record.state  # the sweep record's state as this writer last left it
         self.settings = settings
-        self.sweep_settings = SweepSettings()
+        self.sweep_settings = config.sweeps()
         self.token = config.chain().token_address
         self.outbound = Outbound(
             w3,
             keys.hot_wallet,
             token=self.token,
-            gas=self.sweep_settings.gas_policy(),
+            gas=evm.gas_policy(self.sweep_settings),
             settings=settings,
             hooks=hooks,
         )
@@ -209,7 +201,7 @@ class _SweepRun:
             # a gas top-up and the token transfer): everything recorded is mined now, so
             # signing the rest cannot send anything twice.
             remaining = [
-                d for d in deposits if token_balance(self.w3, self.token, str(d["address"])) > 0
+                d for d in deposits if evm.token_balance(self.w3, self.token, str(d["address"])) > 0
             ]
             if remaining:
                 try:
@@ -227,7 +219,7 @@ class _SweepRun:
             self.w3,
             token=self.token,
             hot_wallet=self.keys.hot_wallet,
-            gas=settings.gas_policy(),
+            gas=evm.gas_policy(settings),
             sweeper=settings.sweeper_address or None,
             on_refused=_alert_refused,
             # deposits' own transactions (naive path): recorded before they are sent
@@ -341,20 +333,8 @@ class _SweepRun:
 
     def _swept_by(self, receipt: TxReceipt) -> dict[str, int]:
         """Token units the receipt moved from the sweep's deposits to the hot wallet."""
-        token = self.token.lower()
-        hot = self.keys.hot_wallet.address.lower()
-        deposits = {d.address.lower() for d in self.keys.deposits.values()}
-        swept: dict[str, int] = {}
-        for raw_log in receipt["logs"]:
-            log = decode(_as_json_log(raw_log))
-            if (
-                log is not None
-                and log.token == token
-                and log.from_address in deposits
-                and log.to_address == hot
-            ):
-                swept[log.from_address] = swept.get(log.from_address, 0) + log.value
-        return swept
+        deposits = [d.address for d in self.keys.deposits.values()]
+        return evm.moved(receipt, self.token, deposits, self.keys.hot_wallet.address)
 
     # -- booking -------------------------------------------------------------------------
 
@@ -413,7 +393,7 @@ class _SweepRun:
             self._alert_gas(mined, exc)
             book.sweep(mined.amount, gas_bnb=0, journal_id=mined.journal_id)
         for address, amount in mined.swept.items():
-            repo.sweep_recorded(address, amount, mined.journal_id)
+            address_repo.sweep_recorded(address, amount, mined.journal_id)
 
     def _book_gas(self, mined: _Mined) -> None:
         """The gas of a transaction that moved no tokens (a top-up, a reverted or
@@ -528,7 +508,7 @@ def _same_call(record: TransferRecord) -> NonceCall:
     same recipient, value, calldata, gas limit and EIP-7702 authorizations (valid while
     the deposits' nonces are unchanged); only the nonce is fixed and the price moves."""
     first: Attempt = record.attempts[0]
-    fields = TypedTransaction.from_bytes(HexBytes(first.raw_tx)).as_dict()
+    fields = evm.signed_fields(first.raw_tx)
     base = {k: v for k, v in fields.items() if k not in ("v", "r", "s", "yParity", "type")}
 
     def tx(nonce: int, gas_limit: int, price: int) -> TxParams:
@@ -543,18 +523,6 @@ def _same_call(record: TransferRecord) -> NonceCall:
 
     # What a mined sweep moved is read from its logs by the worker, per deposit.
     return NonceCall(tx=tx, verify=lambda record, attempt, receipt: 0)
-
-
-def _as_json_log(log: Any) -> dict[str, Any]:
-    return {
-        "address": log["address"],
-        "topics": [HexBytes(t).to_0x_hex() for t in log["topics"]],
-        "data": HexBytes(log["data"]).to_0x_hex(),
-        "transactionHash": HexBytes(log["transactionHash"]).to_0x_hex(),
-        "logIndex": hex(log["logIndex"]),
-        "blockNumber": hex(log["blockNumber"]),
-        "blockHash": HexBytes(log["blockHash"]).to_0x_hex(),
-    }
 
 
 def _alert_refused(refused: RefusedDeposit) -> None:

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 from shared import config, ids
 from shared.auth import secrets
-from shared.dal import repo
+from shared.dal import deliveries as delivery_repo
+from shared.dal import endpoints as endpoint_repo
+from shared.dal import events as event_repo
 from shared.errors import ValidationFailed
 from shared.models.domain import Delivery, WebhookEndpoint
 from shared.webhooks import signature, ssrf
@@ -88,8 +90,8 @@ class Batch:
     @classmethod
     def load(cls, pairs: list[tuple[str, str]]) -> Batch:
         return cls(
-            endpoints=repo.endpoints_by_id(e for _, e in pairs if e),
-            payloads=repo.event_payloads(ev for ev, _ in pairs if ev),
+            endpoints=endpoint_repo.endpoints_by_id(e for _, e in pairs if e),
+            payloads=event_repo.event_payloads(ev for ev, _ in pairs if ev),
         )
 
     def add(self, record: tuple[Delivery, int]) -> None:
@@ -98,7 +100,7 @@ class Batch:
 
     def flush(self) -> None:
         if self.log:
-            repo.put_deliveries(self.log)
+            delivery_repo.put_deliveries(self.log)
 
 
 def deliver(
@@ -109,8 +111,8 @@ def deliver(
         endpoint = batch.endpoints.get(endpoint_id)
         stored = batch.payloads.get(event_id)
     else:
-        endpoint = repo.get_endpoint(endpoint_id)
-        stored = repo.event_payload(event_id)
+        endpoint = endpoint_repo.get_endpoint(endpoint_id)
+        stored = event_repo.event_payload(event_id)
     if endpoint is None or endpoint.status != "enabled" or stored is None:
         raise Skip(f"endpoint {endpoint_id} or event {event_id} is gone or disabled")
     merchant_id, body_text = stored
@@ -122,14 +124,14 @@ def deliver(
     if batch is not None:
         batch.add(record)
     else:
-        repo.put_delivery(*record)
+        delivery_repo.put_delivery(*record)
     if attempt.status == 410:
-        repo.set_endpoint_status(endpoint_id, "disabled")
+        endpoint_repo.set_endpoint_status(endpoint_id, "disabled")
         raise Gone(f"endpoint {endpoint_id} answered 410 Gone; disabled")
     if attempt.status is None or not 200 <= attempt.status < 300:
         raise DeliveryFailed(attempt.error or f"endpoint answered HTTP {attempt.status}")
     if endpoint.failing_since is not None:
-        repo.mark_endpoint_failing(endpoint_id, None)  # healthy again
+        endpoint_repo.mark_endpoint_failing(endpoint_id, None)  # healthy again
     return attempt
 
 

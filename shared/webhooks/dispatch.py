@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
 from shared import aws, config, ids, resources
-from shared.dal import repo
+from shared.dal import endpoints as endpoint_repo
 from shared.webhooks import delivery
 
 logger = Logger(child=True)
@@ -114,7 +114,7 @@ def handle(
 
 def _give_up(endpoint_id: str, event_id: str, context: dict[str, Any]) -> None:
     logger.error("delivery exhausted; dead-lettered", extra=context)
-    repo.mark_endpoint_failing(endpoint_id, ids.now())
+    endpoint_repo.mark_endpoint_failing(endpoint_id, ids.now())
     topic = config.aws().alerts_topic_arn
     if topic:
         aws.client("sns").publish(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from shared import config, ids
 from shared.auth import secrets
-from shared.dal import repo
+from shared.dal import deliveries as delivery_repo
+from shared.dal import endpoints as endpoint_repo
+from shared.dal import events as event_repo
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import outbox
 from shared.models.api import CreateWebhookEndpoint
@@ -17,7 +19,7 @@ MAX_ENDPOINTS = 16
 def create(merchant_id: str, request: CreateWebhookEndpoint) -> tuple[WebhookEndpoint, str]:
     """Returns the endpoint and its signing secret (shown to the merchant once)."""
     ssrf.check_url(request.url, config.api().local_mode)
-    if len(repo.endpoints_of(merchant_id)) >= MAX_ENDPOINTS:
+    if len(endpoint_repo.endpoints_of(merchant_id)) >= MAX_ENDPOINTS:
         raise ValidationFailed(f"at most {MAX_ENDPOINTS} webhook endpoints per merchant")
     endpoint_id = ids.new_id("we")
     secret = secrets.new_secret("whsec")
@@ -29,16 +31,18 @@ def create(merchant_id: str, request: CreateWebhookEndpoint) -> tuple[WebhookEnd
         created_at=ids.now(),
         secret_ciphertext=secrets.encrypt(endpoint_id, secret),
     )
-    repo.put_endpoint(endpoint)
+    endpoint_repo.put_endpoint(endpoint)
     return endpoint, secret
 
 
 def list_for(merchant_id: str) -> list[WebhookEndpoint]:
-    return repo.endpoints_of(merchant_id)
+    return endpoint_repo.endpoints_of(merchant_id)
 
 
 def delete(merchant_id: str, endpoint_id: str) -> None:
-    if not ids.plausible(endpoint_id, "we") or not repo.delete_endpoint(endpoint_id, merchant_id):
+    if not ids.plausible(endpoint_id, "we") or not endpoint_repo.delete_endpoint(
+        endpoint_id, merchant_id
+    ):
         raise NotFound(f"no webhook endpoint {endpoint_id!r}", "id")
 
 
@@ -46,7 +50,7 @@ ROTATION_GRACE_S = 24 * 3600
 
 
 def get_owned(merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = repo.get_endpoint(endpoint_id) if ids.plausible(endpoint_id, "we") else None
+    endpoint = endpoint_repo.get_endpoint(endpoint_id) if ids.plausible(endpoint_id, "we") else None
     if endpoint is None or endpoint.merchant_id != merchant_id:
         raise NotFound(f"no webhook endpoint {endpoint_id!r}", "id")
     return endpoint
@@ -57,7 +61,7 @@ def rotate_secret(merchant_id: str, endpoint_id: str) -> tuple[WebhookEndpoint, 
     endpoint = get_owned(merchant_id, endpoint_id)
     secret = secrets.new_secret("whsec")
     ciphertext = secrets.encrypt(endpoint_id, secret)
-    if not repo.rotate_endpoint_secret(
+    if not endpoint_repo.rotate_endpoint_secret(
         endpoint_id,
         merchant_id,
         ciphertext,
@@ -78,7 +82,7 @@ def send_test(merchant_id: str, endpoint_id: str) -> Event:
         merchant_id=merchant_id,
         data={"object": {"endpoint_id": endpoint.endpoint_id, "url": endpoint.url}},
     )
-    repo.put_event(event, outbox=False)
+    event_repo.put_event(event, outbox=False)
     outbox.enqueue_for(event.event_id, [endpoint.endpoint_id])
     return event
 
@@ -87,4 +91,4 @@ def deliveries(
     merchant_id: str, endpoint_id: str, limit: int, before: str | None
 ) -> tuple[list[Delivery], bool]:
     get_owned(merchant_id, endpoint_id)
-    return repo.deliveries_of(endpoint_id, limit, before)
+    return delivery_repo.deliveries_of(endpoint_id, limit, before)

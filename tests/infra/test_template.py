@@ -281,12 +281,12 @@ def test_item_names_match_the_code_that_uses_them() -> None:
     # The constants the grants are pinned to are the ones shared/ uses.
     from shared.chain import scanner
     from shared.custody import addresses, setup
-    from shared.dal import repo
+    from shared.dal import system as system_repo
 
     assert setup.CUSTODY_RECORD == CUSTODY_RECORD
     assert addresses.ADDRESS_COUNTER == ADDRESS_COUNTER
     assert scanner.CURSOR == SCANNER_CURSOR
-    assert repo.RESCAN_QUEUE == RESCAN_QUEUE
+    assert system_repo.RESCAN_QUEUE == RESCAN_QUEUE
 
 
 def test_only_the_settlement_role_can_decrypt_the_custody_key(

@@ -16,7 +16,8 @@ from typing import Any
 from shared import aws, config, ids
 from shared.auth.signing import request_signature
 from shared.chain.scanner import CURSOR, Scanner, ScanReport
-from shared.dal import repo
+from shared.dal import events as event_repo
+from shared.dal import system as system_repo
 from shared.local import chain
 from shared.local.stack import LocalStack
 from shared.models.domain import Event
@@ -191,15 +192,15 @@ def scan_with_handler(remaining_ms: int = 2_500) -> dict[str, Any]:
 def rewind_cursor(block: int) -> None:
     """Move the shared scanner cursor back, as its owner would (take the lease first)."""
     owner = "test-rewind"
-    repo.acquire_lease(CURSOR, owner, time.time(), 30)
+    system_repo.acquire_lease(CURSOR, owner, time.time(), 30)
     try:
-        repo.advance_cursor(CURSOR, owner, block, time.time(), 30)
+        system_repo.advance_cursor(CURSOR, owner, block, time.time(), 30)
     finally:
-        repo.release_lease(CURSOR, owner)
+        system_repo.release_lease(CURSOR, owner)
 
 
 def cursor() -> int | None:
-    item = repo.get_system(CURSOR)
+    item = system_repo.get_system(CURSOR)
     return int(item.block) if item is not None and item.block is not None else None
 
 
@@ -208,17 +209,19 @@ def cursor() -> int | None:
 
 def events_of_payment(merchant_id: str, payment_id: str) -> list[Event]:
     """Every event stored for a payment, oldest first, read back through the DAL."""
-    listed, _ = repo.list_events(merchant_id, 100, None, None, payment_id)
-    events = [repo.get_event(e.event_id) for e in listed]
+    listed, _ = event_repo.list_events(merchant_id, 100, None, None, payment_id)
+    events = [event_repo.get_event(e.event_id) for e in listed]
     return sorted((e for e in events if e is not None), key=lambda e: e.seq)
 
 
 def outbox_ids() -> set[str]:
-    return {e.event_id for e in repo.outbox_pending(created_before=ids.now() + 3600, limit=1000)}
+    return {
+        e.event_id for e in event_repo.outbox_pending(created_before=ids.now() + 3600, limit=1000)
+    }
 
 
 def receive_for(
-    endpoint_id: str, count: int = 1, timeout_s: float = 5.0, visibility_s: int = 30
+    endpoint_id: str, count: int = 1, timeout_s: float = 30.0, visibility_s: int = 30
 ) -> list[dict[str, Any]]:
     """Drain the webhook queue until ``count`` messages for this endpoint arrived.
 
@@ -278,7 +281,7 @@ def dispatch(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return dict(lambda_handler(sqs_event(messages), Context()))
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():

@@ -438,9 +438,9 @@ def test_daily_schedule_makes_one_payout_per_day(
 
 
 def store_payment(payment_id: str) -> Any:
-    from shared.dal import repo
+    from shared.dal import payments as payment_repo
 
-    return repo.get_payment(payment_id, with_transfers=False)
+    return payment_repo.get_payment(payment_id, with_transfers=False)
 
 
 def sweep(deposits: list[dict[str, Any]]) -> None:
@@ -757,7 +757,7 @@ def test_a_payout_waiting_for_liquidity_does_not_block_the_queue_and_comes_back(
     sqs = aws.client("sqs")
     url = config.aws().settlement_queue_url
     got = sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+        QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=10, MessageSystemAttributeNames=["All"]
     )["Messages"][0]
     record = load("settlement_disbursement_sqs_fifo")["Records"][0]
     record.update(messageId=got["MessageId"], receiptHandle=got["ReceiptHandle"], body=got["Body"])

@@ -17,7 +17,8 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from shared import ids
-from shared.dal import outgoing, repo
+from shared.dal import outgoing
+from shared.dal import payments as payment_repo
 from shared.dal.outgoing import Attempt, NonceTaken
 from shared.local import chain
 from shared.local.stack import LocalStack
@@ -571,7 +572,7 @@ def _paid_deposit(stack: LocalStack, merchant: MerchantCreds, usdt: int) -> dict
     pay(stack, payment["address"], usdt * USDT)
     make_final(stack)
     scan()
-    stored = repo.get_payment(payment["id"], with_transfers=False)
+    stored = payment_repo.get_payment(payment["id"], with_transfers=False)
     assert stored is not None and stored.status.value == "paid"
     return {"address": payment["address"].lower(), "index": stored.derivation_index}
 

@@ -4,7 +4,7 @@ answered wrongly) is scanned again on request, in chunks, idempotently."""
 from __future__ import annotations
 
 from shared import config
-from shared.dal import repo
+from shared.dal import system as system_repo
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
@@ -51,7 +51,7 @@ def test_rescan_credits_a_transfer_the_cursor_passed_and_only_once(
     got = get_payment(merchant, payment["id"])
     assert got["status"] == "paid"
     assert [t["tx_hash"] for t in got["transactions"]] == [tx.lower()]
-    assert repo.pending_rescans() == []
+    assert system_repo.pending_rescans() == []
     assert (cursor() or 0) >= head
 
     # And a second rescan of the same range credits nothing twice

@@ -19,7 +19,10 @@ from web3.eth import Eth
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from shared import config, ids, ledger
-from shared.dal import outgoing, repo
+from shared.chain import evm
+from shared.dal import addresses as address_repo
+from shared.dal import outgoing
+from shared.dal import payments as payment_repo
 from shared.local import chain
 from shared.local.stack import LocalStack
 from shared.settlement import custody, planner, worker
@@ -39,7 +42,7 @@ def _paid_deposit(stack: LocalStack, merchant: MerchantCreds, usdt: int) -> dict
     pay(stack, payment["address"], usdt * USDT)
     make_final(stack)
     scan()
-    stored = repo.get_payment(payment["id"], with_transfers=False)
+    stored = payment_repo.get_payment(payment["id"], with_transfers=False)
     assert stored is not None and stored.status.value == "paid"
     return {"address": payment["address"].lower(), "index": stored.derivation_index}
 
@@ -62,7 +65,7 @@ def test_final_funds_become_due_and_the_planner_queues_them(
     stack: LocalStack, merchant: MerchantCreds
 ) -> None:
     deposit = _paid_deposit(stack, merchant, 3)
-    due = {d.address: d.amount for d in repo.due_deposits(200)}
+    due = {d.address: d.amount for d in address_repo.due_deposits(200)}
     assert due[deposit["address"]] == 3 * USDT
 
     sweep_id = planner.enqueue_due()
@@ -78,7 +81,7 @@ def test_final_funds_become_due_and_the_planner_queues_them(
         aws_secret_access_key="testing",
     )
     queue = config.aws().settlement_queue_url
-    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=10)
     bodies = [json.loads(m["Body"]) for m in got.get("Messages", [])]
     assert any(b["sweep_id"] == sweep_id for b in bodies)
     for m in got.get("Messages", []):
@@ -100,7 +103,8 @@ def test_sweep_moves_funds_posts_the_ledger_and_a_redelivery_sends_nothing(
     assert outcome.state == "CONFIRMED" and outcome.amount == 10 * USDT
     assert all(_balance(stack, d["address"]) == 0 for d in deposits)
     assert ledger.default().holdings()["holdings:hot"] - hot_before == 10 * USDT
-    assert all(d["address"] not in {x.address for x in repo.due_deposits(200)} for d in deposits)
+    due = {x.address for x in address_repo.due_deposits(200)}
+    assert all(d["address"] not in due for d in deposits)
 
     # And the same message again (SQS redelivery) signs and sends nothing
     nonce = _hot_nonce(stack)
@@ -177,7 +181,7 @@ def _sweep_tx(sweep_id: str) -> outgoing.TransferRecord:
 
 
 def _due(address: str) -> int | None:
-    return {d.address: d.amount for d in repo.due_deposits(200)}.get(address)
+    return {d.address: d.amount for d in address_repo.due_deposits(200)}.get(address)
 
 
 def test_a_stuck_batched_sweep_is_replaced_and_confirms_once(
@@ -370,7 +374,7 @@ def test_a_refused_sweep_is_cancelled_so_its_nonce_does_not_block_payouts(
         to,
         USDT,
         token=stack.info["token_address"],
-        gas=SweepSettings().gas_policy(),
+        gas=evm.gas_policy(),
         settings=FAST,
     )
     assert payout.state == "CONFIRMED" and _balance(stack, to) == USDT
@@ -385,14 +389,14 @@ def test_a_sweep_lowers_what_is_due_once_even_when_recorded_twice(
     address = deposit["address"]
 
     # When a sweep of 2 USDT is recorded twice (a crash before CONFIRMED, redelivered)
-    repo.sweep_recorded(address, 2 * USDT, "sweep_test_twice")
-    repo.sweep_recorded(address, 2 * USDT, "sweep_test_twice")
+    address_repo.sweep_recorded(address, 2 * USDT, "sweep_test_twice")
+    address_repo.sweep_recorded(address, 2 * USDT, "sweep_test_twice")
 
     # Then 3 USDT are still due; another sweep of the rest clears it
-    due = {d.address: d.amount for d in repo.due_deposits(500)}
+    due = {d.address: d.amount for d in address_repo.due_deposits(500)}
     assert due[address] == 3 * USDT
-    repo.sweep_recorded(address, 3 * USDT, "sweep_test_rest")
-    assert address not in {d.address for d in repo.due_deposits(500)}
+    address_repo.sweep_recorded(address, 3 * USDT, "sweep_test_rest")
+    assert address not in {d.address for d in address_repo.due_deposits(500)}
 
 
 # --- a sweep whose message gave up, and booking once per mined transaction -------------------
@@ -445,6 +449,7 @@ def test_a_sweep_whose_message_gave_up_is_queued_again_by_the_expirer_and_booked
 
     # When the expirer's minute runs after BSCPAY_SWEEP_RESUME_AFTER_S
     monkeypatch.setenv("BSCPAY_SWEEP_RESUME_AFTER_S", "0")
+    config.reset()
     planner.enqueue_due()
 
     # Then the same sweep is on the settlement queue again, in the hot-wallet group

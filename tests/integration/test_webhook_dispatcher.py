@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shared.dal import repo
+from shared.dal import endpoints as endpoint_repo
+from shared.dal import events as event_repo
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
@@ -110,7 +111,7 @@ def test_paid_payment_reaches_the_receiver_with_a_verifiable_signature(
 
     # Then it reports no failure and the receiver got one signed POST
     assert result == {"batchItemFailures": []}
-    got = receiver.requests.get(timeout=5)
+    got = receiver.requests.get(timeout=30)
     assert got.path == "/hooks/bscpay"
     assert got.headers["Content-Type"] == "application/json"
     assert verify_signature(got.headers["Bscpay-Signature"], got.body, endpoint["secret"])
@@ -128,7 +129,7 @@ def test_paid_payment_reaches_the_receiver_with_a_verifiable_signature(
     assert event["data"]["object"]["id"] == payment["id"]
     assert event["data"]["object"]["status"] == "paid"
     assert event["data"]["object"]["amount_received"] == "20"
-    stored = repo.event_payload(paid_event.event_id)
+    stored = event_repo.event_payload(paid_event.event_id)
     assert stored is not None and got.body == stored[1].encode()
 
     # And the confirming event, not subscribed, was never queued for this endpoint
@@ -151,7 +152,7 @@ def test_receiver_error_fails_the_record_and_pushes_the_retry_out(
     result = dispatch(messages)
 
     # Then the attempt was made and the record is reported failed, for SQS to retry
-    assert receiver.requests.get(timeout=5).path == "/hook"
+    assert receiver.requests.get(timeout=30).path == "/hook"
     assert result == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
 
     # And the retry waits for the backoff: past the 1 s it was received with, the
@@ -215,8 +216,8 @@ def test_last_failed_attempt_marks_the_endpoint_failing_and_alerts_the_operator(
     delete_messages(messages)
 
     # Then the endpoint is marked failing and the operator is alerted
-    stored = repo.get_endpoint(endpoint["id"])
+    stored = endpoint_repo.get_endpoint(endpoint["id"])
     assert stored is not None and stored.failing_since is not None
-    alerts = sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=2).get("Messages", [])
+    alerts = sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=10).get("Messages", [])
     assert alerts and "webhook_delivery_exhausted" in alerts[0]["Body"]
     assert endpoint["id"] in alerts[0]["Body"]

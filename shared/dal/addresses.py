@@ -1,0 +1,73 @@
+"""Deposit addresses: which payment an address belongs to, and what each one owes to
+the next sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from shared.dal import models as m
+from shared.dal._base import bind, is_condition_failure
+
+
+def payment_for_address(address: str) -> tuple[str, str] | None:
+    """(payment_id, merchant_id) for a deposit address, if it is ours."""
+    bind()
+    try:
+        item = m.AddressModel.get(address.lower())
+    except DoesNotExist:
+        return None
+    return item.payment_id, item.merchant_id
+
+
+def payments_for_addresses(addresses: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Batch lookup (100 keys per BatchGetItem) of which addresses are ours."""
+    bind()
+    keys = list({a.lower() for a in addresses})
+    found: dict[str, tuple[str, str]] = {}
+    for item in m.AddressModel.batch_get(keys):
+        found[item.address] = (item.payment_id, item.merchant_id)
+    return found
+
+
+@dataclass(frozen=True)
+class DueDeposit:
+    address: str
+    derivation_index: int
+    amount: int  # final units credited since the last sweep
+
+
+def due_deposits(limit: int) -> list[DueDeposit]:
+    bind()
+    return [
+        DueDeposit(i.address, int(i.derivation_index), int(i.sweep_amount or 0))
+        for i in m.AddressModel.by_sweep_due.query("due", limit=limit)
+    ]
+
+
+def sweep_recorded(address: str, amount: int, sweep_id: str) -> None:
+    """``amount`` left the address in sweep ``sweep_id`` (counted once per sweep); it is
+    no longer due once nothing is left."""
+    bind()
+    item = m.AddressModel(address.lower())
+    try:
+        item.update(
+            actions=[
+                m.AddressModel.sweep_amount.add(-amount),
+                m.AddressModel.swept_by.add({sweep_id}),
+            ],
+            condition=~m.AddressModel.swept_by.contains(sweep_id),
+        )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise  # otherwise this sweep was recorded already (a redelivery)
+    try:
+        item.update(
+            actions=[m.AddressModel.sweep_due.remove()],
+            condition=m.AddressModel.sweep_amount <= 0,
+        )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise  # otherwise more final funds arrived meanwhile: stays due

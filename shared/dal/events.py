@@ -1,0 +1,121 @@
+"""Merchant events: the outbox the webhook dispatcher drains, and the event log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pynamodb.exceptions import DoesNotExist
+
+from shared.dal import models as m
+from shared.dal._base import bind, created_key, take
+from shared.models.domain import (
+    Event,
+)
+
+EVENT_RETENTION_DAYS = 30
+
+
+def event_item(e: Event, outbox: bool = True) -> m.EventModel:
+    payload = {"id": e.event_id, "type": e.type, "created": e.created, "data": e.data}
+    return m.EventModel(
+        e.event_id,
+        merchant_id=e.merchant_id,
+        payment_id=e.payment_id,
+        type=e.type,
+        created=e.created,
+        created_key=created_key(e.created, e.event_id),
+        seq=e.seq,
+        payload_json=json.dumps(payload, separators=(",", ":")),
+        outbox="pending" if outbox else None,
+        expires_at_ttl=e.created + EVENT_RETENTION_DAYS * 86400 + 86400,
+    )
+
+
+def _event(item: m.EventModel) -> Event:
+    payload = json.loads(item.payload_json)
+    return Event(
+        event_id=item.event_id,
+        type=item.type,
+        created=int(item.created),
+        merchant_id=item.merchant_id,
+        payment_id=item.payment_id,
+        seq=int(item.seq),
+        data=payload["data"],
+    )
+
+
+def put_event(event: Event, outbox: bool) -> None:
+    """An event outside a payment change (e.g. a test ping)."""
+    bind()
+    event_item(event, outbox).save(condition=m.EventModel.event_id.does_not_exist())
+
+
+def get_event(event_id: str) -> Event | None:
+    bind()
+    try:
+        return _event(m.EventModel.get(event_id))
+    except DoesNotExist:
+        return None
+
+
+def event_payload(event_id: str) -> tuple[str, str] | None:
+    """(merchant_id, exact JSON body) of a stored event, as it is delivered."""
+    bind()
+    try:
+        item = m.EventModel.get(event_id)
+    except DoesNotExist:
+        return None
+    return item.merchant_id, item.payload_json
+
+
+def outbox_pending(created_before: int, limit: int = 100) -> list[Event]:
+    bind()
+    query = m.EventModel.outbox_index.query(
+        "pending", m.EventModel.created_key < f"{created_before:012d}", limit=limit
+    )
+    return [_event(i) for i in query]
+
+
+def mark_dispatched(event_id: str) -> None:
+    bind()
+    m.EventModel(event_id).update(
+        actions=[m.EventModel.outbox.remove()],
+        condition=m.EventModel.event_id.exists(),
+    )
+
+
+def event_payloads(event_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """event id -> (merchant_id, exact JSON body), one BatchGetItem per 100 ids."""
+    bind()
+    keys = sorted(set(event_ids))
+    return {i.event_id: (i.merchant_id, i.payload_json) for i in m.EventModel.batch_get(keys)}
+
+
+def list_events(
+    merchant_id: str,
+    limit: int,
+    starting_after: Event | None,
+    event_type: str | None,
+    payment_id: str | None,
+) -> tuple[list[Event], bool]:
+    """Newest first; by payment via its own index, by type as a filter."""
+    bind()
+    index = m.EventModel.by_payment if payment_id else m.EventModel.by_merchant
+    range_cond = (
+        m.EventModel.created_key < created_key(starting_after.created, starting_after.event_id)
+        if starting_after is not None
+        else None
+    )
+    filters = m.EventModel.merchant_id == merchant_id
+    if event_type:
+        filters = filters & (m.EventModel.type == event_type)
+    query = index.query(
+        payment_id or merchant_id,
+        range_cond,
+        filter_condition=filters,
+        scan_index_forward=False,
+        page_size=max(limit + 1, 50),
+    )
+    items = [_event(i) for i in take(query, limit + 1)]
+    return items[:limit], len(items) > limit

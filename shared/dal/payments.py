@@ -1,0 +1,226 @@
+"""Payments: the payment item, its deposit address at creation, listings, and the
+money transaction (:class:`PaymentChange`) that commits a state change with its
+transfers, events, ledger postings and the address's sweep bookkeeping."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from shared.dal import events as event_repo
+from shared.dal import ledger_repo
+from shared.dal import models as m
+from shared.dal import transfers as transfer_repo
+from shared.dal._base import bind, connection, created_key, is_condition_failure, take
+from shared.errors import ConcurrentUpdate
+from shared.ledger.ledger import Posting
+from shared.models.domain import (
+    Event,
+    Payment,
+    PaymentStatus,
+    Transfer,
+    TransferStatus,
+)
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def _payment_item(p: Payment) -> m.PaymentModel:
+    return m.PaymentModel(
+        p.payment_id,
+        merchant_id=p.merchant_id,
+        status=p.status.value,
+        amount=p.amount,
+        amount_received=p.amount_received,
+        amount_pending=p.amount_pending,
+        currency=p.currency,
+        chain_id=p.chain_id,
+        token_address=p.token_address,
+        address=p.address,
+        derivation_index=p.derivation_index,
+        order_id=p.order_id,
+        metadata_json=json.dumps(p.metadata, separators=(",", ":")),
+        created_at=p.created_at,
+        created_key=created_key(p.created_at, p.payment_id),
+        created_day=_day(p.created_at),
+        expires_at=p.expires_at,
+        tolerance=p.tolerance,
+        open="open" if p.status.is_open else None,
+        version=p.version,
+        event_seq=p.event_seq,
+    )
+
+
+def _payment(item: m.PaymentModel) -> Payment:
+    return Payment(
+        payment_id=item.payment_id,
+        merchant_id=item.merchant_id,
+        status=PaymentStatus(item.status),
+        amount=int(item.amount),
+        amount_received=int(item.amount_received),
+        amount_pending=int(item.amount_pending),
+        currency=item.currency,
+        chain_id=int(item.chain_id),
+        token_address=item.token_address,
+        address=item.address,
+        derivation_index=int(item.derivation_index),
+        order_id=item.order_id,
+        metadata=json.loads(item.metadata_json),
+        created_at=int(item.created_at),
+        expires_at=int(item.expires_at),
+        tolerance=int(item.tolerance or 0),
+        version=int(item.version),
+        event_seq=int(item.event_seq),
+    )
+
+
+def insert_payment(payment: Payment) -> None:
+    """Payment and its deposit address, together or not at all."""
+    bind()
+    with TransactWrite(connection=connection()) as tx:
+        tx.save(_payment_item(payment), condition=m.PaymentModel.payment_id.does_not_exist())
+        tx.save(
+            m.AddressModel(
+                payment.address.lower(),
+                payment_id=payment.payment_id,
+                merchant_id=payment.merchant_id,
+                derivation_index=payment.derivation_index,
+                created_at=payment.created_at,
+                active=True,
+            ),
+            condition=m.AddressModel.address.does_not_exist(),
+        )
+
+
+def get_payment(payment_id: str, with_transfers: bool = True) -> Payment | None:
+    bind()
+    try:
+        item = m.PaymentModel.get(payment_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    payment = _payment(item)
+    if with_transfers:
+        payment.transactions = transfer_repo.transfers_of(payment_id)
+    return payment
+
+
+def list_payments(
+    merchant_id: str,
+    limit: int,
+    starting_after: Payment | None,
+    status: str | None,
+) -> tuple[list[Payment], bool]:
+    bind()
+    last_key = None
+    if starting_after is not None:
+        last_key = {
+            "payment_id": {"S": starting_after.payment_id},
+            "merchant_id": {"S": merchant_id},
+            "created_key": {"S": created_key(starting_after.created_at, starting_after.payment_id)},
+        }
+    query = m.PaymentModel.by_merchant.query(
+        merchant_id,
+        scan_index_forward=False,
+        filter_condition=(m.PaymentModel.status == status) if status else None,
+        last_evaluated_key=last_key,
+        page_size=max(limit + 1, 25),
+    )
+    items = [_payment(i) for i in take(query, limit + 1)]
+    for p in items:
+        p.transactions = transfer_repo.transfers_of(p.payment_id)
+    return items[:limit], len(items) > limit
+
+
+def list_payments_all(
+    limit: int, starting_after: Payment | None, days_back: int = 90
+) -> tuple[list[Payment], bool]:
+    """Across merchants, newest first, walking one UTC-day partition at a time."""
+    bind()
+    start = (
+        datetime.now(UTC)
+        if starting_after is None
+        else datetime.fromtimestamp(starting_after.created_at, UTC)
+    )
+    out: list[Payment] = []
+    for offset in range(days_back):
+        day = (start - timedelta(days=offset)).strftime("%Y-%m-%d")
+        range_cond = None
+        if starting_after is not None and offset == 0:
+            after_key = created_key(starting_after.created_at, starting_after.payment_id)
+            range_cond = m.PaymentModel.created_key < after_key
+        query = m.PaymentModel.by_day.query(
+            day, range_cond, scan_index_forward=False, page_size=limit + 1
+        )
+        out.extend(_payment(i) for i in take(query, limit + 1 - len(out)))
+        if len(out) > limit:
+            break
+    return out[:limit], len(out) > limit
+
+
+def open_payments_due(now: int, limit: int = 200) -> list[Payment]:
+    bind()
+    query = m.PaymentModel.open_by_expiry.query(
+        "open", m.PaymentModel.expires_at <= now, limit=limit
+    )
+    return [_payment(i) for i in query]
+
+
+@dataclass
+class PaymentChange:
+    """Everything one state change writes, committed in a single DynamoDB transaction."""
+
+    payment: Payment  # the new state; written only if the stored version is payment.version - 1
+    new_transfers: list[Transfer] = field(default_factory=list)
+    # (new state, the status it must still have): a stale read cannot settle it twice
+    updated_transfers: list[tuple[Transfer, TransferStatus]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    deactivate_address: bool = False
+    # Ledger postings that commit with the change (a final transfer's credit).
+    postings: list[Posting] = field(default_factory=list)
+    # Final units that arrived at the payment's address: it now has something to sweep.
+    sweep_due: int = 0
+
+
+def commit(change: PaymentChange) -> None:
+    """Raise ConcurrentUpdate when the payment moved on or a new transfer already exists."""
+    bind()
+    p = change.payment
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(_payment_item(p), condition=m.PaymentModel.version == p.version - 1)
+            for t in change.new_transfers:
+                tx.save(
+                    transfer_repo.transfer_item(t),
+                    condition=m.TransferModel.transfer_id.does_not_exist(),
+                )
+            for t, prior in change.updated_transfers:
+                tx.save(
+                    transfer_repo.transfer_item(t), condition=m.TransferModel.status == prior.value
+                )
+            for e in change.events:
+                tx.save(event_repo.event_item(e), condition=m.EventModel.event_id.does_not_exist())
+            for posting in change.postings:
+                ledger_repo.add_to_transaction(tx, posting)
+            if change.sweep_due > 0:
+                tx.update(
+                    m.AddressModel(p.address.lower()),
+                    actions=[
+                        m.AddressModel.sweep_due.set("due"),
+                        m.AddressModel.sweep_amount.add(change.sweep_due),
+                    ],
+                )
+            if change.deactivate_address:
+                tx.update(
+                    m.AddressModel(p.address.lower()),
+                    actions=[m.AddressModel.active.set(False)],
+                )
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            raise ConcurrentUpdate(p.payment_id) from exc
+        raise
