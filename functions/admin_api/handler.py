@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import config
 from shared.admin import chain as chain_admin
 from shared.admin import merchants
+from shared.api import docs
 from shared.api.http import (
     check_json_body,
     error_response,
@@ -26,6 +27,21 @@ from shared.api.http import (
 from shared.disbursements import service as disbursements
 from shared.disbursements import treasury
 from shared.errors import BscpayError, Unauthenticated, ValidationFailed
+from shared.models.admin_api import (
+    AdminDisbursementList,
+    AdminDisbursementOut,
+    AdminPaymentList,
+    ApiKeyList,
+    ApiKeyOut,
+    GasFundingOut,
+    MerchantList,
+    MerchantOut,
+    NewMerchantOut,
+    RescanOut,
+    RevokedKeyOut,
+    SettlementProfileOut,
+    TreasuryOut,
+)
 from shared.models.api import (
     CreateApiKey,
     CreateMerchant,
@@ -101,13 +117,16 @@ def _key(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
     return out
 
 
-@app.post("/admin/merchants")
+@app.post(
+    "/admin/merchants",
+    responses=docs.responses(201, NewMerchantOut, "The merchant and its first key (secret once)"),
+)
 def create_merchant(body: Annotated[CreateMerchant, Body()]) -> Response[str]:
     merchant, key, secret = merchants.create_merchant(body.name)
     return json_response(201, {**_merchant(merchant), "api_key": _key(key, secret)})
 
 
-@app.get("/admin/merchants")
+@app.get("/admin/merchants", responses=docs.responses(200, MerchantList, "Merchants"))
 def list_merchants(
     limit: Annotated[str | None, Query(max_length=4)] = None,
     starting_after: Annotated[str | None, Query(max_length=64)] = None,
@@ -118,31 +137,45 @@ def list_merchants(
     )
 
 
-@app.post("/admin/merchants/<merchant_id>")
+@app.post(
+    "/admin/merchants/<merchant_id>", responses=docs.responses(200, MerchantOut, "The merchant")
+)
 def update_merchant(merchant_id: str, body: Annotated[UpdateMerchant, Body()]) -> Response[str]:
     merchant = merchants.set_underpay_tolerance(merchant_id, body.underpay_tolerance_bps)
     return json_response(200, _merchant(merchant))
 
 
-@app.post("/admin/merchants/<merchant_id>/api_keys")
+@app.post(
+    "/admin/merchants/<merchant_id>/api_keys",
+    responses=docs.responses(201, ApiKeyOut, "The key, with its secret (shown once)"),
+)
 def create_api_key(merchant_id: str, body: Annotated[CreateApiKey, Body()]) -> Response[str]:
     key, secret = merchants.create_api_key(merchant_id, body.ip_allowlist)
     return json_response(201, _key(key, secret))
 
 
-@app.get("/admin/merchants/<merchant_id>/api_keys")
+@app.get(
+    "/admin/merchants/<merchant_id>/api_keys",
+    responses=docs.responses(200, ApiKeyList, "The merchant's keys"),
+)
 def list_api_keys(merchant_id: str) -> Response[str]:
     items = [_key(k) for k in merchants.list_api_keys(merchant_id)]
     return json_response(200, {"object": "list", "data": items, "has_more": False})
 
 
-@app.post("/admin/merchants/<merchant_id>/api_keys/<key_id>/revoke")
+@app.post(
+    "/admin/merchants/<merchant_id>/api_keys/<key_id>/revoke",
+    responses=docs.responses(200, RevokedKeyOut, "Revoked"),
+)
 def revoke_api_key(merchant_id: str, key_id: str) -> Response[str]:
     merchants.revoke_api_key(merchant_id, key_id)
     return json_response(200, {"id": key_id, "object": "api_key", "status": "revoked"})
 
 
-@app.get("/admin/payments")
+@app.get(
+    "/admin/payments",
+    responses=docs.responses(200, AdminPaymentList, "Payments across merchants, newest first"),
+)
 def list_payments(
     merchant_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[str | None, Query(max_length=4)] = None,
@@ -183,7 +216,10 @@ def _profile(merchant_id: str) -> dict[str, Any]:
     }
 
 
-@app.post("/admin/merchants/<merchant_id>/settlement")
+@app.post(
+    "/admin/merchants/<merchant_id>/settlement",
+    responses=docs.responses(200, SettlementProfileOut, "The settlement profile"),
+)
 def set_settlement_profile(
     merchant_id: str, body: Annotated[SettlementProfileIn, Body()]
 ) -> Response[str]:
@@ -201,12 +237,18 @@ def set_settlement_profile(
     return json_response(200, _profile(merchant_id))
 
 
-@app.get("/admin/merchants/<merchant_id>/settlement")
+@app.get(
+    "/admin/merchants/<merchant_id>/settlement",
+    responses=docs.responses(200, SettlementProfileOut, "The settlement profile"),
+)
 def get_settlement_profile(merchant_id: str) -> Response[str]:
     return json_response(200, _profile(merchant_id))
 
 
-@app.post("/admin/merchants/<merchant_id>/payouts")
+@app.post(
+    "/admin/merchants/<merchant_id>/payouts",
+    responses=docs.responses(201, AdminDisbursementOut, "The payout (maybe pending approval)"),
+)
 def request_payout(merchant_id: str, body: Annotated[RequestPayout, Body()]) -> Response[str]:
     requester = f"admin:{_admin()}"
     # With an Idempotency-Key a double submit names the same payout (the first stands).
@@ -220,9 +262,14 @@ def request_payout(merchant_id: str, body: Annotated[RequestPayout, Body()]) -> 
     return json_response(201, disbursements.to_admin_json(payout))
 
 
-@app.get("/admin/settlements")
+@app.get(
+    "/admin/settlements",
+    responses=docs.responses(
+        200, AdminDisbursementList, "Payouts, refunds and cold moves, newest first (any status)"
+    ),
+)
 def list_settlements(
-    status: Annotated[DisbursementStatus, Query()] = DisbursementStatus.PENDING_APPROVAL,
+    status: Annotated[DisbursementStatus | None, Query()] = None,
     limit: Annotated[str | None, Query(max_length=4)] = None,
     starting_after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response[str]:
@@ -231,19 +278,28 @@ def list_settlements(
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
 
 
-@app.get("/admin/settlements/<disbursement_id>")
+@app.get(
+    "/admin/settlements/<disbursement_id>",
+    responses=docs.responses(200, AdminDisbursementOut, "The payout, refund or cold move"),
+)
 def get_settlement(disbursement_id: str) -> Response[str]:
     return json_response(200, disbursements.to_admin_json(disbursements.get(disbursement_id)))
 
 
-@app.post("/admin/settlements/<disbursement_id>/approve")
+@app.post(
+    "/admin/settlements/<disbursement_id>/approve",
+    responses=docs.responses(200, AdminDisbursementOut, "Approved: queued for sending"),
+)
 def approve_settlement(disbursement_id: str) -> Response[str]:
     return json_response(
         200, disbursements.to_admin_json(disbursements.approve(disbursement_id, _admin()))
     )
 
 
-@app.post("/admin/settlements/<disbursement_id>/reject")
+@app.post(
+    "/admin/settlements/<disbursement_id>/reject",
+    responses=docs.responses(200, AdminDisbursementOut, "Rejected: the reservation returns"),
+)
 def reject_settlement(
     disbursement_id: str, body: Annotated[DecideDisbursement, Body()]
 ) -> Response[str]:
@@ -251,12 +307,15 @@ def reject_settlement(
     return json_response(200, disbursements.to_admin_json(rejected))
 
 
-@app.get("/admin/treasury")
+@app.get("/admin/treasury", responses=docs.responses(200, TreasuryOut, "Holdings"))
 def get_treasury() -> Response[str]:
     return json_response(200, treasury.overview())
 
 
-@app.post("/admin/treasury/gas_funding")
+@app.post(
+    "/admin/treasury/gas_funding",
+    responses=docs.responses(201, GasFundingOut, "The BNB booked for gas"),
+)
 def record_gas_funding(body: Annotated[GasFunding, Body()]) -> Response[str]:
     wei = treasury.record_gas_funding(body.tx_hash)
     logger.info("gas funding recorded", extra={"tx_hash": body.tx_hash, "by": _admin()})
@@ -265,7 +324,7 @@ def record_gas_funding(body: Annotated[GasFunding, Body()]) -> Response[str]:
     )
 
 
-@app.post("/admin/chain/rescan")
+@app.post("/admin/chain/rescan", responses=docs.responses(202, RescanOut, "The rescan, queued"))
 def rescan(body: Annotated[Rescan, Body()]) -> Response[str]:
     queued = chain_admin.request_rescan(body.from_block, body.to_block, str(app.context["admin"]))
     return json_response(202, queued)

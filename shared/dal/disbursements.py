@@ -248,6 +248,23 @@ def list_by_status(
     return _page(query, limit)
 
 
+def list_all(limit: int, before_key: str | None) -> tuple[list[Disbursement], bool]:
+    """Every disbursement, newest first: one Query per status partition of the
+    ``by_status`` index, merged by creation key (a handful of statuses, so no Scan and
+    no index of its own)."""
+    dm.bind()
+    newest: list[dm.DisbursementModel] = []
+    for status in DisbursementStatus:
+        condition = dm.DisbursementModel.created_key < before_key if before_key else None
+        query = dm.DisbursementModel.by_status.query(
+            status.value, condition, scan_index_forward=False, limit=limit + 1
+        )
+        newest.extend(_take(query, limit + 1))
+    newest.sort(key=lambda i: i.created_key or "", reverse=True)
+    items = [_disbursement(i) for i in newest[: limit + 1]]
+    return items[:limit], len(items) > limit
+
+
 def key_of(d: Disbursement) -> str:
     return created_key(d.created_at, d.disbursement_id)
 

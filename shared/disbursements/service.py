@@ -656,9 +656,12 @@ def refunds_of(merchant_id: str, payment_id: str) -> list[Disbursement]:
 
 
 def list_by_status(
-    status: DisbursementStatus, limit: int, starting_after: str | None
+    status: DisbursementStatus | None, limit: int, starting_after: str | None
 ) -> tuple[list[Disbursement], bool]:
+    """Newest first; every status when ``status`` is None."""
     before = store.key_of(get(starting_after)) if starting_after else None
+    if status is None:
+        return store.list_all(limit, before)
     return store.list_by_status(status, limit, before)
 
 
