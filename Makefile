@@ -60,7 +60,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix .
 
 typecheck: install
-	$(VENV)/bin/mypy shared functions infra tests bench examples merchant
+	$(VENV)/bin/mypy shared functions infra tests bench examples merchant tools
 
 unit: install
 	$(PYTEST) tests/unit -q --junitxml=test-output/unit/junit.xml
@@ -91,7 +91,7 @@ bench: install
 	$(PY) -m bench.sweep
 
 openapi: install
-	$(PY) -m shared.api.openapi --write
+	$(PY) -m tools.openapi --write
 
 contracts: node_modules/.installed
 	node contracts/compile.mjs

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.custody import hd
+from shared.custody.signer import LocalKeySigner, keys_from_mnemonic
 from shared.local import chain
 from shared.local.chain import Anvil
-from shared.settlement.signer import LocalKeySigner, keys_from_mnemonic
 from shared.settlement.sweeps import GWEI, GasPolicy, SweepResult, Sweeps, deploy_sweeper
 
 BATCH_SIZES = (1, 10, 50)

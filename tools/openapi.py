@@ -1,8 +1,11 @@
 """Generate the merchant API's OpenAPI document from the resolver (the routes and
 pydantic models are the source of truth) and keep the committed copy in sync.
 
-    python -m shared.api.openapi --write   # regenerate docs/openapi/merchant-api.json
-    python -m shared.api.openapi --check   # exit 1 when the committed copy drifted
+    python -m tools.openapi --write   # regenerate docs/openapi/merchant-api.json
+    python -m tools.openapi --check   # exit 1 when the committed copy drifted
+
+A tool, not part of ``shared``: it imports the function's resolver, and ``shared`` never
+imports ``functions`` (docs/adr/0015-layer-contract.md).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi" / "merchant-api.json"
+from functions.merchant_api.handler import app
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "openapi" / "merchant-api.json"
 
 DESCRIPTION = (
     "Accept USDT on BNB Smart Chain. Every request is signed: send `X-Api-Key`, "
@@ -26,8 +31,6 @@ DESCRIPTION = (
 
 
 def generate() -> dict[str, Any]:
-    from functions.merchant_api.handler import app
-
     text = app.get_openapi_json_schema(
         title="bscpay merchant API",
         version="1",
@@ -43,6 +46,37 @@ def generate() -> dict[str, Any]:
     return doc
 
 
+ADMIN_DOC = DOC.with_name("admin-api.json")
+
+ADMIN_DESCRIPTION = (
+    "Operate a bscpay deployment: merchants and their API keys, payments across "
+    "merchants, settlement profiles, payouts and their four-eyes approval, the treasury "
+    "and chain rescans. Send a Cognito ID token of the user pool in `Authorization` "
+    "(API Gateway's Cognito authorizer checks it). Bodies are JSON (415 otherwise)."
+)
+
+
+def generate_admin() -> dict[str, Any]:
+    from functions.admin_api.handler import app as admin_app
+
+    text = admin_app.get_openapi_json_schema(
+        title="bscpay admin API",
+        version="1",
+        description=ADMIN_DESCRIPTION,
+        security_schemes={
+            "CognitoIdToken": APIKey(name="Authorization", in_=APIKeyIn.header),  # type: ignore[call-arg]
+        },
+        security=[{"CognitoIdToken": []}],
+    )
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def documents() -> dict[Path, dict[str, Any]]:
+    """Every committed document and what the resolvers generate for it."""
+    return {DOC: generate(), ADMIN_DOC: generate_admin()}
+
+
 def render(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
@@ -53,16 +87,17 @@ def main(argv: list[str]) -> int:
     group.add_argument("--write", action="store_true")
     group.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    text = render(generate())
-    if args.write:
-        DOC.parent.mkdir(parents=True, exist_ok=True)
-        DOC.write_text(text)
-        print(f"wrote {DOC}")
-        return 0
-    if not DOC.exists() or DOC.read_text() != text:
-        print(f"{DOC} is out of date: run `make openapi`", file=sys.stderr)
-        return 1
-    return 0
+    stale = 0
+    for path, doc in documents().items():
+        text = render(doc)
+        if args.write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path}")
+        elif not path.exists() or path.read_text() != text:
+            print(f"{path} is out of date: run `make openapi`", file=sys.stderr)
+            stale = 1
+    return stale
 
 
 if __name__ == "__main__":

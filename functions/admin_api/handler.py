@@ -42,6 +42,7 @@ from shared.models.admin_api import (
     SettlementProfileOut,
     TreasuryOut,
 )
+from shared.models.amounts import format_amount, parse_amount, parse_fee
 from shared.models.api import (
     CreateApiKey,
     CreateMerchant,
@@ -55,7 +56,6 @@ from shared.models.api import (
 )
 from shared.models.domain import ApiKey, DisbursementStatus, Merchant, PayoutSchedule
 from shared.payments import service as payments
-from shared.payments.amounts import format_amount, parse_amount, parse_fee
 
 logger = Logger()
 tracer = Tracer()

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.payments import expiry
+from shared.jobs import expiry
 
 logger = Logger()
 tracer = Tracer()

@@ -15,6 +15,7 @@ from shared.api import docs, merchant_auth
 from shared.api.http import install_error_handlers, json_response
 from shared.disbursements import service as disbursements
 from shared.events import log as events
+from shared.models.amounts import parse_amount
 from shared.models.api import (
     BalanceOut,
     CreatePayment,
@@ -37,7 +38,6 @@ from shared.models.api import (
 from shared.models.domain import DisbursementKind, PaymentStatus
 from shared.payments import balances
 from shared.payments import service as payments
-from shared.payments.amounts import parse_amount
 from shared.webhooks import endpoints
 
 logger = Logger()

@@ -1,1 +1,2 @@
-"""Custody: envelope encryption, HD derivation, deposit addresses."""
+"""Custody: envelope encryption, HD derivation, deposit addresses, and the keys and
+signers derived from the deployment mnemonic (``signer``)."""

@@ -24,7 +24,7 @@ def ensure_custody() -> str:
     if existing:
         return existing
     # Imported here: eth_account stays out of the API functions that read the xpub.
-    from shared.settlement.signer import keys_from_mnemonic
+    from shared.custody.signer import keys_from_mnemonic
 
     mnemonic = hd.new_mnemonic()
     record = {

@@ -20,7 +20,6 @@ from shared.dal import models as m
 from shared.dal._base import created_key
 from shared.dal.events import event_item
 from shared.errors import ConcurrentUpdate
-from shared.ledger.ledger import Posting
 from shared.models.domain import (
     Disbursement,
     DisbursementKind,
@@ -29,6 +28,7 @@ from shared.models.domain import (
     PayoutSchedule,
     SettlementProfile,
 )
+from shared.models.ledger import Posting
 
 
 @dataclass

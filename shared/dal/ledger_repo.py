@@ -22,7 +22,7 @@ from pynamodb.transactions import TransactWrite
 
 from shared.dal import ledger_models as lm
 from shared.dal._base import connection
-from shared.ledger.ledger import (
+from shared.models.ledger import (
     Account,
     Entry,
     Journal,

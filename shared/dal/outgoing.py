@@ -35,7 +35,7 @@ from shared.dal import ledger_repo
 from shared.dal import models as m
 from shared.dal._base import Binder, bind, connection, is_condition_failure
 from shared.errors import ConcurrentUpdate
-from shared.ledger.ledger import Posting
+from shared.models.ledger import Posting
 
 # One nonce item per sending wallet role. The system table is granted per item name
 # (IAM dynamodb:LeadingKeys, infra/cdk/constants.py), and the hot wallet's address is

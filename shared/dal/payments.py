@@ -17,7 +17,6 @@ from shared.dal import models as m
 from shared.dal import transfers as transfer_repo
 from shared.dal._base import bind, connection, created_key, is_condition_failure, take
 from shared.errors import ConcurrentUpdate
-from shared.ledger.ledger import Posting
 from shared.models.domain import (
     Event,
     Payment,
@@ -25,6 +24,7 @@ from shared.models.domain import (
     Transfer,
     TransferStatus,
 )
+from shared.models.ledger import Posting
 
 
 def _day(ts: int) -> str:

@@ -37,7 +37,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.events import outbox
-from shared.ledger.ledger import Kind
+from shared.models.amounts import format_amount
 from shared.models.domain import (
     Disbursement,
     DisbursementKind,
@@ -47,7 +47,7 @@ from shared.models.domain import (
     PayoutSchedule,
     SettlementProfile,
 )
-from shared.payments.amounts import format_amount
+from shared.models.ledger import Kind
 
 logger = Logger(child=True)
 

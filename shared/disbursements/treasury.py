@@ -15,7 +15,7 @@ from shared.chain.rpc import JsonRpc
 from shared.custody import setup
 from shared.disbursements import schedule
 from shared.errors import InvalidState, ValidationFailed
-from shared.payments.amounts import format_amount
+from shared.models.amounts import format_amount
 
 TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 BNB_DECIMALS = 18

@@ -1,11 +1,21 @@
-"""The double-entry ledger (docs/adr/0010-ledger.md): logic in ``shared.ledger.ledger``,
-storage in ``shared.dal.ledger_repo``."""
+"""The double-entry ledger (docs/adr/0010-ledger.md): the vocabulary (accounts,
+postings, errors) in ``shared.models.ledger``, the logic in ``shared.ledger.service``,
+the in-memory reference repository in ``shared.ledger.memory``, storage in
+``shared.dal.ledger_repo``. This package is the ledger's public face."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.ledger.ledger import (
+from shared.ledger.memory import InMemoryLedgerRepository
+from shared.ledger.service import (
+    Drift,
+    Ledger,
+    LedgerRepository,
+    credit_payment_posting,
+    reconcile,
+)
+from shared.models.ledger import (
     COLD,
     DEPOSITS,
     FEES,
@@ -17,18 +27,14 @@ from shared.ledger.ledger import (
     OPERATOR_EQUITY,
     Account,
     Asset,
-    Drift,
     Entry,
     EntryPage,
-    InMemoryLedgerRepository,
     InsufficientFunds,
     InvalidPosting,
     Journal,
     JournalConflict,
     Kind,
-    Ledger,
     LedgerContention,
-    LedgerRepository,
     MerchantBalance,
     PayoutNotFound,
     PayoutNotReserved,
@@ -36,16 +42,16 @@ from shared.ledger.ledger import (
     Posting,
     PostingRejected,
     Side,
-    credit_payment_posting,
     merchant_available,
     merchant_pending_payout,
-    reconcile,
 )
 
 
 @lru_cache(maxsize=1)
 def default() -> Ledger:
     """The deployment's ledger on DynamoDB (tables bound from configuration)."""
+    # Imported here: the ledger's logic and its in-memory repository load without
+    # pynamodb (unit tests, tools).
     from shared.dal.ledger_repo import DynamoLedgerRepository
 
     return Ledger(DynamoLedgerRepository())

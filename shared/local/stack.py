@@ -261,19 +261,18 @@ class LocalStack:
     def _prepare_settlement(self, rpc_url: str) -> None:
         """What an operator does once: fund the hot wallet with BNB for gas (and tell the
         ledger), deploy the project's Sweeper with the hot wallet as its operator."""
-        from web3 import Web3
-
         from shared import ledger
+        from shared.chain import evm
+        from shared.custody.signer import LocalKeySigner
         from shared.settlement import custody
-        from shared.settlement.signer import LocalKeySigner
-        from shared.settlement.sweeps import SweepSettings, deploy_sweeper
+        from shared.settlement.sweeps import deploy_sweeper
 
         hot = custody.load_keys([]).hot_wallet
         local_chain.rpc_call(rpc_url, "anvil_setBalance", hot.address, hex(HOT_WALLET_BNB))
         ledger.default().fund_gas(HOT_WALLET_BNB, journal_id="local-hot-wallet-funding")
-        w3 = Web3(Web3.HTTPProvider(rpc_url))
+        w3 = evm.client([rpc_url])
         deployer = LocalKeySigner(local_chain.DEPLOYER_PRIVATE_KEY)  # anvil's public dev key
-        sweeper = deploy_sweeper(w3, deployer, hot.address, SweepSettings().gas_policy())
+        sweeper = deploy_sweeper(w3, deployer, hot.address, evm.gas_policy())
         os.environ["BSCPAY_SWEEP_SWEEPER_ADDRESS"] = sweeper
         # Hot-wallet excess above the cap goes here: anvil's public dev account #9.
         os.environ.setdefault("BSCPAY_PAYOUT_COLD_ADDRESS", LOCAL_COLD_ADDRESS)
@@ -281,7 +280,7 @@ class LocalStack:
         os.environ.setdefault("BSCPAY_RECONCILE_CONFIRM_AFTER_S", "3")
         # One local admin: no 24 h wait for a second one after setting an address.
         os.environ.setdefault("BSCPAY_PAYOUT_ADDRESS_COOLDOWN_S", "0")
-        config.payouts.cache_clear()
+        config.reset()
 
     def _reconciler_loop(self) -> None:
         from functions.reconciler.handler import lambda_handler

@@ -6,8 +6,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
+from shared.models.amounts import format_amount
 from shared.models.domain import Delivery, Event, Payment, Transfer, WebhookEndpoint
-from shared.payments.amounts import format_amount
 
 PaymentEventType = Literal[
     "payment.confirming",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared import config, ledger
+from shared.models.amounts import format_amount
 from shared.models.api import BalanceOut
-from shared.payments.amounts import format_amount
 
 
 def of(merchant_id: str) -> BalanceOut:

@@ -16,11 +16,11 @@ from shared.dal import transfers as transfer_repo
 from shared.dal.payments import PaymentChange
 from shared.errors import ConcurrentUpdate, InvalidState, PaymentNotFound, ValidationFailed
 from shared.events import outbox
-from shared.ledger.ledger import credit_payment_posting
+from shared.ledger.service import credit_payment_posting
+from shared.models.amounts import parse_amount
 from shared.models.api import EVENT_TYPES, CreatePayment, PaymentOut
 from shared.models.domain import Event, Payment, PaymentStatus, Transfer, TransferStatus
 from shared.payments import state
-from shared.payments.amounts import parse_amount
 
 logger = Logger(child=True)
 

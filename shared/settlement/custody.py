@@ -8,8 +8,8 @@ import json
 from collections.abc import Iterable
 
 from shared.custody import envelope, setup
+from shared.custody.signer import CustodyKeys, keys_from_mnemonic
 from shared.dal import system as system_repo
-from shared.settlement.signer import CustodyKeys, keys_from_mnemonic
 
 
 def load_keys(deposit_indexes: Iterable[int]) -> CustodyKeys:

@@ -34,7 +34,7 @@ ones become REPLACED.
 
 This module is settlement logic: it gets a ``Web3`` client (``shared.chain.evm.client``:
 every RPC endpoint, with failover) and a
-:class:`~shared.settlement.signer.Signer` and never sees a key.
+:class:`~shared.custody.signer.Signer` and never sees a key.
 """
 
 from __future__ import annotations
@@ -69,11 +69,11 @@ from shared.chain.evm import (
 )
 from shared.config import MIN_BUMP_BPS as MIN_BUMP_BPS  # re-exported
 from shared.config import OutboundSettings as OutboundSettings  # re-exported
+from shared.custody.signer import Signer
 from shared.dal import outgoing
 from shared.dal.outgoing import Attempt, Change, NonceClaim, NonceUsedWatch, TransferRecord
 from shared.errors import ConcurrentUpdate
 from shared.settlement.nonces import NonceAllocator
-from shared.settlement.signer import Signer
 
 logger = Logger(child=True)
 

@@ -15,7 +15,7 @@ as an alert and passed to the ``on_refused`` hook (wire it to SNS). Both price g
 the node, clamped to a floor and a ceiling (:class:`GasPolicy`).
 
 This module is the chain adapter of settlement: it receives a ``Web3`` client and
-:class:`~shared.settlement.signer.Signer`s and never sees a private key. Broadcasting is
+:class:`~shared.custody.signer.Signer`s and never sees a private key. Broadcasting is
 not idempotent: the caller (the settlement function) guards each sweep with its own
 state machine (STYLE.md, "SQS workers"), and hands in a :class:`HotWalletSender` that
 carries each hot-wallet transaction (a ``sweepMany``, a gas top-up) through the same
@@ -33,94 +33,39 @@ from typing import Any, Literal, Protocol, cast
 from aws_lambda_powertools import Logger
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from web3 import Web3
-from web3.contract import Contract
-from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from shared.chain.artifacts import load_artifact
-from shared.settlement.signer import Signer
+from shared.chain.evm import (
+    ERC20_ABI,
+    GAS_HEADROOM_DEN,
+    GAS_HEADROOM_NUM,
+    Contract,
+    GasPolicy,
+    Nonce,
+    TxParams,
+    TxReceipt,
+    Web3,
+    Wei,
+    clamped_gas_price,
+    moved,
+)
+from shared.chain.evm import GasPriceBelowBaseFee as GasPriceBelowBaseFee  # re-exported
+from shared.config import GWEI as GWEI  # re-exported
+from shared.config import SweepSettings as SweepSettings  # re-exported
+from shared.custody.signer import Signer
 
 logger = Logger(child=True)
 
-GWEI = 10**9
 DELEGATION_PREFIX = bytes.fromhex("ef0100")  # EIP-7702 delegation designator
 _DESIGNATOR_LENGTH = len(DELEGATION_PREFIX) + 20
-TRANSFER_TOPIC = HexBytes(Web3.keccak(text="Transfer(address,address,uint256)"))
-ERC20_ABI: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "balanceOf",
-        "stateMutability": "view",
-        "inputs": [{"name": "holder", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-    {
-        "type": "function",
-        "name": "transfer",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "to", "type": "address"}, {"name": "amount", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-]
-# Headroom over eth_estimateGas for transactions the hot wallet pays for (unused gas is
-# not charged). The naive path's deposit transfer uses the estimate exactly: the deposit
-# holds exactly estimate x price BNB.
-GAS_HEADROOM_NUM, GAS_HEADROOM_DEN = 6, 5
 
 
 class SweepError(RuntimeError):
     """A sweep could not be carried out (configuration, pricing or a failed transaction)."""
 
 
-class GasPriceBelowBaseFee(SweepError):
-    """The clamped gas price is under the chain's base fee: nothing would be mined."""
-
-
 class SweepTransactionFailed(SweepError):
     """A sweep transaction reverted or was not mined in time."""
-
-
-# --- configuration and gas ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GasPolicy:
-    """Gas price = the node's ``eth_gasPrice`` clamped to [floor, ceiling] (wei)."""
-
-    floor_wei: int
-    ceiling_wei: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.floor_wei <= self.ceiling_wei:
-            raise ValueError("gas policy needs 0 <= floor <= ceiling")
-
-    def clamp(self, node_price_wei: int) -> int:
-        return min(max(node_price_wei, self.floor_wei), self.ceiling_wei)
-
-
-class SweepSettings(BaseSettings):
-    """Settlement's sweep configuration (``BSCPAY_SWEEP_*``), read once at cold start."""
-
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_SWEEP_", extra="ignore")
-
-    # BSC validators accept 0.05-0.1 gwei today; the ceiling bounds what a spiking or
-    # lying node can make us pay.
-    gas_floor_wei: int = Field(default=GWEI // 10, ge=0)
-    gas_ceiling_wei: int = Field(default=5 * GWEI, gt=0)
-    # Our Sweeper instance (deployed with the hot wallet as operator); empty: naive only.
-    sweeper_address: str = ""
-    max_batch: int = Field(default=200, ge=1, le=1000)
-
-    @model_validator(mode="after")
-    def _floor_under_ceiling(self) -> SweepSettings:
-        if self.gas_floor_wei > self.gas_ceiling_wei:
-            raise ValueError("BSCPAY_SWEEP_GAS_FLOOR_WEI exceeds BSCPAY_SWEEP_GAS_CEILING_WEI")
-        return self
-
-    def gas_policy(self) -> GasPolicy:
-        return GasPolicy(self.gas_floor_wei, self.gas_ceiling_wei)
 
 
 # --- delegation -------------------------------------------------------------------------
@@ -525,22 +470,12 @@ class Sweeps:
         self, receipt: TxReceipt, deposits: Iterable[ChecksumAddress]
     ) -> list[SweptDeposit]:
         """Amounts moved, read from the token's Transfer logs (deposit -> hot wallet)."""
-        wanted = set(deposits)
-        moved: dict[ChecksumAddress, int] = {}
-        for log in receipt["logs"]:
-            topics = log["topics"]
-            if (
-                Web3.to_checksum_address(log["address"]) != self.token
-                or len(topics) != 3
-                or HexBytes(topics[0]) != TRANSFER_TOPIC
-            ):
-                continue
-            source = Web3.to_checksum_address(HexBytes(topics[1])[-20:])
-            target = Web3.to_checksum_address(HexBytes(topics[2])[-20:])
-            if source in wanted and target == self.hot_wallet.address:
-                moved[source] = moved.get(source, 0) + int.from_bytes(HexBytes(log["data"]))
+        swept = moved(receipt, self.token, deposits, self.hot_wallet.address)
         tx_hash = HexStr(receipt["transactionHash"].to_0x_hex())
-        return [SweptDeposit(address, amount, tx_hash) for address, amount in moved.items()]
+        return [
+            SweptDeposit(Web3.to_checksum_address(address), amount, tx_hash)
+            for address, amount in swept.items()
+        ]
 
     def _result(
         self,
@@ -589,26 +524,6 @@ class _NodeNonceSender:
 
 def _without_from(tx: TxParams) -> TxParams:
     return cast(TxParams, {k: v for k, v in tx.items() if k != "from"})
-
-
-def clamped_gas_price(w3: Web3, policy: GasPolicy) -> int:
-    """The node's gas price clamped to ``policy``, for every hot-wallet transaction;
-    raises GasPriceBelowBaseFee (nothing to sign) when that cannot be mined."""
-    price = policy.clamp(int(w3.eth.gas_price))
-    base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-    if price < base_fee:
-        raise GasPriceBelowBaseFee(
-            f"gas price {price} wei (ceiling {policy.ceiling_wei}) is below the base "
-            f"fee {base_fee} wei; send later or raise the ceiling"
-        )
-    return price
-
-
-def token_balance(w3: Web3, token: str, address: str) -> int:
-    """``token.balanceOf(address)`` at the latest block, in base units."""
-    data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
-    call: TxParams = {"to": Web3.to_checksum_address(token), "data": HexStr(data)}
-    return int.from_bytes(w3.eth.call(call), "big")
 
 
 def deploy_sweeper(w3: Web3, deployer: Signer, operator: str, gas: GasPolicy) -> ChecksumAddress:

@@ -43,11 +43,12 @@ from shared import config, ids, ledger
 from shared.alerts import raise_alert
 from shared.chain import evm
 from shared.chain.evm import Nonce, TransactionNotFound, TxParams, TxReceipt, Web3, Wei
+from shared.custody.signer import CustodyKeys
 from shared.dal import addresses as address_repo
 from shared.dal import outgoing
 from shared.dal.outgoing import Attempt, NonceClaim, TransferRecord
 from shared.errors import ConcurrentUpdate
-from shared.ledger.ledger import Posting
+from shared.models.ledger import Posting
 from shared.settlement import custody
 from shared.settlement.outbound import (
     NonceCall,
@@ -56,7 +57,6 @@ from shared.settlement.outbound import (
     OutboundSettings,
     TransferStillPending,
 )
-from shared.settlement.signer import CustodyKeys
 from shared.settlement.sweeps import RefusedDeposit, Sweeps, SweepTransactionFailed
 
 logger = Logger(child=True)

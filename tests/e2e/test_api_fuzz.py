@@ -14,8 +14,8 @@ import schemathesis
 import schemathesis.specs.openapi.checks as oc
 from hypothesis import HealthCheck, settings
 
-from shared.api.openapi import DOC
 from shared.auth.signing import request_signature
+from tools.openapi import DOC
 
 pytestmark = pytest.mark.e2e
 

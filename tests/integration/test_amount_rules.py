@@ -8,8 +8,8 @@ import pytest
 from shared import config, ids
 from shared.chain.scanner import Scanner
 from shared.errors import ChainMismatch
+from shared.jobs import expiry
 from shared.local.stack import LocalStack
-from shared.payments import expiry
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
     USDT,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from shared import ids
+from shared.jobs import expiry
 from shared.local.stack import LocalStack
-from shared.payments import expiry
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
     USDT,

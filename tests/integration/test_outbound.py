@@ -17,6 +17,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from shared import ids
+from shared.custody.signer import LocalKeySigner
 from shared.dal import outgoing
 from shared.dal import payments as payment_repo
 from shared.dal.outgoing import Attempt, NonceTaken
@@ -31,7 +32,6 @@ from shared.settlement.outbound import (
     TransferStillPending,
     send_token,
 )
-from shared.settlement.signer import LocalKeySigner
 from shared.settlement.sweeps import GWEI, GasPolicy
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import USDT, create_payment, make_final, pay, scan

@@ -20,9 +20,9 @@ from web3.exceptions import ContractCustomError
 
 from shared.chain.artifacts import load_artifact
 from shared.custody import hd
+from shared.custody.signer import LocalKeySigner, keys_from_mnemonic
 from shared.local import chain
 from shared.local.chain import Anvil, LocalChain
-from shared.settlement.signer import LocalKeySigner, keys_from_mnemonic
 from shared.settlement.sweeps import (
     DELEGATION_PREFIX,
     GWEI,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.errors import ValidationFailed
-from shared.payments.amounts import format_amount, parse_amount
+from shared.models.amounts import format_amount, parse_amount
 
 UNIT = 10**18
 

@@ -61,7 +61,7 @@ from shared.ledger import (
     merchant_pending_payout,
     reconcile,
 )
-from shared.ledger.ledger import SYSTEM_ACCOUNTS, USDT_HOLDINGS, Leg, PayoutTerms
+from shared.models.ledger import SYSTEM_ACCOUNTS, USDT_HOLDINGS, Leg, PayoutTerms
 
 UNIT = 10**18  # one USDT (or one BNB) in base units
 MILLI_BNB = 10**15

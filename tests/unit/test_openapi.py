@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.api import openapi
+from tools import openapi
 
 
 def test_committed_openapi_document_matches_the_resolvers() -> None:

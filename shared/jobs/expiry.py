@@ -1,4 +1,5 @@
-"""The expirer's work: settle open payments whose time is up, then relay the outbox."""
+"""The expirer's job, every minute: settle open payments whose time is up, relay the
+outbox, hand due deposits to settlement and run the payout schedules."""
 
 from __future__ import annotations
 

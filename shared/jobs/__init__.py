@@ -1,0 +1,2 @@
+"""Scheduled jobs: the orchestration a scheduled function runs, across the logic rooms
+(payments, events, settlement, disbursements). Nothing below imports a job."""

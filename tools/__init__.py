@@ -1,0 +1,2 @@
+"""Developer tools run from the repository root (``python -m tools.<name>``); never
+imported by ``shared`` or ``functions``."""
