@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import resources
@@ -144,6 +144,81 @@ class PayoutSettings(BaseSettings):
         return value
 
 
+# --- settlement (shared/settlement) ----------------------------------------------------
+
+GWEI = 10**9
+MIN_BUMP_BPS = 1250  # 12.5 %: above geth/BSC's 10 % replacement rule, with rounding room
+
+
+class OutboundSettings(BaseSettings):
+    """Outgoing transfers from the hot wallet (``BSCPAY_OUTBOUND_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_OUTBOUND_", extra="ignore")
+
+    # A broadcast transaction not mined this long after it was signed is replaced.
+    stuck_after_s: float = Field(default=60.0, gt=0)
+    # How long one invocation waits for the receipt before TransferStillPending (keep it
+    # well under the function's timeout).
+    wait_s: float = Field(default=30.0, ge=0)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    # Gas price increase of a replacement, in basis points of the highest live attempt.
+    gas_bump_bps: int = Field(default=MIN_BUMP_BPS, ge=MIN_BUMP_BPS, le=100_000)
+    # The nonce is used on chain but no attempt has a receipt: a lagging node, usually,
+    # so the record stays open; this long after that was first seen: alert
+    # `nonce_used_elsewhere` and look for the transaction in finalized blocks.
+    nonce_lost_after_s: float = Field(default=3600.0, ge=0)
+    # Full blocks that scan reads per call (it goes on from there on the next call).
+    nonce_scan_blocks: int = Field(default=200, ge=1, le=10_000)
+
+
+class SweepSettings(BaseSettings):
+    """Executing sweeps (``BSCPAY_SWEEP_*``): gas-price policy and the Sweeper."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_SWEEP_", extra="ignore")
+
+    # BSC validators accept 0.05-0.1 gwei today; the ceiling bounds what a spiking or
+    # lying node can make us pay. Every hot-wallet transaction uses this policy
+    # (shared.chain.evm.gas_policy).
+    gas_floor_wei: int = Field(default=GWEI // 10, ge=0)
+    gas_ceiling_wei: int = Field(default=5 * GWEI, gt=0)
+    # Our Sweeper instance (deployed with the hot wallet as operator); empty: naive only.
+    sweeper_address: str = ""
+    max_batch: int = Field(default=200, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _floor_under_ceiling(self) -> SweepSettings:
+        if self.gas_floor_wei > self.gas_ceiling_wei:
+            raise ValueError("BSCPAY_SWEEP_GAS_FLOOR_WEI exceeds BSCPAY_SWEEP_GAS_CEILING_WEI")
+        return self
+
+
+class PlannerSettings(BaseSettings):
+    """Planning sweeps (``BSCPAY_SWEEP_*``): what is worth sweeping, and when to resume."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_SWEEP_", extra="ignore")
+
+    # Below this (base units) a sweep would mostly pay gas: wait for more to arrive.
+    min_amount: int = Field(default=10**18, ge=0)
+    batch: int = Field(default=50, ge=1, le=200)
+    # A sweep record left open (not CONFIRMED/FAILED) and unchanged this long is sent
+    # to the queue again: its message ran out of receives (~6 minutes of "not mined
+    # yet") and went to the DLQ, and nothing else would ever finish it.
+    resume_after_s: int = Field(default=900, ge=0)
+    resume_batch: int = Field(default=25, ge=1, le=100)
+
+
+class ReconcilerSettings(BaseSettings):
+    """The ledger-versus-chain reconciler (``BSCPAY_RECONCILE_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_RECONCILE_", extra="ignore")
+
+    # BNB the ledger cannot see yet: gas left on deposit addresses by naive sweeps.
+    gas_tolerance_wei: int = Field(default=10**16, ge=0)
+    max_addresses: int = Field(default=5000, ge=1)
+    # A drift must still be there this much later to be reported (transfers in flight).
+    confirm_after_s: float = Field(default=20.0, ge=0)
+
+
 @lru_cache(maxsize=1)
 def aws() -> AwsSettings:
     return AwsSettings()
@@ -169,7 +244,27 @@ def payouts() -> PayoutSettings:
     return PayoutSettings()
 
 
+@lru_cache(maxsize=1)
+def outbound() -> OutboundSettings:
+    return OutboundSettings()
+
+
+@lru_cache(maxsize=1)
+def sweeps() -> SweepSettings:
+    return SweepSettings()
+
+
+@lru_cache(maxsize=1)
+def planner() -> PlannerSettings:
+    return PlannerSettings()
+
+
+@lru_cache(maxsize=1)
+def reconciler() -> ReconcilerSettings:
+    return ReconcilerSettings()
+
+
 def reset() -> None:
     """Forget cached settings (tests and the local stack change the environment)."""
-    for fn in (aws, chain, api, scanner, payouts):
+    for fn in (aws, chain, api, scanner, payouts, outbound, sweeps, planner, reconciler):
         fn.cache_clear()

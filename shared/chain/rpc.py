@@ -87,7 +87,8 @@ class JsonRpc:
 
     # -- transport ----------------------------------------------------------------------
 
-    def _post(self, url: str, method: str, params: list[Any]) -> Any:
+    def _exchange(self, url: str, method: str, params: list[Any]) -> dict[str, Any]:
+        """One request, the whole JSON-RPC reply (a result or an error answer)."""
         body = json.dumps(
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         ).encode()
@@ -96,8 +97,12 @@ class JsonRpc:
         )
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
             reply = json.loads(response.read())
-        if not isinstance(reply, dict):
+        if not isinstance(reply, dict) or ("result" not in reply and "error" not in reply):
             raise ValueError("malformed JSON-RPC reply")
+        return reply
+
+    def _post(self, url: str, method: str, params: list[Any]) -> Any:
+        reply = self._exchange(url, method, params)
         if reply.get("error"):
             err = reply["error"]
             raise RpcError(str(err.get("message")), err.get("code"))
@@ -109,6 +114,18 @@ class JsonRpc:
         except (pybreaker.CircuitBreakerError, OSError, ValueError, NodeLagging):
             self._count_error(endpoint)
             raise
+
+    def _reply_on(self, endpoint: Endpoint, method: str, params: list[Any]) -> dict[str, Any]:
+        """Like :meth:`_on`, but an error answer is returned, not raised (the node is up:
+        it does not count against the breaker)."""
+        try:
+            reply: dict[str, Any] = endpoint.breaker.call(
+                self._exchange, endpoint.url, method, params
+            )
+        except (pybreaker.CircuitBreakerError, OSError, ValueError):
+            self._count_error(endpoint)
+            raise
+        return reply
 
     def _count_error(self, endpoint: Endpoint) -> None:
         with single_metric(
@@ -138,6 +155,64 @@ class JsonRpc:
         if isinstance(last, RpcError):
             raise last
         raise RpcError(f"all RPC endpoints failed for {method}: {last}")
+
+    def reply(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """:meth:`call`'s failover, answering the whole JSON-RPC reply (for a client that
+        maps error answers itself, e.g. web3 and its revert errors). A revert is the
+        same on every node and is answered at once; another error answer is tried on
+        the next endpoint and answered when none did better. Raises RpcError when no
+        endpoint answered at all."""
+        refused: dict[str, Any] | None = None
+        last: Exception | None = None
+        for endpoint in self._order():
+            try:
+                reply = self._reply_on(endpoint, method, params)
+            except (pybreaker.CircuitBreakerError, OSError, ValueError) as exc:
+                last = exc
+                continue
+            error = reply.get("error")
+            if error and not _is_revert(error):
+                refused = reply
+                continue
+            self._preferred = self.endpoints.index(endpoint)
+            return reply
+        if refused is not None:
+            return refused
+        raise RpcError(f"all RPC endpoints failed for {method}: {last}")
+
+    def broadcast(self, raw_tx: str, tx_hash: str) -> dict[str, Any]:
+        """``eth_sendRawTransaction`` to every endpoint whose breaker is closed, so that a
+        dead or refusing node delays nothing. Idempotent by ``tx_hash`` (the caller
+        computes it from ``raw_tx``): a node that answers an error ("already known",
+        "nonce too low" once it is mined, ...) but knows the hash has it, which counts
+        as accepted; no message text is matched. Answers ``tx_hash`` when any endpoint
+        has the transaction, else the first refusal (an error reply); raises RpcError
+        when no endpoint answered at all. Sending the same signed bytes again is never
+        a second transaction: they can only be mined once."""
+        accepted: dict[str, Any] | None = None
+        refused: dict[str, Any] | None = None
+        last: Exception | None = None
+        for endpoint in self._order():
+            try:
+                reply = self._reply_on(endpoint, "eth_sendRawTransaction", [raw_tx])
+                if reply.get("error"):
+                    known = self._reply_on(endpoint, "eth_getTransactionByHash", [tx_hash])
+                    if not known.get("result"):
+                        refused = refused or reply
+                        continue
+                    reply = {**reply, "result": tx_hash}
+                    reply.pop("error", None)
+            except (pybreaker.CircuitBreakerError, OSError, ValueError) as exc:
+                last = exc
+                continue
+            if accepted is None:
+                accepted = reply
+                self._preferred = self.endpoints.index(endpoint)
+        if accepted is not None:
+            return accepted
+        if refused is not None:
+            return refused
+        raise RpcError(f"no RPC endpoint took transaction {tx_hash}: {last}")
 
     # -- typed helpers ------------------------------------------------------------------
 
@@ -222,6 +297,14 @@ class JsonRpc:
         if not isinstance(result, list):
             raise ValueError("eth_getLogs did not return a list")
         return result
+
+
+def _is_revert(error: Any) -> bool:
+    """The call itself reverted (EIP-1474 code 3, or geth's/anvil's -32000 wording):
+    every node answers the same, so no other endpoint is asked."""
+    if not isinstance(error, dict):
+        return False
+    return error.get("code") == 3 or "revert" in str(error.get("message", "")).lower()
 
 
 def _quantity(value: Any, method: str) -> int:

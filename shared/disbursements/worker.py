@@ -14,14 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from web3 import Web3
 
 from shared import config, ids, ledger
 from shared.alerts import raise_alert
+from shared.chain import evm
 from shared.disbursements import service
 from shared.models.domain import Disbursement, DisbursementKind, DisbursementStatus
 from shared.settlement import custody, outbound
-from shared.settlement.sweeps import SweepSettings, token_balance
 
 logger = Logger(child=True)
 
@@ -30,9 +29,12 @@ logger = Logger(child=True)
 LIQUIDITY_WAIT_S = 1800
 
 
-def handle(message: dict[str, Any]) -> Disbursement | None:
+def handle(
+    message: dict[str, Any], *, hooks: outbound.OutboundHooks | None = None
+) -> Disbursement | None:
     """Raise ``outbound.TransferStillPending`` while the transaction is not mined: the
-    message comes back later and the transfer resumes."""
+    message comes back later and the transfer resumes. ``hooks``: test seams of the
+    transfer (``outbound.OutboundHooks``)."""
     disbursement_id = str(message["disbursement_id"])
     try:
         d = service.get(disbursement_id)
@@ -47,13 +49,13 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
     if refusal is not None:
         raise_alert("disbursement_refused", refusal, id=d.disbursement_id)
         return service.mark_failed(d, refusal)
-    w3 = Web3(Web3.HTTPProvider(config.chain().rpc_url_list()[0], request_kwargs={"timeout": 20}))
+    w3 = evm.client()  # every BSCPAY_RPC_URLS endpoint, with failover (docs/adr/0014)
     hot_wallet = custody.load_keys([]).hot_wallet
     if d.status is DisbursementStatus.QUEUED:
         # What the chain holds and what the ledger knows the hot wallet holds: sending
         # more than the ledger knows would leave a transfer it cannot book.
         held = min(
-            token_balance(w3, config.chain().token_address, hot_wallet.address),
+            evm.token_balance(w3, config.chain().token_address, hot_wallet.address),
             ledger.default().holdings()["holdings:hot"],
         )
         if held < d.amount:
@@ -74,8 +76,9 @@ def handle(message: dict[str, Any]) -> Disbursement | None:
         d.destination,
         d.amount,
         token=config.chain().token_address,
-        gas=SweepSettings().gas_policy(),
+        gas=evm.gas_policy(),
         kind=d.kind.value,
+        hooks=hooks,
     )
     if outcome.state == "CONFIRMED":
         assert outcome.tx_hash is not None

@@ -25,11 +25,9 @@ from typing import IO, Any, Protocol, Self
 
 from eth_account import Account
 from eth_typing import HexStr
-from web3 import Web3
-from web3.contract import Contract
-from web3.types import RPCEndpoint, TxParams, TxReceipt
 
 from shared.chain.artifacts import load_artifact
+from shared.chain.evm import Contract, RPCEndpoint, TxParams, TxReceipt, Web3
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_HOST = "127.0.0.1"  # never bind anything wider: anvil has no auth at all

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from aws_lambda_powertools import Logger
-from web3 import Web3
 
+from shared.chain.evm import Web3
 from shared.dal import outgoing
 from shared.dal.outgoing import NonceClaim, NonceTaken
 

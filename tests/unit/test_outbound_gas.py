@@ -10,7 +10,8 @@ from hexbytes import HexBytes
 from pydantic import ValidationError
 
 from shared.settlement.outbound import MIN_BUMP_BPS, OutboundSettings, bumped_gas_price, moved_to
-from shared.settlement.sweeps import GWEI, TRANSFER_TOPIC, GasPolicy
+from shared.chain.logs import TRANSFER_TOPIC
+from shared.settlement.sweeps import GWEI, GasPolicy
 
 TOKEN = "0x55d398326f99059fF775485246999027B3197955"
 HOT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -59,7 +60,7 @@ def _log(token: str, source: str, target: str, value: int) -> dict[str, Any]:
     return {
         "address": token,
         "topics": [
-            TRANSFER_TOPIC,
+            HexBytes(TRANSFER_TOPIC),
             HexBytes(b"\0" * 12 + HexBytes(source)),
             HexBytes(b"\0" * 12 + HexBytes(target)),
         ],

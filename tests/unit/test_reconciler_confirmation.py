@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared import config
 from shared.ledger import Drift
 from shared.settlement import reconciler
 
@@ -19,6 +20,7 @@ def _drift(account: str, ledger: int, chain: int) -> Drift:
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setenv("BSCPAY_RECONCILE_CONFIRM_AFTER_S", "0")
+    config.reset()
     alerts: list[Any] = []
     monkeypatch.setattr(reconciler, "raise_alert", lambda *a, **k: alerts.append((a, k)))
     return alerts

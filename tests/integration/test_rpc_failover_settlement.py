@@ -1,0 +1,201 @@
+"""Settlement behind several RPC endpoints (docs/adr/0014): the first endpoint dies in
+the middle of a sweep and of a payout, and both complete through the second endpoint
+with nothing sent twice (one hot-wallet nonce, one token transfer each, the ledger
+balanced). The first endpoint is the fault-injecting proxy in front of anvil."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared import config, ledger
+from shared.chain.logs import TRANSFER_TOPIC
+from shared.dal import addresses as address_repo
+from shared.dal import payments as payment_repo
+from shared.disbursements import worker as disbursements
+from shared.local import chain
+from shared.local.stack import LocalStack
+from shared.models.domain import DisbursementStatus
+from shared.settlement import custody, planner
+from shared.settlement import worker as settlement
+from shared.settlement.outbound import OutboundHooks
+from tests.integration.conftest import MerchantCreds
+from tests.integration.helpers import USDT, admin_call, create_payment, make_final, pay, scan
+from tests.support.rpc_proxy import RpcProxy
+
+# anvil's public dev account #6: a merchant's own settlement address.
+SETTLEMENT_ADDRESS = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"
+
+
+# ---- fixtures and chores ---------------------------------------------------------------------
+
+
+def _dies_before_the_first_broadcast(proxy: RpcProxy) -> OutboundHooks:
+    """Kill the proxy right before the hot wallet's transaction is sent: every read so
+    far went through it, the broadcast and everything after must not."""
+    return OutboundHooks(before_send=lambda tx_hash: proxy.stop())
+
+
+def _rpc(stack: LocalStack, method: str, *params: Any) -> Any:
+    return chain.rpc_call(stack.info["rpc_url"], method, *params)
+
+
+def _nonce(stack: LocalStack, address: str) -> int:
+    return int(_rpc(stack, "eth_getTransactionCount", address, "latest"), 16)
+
+
+def _head(stack: LocalStack) -> int:
+    return int(_rpc(stack, "eth_blockNumber"), 16)
+
+
+def _topic(address: str) -> str:
+    return "0x" + address.lower().removeprefix("0x").rjust(64, "0")
+
+
+def _token_transfers(stack: LocalStack, from_block: int, to: str) -> list[tuple[str, int, str]]:
+    """(from, amount, tx hash) of every token Transfer to ``to`` since ``from_block``."""
+    logs = _rpc(
+        stack,
+        "eth_getLogs",
+        {
+            "address": stack.info["token_address"],
+            "topics": [TRANSFER_TOPIC, None, _topic(to)],
+            "fromBlock": hex(from_block),
+            "toBlock": "latest",
+        },
+    )
+    return [
+        ("0x" + log["topics"][1][-40:], int(log["data"], 16), log["transactionHash"])
+        for log in logs
+    ]
+
+
+def _paid_deposit(stack: LocalStack, merchant: MerchantCreds, usdt: int) -> dict[str, Any]:
+    payment = create_payment(merchant, str(usdt))
+    pay(stack, payment["address"], usdt * USDT)
+    make_final(stack)
+    scan()
+    stored = payment_repo.get_payment(payment["id"], with_transfers=False)
+    assert stored is not None and stored.status.value == "paid"
+    return {"address": payment["address"].lower(), "index": stored.derivation_index}
+
+
+def _sweep_message(deposits: list[dict[str, Any]], salt: str) -> dict[str, Any]:
+    sweep_id = planner.sweep_id([d["address"] for d in deposits], salt)
+    return {"kind": "sweep", "sweep_id": sweep_id, "deposits": deposits}
+
+
+def _as_admin(name: str) -> dict[str, Any]:
+    return {"claims": {"sub": f"sub-{name}", "cognito:username": name}}
+
+
+@pytest.fixture
+def small_payouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A 10 USDT payout goes out without approval: fee 1 % + 0.5, network fee 0.1."""
+    for name, value in {
+        "BSCPAY_PAYOUT_FEE_BPS": "100",
+        "BSCPAY_PAYOUT_FEE_FIXED": "0.5",
+        "BSCPAY_PAYOUT_NETWORK_FEE": "0.1",
+        "BSCPAY_PAYOUT_APPROVAL_THRESHOLD": "20",
+        "BSCPAY_PAYOUT_MINIMUM": "1",
+        "BSCPAY_PAYOUT_ADDRESS_COOLDOWN_S": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    config.reset()
+    yield
+    monkeypatch.undo()
+    config.reset()
+
+
+# ---- the tests -------------------------------------------------------------------------------
+
+
+def test_a_sweep_completes_through_the_second_endpoint_when_the_first_dies(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two paid deposits (one batched sweepMany transaction for both)
+    deposits = [_paid_deposit(stack, merchant, 4), _paid_deposit(stack, merchant, 6)]
+    hot = custody.load_keys([]).hot_wallet.address
+    nonce_before, start = _nonce(stack, hot), _head(stack) + 1
+    book = ledger.default()
+    hot_before = book.holdings()["holdings:hot"]
+
+    # And BSCPAY_RPC_URLS whose first endpoint dies right before the sweep is sent
+    with RpcProxy(stack.info["rpc_url"]) as proxy:
+        monkeypatch.setenv("BSCPAY_RPC_URLS", f"{proxy.url},{stack.info['rpc_url']}")
+        config.reset()
+
+        # When settlement handles the sweep
+        outcome = settlement.handle(
+            _sweep_message(deposits, "failover"), hooks=_dies_before_the_first_broadcast(proxy)
+        )
+        reads_through_the_first = sum(proxy.requests.values())
+
+    # Then the first endpoint served the sweep until it died, and never the broadcast
+    assert reads_through_the_first > 0
+    assert proxy.requests["eth_sendRawTransaction"] == 0
+    # And the sweep completed through the second: one hot-wallet nonce used, one token
+    # transfer per deposit, both in that one transaction
+    assert outcome.state == "CONFIRMED" and outcome.amount == 10 * USDT
+    assert _nonce(stack, hot) == nonce_before + 1
+    moved = _token_transfers(stack, start, hot)
+    assert sorted((source, amount) for source, amount, _ in moved) == sorted(
+        [(deposits[0]["address"], 4 * USDT), (deposits[1]["address"], 6 * USDT)]
+    )
+    assert len({tx for _, _, tx in moved}) == 1
+    # And the ledger booked it once, balanced; the deposits are no longer due
+    assert book.holdings()["holdings:hot"] - hot_before == 10 * USDT
+    assert book.trial_balance() == {a: 0 for a in ledger.Asset}
+    due = {d.address for d in address_repo.due_deposits(500)}
+    assert not due & {d["address"] for d in deposits}
+
+
+def test_a_payout_completes_through_the_second_endpoint_when_the_first_dies(
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    small_payouts: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 10 USDT swept into the hot wallet and a queued payout of it (9.3 USDT net)
+    deposit = _paid_deposit(stack, merchant, 10)
+    settlement.handle(_sweep_message([deposit], "failover-payout"))
+    path = f"/admin/merchants/{merchant.merchant_id}/settlement"
+    set_by = admin_call("POST", path, {"address": SETTLEMENT_ADDRESS}, _as_admin("setter"))
+    assert set_by.status == 200, set_by.body
+    payout = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}).body
+    assert payout["status"] == "queued", payout
+    hot = custody.load_keys([]).hot_wallet.address
+    nonce_before, start = _nonce(stack, hot), _head(stack) + 1
+    book = ledger.default()
+    hot_before = book.holdings()["holdings:hot"]
+
+    # And BSCPAY_RPC_URLS whose first endpoint dies right before the transfer is sent
+    with RpcProxy(stack.info["rpc_url"]) as proxy:
+        monkeypatch.setenv("BSCPAY_RPC_URLS", f"{proxy.url},{stack.info['rpc_url']}")
+        config.reset()
+
+        # When settlement handles the payout's message, and then again (a redelivery)
+        done = disbursements.handle(
+            {"kind": "disbursement", "disbursement_id": payout["id"]},
+            hooks=_dies_before_the_first_broadcast(proxy),
+        )
+        again = disbursements.handle({"kind": "disbursement", "disbursement_id": payout["id"]})
+        reads_through_the_first = sum(proxy.requests.values())
+
+    # Then the first endpoint served the payout until it died, and never the broadcast
+    assert reads_through_the_first > 0
+    assert proxy.requests["eth_sendRawTransaction"] == 0
+    # And the payout is paid through the second: one nonce, one transfer of 9.3 USDT
+    assert done is not None and done.status is DisbursementStatus.PAID
+    assert again is not None and again.status is DisbursementStatus.PAID
+    assert _nonce(stack, hot) == nonce_before + 1
+    net = int(Decimal("9.3") * USDT)
+    assert [
+        (source, amount) for source, amount, _ in _token_transfers(stack, start, SETTLEMENT_ADDRESS)
+    ] == [(hot.lower(), net)]
+    # And the ledger: the hot wallet lower by exactly that, balanced
+    assert hot_before - book.holdings()["holdings:hot"] == net
+    assert book.trial_balance() == {a: 0 for a in ledger.Asset}
