@@ -12,7 +12,7 @@ from shared.models.api import ErrorOut
 _ERRORS = {
     400: "Malformed request (e.g. invalid JSON)",
     401: "Missing or invalid authentication",
-    403: "Forbidden (e.g. IP not in the key's allowlist)",
+    403: "Not permitted (e.g. an IP outside the key's allowlist, approving one's own payout)",
     404: "No such resource",
     409: "Conflict (idempotency or state)",
     415: "The body is not application/json",
