@@ -140,9 +140,9 @@ def run(progress: Any = print) -> CatchupResult:
     import os
 
     from shared import config
-    from shared.chain import scanner as scanner_module
     from shared.dal import addresses as address_repo
     from shared.dal import payments as payment_repo
+    from shared.jobs import scanner as scanner_module
     from shared.local import chain
     from shared.local.stack import LocalStack, StackConfig
     from shared.models.api import CreatePayment

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.chain.scanner import Scanner, metrics
+from shared.jobs.scanner import Scanner, metrics
 
 logger = Logger()
 tracer = Tracer()

@@ -171,7 +171,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
 # operator's setup command may write the custody record.
 CUSTODY_RECORD: Final = "custody"  # shared.custody.setup.CUSTODY_RECORD
 ADDRESS_COUNTER: Final = "address_index"  # shared.custody.addresses.ADDRESS_COUNTER
-SCANNER_CURSOR: Final = "scanner_cursor"  # shared.chain.scanner.CURSOR
+SCANNER_CURSOR: Final = "scanner_cursor"  # shared.jobs.scanner.CURSOR
 RESCAN_QUEUE: Final = "rescan_queue"  # shared.dal.system.RESCAN_QUEUE
 HOT_WALLET_NONCE: Final = "nonce#hot_wallet"  # shared.dal.outgoing.HOT_WALLET_NONCE
 

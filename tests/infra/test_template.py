@@ -279,9 +279,9 @@ def test_only_the_operator_can_write_the_custody_record(
 
 def test_item_names_match_the_code_that_uses_them() -> None:
     # The constants the grants are pinned to are the ones shared/ uses.
-    from shared.chain import scanner
     from shared.custody import addresses, setup
     from shared.dal import system as system_repo
+    from shared.jobs import scanner
 
     assert setup.CUSTODY_RECORD == CUSTODY_RECORD
     assert addresses.ADDRESS_COUNTER == ADDRESS_COUNTER

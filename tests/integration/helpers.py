@@ -15,9 +15,9 @@ from typing import Any
 
 from shared import aws, config, ids
 from shared.auth.signing import request_signature
-from shared.chain.scanner import CURSOR, Scanner, ScanReport
 from shared.dal import events as event_repo
 from shared.dal import system as system_repo
+from shared.jobs.scanner import CURSOR, Scanner, ScanReport
 from shared.local import chain
 from shared.local.stack import LocalStack
 from shared.models.domain import Event

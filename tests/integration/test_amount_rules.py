@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from shared import config, ids
-from shared.chain.scanner import Scanner
 from shared.errors import ChainMismatch
 from shared.jobs import expiry
+from shared.jobs.scanner import Scanner
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from shared.chain.scanner import CURSOR, Scanner
 from shared.dal import system as system_repo
+from shared.jobs.scanner import CURSOR, Scanner
 from shared.local import chain
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds

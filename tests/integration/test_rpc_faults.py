@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.chain.rpc import JsonRpc, RpcError
-from shared.chain.scanner import Scanner, ScanReport
+from shared.jobs.scanner import Scanner, ScanReport
 from shared.local import chain
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.chain.scanner import Scanner
 from shared.config import ChainSettings
+from shared.jobs.scanner import Scanner
 
 
 class FakeRpc:
