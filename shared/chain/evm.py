@@ -14,7 +14,7 @@
 - The web3 types and exceptions settlement code names, re-exported from here so that
   no other module imports web3.
 
-web3 and eth_account cost ~1.3 s of imports: only settlement, the reconciler's tools
+web3 and eth_account cost ~1.3 s of imports: only settlement, the disbursement worker
 and the local stack import this module, never the API or webhook functions.
 """
 
