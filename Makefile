@@ -54,6 +54,7 @@ test-soak:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports  # the layer contract: pyproject.toml, docs/adr/0015
 
 fmt: install
 	$(VENV)/bin/ruff format .
@@ -97,4 +98,4 @@ contracts: node_modules/.installed
 	node contracts/compile.mjs
 
 clean:
-	rm -rf .local test-output cdk.out layers/build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local test-output cdk.out layers/build .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
