@@ -85,6 +85,8 @@ def install_error_handlers(app: APIGatewayRestResolver, gate: Gate | None = None
         first = errors[0] if errors else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         message = str(first.get("msg", "invalid request"))
+        if first.get("type") in ("literal_error", "enum"):  # name what was refused
+            message = f"{repr(first.get('input'))[:80]} is not accepted. {message}"
         return error_response(ValidationFailed(message, ".".join(loc) or None))
 
     @app.not_found

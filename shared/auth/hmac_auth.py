@@ -1,10 +1,16 @@
-"""Verify an HMAC-signed merchant request. Every failure is the same 401 to the
-caller (no oracle on which part was wrong); the reason goes to the logs only."""
+"""Verify an HMAC-signed merchant request. Every failure is a 401 of the same type and
+code. Its message carries a safe hint, as Stripe's and AWS SigV4's do: the shape of
+the string to sign, what this server signed (timestamp, method, path and query, body
+length and hash: all from the request itself), and whether the timestamp looks like
+milliseconds. Never the expected signature or anything derived from the secret; an
+unknown key, a revoked key and a wrong signature get the very same message."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 
 from shared import config, ids
@@ -23,6 +29,42 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+CANONICAL = "{timestamp}\\n{METHOD}\\n{path_with_query}\\n{raw_body}"
+_HEX_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _clip(value: str, limit: int = 200) -> str:
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def _bad_signature(
+    timestamp: str, method: str, paths: Sequence[str], body: bytes
+) -> Unauthenticated:
+    """What the server signed, so a client can diff it against its own string."""
+    signed = " or ".join(repr(_clip(p)) for p in paths)
+    return Unauthenticated(
+        "invalid request signature: X-Signature must be the hex HMAC-SHA256, keyed with "
+        f'your API secret, of "{CANONICAL}". This server signed timestamp {timestamp}, '
+        f"method {method.upper()}, path_with_query {signed} and a body of {len(body)} "
+        f"bytes (sha256 {hashlib.sha256(body).hexdigest()[:16]}…)",
+        "X-Signature",
+    )
+
+
+def _bad_timestamp(timestamp: str, now: int) -> Unauthenticated:
+    if len(timestamp) == 13 and abs(now - int(timestamp) // 1000) <= 24 * 3600:
+        return Unauthenticated(
+            f"X-Timestamp {timestamp} looks like milliseconds: send unix seconds (e.g. {now})",
+            "X-Timestamp",
+        )
+    return Unauthenticated(
+        f"request timestamp is outside the allowed window: X-Timestamp {_clip(timestamp, 20)} "
+        f"is not within {config.api().signature_tolerance_s} s of this server's clock ({now} "
+        "unix seconds)",
+        "X-Timestamp",
+    )
+
+
 def authenticate(
     headers: Mapping[str, str],
     method: str,
@@ -37,17 +79,23 @@ def authenticate(
     if not key_id or not timestamp or not signature:
         raise Unauthenticated("X-Api-Key, X-Timestamp and X-Signature headers are required")
     # isascii: str.isdigit() also accepts digits such as "\u00b2" that int() refuses.
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
-        raise Unauthenticated("invalid request signature")
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 13:
+        raise Unauthenticated("X-Timestamp must be unix seconds (ASCII digits)", "X-Timestamp")
     now = ids.now() if now is None else now
     if abs(now - int(timestamp)) > config.api().signature_tolerance_s:
-        raise Unauthenticated("request timestamp is outside the allowed window")
-    if len(key_id) > 64 or len(signature) > 128:
-        raise Unauthenticated("invalid request signature")
+        raise _bad_timestamp(timestamp, now)
+    if not _HEX_SIGNATURE.fullmatch(signature):
+        raise Unauthenticated(
+            "X-Signature must be 64 hex characters: the hex HMAC-SHA256 of "
+            f'"{CANONICAL}" keyed with your API secret',
+            "X-Signature",
+        )
+    if len(key_id) > 64:
+        raise _bad_signature(timestamp, method, path_candidates, body)
 
     key = merchant_repo.get_api_key(key_id)
     if key is None or key.status != "active":
-        raise Unauthenticated("invalid request signature")
+        raise _bad_signature(timestamp, method, path_candidates, body)
     secret = secrets.decrypt(key.key_id, key.secret_ciphertext)
     matched = False
     for path in path_candidates:
@@ -56,7 +104,7 @@ def authenticate(
         # As bytes: compare_digest refuses str with non-ASCII characters (TypeError).
         matched |= hmac.compare_digest(expected.encode(), signature.lower().encode())
     if not matched:
-        raise Unauthenticated("invalid request signature")
+        raise _bad_signature(timestamp, method, path_candidates, body)
     if key.ip_allowlist and not _ip_allowed(source_ip, key.ip_allowlist):
         raise Forbidden("request IP is not in this API key's allowlist")
     return key
