@@ -3,6 +3,7 @@
     .venv/bin/python -m shared.local.admins token          # the local admin's ID token
     .venv/bin/python -m shared.local.admins add bob        # a second admin (four eyes)
     .venv/bin/python -m shared.local.admins token bob PASSWORD
+    .venv/bin/python -m shared.local.admins add bob --reset-password   # a new password
 
 Reads ``.local/stack.json`` written by ``make run``. Local only: these are throwaway
 credentials of a moto user pool that lives as long as the stack.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.local import provision
 
@@ -29,14 +31,26 @@ def _stack() -> dict[str, Any]:
     return dict(json.loads(STATE.read_text()))
 
 
-def id_token(stack: dict[str, Any], username: str, password: str) -> str:
-    idp = boto3.client(
+class AdminError(Exception):
+    """Something an operator can fix, said in one line."""
+
+
+def _idp(stack: dict[str, Any]) -> Any:
+    return boto3.client(
         "cognito-idp",
         endpoint_url=stack["aws_endpoint_url"],
         region_name=stack["region"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def id_token(stack: dict[str, Any], username: str, password: str) -> str:
+    idp = _idp(stack)
     result = idp.initiate_auth(
         ClientId=stack["admin"]["client_id"],
         AuthFlow="USER_PASSWORD_AUTH",
@@ -45,7 +59,24 @@ def id_token(stack: dict[str, Any], username: str, password: str) -> str:
     return str(result["AuthenticationResult"]["IdToken"])
 
 
-def add(stack: dict[str, Any], username: str) -> str:
+def exists(stack: dict[str, Any], username: str) -> bool:
+    try:
+        _idp(stack).admin_get_user(UserPoolId=stack["admin"]["user_pool_id"], Username=username)
+    except ClientError as exc:
+        if _code(exc) == "UserNotFoundException":
+            return False
+        raise
+    return True
+
+
+def add(stack: dict[str, Any], username: str, reset_password: bool = False) -> str:
+    """Create an admin and return its new password. An existing admin keeps its password
+    unless ``reset_password``: running ``add`` twice must not lock anyone out silently."""
+    if not reset_password and exists(stack, username):
+        raise AdminError(
+            f"admin {username!r} already exists; its password is unchanged "
+            f"(add --reset-password to give it a new one)"
+        )
     password = "Adm1n-" + secrets.token_urlsafe(12)
     provision.create_admin(
         stack["aws_endpoint_url"],
@@ -57,18 +88,38 @@ def add(stack: dict[str, Any], username: str) -> str:
     return password
 
 
-def main(argv: list[str]) -> None:
-    stack = _stack()
+def run(argv: list[str], stack: dict[str, Any]) -> str:
+    """The command's one line of output; AdminError for what the operator can fix."""
     if argv[:1] == ["token"] and len(argv) in (1, 3):
         admin = stack["admin"]
         username, password = (
             (argv[1], argv[2]) if len(argv) == 3 else (admin["username"], admin["password"])
         )
-        print(id_token(stack, username, password))
-    elif argv[:1] == ["add"] and len(argv) == 2:
-        print(f"admin {argv[1]} created; password (shown once): {add(stack, argv[1])}")
-    else:
-        raise SystemExit(__doc__)
+        try:
+            return id_token(stack, username, password)
+        except ClientError as exc:
+            if _code(exc) in ("NotAuthorizedException", "UserNotFoundException"):
+                raise AdminError(f"wrong username or password for admin {username!r}") from exc
+            raise
+    if argv[:1] == ["add"] and argv[2:] in ([], ["--reset-password"]) and len(argv) >= 2:
+        reset = argv[2:] == ["--reset-password"]
+        password = add(stack, argv[1], reset_password=reset)
+        done = "password reset" if reset else "created"
+        return f"admin {argv[1]} {done}; password (shown once): {password}"
+    raise AdminError(__doc__ or "usage: see shared/local/admins.py")
+
+
+def main(argv: list[str], stack: dict[str, Any] | None = None) -> None:
+    stack = _stack() if stack is None else stack
+    try:
+        print(run(argv, stack))
+    except AdminError as exc:
+        raise SystemExit(str(exc)) from None
+    except (ClientError, BotoCoreError) as exc:  # one line, not a botocore traceback
+        raise SystemExit(
+            f"the local stack's Cognito at {stack['aws_endpoint_url']} refused: {exc} "
+            "(is `make run` still running?)"
+        ) from None
 
 
 if __name__ == "__main__":
