@@ -24,8 +24,8 @@ from shared.api.http import (
     parse_limit,
     proxy_error,
 )
+from shared.disbursements import profiles, treasury
 from shared.disbursements import service as disbursements
-from shared.disbursements import treasury
 from shared.errors import BscpayError, Unauthenticated, ValidationFailed
 from shared.models.admin_api import (
     AdminDisbursementList,
@@ -201,7 +201,7 @@ def _units(value: str | None, param: str) -> int | None:
 
 
 def _profile(merchant_id: str) -> dict[str, Any]:
-    p = disbursements.get_profile(merchant_id)
+    p = profiles.get_profile(merchant_id)
     decimals = config.chain().token_decimals
     return {
         "object": "settlement_profile",
@@ -225,7 +225,7 @@ def set_settlement_profile(
 ) -> Response[str]:
     decimals = config.chain().token_decimals
     fee_fixed = None if body.fee_fixed is None else parse_fee(body.fee_fixed, decimals, "fee_fixed")
-    disbursements.set_profile(
+    profiles.set_profile(
         merchant_id,
         body.address,
         PayoutSchedule(body.schedule),

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 
 from shared import config, ids, ledger
 from shared.dal import disbursements as store
-from shared.disbursements import service
+from shared.disbursements import fees, service
 from shared.errors import BscpayError
 from shared.models.domain import (
     Disbursement,
@@ -112,8 +112,8 @@ def _hot_wallet_cap(now: int) -> str | None:
         return None
     owed = sum(d.amount for d in pending)
     hot = ledger.default().holdings()["holdings:hot"]
-    excess = hot - service.units(settings.hot_wallet_cap) - owed
-    if excess < service.units(settings.minimum):
+    excess = hot - fees.units(settings.hot_wallet_cap) - owed
+    if excess < fees.units(settings.minimum):
         return None
     hour = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H")
     d = service.request_cold_move(excess, "hot_wallet_cap", _id("cm", hour, excess))

@@ -6,6 +6,13 @@ the approval threshold, is handed to the settlement queue (FIFO, the hot wallet'
 message group: one writer per wallet), and ends ``paid`` (ledger settled: fees
 earned, gas booked) or ``failed``/``rejected`` (reservation returned). Every status
 change commits with its ledger posting and the merchant's event.
+
+Settlement profiles (``profiles``), fees (``fees``) and destination checks
+(``destinations``) live beside it. This module stays above ~400 lines on purpose: it is
+one state machine (create, approve/reject, processing, paid/failed, the queue hand-off),
+and its transitions share the private helpers that build each change with its posting
+and event (``_create``, ``_transition``, ``_moved``, ``_event``); splitting it would make
+those helpers public to a sibling.
 """
 
 from __future__ import annotations
@@ -21,12 +28,12 @@ from aws_lambda_powertools import Logger
 
 from shared import aws, config, ids, ledger
 from shared.alerts import raise_alert
-from shared.dal import addresses as address_repo
 from shared.dal import disbursements as store
-from shared.dal import events as event_repo
-from shared.dal import merchants as merchant_repo
 from shared.dal import payments as payment_repo
 from shared.dal.disbursements import DisbursementChange, RefundCap, RefundVolume
+from shared.disbursements.destinations import checked_destination
+from shared.disbursements.fees import network_fee, platform_fee, units
+from shared.disbursements.profiles import require_merchant
 from shared.errors import (
     ConcurrentUpdate,
     Conflict,
@@ -44,8 +51,6 @@ from shared.models.domain import (
     DisbursementStatus,
     Event,
     Payment,
-    PayoutSchedule,
-    SettlementProfile,
 )
 from shared.models.ledger import Kind
 
@@ -58,7 +63,6 @@ PREFIX = {
     DisbursementKind.REFUND: "re",
     DisbursementKind.COLD_MOVE: "cm",
 }
-ZERO_ADDRESS = "0x" + "0" * 40
 MAX_REASON = 500
 
 
@@ -89,152 +93,6 @@ class SameApprover(Forbidden):
     code = "four_eyes"
 
 
-def units(value: Any) -> int:
-    """A configured decimal USDT amount in base units."""
-    return int(value * 10 ** config.chain().token_decimals)
-
-
-# ---- addresses ----------------------------------------------------------------------------
-
-
-def checked_destination(value: str, param: str = "address") -> str:
-    """A checksummed address money may be sent to; 422 otherwise. Our own addresses
-    (deposit addresses, the hot wallet), the token contract and the zero address are
-    refused: funds sent there are stuck or come back as a payment."""
-    # Not on the API's import path at cold start.
-    from eth_utils import is_address, is_checksum_address, to_checksum_address
-
-    mixed_case = isinstance(value, str) and value[2:] not in (value[2:].lower(), value[2:].upper())
-    if (
-        not isinstance(value, str)
-        or not value.startswith("0x")
-        or not is_address(value)
-        # eth_utils accepts any mixed case; a wrong one is a typo EIP-55 exists to catch
-        or (mixed_case and not is_checksum_address(value))
-    ):
-        raise ValidationFailed(
-            "address must be a 0x-prefixed 20-byte address (EIP-55 checksum if mixed case)",
-            param,
-        )
-    address = str(to_checksum_address(value))
-    own = {ZERO_ADDRESS, config.chain().token_address.lower()}
-    for configured in (config.payouts().cold_address, config.payouts().sweeper_address):
-        if configured:
-            own.add(configured.lower())
-    from shared.custody.setup import hot_wallet_address
-
-    hot = hot_wallet_address()
-    if hot:
-        own.add(hot.lower())
-    if address.lower() in own or address_repo.payment_for_address(address) is not None:
-        raise ValidationFailed(f"{address} is not a valid destination for funds", param)
-    return address
-
-
-# ---- fees --------------------------------------------------------------------------------
-
-
-def platform_fee(profile: SettlementProfile | None, gross: int) -> int:
-    settings = config.payouts()
-    bps = profile.fee_bps if profile and profile.fee_bps is not None else settings.fee_bps
-    fixed = (
-        profile.fee_fixed
-        if profile and profile.fee_fixed is not None
-        else units(settings.fee_fixed)
-    )
-    return -(-gross * bps // 10_000) + fixed  # percent rounded up, plus the fixed part
-
-
-def network_fee() -> int:
-    return units(config.payouts().network_fee)
-
-
-# ---- settlement profiles ----------------------------------------------------------------
-
-
-def set_profile(
-    merchant_id: str,
-    address: str,
-    schedule: PayoutSchedule,
-    threshold: int | None,
-    fee_bps: int | None,
-    fee_fixed: int | None,
-    admin: str,
-) -> SettlementProfile:
-    _require_merchant(merchant_id)
-    if schedule is PayoutSchedule.THRESHOLD and not threshold:
-        raise ValidationFailed("a threshold schedule needs a threshold amount", "threshold")
-    if fee_bps is not None and not 0 <= fee_bps <= 10_000:
-        raise ValidationFailed("fee_bps must be between 0 and 10000", "fee_bps")
-    destination = checked_destination(address)
-    previous = store.get_profile(merchant_id)
-    now = ids.now()
-    changed = previous is None or previous.address != destination
-    profile = SettlementProfile(
-        merchant_id=merchant_id,
-        address=destination,
-        # Payouts to a new address wait for a second admin until the cool-down ends.
-        address_changed_at=now if previous is None or changed else previous.address_changed_at,
-        address_changed_by=admin if previous is None or changed else previous.address_changed_by,
-        schedule=schedule,
-        threshold=threshold if schedule is PayoutSchedule.THRESHOLD else None,
-        fee_bps=fee_bps,
-        fee_fixed=fee_fixed,
-        updated_at=now,
-        updated_by=admin,
-    )
-    store.put_profile(profile)
-    logger.info(
-        "settlement profile set",
-        extra={"merchant_id": merchant_id, "address": profile.address, "by": admin},
-    )
-    if changed:
-        _announce_address_change(profile, previous.address if previous else None)
-    return profile
-
-
-def _announce_address_change(profile: SettlementProfile, previous: str | None) -> None:
-    """Where a merchant's money goes is the one setting an attacker wants: tell the
-    operators and the merchant, so a change nobody expected is noticed at once."""
-    raise_alert(
-        "settlement_address_changed",
-        "settlement address changed",
-        merchant_id=profile.merchant_id,
-        address=profile.address,
-        previous=previous,
-        by=profile.address_changed_by,
-    )
-    event = Event(
-        event_id=ids.new_id("evt"),
-        type="settlement.address_changed",
-        created=profile.address_changed_at,
-        merchant_id=profile.merchant_id,
-        data={
-            "object": {
-                "object": "settlement_profile",
-                "address": profile.address,
-                "previous_address": previous,
-                "payouts_need_approval_until": profile.address_changed_at
-                + config.payouts().address_cooldown_s,
-            }
-        },
-    )
-    event_repo.put_event(event, outbox=True)
-    outbox.publish([event])
-
-
-def _require_merchant(merchant_id: str) -> None:
-    if not ids.plausible(merchant_id, "mer") or merchant_repo.get_merchant(merchant_id) is None:
-        raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
-
-
-def get_profile(merchant_id: str) -> SettlementProfile:
-    profile = store.get_profile(merchant_id) if ids.plausible(merchant_id, "mer") else None
-    if profile is None:
-        raise NotFound(f"merchant {merchant_id!r} has no settlement profile", "merchant_id")
-    return profile
-
-
 # ---- creation ------------------------------------------------------------------------------
 
 
@@ -255,7 +113,7 @@ def request_payout(
             return existing
     profile = store.get_profile(merchant_id) if ids.plausible(merchant_id, "mer") else None
     if profile is None:
-        _require_merchant(merchant_id)
+        require_merchant(merchant_id)
         raise NoSettlementAddress(f"merchant {merchant_id} has no settlement address")
     available = ledger.default().merchant_balance(merchant_id).available
     gross = available if amount is None else amount
