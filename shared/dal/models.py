@@ -1,6 +1,8 @@
-"""pynamodb models. Table names, region and endpoint are bound from configuration
-at first use (``shared.dal._base.bind``), because they differ per deployment and in the
-local stack."""
+"""pynamodb models of the main tables (one class per table, with its indexes). Table
+names, region and endpoint are bound from configuration at first use
+(``shared.dal._base.bind``), because they differ per deployment and in the local stack.
+About 400 lines of declarations only; the repositories beside it map them to domain
+models."""
 
 from __future__ import annotations
 

@@ -16,6 +16,10 @@ nonce and appended to the sweep in one transaction (:func:`sign_sweep_tx`).
 
 Every record carries ``open`` = its kind until it is CONFIRMED or FAILED (sparse GSI
 ``open_by_updated``): :func:`open_records` finds sweeps whose queue message gave up.
+
+Longer than ~400 lines on purpose: the nonce item and the transfer and sweep records
+are written together in the same transactions (a nonce is taken only with the record
+that uses it); keeping them in one module keeps every such transaction in view.
 """
 
 from __future__ import annotations
