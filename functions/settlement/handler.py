@@ -40,7 +40,8 @@ def record_handler(record: SQSRecord) -> None:
         if body.get("kind") == "disbursement":
             disbursements.handle(body)
         else:
-            worker.handle(body)
+            # Booked sweeps refill the hot wallet: what waited for them goes now.
+            disbursements.release_after_sweep(worker.handle(body))
     except outbound.TransferStillPending:
         receives = int(record.attributes.approximate_receive_count or 1)
         aws.client("sqs").change_message_visibility(

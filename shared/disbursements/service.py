@@ -31,6 +31,7 @@ from shared.alerts import raise_alert
 from shared.dal import disbursements as store
 from shared.dal import payments as payment_repo
 from shared.dal.disbursements import DisbursementChange, RefundCap, RefundVolume
+from shared.disbursements import waiting
 from shared.disbursements.destinations import checked_destination
 from shared.disbursements.fees import network_fee, platform_fee, units
 from shared.disbursements.profiles import require_merchant
@@ -553,6 +554,7 @@ def to_json(d: Disbursement) -> dict[str, Any]:
     }
     if d.kind is DisbursementKind.REFUND:
         out["payment_id"] = d.payment_id
+    out.update(waiting.reason(d))  # why a queued one is not sent yet
     return out
 
 

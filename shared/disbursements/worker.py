@@ -21,6 +21,7 @@ from shared.chain import evm
 from shared.disbursements import service
 from shared.models.domain import Disbursement, DisbursementKind, DisbursementStatus
 from shared.settlement import custody, outbound
+from shared.settlement.worker import Outcome
 
 logger = Logger(child=True)
 
@@ -84,6 +85,21 @@ def handle(
         assert outcome.tx_hash is not None
         return service.mark_paid(d, outcome.tx_hash, outcome.fee_wei)
     return service.mark_failed(d, outcome.error or "the transfer failed", outcome.fee_wei)
+
+
+def release_after_sweep(swept: Outcome) -> int:
+    """A sweep booked USDT into the hot wallet: hand the queued disbursements to the
+    queue again at once, oldest first, so one waiting for liquidity is sent now rather
+    than on the scheduler's requeue minutes later. Any other queued one just gets a
+    second message, which settlement handles as the redelivery it tolerates anyway."""
+    if swept.state != "CONFIRMED" or swept.amount <= 0:
+        return 0
+    queued, _ = service.list_by_status(DisbursementStatus.QUEUED, 100, None)
+    for d in reversed(queued):
+        service.enqueue(d, salt=f"after-sweep:{swept.record_id}")
+    if queued:
+        logger.info("queued transfers released by a sweep", extra={"count": len(queued)})
+    return len(queued)
 
 
 def _refusal(d: Disbursement) -> str | None:

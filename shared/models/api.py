@@ -343,6 +343,9 @@ class DisbursementOut(BaseModel):
     created_at: int
     updated_at: int
     payment_id: str | None = None  # refunds
+    # Why a queued transfer is not sent yet (e.g. "hot_wallet_liquidity"), in words too.
+    waiting_for: Literal["hot_wallet_liquidity"] | None = None
+    waiting_message: str | None = None
 
 
 class DisbursementList(BaseModel):
