@@ -9,8 +9,8 @@ import pytest
 from hexbytes import HexBytes
 from pydantic import ValidationError
 
-from shared.settlement.outbound import MIN_BUMP_BPS, OutboundSettings, bumped_gas_price, moved_to
 from shared.chain.logs import TRANSFER_TOPIC
+from shared.settlement.outbound import MIN_BUMP_BPS, OutboundSettings, bumped_gas_price, moved_to
 from shared.settlement.sweeps import GWEI, GasPolicy
 
 TOKEN = "0x55d398326f99059fF775485246999027B3197955"
