@@ -3,6 +3,9 @@
 Local-only code: it imports web3 and eth-account, so no Lambda handler may import it.
 Transactions are signed here with private keys and sent raw (as on BSC, where no node
 holds our keys); nothing relies on anvil's unlocked accounts.
+
+Size: local-only tooling (anvil process, token bootstrap, chain chores for tests and
+`make run`); no Lambda imports it (layer contract).
 """
 
 from __future__ import annotations

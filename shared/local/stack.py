@@ -5,6 +5,9 @@ definitions as the CDK stack, anvil with a BEP20 USDT, the API on a local API
 Gateway emulator calling the real handlers, and workers that drive the scanner
 and expirer on their schedules and drain the webhook queue into the real
 dispatcher, as Lambda's SQS event source mapping would.
+
+Size: local-only tooling, the whole `make run` stack in one class; no Lambda imports
+it (layer contract).
 """
 
 from __future__ import annotations

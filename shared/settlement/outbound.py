@@ -35,6 +35,10 @@ ones become REPLACED.
 This module is settlement logic: it gets a ``Web3`` client (``shared.chain.evm.client``:
 every RPC endpoint, with failover) and a
 :class:`~shared.custody.signer.Signer` and never sees a key.
+
+Size: one class, ``Outbound``, is the one-nonce state machine (PENDING → SIGNED →
+BROADCAST → CONFIRMED | FAILED, replacement, cancellation); its transitions share
+private helpers and are read together, so it stays one module (~700 lines).
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ state machine (STYLE.md, "SQS workers"), and hands in a :class:`HotWalletSender`
 carries each hot-wallet transaction (a ``sweepMany``, a gas top-up) through the same
 one-nonce state machine as payouts (docs/adr/0012: recorded before it is sent, replaced
 when stuck, cancelled when refused).
+
+Size: the two sweep strategies (naive, EIP-7702 batched), the delegation checks they
+both need and the Sweeper deployment share one ``Sweeps`` object; split, each half
+would import the other's privates.
 """
 
 from __future__ import annotations

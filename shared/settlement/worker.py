@@ -26,6 +26,9 @@ units its receipt's Transfer logs moved from the deposits to the hot wallet, and
 gas), and each address lowered once per transaction. A crash between booking and the
 final state replays the very same postings, and a resumed sweep that signed more
 transactions books only those.
+
+Size: one sweep run (``_SweepRun``) from plan to booked journal; the booking, gas and
+closing steps replay after a crash only as a whole, so they stay together.
 """
 
 from __future__ import annotations
