@@ -77,37 +77,6 @@ def documents() -> dict[Path, dict[str, Any]]:
     return {DOC: generate(), ADMIN_DOC: generate_admin()}
 
 
-ADMIN_DOC = DOC.with_name("admin-api.json")
-
-ADMIN_DESCRIPTION = (
-    "Operate a bscpay deployment: merchants and their API keys, payments across "
-    "merchants, settlement profiles, payouts and their four-eyes approval, the treasury "
-    "and chain rescans. Send a Cognito ID token of the user pool in `Authorization` "
-    "(API Gateway's Cognito authorizer checks it). Bodies are JSON (415 otherwise)."
-)
-
-
-def generate_admin() -> dict[str, Any]:
-    from functions.admin_api.handler import app as admin_app
-
-    text = admin_app.get_openapi_json_schema(
-        title="bscpay admin API",
-        version="1",
-        description=ADMIN_DESCRIPTION,
-        security_schemes={
-            "CognitoIdToken": APIKey(name="Authorization", in_=APIKeyIn.header),  # type: ignore[call-arg]
-        },
-        security=[{"CognitoIdToken": []}],
-    )
-    doc: dict[str, Any] = json.loads(text)
-    return doc
-
-
-def documents() -> dict[Path, dict[str, Any]]:
-    """Every committed document and what the resolvers generate for it."""
-    return {DOC: generate(), ADMIN_DOC: generate_admin()}
-
-
 def render(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
