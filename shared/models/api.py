@@ -33,7 +33,9 @@ DisbursementEventType = Literal[
 # One flat Literal, not a union of three: a wrong name is then one error that lists
 # every accepted type, about the entry itself (param "events.0"), not one error per
 # union member ("events.0.literal[...]").
-SubscribableEventType = Literal[PaymentEventType, DisbursementEventType, "settlement.address_changed"]
+SubscribableEventType = Literal[
+    PaymentEventType, DisbursementEventType, "settlement.address_changed"
+]
 # What the event log can be filtered by: every event type and test pings.
 EventType = Literal[SubscribableEventType, "ping"]
 EVENT_TYPES: tuple[str, ...] = get_args(PaymentEventType)
