@@ -6,6 +6,7 @@ replaced, refused → cancelled, reverted → FAILED with its gas booked."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -80,12 +81,17 @@ def test_final_funds_become_due_and_the_planner_queues_them(
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+    # The queue is shared with earlier tests (payouts, refunds, other sweeps): read
+    # until this sweep's message shows up, whatever else is ahead of it.
     queue = config.aws().settlement_queue_url
-    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=10)
-    bodies = [json.loads(m["Body"]) for m in got.get("Messages", [])]
-    assert any(b["sweep_id"] == sweep_id for b in bodies)
-    for m in got.get("Messages", []):
-        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    bodies: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(b.get("sweep_id") == sweep_id for b in bodies):
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+        for m in got.get("Messages", []):
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    assert any(b.get("sweep_id") == sweep_id for b in bodies)
 
 
 def test_sweep_moves_funds_posts_the_ledger_and_a_redelivery_sends_nothing(
