@@ -1,7 +1,8 @@
-"""Generate the merchant API's OpenAPI document from the resolver (the routes and
-pydantic models are the source of truth) and keep the committed copy in sync.
+"""Generate the merchant and admin APIs' OpenAPI documents from their resolvers (the
+routes and pydantic models are the source of truth) and keep the committed copies in
+sync.
 
-    python -m tools.openapi --write   # regenerate docs/openapi/merchant-api.json
+    python -m tools.openapi --write   # regenerate docs/openapi/{merchant,admin}-api.json
     python -m tools.openapi --check   # exit 1 when the committed copy drifted
 
 A tool, not part of ``shared``: it imports the function's resolver, and ``shared`` never
