@@ -75,6 +75,9 @@ __all__ = [
 SEND_RAW = "eth_sendRawTransaction"
 # Slower than the scanner's 10 s: a busy node may take long to accept a transaction.
 CLIENT_TIMEOUT_S = 20.0
+# A dead or black-holed endpoint costs this much, not CLIENT_TIMEOUT_S, before the next
+# one is tried (and it is all an endpoint gets once another took a broadcast).
+CONNECT_TIMEOUT_S = 3.0
 
 ERC20_ABI: list[dict[str, Any]] = [
     {
@@ -134,7 +137,11 @@ def client(urls: Sequence[str] | None = None) -> Web3:
 
 @lru_cache(maxsize=16)
 def _client(urls: tuple[str, ...]) -> Web3:
-    return Web3(FailoverProvider(JsonRpc(urls, timeout_s=CLIENT_TIMEOUT_S)))
+    return Web3(
+        FailoverProvider(
+            JsonRpc(urls, timeout_s=CLIENT_TIMEOUT_S, connect_timeout_s=CONNECT_TIMEOUT_S)
+        )
+    )
 
 
 # --- gas --------------------------------------------------------------------------------

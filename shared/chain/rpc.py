@@ -13,10 +13,10 @@ endpoint is tried.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import itertools
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +47,20 @@ class NodeLagging(Exception):
     """The endpoint has not seen the block a query needs."""
 
 
+class TransportError(OSError):
+    """No usable HTTP answer: an HTTP status other than 200, or a reply cut off or
+    garbled on the wire (``http.client.HTTPException``, which is not an OSError)."""
+
+
+class Unreachable(TransportError):
+    """Not even connected: the request cannot have reached the node."""
+
+
+# The JSON-RPC methods whose revert depends on the state a node has: a lagging node
+# may revert what the chain head would not, so the next endpoint is asked.
+_STATE_CALLS = frozenset({"eth_call", "eth_estimateGas"})
+
+
 @dataclass
 class Endpoint:
     url: str
@@ -62,6 +76,7 @@ class JsonRpc:
         self,
         urls: Sequence[str],
         timeout_s: float = 10.0,
+        connect_timeout_s: float = 3.0,
         breaker_fail_max: int = 3,
         breaker_reset_s: float = 30.0,
     ) -> None:
@@ -82,24 +97,57 @@ class JsonRpc:
             for u in urls
         ]
         self.timeout_s = timeout_s
+        self.connect_timeout_s = min(connect_timeout_s, timeout_s)
         self._ids = itertools.count(1)
         self._preferred = 0
 
     # -- transport ----------------------------------------------------------------------
 
-    def _exchange(self, url: str, method: str, params: list[Any]) -> dict[str, Any]:
-        """One request, the whole JSON-RPC reply (a result or an error answer)."""
-        body = json.dumps(
-            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
-        ).encode()
-        request = urllib.request.Request(  # noqa: S310 - URLs come from operator config
-            url, data=body, headers={"Content-Type": "application/json"}
+    def _exchange(
+        self, url: str, method: str, params: list[Any], read_timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """One request, the whole JSON-RPC reply (a result or an error answer), checked
+        the way web3 checks it: anything else raises ValueError (the next endpoint is
+        tried), a transport failure raises TransportError (an OSError)."""
+        rid = next(self._ids)
+        payload = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+        try:
+            reply = self._send(url, payload, read_timeout_s or self.timeout_s)
+        except http.client.HTTPException as exc:  # IncompleteRead, BadStatusLine, ...
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        return _validated(reply, rid)
+
+    def _send(self, url: str, payload: dict[str, Any], read_timeout_s: float) -> Any:
+        """POST ``payload``; the decoded JSON body. A short connect timeout (a dead or
+        black-holed endpoint costs ``connect_timeout_s``), then ``read_timeout_s`` for
+        the answer (a busy node may take long)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) RPC URL: {parts.scheme}://{parts.netloc}")
+        kind = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
-            reply = json.loads(response.read())
-        if not isinstance(reply, dict) or ("result" not in reply and "error" not in reply):
-            raise ValueError("malformed JSON-RPC reply")
-        return reply
+        connection = kind(parts.hostname, parts.port, timeout=self.connect_timeout_s)
+        headers = {"Content-Type": "application/json"}
+        if parts.username is not None:
+            token = f"{parts.username}:{parts.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            try:
+                connection.connect()
+            except OSError as exc:
+                raise Unreachable(f"cannot connect to {parts.netloc}: {exc}") from exc
+            if connection.sock is not None:
+                connection.sock.settimeout(read_timeout_s)
+            connection.request("POST", path, body=json.dumps(payload).encode(), headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise TransportError(f"HTTP {response.status} from {parts.netloc}")
+        return json.loads(body)
 
     def _post(self, url: str, method: str, params: list[Any]) -> Any:
         reply = self._exchange(url, method, params)
@@ -115,13 +163,28 @@ class JsonRpc:
             self._count_error(endpoint)
             raise
 
-    def _reply_on(self, endpoint: Endpoint, method: str, params: list[Any]) -> dict[str, Any]:
+    def _reply_on(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        params: list[Any],
+        read_timeout_s: float | None = None,
+        tried: list[BaseException] | None = None,
+    ) -> dict[str, Any]:
         """Like :meth:`_on`, but an error answer is returned, not raised (the node is up:
-        it does not count against the breaker)."""
+        it does not count against the breaker). ``tried`` receives the transport
+        failure itself (the breaker may raise its own error instead when it opens)."""
+
+        def exchange() -> dict[str, Any]:
+            try:
+                return self._exchange(endpoint.url, method, params, read_timeout_s)
+            except BaseException as exc:
+                if tried is not None:
+                    tried.append(exc)
+                raise
+
         try:
-            reply: dict[str, Any] = endpoint.breaker.call(
-                self._exchange, endpoint.url, method, params
-            )
+            reply: dict[str, Any] = endpoint.breaker.call(exchange)
         except (pybreaker.CircuitBreakerError, OSError, ValueError):
             self._count_error(endpoint)
             raise
@@ -158,11 +221,13 @@ class JsonRpc:
 
     def reply(self, method: str, params: list[Any]) -> dict[str, Any]:
         """:meth:`call`'s failover, answering the whole JSON-RPC reply (for a client that
-        maps error answers itself, e.g. web3 and its revert errors). A revert is the
-        same on every node and is answered at once; another error answer is tried on
-        the next endpoint and answered when none did better. Raises RpcError when no
-        endpoint answered at all."""
+        maps error answers itself, e.g. web3 and its revert errors). An error answer is
+        tried on the next endpoint, a revert of ``eth_call``/``eth_estimateGas`` too (it
+        depends on the state a node has, and a lagging node may revert what the head
+        would not). When no endpoint gave a result, a revert is answered before another
+        error answer. Raises RpcError when no endpoint answered at all."""
         refused: dict[str, Any] | None = None
+        reverted: dict[str, Any] | None = None
         last: Exception | None = None
         for endpoint in self._order():
             try:
@@ -171,11 +236,16 @@ class JsonRpc:
                 last = exc
                 continue
             error = reply.get("error")
+            if error and _is_revert(error) and method in _STATE_CALLS:
+                reverted = reverted or reply
+                continue
             if error and not _is_revert(error):
                 refused = reply
                 continue
             self._preferred = self.endpoints.index(endpoint)
             return reply
+        if reverted is not None:
+            return reverted
         if refused is not None:
             return refused
         raise RpcError(f"all RPC endpoints failed for {method}: {last}")
@@ -185,31 +255,57 @@ class JsonRpc:
         dead or refusing node delays nothing. Idempotent by ``tx_hash`` (the caller
         computes it from ``raw_tx``): a node that answers an error ("already known",
         "nonce too low" once it is mined, ...) but knows the hash has it, which counts
-        as accepted; no message text is matched. Answers ``tx_hash`` when any endpoint
-        has the transaction, else the first refusal (an error reply); raises RpcError
-        when no endpoint answered at all. Sending the same signed bytes again is never
-        a second transaction: they can only be mined once."""
+        as accepted; no message text is matched. Sending the same signed bytes again is
+        never a second transaction: they can only be mined once.
+
+        Answers ``tx_hash`` when any endpoint has the transaction. A refusal (the first
+        error reply) only when every endpoint that was reached refused it and does not
+        know its hash. When the outcome is unknown — an endpoint failed after the
+        request may have reached it (a timeout, an HTTP 500, a reply cut off), or a
+        by-hash check failed — raises RpcError: the node may have taken the
+        transaction, so it must not be treated as refused (and its nonce cancelled);
+        the caller's retry sends the same bytes again. Raises RpcError as well when no
+        endpoint could be reached. Once one endpoint has taken it, the others get only
+        ``connect_timeout_s`` to answer: a hanging node delays a sent transaction
+        little."""
         accepted: dict[str, Any] | None = None
         refused: dict[str, Any] | None = None
+        unsure: Exception | None = None
         last: Exception | None = None
         for endpoint in self._order():
+            timeout = self.timeout_s if accepted is None else self.connect_timeout_s
+            tried: list[BaseException] = []
             try:
-                reply = self._reply_on(endpoint, "eth_sendRawTransaction", [raw_tx])
-                if reply.get("error"):
-                    known = self._reply_on(endpoint, "eth_getTransactionByHash", [tx_hash])
-                    if not known.get("result"):
-                        refused = refused or reply
-                        continue
-                    reply = {**reply, "result": tx_hash}
-                    reply.pop("error", None)
+                reply = self._reply_on(endpoint, "eth_sendRawTransaction", [raw_tx], timeout, tried)
             except (pybreaker.CircuitBreakerError, OSError, ValueError) as exc:
                 last = exc
+                if tried and not isinstance(tried[0], Unreachable | ConnectionRefusedError):
+                    unsure = tried[0] if isinstance(tried[0], Exception) else exc
                 continue
+            if reply.get("error"):
+                try:
+                    known = self._reply_on(endpoint, "eth_getTransactionByHash", [tx_hash], timeout)
+                except (pybreaker.CircuitBreakerError, OSError, ValueError) as exc:
+                    last = unsure = exc
+                    continue
+                if known.get("error"):
+                    unsure = RpcError(f"by-hash check failed: {known['error']}")
+                    continue
+                if not known.get("result"):
+                    refused = refused or reply
+                    continue
+                reply = {**reply, "result": tx_hash}
+                reply.pop("error", None)
             if accepted is None:
                 accepted = reply
                 self._preferred = self.endpoints.index(endpoint)
         if accepted is not None:
             return accepted
+        if unsure is not None:
+            raise RpcError(
+                f"transaction {tx_hash}: outcome unknown (an endpoint may have taken it:"
+                f" {type(unsure).__name__}: {unsure}); send the same bytes again"
+            )
         if refused is not None:
             return refused
         raise RpcError(f"no RPC endpoint took transaction {tx_hash}: {last}")
@@ -300,11 +396,31 @@ class JsonRpc:
 
 
 def _is_revert(error: Any) -> bool:
-    """The call itself reverted (EIP-1474 code 3, or geth's/anvil's -32000 wording):
-    every node answers the same, so no other endpoint is asked."""
+    """The call itself reverted, classified as web3 does: EIP-1474 code 3, or geth's
+    and anvil's "execution reverted" message (not any message that says "revert")."""
     if not isinstance(error, dict):
         return False
-    return error.get("code") == 3 or "revert" in str(error.get("message", "")).lower()
+    return error.get("code") == 3 or "execution reverted" in str(error.get("message", "")).lower()
+
+
+def _validated(reply: Any, rid: int) -> dict[str, Any]:
+    """``reply`` if it is a JSON-RPC 2.0 answer to request ``rid`` with exactly one of
+    ``result`` and ``error`` (an error with an integer code and a message), else
+    ValueError: web3 would raise BadResponseFormat, so the next endpoint is tried."""
+    if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
+        raise ValueError("malformed JSON-RPC reply: not JSON-RPC 2.0")
+    if reply.get("id") != rid:
+        raise ValueError(f"malformed JSON-RPC reply: id {reply.get('id')!r}, not {rid}")
+    if ("result" in reply) == ("error" in reply):
+        raise ValueError("malformed JSON-RPC reply: needs exactly one of result and error")
+    error = reply.get("error")
+    if "error" in reply and not (
+        isinstance(error, dict)
+        and isinstance(error.get("code"), int)
+        and isinstance(error.get("message"), str)
+    ):
+        raise ValueError(f"malformed JSON-RPC error: {error!r}")
+    return reply
 
 
 def _quantity(value: Any, method: str) -> int:
