@@ -54,6 +54,7 @@ from shared.chain.evm import (
     moved,
 )
 from shared.chain.evm import GasPriceBelowBaseFee as GasPriceBelowBaseFee  # re-exported
+from shared.chain.rpc import RpcError
 from shared.config import GWEI as GWEI  # re-exported
 from shared.config import SweepSettings as SweepSettings  # re-exported
 from shared.custody.signer import Signer
@@ -250,6 +251,10 @@ class Sweeps:
         try:
             operator = contract.functions.OPERATOR().call()
             self_address = contract.functions.SELF().call()
+        except RpcError as exc:  # no endpoint answered: nothing is known about the contract
+            raise RpcError(
+                f"RPC unavailable: cannot check the Sweeper {self.sweeper}: {exc}"
+            ) from exc
         except Exception as exc:  # no code, wrong ABI: the same answer for the operator
             raise SweepError(f"{self.sweeper} is not a Sweeper contract") from exc
         if Web3.to_checksum_address(self_address) != self.sweeper:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Callable
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from eth_typing import HexStr
 
 from shared.chain import evm
 from shared.chain.rpc import JsonRpc, RpcError, Unreachable
+from shared.custody.signer import Signer
+from shared.settlement.sweeps import SweepError, Sweeps
 
 FIRST, SECOND = "http://first.invalid", "http://second.invalid"
 RAW_TX = HexStr("0x02f86c827a6980843b9aca00843b9aca0082520894" + "11" * 20 + "8080c0")
@@ -479,3 +482,31 @@ def test_a_connection_that_cannot_be_made_is_unreachable(monkeypatch: pytest.Mon
     monkeypatch.setattr(http.client, "HTTPConnection", Connection)
     with pytest.raises(Unreachable):
         JsonRpc([FIRST])._send(FIRST, {"id": 1}, 20.0)
+
+
+# ---- callers: every endpoint dead -----------------------------------------------------------
+
+
+def test_a_sweeper_check_with_no_endpoint_answering_says_rpc_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given endpoints that answer the chain id and then die (every eth_call fails)
+    def dying(method: str, params: list[Any]) -> dict[str, Any]:
+        if method == "eth_chainId":
+            return _ok("0x38")
+        raise ConnectionRefusedError("connection refused")
+
+    Nodes(monkeypatch, first=dying, second=dying)
+    hot = SimpleNamespace(address="0x" + "33" * 20)
+
+    # When sweeps are set up with a Sweeper, the error says the RPC is unavailable, not
+    # that the address is no Sweeper contract (an operator would chase a wrong cause)
+    with pytest.raises(RpcError, match="RPC unavailable") as raised:
+        Sweeps(
+            _w3(),
+            token="0x" + "44" * 20,
+            hot_wallet=cast(Signer, hot),
+            gas=evm.GasPolicy(0, 10**12),
+            sweeper="0x" + "55" * 20,
+        )
+    assert not isinstance(raised.value, SweepError)
