@@ -1,8 +1,12 @@
-"""The merchant API and the webhook dispatcher must stay light at cold start:
-web3 and eth_account (~1.3 s of imports) are for the scanner only."""
+"""The request-path functions (merchant API, admin API, webhook dispatcher) must stay
+light at cold start: web3 and eth_account (~1.3 s of imports) are for settlement and the
+disbursement worker only, which reach web3 through ``shared/chain/evm.py`` alone
+(docs/adr/0014; the scanner reads raw JSON-RPC, no web3). The second test enforces that
+one module: no other module of ``shared`` or ``functions`` imports web3."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -23,8 +27,48 @@ def _modules_after_import(module: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "handler", ["functions.merchant_api.handler", "functions.webhook_dispatcher.handler"]
+    "handler",
+    [
+        "functions.merchant_api.handler",
+        "functions.admin_api.handler",
+        "functions.webhook_dispatcher.handler",
+    ],
 )
 def test_request_path_functions_do_not_import_web3(handler: str) -> None:
     loaded = _modules_after_import(handler)
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+# The one EVM client; the local stack (shared.local: tools and tests only, an
+# import-linter contract keeps Lambda code off it) drives anvil with web3 itself.
+WEB3_IMPORTERS = {"shared/chain/evm.py"}
+LOCAL_STACK = "shared/local/"
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_only_the_evm_module_imports_web3() -> None:
+    importers = {
+        path.relative_to(ROOT).as_posix()
+        for folder in ("shared", "functions")
+        for path in (ROOT / folder).rglob("*.py")
+        if "web3" in _imported_roots(path)
+    }
+    assert {p for p in importers if not p.startswith(LOCAL_STACK)} == WEB3_IMPORTERS
+
+
+def test_the_import_check_sees_imports_inside_functions(tmp_path: Path) -> None:
+    # The check is not fooled by an import inside a function or a try block
+    module = tmp_path / "m.py"
+    module.write_text(
+        "def f():\n    try:\n        from web3 import Web3\n    except ImportError:\n        pass\n"
+    )
+    assert "web3" in _imported_roots(module)
