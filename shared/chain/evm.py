@@ -41,6 +41,7 @@ from web3.providers.base import JSONBaseProvider
 from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from shared import config
+from shared.chain import rpc
 from shared.chain.logs import TransferLog, decode
 from shared.chain.rpc import JsonRpc
 
@@ -188,11 +189,15 @@ def clamped_gas_price(w3: Web3, policy: GasPolicy) -> int:
 # --- tokens and logs --------------------------------------------------------------------
 
 
-def token_balance(w3: Web3, token: str, address: str) -> int:
-    """``token.balanceOf(address)`` at the latest block, in base units."""
-    data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
-    call: TxParams = {"to": Web3.to_checksum_address(token), "data": HexStr(data)}
-    return int.from_bytes(w3.eth.call(call), "big")
+def token_balance(w3: Web3, token: str, address: str, block: str | int = "latest") -> int:
+    """``token.balanceOf(address)`` at ``block`` (default the latest), in base units:
+    :func:`shared.chain.rpc.token_balance` through ``w3``'s provider."""
+    return rpc.token_balance(
+        lambda method, params: w3.manager.request_blocking(RPCEndpoint(method), params),
+        Web3.to_checksum_address(token),
+        address,
+        block,
+    )
 
 
 def transfers_in(receipt: Mapping[str, Any]) -> list[TransferLog]:

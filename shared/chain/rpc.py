@@ -17,7 +17,7 @@ import base64
 import http.client
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -327,6 +327,11 @@ class JsonRpc:
         result = self.call("eth_getTransactionReceipt", [tx_hash])
         return result if isinstance(result, dict) else None
 
+    def token_balance(self, token: str, holder: str, block: str | int = "latest") -> int:
+        """``token.balanceOf(holder)`` at ``block``: :func:`token_balance` over this
+        client's failover."""
+        return token_balance(self.call, token, holder, block)
+
     def erc20_decimals(self, token: str) -> int:
         result = self.call("eth_call", [{"to": token, "data": "0x313ce567"}, "latest"])
         if not result or result == "0x":
@@ -393,6 +398,18 @@ class JsonRpc:
         if not isinstance(result, list):
             raise ValueError("eth_getLogs did not return a list")
         return result
+
+
+def token_balance(
+    call: Callable[[str, list[Any]], Any], token: str, holder: str, block: str | int = "latest"
+) -> int:
+    """``token.balanceOf(holder)`` at ``block`` (a tag or a number), in base units: the
+    one implementation, over any JSON-RPC ``call(method, params) -> result`` (the
+    scanner's :class:`JsonRpc`, or a web3 client through ``evm.token_balance``). An
+    answer that is no number (e.g. ``0x``: no contract there) raises RpcError."""
+    data = "0x70a08231" + holder.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
+    tag = hex(block) if isinstance(block, int) else block
+    return _quantity(call("eth_call", [{"to": token, "data": data}, tag]), "balanceOf")
 
 
 def _is_revert(error: Any) -> bool:

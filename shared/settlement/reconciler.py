@@ -72,17 +72,12 @@ def _compare(
         addresses = {d.address for d in address_repo.due_deposits(settings.max_addresses)}
         addresses |= {t.to_address.lower() for t in pending}
         # The ledger holds only final funds: funds still pending are taken off the chain.
-        on_chain = sum(_token_balance(rpc, token, a) for a in addresses)
+        on_chain = sum(rpc.token_balance(token, a) for a in addresses)
         chain["holdings:deposits"] = on_chain - sum(t.amount for t in pending)
     tolerance: dict[str, int] = {}
     hot = setup.hot_wallet_address()
     if hot:
-        chain["holdings:hot"] = _token_balance(rpc, token, hot)
+        chain["holdings:hot"] = rpc.token_balance(token, hot)
         chain["holdings:gas"] = int(str(rpc.call("eth_getBalance", [hot, "latest"])), 16)
         tolerance["holdings:gas"] = settings.gas_tolerance_wei
     return len(addresses), ledger.reconcile(ledger.default(), chain, tolerance)
-
-
-def _token_balance(rpc: JsonRpc, token: str, address: str) -> int:
-    data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
-    return int(str(rpc.call("eth_call", [{"to": token, "data": data}, "latest"])), 16)

@@ -52,6 +52,7 @@ from shared.chain.evm import (
     Wei,
     clamped_gas_price,
     moved,
+    token_balance,
 )
 from shared.chain.evm import GasPriceBelowBaseFee as GasPriceBelowBaseFee  # re-exported
 from shared.chain.rpc import RpcError
@@ -283,7 +284,7 @@ class Sweeps:
         return classify_code(code, self.sweeper)
 
     def token_balance(self, address: str) -> int:
-        return int(self._erc20.functions.balanceOf(Web3.to_checksum_address(address)).call())
+        return token_balance(self.w3, self.token, address)
 
     def _refuse(
         self, address: ChecksumAddress, kind: CodeKind, delegate: str | None

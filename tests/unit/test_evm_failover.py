@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -510,3 +511,48 @@ def test_a_sweeper_check_with_no_endpoint_answering_says_rpc_unavailable(
             sweeper="0x" + "55" * 20,
         )
     assert not isinstance(raised.value, SweepError)
+
+
+# ---- token balances: one implementation ---------------------------------------------------------
+
+
+def test_token_balances_are_read_by_one_implementation_at_the_asked_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a node that answers balanceOf with 7 base units
+    balance = _ok("0x" + "00" * 31 + "07")
+    nodes = Nodes(
+        monkeypatch,
+        first=_node({"eth_call": balance, "eth_chainId": _ok("0x38")}),
+        second=_node({}),
+    )
+    holder, token = "0x" + "66" * 20, "0x" + "44" * 20
+    calls: list[list[Any]] = []
+    original = JsonRpc.call
+
+    def recording(rpc: JsonRpc, method: str, params: list[Any]) -> Any:
+        calls.append(params)
+        return original(rpc, method, params)
+
+    monkeypatch.setattr(JsonRpc, "call", recording)
+
+    # Then the web3 path, the scanner's path and Sweeps read the same, at the block asked
+    assert evm.token_balance(_w3(), token, holder, 0x10) == 7
+    assert JsonRpc([FIRST, SECOND]).token_balance(token, holder, 0x10) == 7
+    hot = SimpleNamespace(address="0x" + "33" * 20)
+    sweeps = Sweeps(_w3(), token=token, hot_wallet=cast(Signer, hot), gas=evm.GasPolicy(0, 1))
+    assert sweeps.token_balance(holder) == 7
+    assert nodes.asked_of(FIRST, "eth_call") == 3
+    assert calls[0][1] == "0x10"
+
+
+def test_balance_of_is_encoded_in_one_place() -> None:
+    root = Path(__file__).resolve().parents[2]
+    encoders = [
+        path.relative_to(root).as_posix()
+        for folder in ("shared", "functions")
+        for path in (root / folder).rglob("*.py")
+        if not path.relative_to(root).as_posix().startswith("shared/local/")
+        and ("0x70a08231" in path.read_text() or "functions.balanceOf" in path.read_text())
+    ]
+    assert encoders == ["shared/chain/rpc.py"]
