@@ -14,6 +14,7 @@ import pytest
 from shared import config, ledger
 from shared.chain.logs import TRANSFER_TOPIC
 from shared.dal import addresses as address_repo
+from shared.dal import outgoing as outgoing_repo
 from shared.dal import payments as payment_repo
 from shared.disbursements import worker as disbursements
 from shared.local import chain
@@ -24,7 +25,7 @@ from shared.settlement import worker as settlement
 from shared.settlement.outbound import OutboundHooks
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import USDT, admin_call, create_payment, make_final, pay, scan
-from tests.support.rpc_proxy import RpcProxy
+from tests.support.rpc_proxy import ANY_METHOD, Fault, RpcProxy
 
 # anvil's public dev account #6: a merchant's own settlement address.
 SETTLEMENT_ADDRESS = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"
@@ -34,9 +35,11 @@ SETTLEMENT_ADDRESS = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"
 
 
 def _dies_before_the_first_broadcast(proxy: RpcProxy) -> OutboundHooks:
-    """Kill the proxy right before the hot wallet's transaction is sent: every read so
-    far went through it, the broadcast and everything after must not."""
-    return OutboundHooks(before_send=lambda tx_hash: proxy.stop())
+    """Kill the first endpoint right before the hot wallet's transaction is sent: every
+    read so far went through it; from then on it drops every connection unanswered (it
+    keeps counting what reached it, so a test can tell that the broadcast was tried
+    there and never reached the node)."""
+    return OutboundHooks(before_send=lambda tx_hash: proxy.fail(ANY_METHOD, Fault.DROP))
 
 
 def _rpc(stack: LocalStack, method: str, *params: Any) -> Any:
@@ -134,9 +137,10 @@ def test_a_sweep_completes_through_the_second_endpoint_when_the_first_dies(
         )
         reads_through_the_first = sum(proxy.requests.values())
 
-    # Then the first endpoint served the sweep until it died, and never the broadcast
-    assert reads_through_the_first > 0
-    assert proxy.requests["eth_sendRawTransaction"] == 0
+    # Then the first endpoint served the sweep until it died: the broadcast was tried
+    # there and never reached the node
+    assert reads_through_the_first > proxy.requests["eth_sendRawTransaction"] >= 1
+    assert proxy.forwarded["eth_sendRawTransaction"] == 0
     # And the sweep completed through the second: one hot-wallet nonce used, one token
     # transfer per deposit, both in that one transaction
     assert outcome.state == "CONFIRMED" and outcome.amount == 10 * USDT
@@ -185,9 +189,10 @@ def test_a_payout_completes_through_the_second_endpoint_when_the_first_dies(
         again = disbursements.handle({"kind": "disbursement", "disbursement_id": payout["id"]})
         reads_through_the_first = sum(proxy.requests.values())
 
-    # Then the first endpoint served the payout until it died, and never the broadcast
-    assert reads_through_the_first > 0
-    assert proxy.requests["eth_sendRawTransaction"] == 0
+    # Then the first endpoint served the payout until it died: the broadcast was tried
+    # there and never reached the node
+    assert reads_through_the_first > proxy.requests["eth_sendRawTransaction"] >= 1
+    assert proxy.forwarded["eth_sendRawTransaction"] == 0
     # And the payout is paid through the second: one nonce, one transfer of 9.3 USDT
     assert done is not None and done.status is DisbursementStatus.PAID
     assert again is not None and again.status is DisbursementStatus.PAID
@@ -198,4 +203,147 @@ def test_a_payout_completes_through_the_second_endpoint_when_the_first_dies(
     ] == [(hot.lower(), net)]
     # And the ledger: the hot wallet lower by exactly that, balanced
     assert hot_before - book.holdings()["holdings:hot"] == net
+    assert book.trial_balance() == {a: 0 for a in ledger.Asset}
+
+
+# ---- an answer lost after the node took the transaction; a crash; the naive path ------------
+
+
+def _queued_payout(stack: LocalStack, merchant: MerchantCreds, salt: str) -> dict[str, Any]:
+    """10 USDT swept into the hot wallet and a queued payout of it (9.3 USDT net)."""
+    deposit = _paid_deposit(stack, merchant, 10)
+    settlement.handle(_sweep_message([deposit], salt))
+    path = f"/admin/merchants/{merchant.merchant_id}/settlement"
+    set_by = admin_call("POST", path, {"address": SETTLEMENT_ADDRESS}, _as_admin("setter"))
+    assert set_by.status == 200, set_by.body
+    payout: dict[str, Any] = admin_call(
+        "POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}
+    ).body
+    assert payout["status"] == "queued", payout
+    return payout
+
+
+def _paid_once(stack: LocalStack, payout_id: str, nonce_before: int, start: int) -> None:
+    """One hot-wallet nonce, one 9.3 USDT transfer, one signed transaction (no cancel)."""
+    hot = custody.load_keys([]).hot_wallet.address
+    assert _nonce(stack, hot) == nonce_before + 1
+    net = int(Decimal("9.3") * USDT)
+    assert [
+        (source, amount) for source, amount, _ in _token_transfers(stack, start, SETTLEMENT_ADDRESS)
+    ] == [(hot.lower(), net)]
+    record = outgoing_repo.get_transfer(payout_id)
+    assert record is not None and record.state == "CONFIRMED"
+    assert [a.kind for a in record.attempts] == ["transfer"]
+
+
+@pytest.mark.parametrize("fault", [Fault.FORWARD_THEN_500, Fault.FORWARD_THEN_DROP])
+def test_a_payout_whose_broadcast_answer_was_lost_is_paid_once_without_a_cancel(
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    small_payouts: None,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Fault,
+) -> None:
+    # Given a queued payout
+    payout = _queued_payout(stack, merchant, f"lost-answer-{fault}")
+    hot = custody.load_keys([]).hot_wallet.address
+    nonce_before, start = _nonce(stack, hot), _head(stack) + 1
+    message = {"kind": "disbursement", "disbursement_id": payout["id"]}
+
+    # And a first endpoint that hands the broadcast to the node and then loses the answer
+    # (an HTTP 500 or a dropped connection), a second endpoint in front of the same node
+    with RpcProxy(stack.info["rpc_url"]) as first, RpcProxy(stack.info["rpc_url"]) as second:
+        first.fail("eth_sendRawTransaction", fault)
+        monkeypatch.setenv("BSCPAY_RPC_URLS", f"{first.url},{second.url}")
+        config.reset()
+
+        # When settlement handles the payout
+        done = disbursements.handle(message)
+        sent = first.raw_txs + second.raw_txs
+
+    # Then the node got it through the first endpoint, and the payout is paid: one
+    # nonce, one transfer, and only ever the same signed bytes (no cancellation)
+    assert first.forwarded["eth_sendRawTransaction"] == 1
+    assert done is not None and done.status is DisbursementStatus.PAID
+    assert len(set(sent)) == 1
+    _paid_once(stack, payout["id"], nonce_before, start)
+
+
+def test_a_payout_crashed_after_its_broadcast_is_redelivered_through_the_second_endpoint(
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    small_payouts: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a queued payout, two endpoints in front of one node
+    payout = _queued_payout(stack, merchant, "crash-after-send")
+    hot = custody.load_keys([]).hot_wallet.address
+    nonce_before, start = _nonce(stack, hot), _head(stack) + 1
+    message = {"kind": "disbursement", "disbursement_id": payout["id"]}
+    with RpcProxy(stack.info["rpc_url"]) as first, RpcProxy(stack.info["rpc_url"]) as second:
+        monkeypatch.setenv("BSCPAY_RPC_URLS", f"{first.url},{second.url}")
+        config.reset()
+
+        # And the worker crashes right after the broadcast, and the first endpoint dies
+        def crash(tx_hash: str) -> None:
+            first.fail(ANY_METHOD, Fault.DROP)
+            raise RuntimeError("crashed after the broadcast")
+
+        with pytest.raises(RuntimeError, match="crashed after the broadcast"):
+            disbursements.handle(message, hooks=OutboundHooks(after_send=crash))
+        taken = (
+            first.forwarded["eth_sendRawTransaction"] + second.forwarded["eth_sendRawTransaction"]
+        )
+        reached_first = first.forwarded.total()
+
+        # When the message is redelivered
+        done = disbursements.handle(message)
+        sent = first.raw_txs + second.raw_txs
+
+    # Then the redelivery went through the second endpoint (nothing reached the node
+    # through the first), and the payout is paid once: the same signed bytes only
+    assert taken >= 1
+    assert first.forwarded.total() == reached_first
+    assert second.forwarded.total() > 0
+    assert done is not None and done.status is DisbursementStatus.PAID
+    assert len(set(sent)) == 1
+    _paid_once(stack, payout["id"], nonce_before, start)
+
+
+def test_a_naive_sweep_completes_through_the_second_endpoint_when_the_first_dies(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two paid deposits and no Sweeper: each deposit sends its own token transfer
+    # (after a gas top-up from the hot wallet)
+    monkeypatch.setenv("BSCPAY_SWEEP_SWEEPER_ADDRESS", "")
+    config.reset()
+    deposits = [_paid_deposit(stack, merchant, 3), _paid_deposit(stack, merchant, 5)]
+    hot = custody.load_keys([]).hot_wallet.address
+    start = _head(stack) + 1
+    book = ledger.default()
+    hot_before = book.holdings()["holdings:hot"]
+
+    # And a first endpoint that dies right before the first hot-wallet broadcast
+    with RpcProxy(stack.info["rpc_url"]) as first, RpcProxy(stack.info["rpc_url"]) as second:
+        monkeypatch.setenv("BSCPAY_RPC_URLS", f"{first.url},{second.url}")
+        config.reset()
+
+        # When settlement handles the sweep
+        outcome = settlement.handle(
+            _sweep_message(deposits, "naive-failover"),
+            hooks=_dies_before_the_first_broadcast(first),
+        )
+
+    # Then nothing reached the node through the first endpoint after it died; the
+    # deposits' own transactions went through the second
+    assert first.requests["eth_sendRawTransaction"] >= 1
+    assert first.forwarded["eth_sendRawTransaction"] == 0
+    assert second.forwarded["eth_sendRawTransaction"] >= len(deposits)
+    # And every deposit moved its tokens exactly once
+    assert outcome.state == "CONFIRMED" and outcome.amount == 8 * USDT
+    moved = _token_transfers(stack, start, hot)
+    assert sorted((source, amount) for source, amount, _ in moved) == sorted(
+        [(deposits[0]["address"], 3 * USDT), (deposits[1]["address"], 5 * USDT)]
+    )
+    assert book.holdings()["holdings:hot"] - hot_before == 8 * USDT
     assert book.trial_balance() == {a: 0 for a in ledger.Asset}

@@ -11,6 +11,8 @@ fakes those. It binds 127.0.0.1 on a free port and serves from a daemon thread::
         proxy.max_log_range(2)                         # -32005 beyond 2 blocks
         JsonRpc([proxy.url, anvil_url])
         proxy.requests["eth_getLogs"]                  # what reached the proxy
+        proxy.forwarded["eth_sendRawTransaction"]      # what reached the node
+        proxy.raw_txs                                  # every signed tx sent to it
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ class Fault(StrEnum):
     HTTP_500 = "http_500"  # an HTTP 500 with a plain-text body
     NULL = "null"  # {"result": null}
     EMPTY_BODY = "empty_body"  # HTTP 200 with no body at all
+    DROP = "drop"  # the connection closed without an answer (a node that died)
+    # The request reaches the node, then the answer is lost: a node that accepted a
+    # transaction and died before it said so
+    FORWARD_THEN_500 = "forward_then_500"
+    FORWARD_THEN_DROP = "forward_then_drop"
+
+
+# A status the handler answers by closing the connection, without any HTTP answer.
+_DROP = 0
 
 
 @dataclass
@@ -62,6 +73,8 @@ class RpcProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.requests: Counter[str] = Counter()
+        self.forwarded: Counter[str] = Counter()
+        self.raw_txs: list[str] = []
         self.log_queries: list[LogQuery] = []
         self._lock = threading.Lock()
         self._rules: dict[str, _Rule] = {}
@@ -80,6 +93,9 @@ class RpcProxy:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 status, body = proxy._handle(self.rfile.read(length))
+                if status == _DROP:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -159,6 +175,8 @@ class RpcProxy:
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.forwarded.clear()
+            self.raw_txs.clear()
             self.log_queries.clear()
 
     # -- request handling -----------------------------------------------------------------
@@ -168,6 +186,8 @@ class RpcProxy:
         method, params, rid = request["method"], request.get("params", []), request.get("id")
         with self._lock:
             self.requests[method] += 1
+            if method == "eth_sendRawTransaction":
+                self.raw_txs.append(str(params[0]))
             rule = self._rules.get(method) or self._rules.get(ANY_METHOD)
             if rule is not None and rule.remaining is not None:
                 rule.remaining -= 1
@@ -175,6 +195,16 @@ class RpcProxy:
                     self._rules = {k: v for k, v in self._rules.items() if v is not rule}
             lag, lag_head, max_range = self._lag, self._lag_head, self._max_range
 
+        if rule is not None and rule.fault in (Fault.FORWARD_THEN_500, Fault.FORWARD_THEN_DROP):
+            self._forward(raw)
+            return (
+                (500, b"upstream unavailable")
+                if rule.fault is Fault.FORWARD_THEN_500
+                else (
+                    _DROP,
+                    b"",
+                )
+            )
         if rule is not None:
             return self._faulty(rule, rid)
         if method == "eth_getLogs":
@@ -188,6 +218,8 @@ class RpcProxy:
         return 200, self._forward(raw)
 
     def _faulty(self, rule: _Rule, rid: Any) -> tuple[int, bytes]:
+        if rule.fault is Fault.DROP:
+            return _DROP, b""
         if rule.fault is Fault.HTTP_500:
             return 500, b"upstream unavailable"
         if rule.fault is Fault.EMPTY_BODY:
@@ -254,6 +286,9 @@ class RpcProxy:
         return reply.get("result")
 
     def _forward(self, raw: bytes) -> bytes:
+        method = json.loads(raw).get("method")
+        with self._lock:
+            self.forwarded[method] += 1
         request = urllib.request.Request(
             self.upstream, data=raw, headers={"Content-Type": "application/json"}
         )
