@@ -219,6 +219,17 @@ class JsonRpc:
             raise last
         raise RpcError(f"all RPC endpoints failed for {method}: {last}")
 
+    def call_on(self, endpoint: Endpoint, method: str, params: list[Any]) -> Any:
+        """``method`` on this one endpoint, no failover: to check one node's answer
+        against another's. Any failure (transport, breaker open, malformed reply, error
+        answer) raises RpcError."""
+        try:
+            return self._on(endpoint, method, params)
+        except RpcError:
+            raise
+        except (pybreaker.CircuitBreakerError, OSError, ValueError, NodeLagging) as exc:
+            raise RpcError(f"{endpoint.label}: {type(exc).__name__}: {exc}") from exc
+
     def reply(self, method: str, params: list[Any]) -> dict[str, Any]:
         """:meth:`call`'s failover, answering the whole JSON-RPC reply (for a client that
         maps error answers itself, e.g. web3 and its revert errors). An error answer is

@@ -26,7 +26,8 @@ ones become REPLACED.
   that alone. The record stays open (``TransferStillPending``), every call looks for
   the receipts again, and after ``BSCPAY_OUTBOUND_NONCE_LOST_AFTER_S`` an alert and a
   scan of finalized blocks for the hot wallet's transaction at that nonce: ours →
-  settled from its block's receipt; someone else's → FAILED (docs/adr/0012).
+  settled from its block's receipt; someone else's → FAILED (docs/adr/0012), with
+  several endpoints only once a second one confirms it (else open, alerted).
 
 :meth:`Outbound.drive` is that loop for any one-nonce hot-wallet transaction given as a
 :class:`NonceCall` (how to re-sign it, how to verify its receipt): a sweep's
@@ -60,6 +61,7 @@ from shared.chain.evm import (
     GAS_HEADROOM_NUM,
     BlockNotFound,
     ContractLogicError,
+    FailoverProvider,
     GasPolicy,
     Nonce,
     TransactionNotFound,
@@ -71,6 +73,7 @@ from shared.chain.evm import (
     clamped_gas_price,
     moved,
 )
+from shared.chain.rpc import Endpoint, JsonRpc, RpcError
 from shared.config import MIN_BUMP_BPS as MIN_BUMP_BPS  # re-exported
 from shared.config import OutboundSettings as OutboundSettings  # re-exported
 from shared.custody.signer import Signer
@@ -528,9 +531,14 @@ class Outbound:
             for tx in block["transactions"]:
                 assert not isinstance(tx, bytes)
                 if tx["from"] == self.hot and int(tx["nonce"]) == record.nonce:
-                    return self._settle_found(
-                        record, call, block_number, HexBytes(tx["hash"]).to_0x_hex()
-                    )
+                    block_hash = HexBytes(block["hash"]).to_0x_hex()
+                    found = HexBytes(tx["hash"]).to_0x_hex()
+                    done = self._settle_found(record, call, block_number, block_hash, found)
+                    if done is None and watch.scan_next != block_number:
+                        # not settled yet: look at this very block again next time
+                        after = replace(watch, scan_next=block_number)
+                        outgoing.transition(record, record, ids.now(), Change(nonce_used=after))
+                    return done
             block_number += 1
         if watch.scan_next != block_number:  # (also keeps the start found by timestamp)
             after = replace(watch, scan_next=block_number)
@@ -538,7 +546,12 @@ class Outbound:
         return None
 
     def _settle_found(
-        self, record: TransferRecord, call: NonceCall, block_number: int, tx_hash: str
+        self,
+        record: TransferRecord,
+        call: NonceCall,
+        block_number: int,
+        block_hash: str,
+        tx_hash: str,
     ) -> TransferRecord | None:
         ours = next((a for a in record.attempts if a.tx_hash == tx_hash), None)
         if ours is not None:
@@ -551,6 +564,8 @@ class Outbound:
                 None,
             )
             return self._finish(record, ours, receipt, call) if receipt is not None else None
+        if not self._foreign_confirmed(record, block_number, block_hash, tx_hash):
+            return None
         error = (
             f"nonce {record.nonce} was used by {tx_hash} (finalized block {block_number}), "
             "a transaction outside bscpay: no attempt of this transfer can be mined"
@@ -571,6 +586,79 @@ class Outbound:
         return outgoing.transition(
             record, after, ids.now(), Change(error=error, fee_wei=0, amount=0)
         )
+
+    def _foreign_confirmed(
+        self, record: TransferRecord, block_number: int, block_hash: str, tx_hash: str
+    ) -> bool:
+        """Whether a second endpoint confirms the foreign transaction at the record's
+        nonce before the transfer is FAILED on it (a lying or buggy node must not fail
+        a payout that was mined: its reservation would be paid again). With one
+        endpoint its finalized block is the evidence. With several, at least two must
+        each show the block finalized, with the same hash, holding ``tx_hash`` at the
+        nonce, and none may show anything else there; otherwise (they disagree, or no
+        second one answers) the record stays open and the operator is alerted."""
+        provider = self.w3.provider
+        client = provider.rpc if isinstance(provider, FailoverProvider) else None
+        if client is None or len(client.endpoints) < 2:
+            return True
+        confirmed: list[str] = []
+        disagree: dict[str, str] = {}
+        unanswered: dict[str, str] = {}
+        for endpoint in client.endpoints:
+            try:
+                seen = self._nonce_tx_on(client, endpoint, record, block_number, block_hash)
+            except RpcError as exc:
+                unanswered[endpoint.label] = str(exc)
+                continue
+            if seen == tx_hash.lower():
+                confirmed.append(endpoint.label)
+            else:
+                disagree[endpoint.label] = seen
+        if len(confirmed) >= 2 and not disagree:
+            return True
+        raise_alert(
+            "nonce_foreign_unconfirmed",
+            "a foreign transaction at an outgoing transfer's nonce is not confirmed by a "
+            "second RPC endpoint; the transfer stays open",
+            tx_id=record.tx_id,
+            nonce=record.nonce,
+            tx=tx_hash,
+            block=block_number,
+            confirmed=confirmed,
+            disagree=disagree,
+            unanswered=unanswered,
+        )
+        return False
+
+    def _nonce_tx_on(
+        self,
+        client: JsonRpc,
+        endpoint: Endpoint,
+        record: TransferRecord,
+        block_number: int,
+        block_hash: str,
+    ) -> str:
+        """The hash (lower case) of the hot wallet's transaction at the record's nonce in
+        ``block_number`` as ``endpoint`` sees it (``""``: none there; a different block
+        hash: ``"block <hash>"``). RpcError when it cannot tell: no answer, or the block
+        is not finalized (or not known) there yet."""
+        finalized = client.call_on(endpoint, "eth_getBlockByNumber", ["finalized", False])
+        if not isinstance(finalized, dict) or int(str(finalized.get("number")), 16) < block_number:
+            raise RpcError(f"{endpoint.label} has not finalized block {block_number}")
+        block = client.call_on(endpoint, "eth_getBlockByNumber", [hex(block_number), True])
+        if not isinstance(block, dict):
+            raise RpcError(f"{endpoint.label} does not have block {block_number}")
+        if str(block.get("hash", "")).lower() != block_hash.lower():
+            return f"block {block.get('hash')}"
+        hot = self.hot.lower()
+        for tx in block.get("transactions") or []:
+            if (
+                isinstance(tx, dict)
+                and str(tx.get("from", "")).lower() == hot
+                and int(str(tx.get("nonce")), 16) == record.nonce
+            ):
+                return str(tx.get("hash", "")).lower()
+        return ""
 
     def _block_at(self, timestamp: int, finalized: int) -> int:
         """The last block stamped at or before ``timestamp`` (0 when none is)."""

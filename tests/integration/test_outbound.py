@@ -17,6 +17,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from shared import ids
+from shared.chain import evm
 from shared.custody.signer import LocalKeySigner
 from shared.dal import outgoing
 from shared.dal import payments as payment_repo
@@ -35,6 +36,7 @@ from shared.settlement.outbound import (
 from shared.settlement.sweeps import GWEI, GasPolicy
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import USDT, create_payment, make_final, pay, scan
+from tests.support.rpc_proxy import Fault, RpcProxy
 
 WIDE = GasPolicy(floor_wei=0, ceiling_wei=100 * GWEI)
 FAST = OutboundSettings(wait_s=10, poll_interval_s=0.05, stuck_after_s=60)
@@ -463,6 +465,109 @@ def test_a_nonce_used_by_a_foreign_transaction_fails_only_once_that_is_finalized
     assert [kind for kind, _ in alerts] == ["nonce_used_elsewhere", "nonce_used_elsewhere"]
     assert alerts[-1][1]["tx"] != record.attempts[0].tx_hash
     assert [a.state for a in _record(tx_id).attempts] == ["REPLACED"]
+    assert _usdt(stack, to) == 0
+
+
+# --- a foreign transaction at our nonce: a second endpoint must confirm it -------------------
+
+FOREIGN_LIE = "0x" + "ab" * 32
+
+
+@pytest.fixture
+def proxy(stack: LocalStack) -> Iterator[RpcProxy]:
+    with RpcProxy(stack.info["rpc_url"]) as running:
+        yield running
+
+
+def test_a_lying_node_showing_a_foreign_transaction_at_our_nonce_cannot_fail_a_mined_payout(
+    stack: LocalStack,
+    hot: LocalKeySigner,
+    w3: Web3,
+    proxy: RpcProxy,
+    alerts: list[tuple[str, Any]],
+) -> None:
+    # Given two endpoints, the first one (preferred) has no receipts by hash and, in
+    # the block holding our payout, shows someone else's transaction at its nonce
+    hot_address = hot.address.lower()
+
+    def lie(params: list[Any], block: Any) -> Any:
+        if isinstance(block, dict) and len(params) > 1 and params[1]:
+            for tx in block["transactions"]:
+                if str(tx["from"]).lower() == hot_address:
+                    tx["hash"] = FOREIGN_LIE
+        return block
+
+    proxy.fail("eth_getTransactionReceipt", Fault.NULL)
+    proxy.rewrite("eth_getBlockByNumber", lie)
+    two = evm.client([proxy.url, stack.info["rpc_url"]])
+    to, tx_id = _recipient(), ids.new_id("po")
+    nonce = _nonce(w3, hot.address)
+
+    # When a payout is sent through them (mined at once), and once its block is
+    # finalized the grace is over and the nonce scan finds the "foreign" transaction
+    with pytest.raises(TransferStillPending):
+        _send(stack, hot, tx_id, to, 5 * USDT, settings=GRACE_OVER, w3=two)
+    make_final(stack)
+    with pytest.raises(TransferStillPending):
+        _send(stack, hot, tx_id, to, 5 * USDT, settings=GRACE_OVER, w3=two)
+
+    # Then the payout is not FAILED (its reservation would be paid again): the second
+    # endpoint shows our transaction there, so the record stays open and the operator
+    # is alerted with both answers
+    record = _record(tx_id)
+    assert record.state == "BROADCAST" and record.nonce == nonce
+    assert [kind for kind, _ in alerts] == ["nonce_used_elsewhere", "nonce_foreign_unconfirmed"]
+    unconfirmed = alerts[-1][1]
+    assert unconfirmed["tx"] == FOREIGN_LIE
+    assert list(unconfirmed["disagree"].values()) == [record.tx_hash]
+    assert _usdt(stack, to) == 5 * USDT
+
+    # When a later call reaches an honest node
+    outcome = _send(stack, hot, tx_id, to, 5 * USDT)
+
+    # Then the payout is CONFIRMED as the transaction that was mined, once
+    assert outcome.state == "CONFIRMED" and outcome.tx_hash == record.tx_hash
+    assert _usdt(stack, to) == 5 * USDT and _nonce(w3, hot.address) == nonce + 1
+
+
+def test_a_foreign_transaction_at_our_nonce_fails_the_transfer_only_once_a_second_endpoint_confirms(
+    stack: LocalStack,
+    hot: LocalKeySigner,
+    w3: Web3,
+    proxy: RpcProxy,
+    alerts: list[tuple[str, Any]],
+) -> None:
+    # Given two endpoints (the node itself first, the proxy second) and a refund whose
+    # nonce a transaction from outside bscpay used, finalized
+    two = evm.client([stack.info["rpc_url"], proxy.url])
+    to, tx_id = _recipient(), ids.new_id("rf")
+    nonce = _nonce(w3, hot.address)
+
+    def die(tx_hash: str) -> None:
+        raise Crash("killed before send")
+
+    with pytest.raises(Crash):
+        _send(stack, hot, tx_id, to, 2 * USDT, hooks=OutboundHooks(before_send=die), w3=two)
+    _fill(stack, hot, nonce)
+    make_final(stack)
+
+    # When the grace is over and the second endpoint cannot answer the confirmation
+    proxy.fail("eth_getBlockByNumber", Fault.DROP, times=1)
+    with pytest.raises(TransferStillPending):
+        _send(stack, hot, tx_id, to, 2 * USDT, settings=GRACE_OVER, w3=two)
+
+    # Then the refund stays open and the operator is alerted
+    assert _record(tx_id).state == "SIGNED"
+    assert [kind for kind, _ in alerts] == ["nonce_used_elsewhere", "nonce_foreign_unconfirmed"]
+    assert alerts[-1][1]["confirmed"] and alerts[-1][1]["unanswered"]
+
+    # When the message comes again and the second endpoint answers the same
+    outcome = _send(stack, hot, tx_id, to, 2 * USDT, settings=GRACE_OVER, w3=two)
+
+    # Then the refund is FAILED as before, nothing moved
+    assert outcome.state == "FAILED" and outcome.tx_hash is None and outcome.fee_wei == 0
+    assert outcome.error is not None and "outside bscpay" in outcome.error
+    assert [kind for kind, _ in alerts][-1] == "nonce_used_elsewhere"
     assert _usdt(stack, to) == 0
 
 

@@ -9,6 +9,7 @@ fakes those. It binds 127.0.0.1 on a free port and serves from a daemon thread::
         proxy.lag(3)                                   # 3 blocks behind the node
         proxy.fail("eth_getLogs", Fault.HTTP_500)      # or RPC_ERROR, NULL, EMPTY_BODY
         proxy.max_log_range(2)                         # -32005 beyond 2 blocks
+        proxy.rewrite("eth_getBlockByNumber", lie)     # lie(params, node's result)
         JsonRpc([proxy.url, anvil_url])
         proxy.requests["eth_getLogs"]                  # what reached the proxy
         proxy.forwarded["eth_sendRawTransaction"]      # what reached the node
@@ -21,6 +22,7 @@ import json
 import threading
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +80,7 @@ class RpcProxy:
         self.log_queries: list[LogQuery] = []
         self._lock = threading.Lock()
         self._rules: dict[str, _Rule] = {}
+        self._rewrites: dict[str, Callable[[list[Any], Any], Any]] = {}
         self._lag = 0
         self._lag_head = True
         self._max_range: int | None = None
@@ -162,6 +165,12 @@ class RpcProxy:
         with self._lock:
             self._rules[method] = _Rule(fault, code, message, times)
 
+    def rewrite(self, method: str, answer: Callable[[list[Any], Any], Any]) -> None:
+        """Answer ``method`` with ``answer(params, the node's result)`` until ``heal()``:
+        a node that lies (or has a bug) in a well-formed answer."""
+        with self._lock:
+            self._rewrites[method] = answer
+
     def max_log_range(self, blocks: int | None) -> None:
         """Refuse eth_getLogs ranges wider than ``blocks`` (-32005), as providers do."""
         with self._lock:
@@ -170,6 +179,7 @@ class RpcProxy:
     def heal(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._rewrites.clear()
             self._lag, self._lag_head, self._max_range = 0, True, None
 
     def reset_counts(self) -> None:
@@ -194,6 +204,7 @@ class RpcProxy:
                 if rule.remaining <= 0:
                     self._rules = {k: v for k, v in self._rules.items() if v is not rule}
             lag, lag_head, max_range = self._lag, self._lag_head, self._max_range
+            rewrite = self._rewrites.get(method)
 
         if rule is not None and rule.fault in (Fault.FORWARD_THEN_500, Fault.FORWARD_THEN_DROP):
             self._forward(raw)
@@ -207,6 +218,8 @@ class RpcProxy:
             )
         if rule is not None:
             return self._faulty(rule, rid)
+        if rewrite is not None:
+            return 200, _result(rid, rewrite(params, self._upstream(method, params)))
         if method == "eth_getLogs":
             refused = self._log_range_refusal(params, max_range, rid)
             if refused is not None:
