@@ -206,6 +206,9 @@ class Sweeps:
     ``on_broadcast`` sees every signed transaction before it is sent and ``on_sent``
     after the node accepted it, except the hot wallet's when ``hot_sender`` sends them;
     without ``hot_sender`` the hot wallet's nonce comes from the node's ``pending`` count.
+    ``balance_block``: read deposit token balances at this block, not at the latest (the
+    highest receipt block a resumed sweep has seen: a node behind it must not show
+    tokens that were swept already; one that does not know it raises).
     """
 
     def __init__(
@@ -223,6 +226,7 @@ class Sweeps:
         max_batch: int = 200,
         receipt_timeout_s: float = 60.0,
         poll_interval_s: float = 0.1,
+        balance_block: int | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
@@ -237,6 +241,7 @@ class Sweeps:
         self.max_batch = max_batch
         self.receipt_timeout_s = receipt_timeout_s
         self.poll_interval_s = poll_interval_s
+        self.balance_block = balance_block
         self.chain_id = w3.eth.chain_id
         self._erc20: Contract = w3.eth.contract(address=self.token, abi=ERC20_ABI)
         self.sweeper: ChecksumAddress | None = None
@@ -284,7 +289,8 @@ class Sweeps:
         return classify_code(code, self.sweeper)
 
     def token_balance(self, address: str) -> int:
-        return token_balance(self.w3, self.token, address)
+        block = "latest" if self.balance_block is None else self.balance_block
+        return token_balance(self.w3, self.token, address, block)
 
     def _refuse(
         self, address: ChecksumAddress, kind: CodeKind, delegate: str | None

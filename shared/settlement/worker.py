@@ -45,7 +45,15 @@ from hexbytes import HexBytes
 from shared import config, ids, ledger
 from shared.alerts import raise_alert
 from shared.chain import evm
-from shared.chain.evm import Nonce, TransactionNotFound, TxParams, TxReceipt, Web3, Wei
+from shared.chain.evm import (
+    Nonce,
+    TransactionNotFound,
+    TxParams,
+    TxReceipt,
+    Web3,
+    Web3RPCError,
+    Wei,
+)
 from shared.custody.signer import CustodyKeys
 from shared.dal import addresses as address_repo
 from shared.dal import outgoing
@@ -181,6 +189,10 @@ class _SweepRun:
         self.keys = keys
         self.record_id = record.tx_id
         self.seen = record.state  # the sweep record's state as this writer last left it
+        # The highest block of a receipt this run has seen: balances are read there, not
+        # at "latest" (after a failover the node answering may be behind it).
+        self.receipt_block: int | None = None
+        self.balance_block: int | None = None  # where the balances were read
         self.settings = settings
         self.sweep_settings = config.sweeps()
         self.token = config.chain().token_address
@@ -203,9 +215,7 @@ class _SweepRun:
             # Whatever still holds tokens was not swept yet (e.g. the crash came between
             # a gas top-up and the token transfer): everything recorded is mined now, so
             # signing the rest cannot send anything twice.
-            remaining = [
-                d for d in deposits if evm.token_balance(self.w3, self.token, str(d["address"])) > 0
-            ]
+            remaining = [d for d in deposits if self._balance(str(d["address"])) > 0]
             if remaining:
                 try:
                     self._sweep(remaining)
@@ -213,6 +223,25 @@ class _SweepRun:
                     logger.warning("sweep transaction failed", extra={"error": str(exc)})
                 tally = self._settle_recorded(self._reload())
         return self._finish(sweep_id, tally, resumed)
+
+    def _balance(self, address: str) -> int:
+        """The deposit's token balance at the head, but never below the highest receipt
+        block seen (``latest`` when none was). A node that does not know that block
+        cannot tell whether a recorded transaction swept it: still pending (retried),
+        nothing new is signed."""
+        block: int | str = "latest"
+        if self.receipt_block is not None:
+            # Late funds count too: the head when this node is past the receipts.
+            block = max(self.receipt_block, int(self.w3.eth.block_number))
+            self.balance_block = block
+        try:
+            return evm.token_balance(self.w3, self.token, address, block)
+        except Web3RPCError as exc:
+            logger.warning(
+                "no endpoint answers the balance at the receipts' block; still pending",
+                extra={"sweep_id": self.record_id, "block": block, "error": str(exc)[:200]},
+            )
+            raise TransferStillPending(self.record_id, None, None) from exc
 
     # -- sending -------------------------------------------------------------------------
 
@@ -233,6 +262,7 @@ class _SweepRun:
             max_batch=settings.max_batch,
             receipt_timeout_s=self.settings.wait_s,
             poll_interval_s=self.settings.poll_interval_s,
+            balance_block=self.balance_block,
         )
         signers = [self.keys.deposits[int(d["index"])] for d in deposits]
         if settings.sweeper_address and len(signers) > 1:
@@ -330,9 +360,12 @@ class _SweepRun:
 
     def _receipt(self, tx_hash: str) -> TxReceipt | None:
         try:
-            return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+            receipt = self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
         except TransactionNotFound:
             return None
+        block = int(receipt["blockNumber"])
+        self.receipt_block = max(self.receipt_block or 0, block)
+        return receipt
 
     def _swept_by(self, receipt: TxReceipt) -> dict[str, int]:
         """Token units the receipt moved from the sweep's deposits to the hot wallet."""

@@ -22,7 +22,7 @@ from shared.local.stack import LocalStack
 from shared.models.domain import DisbursementStatus
 from shared.settlement import custody, planner
 from shared.settlement import worker as settlement
-from shared.settlement.outbound import OutboundHooks
+from shared.settlement.outbound import OutboundHooks, TransferStillPending
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import USDT, admin_call, create_payment, make_final, pay, scan
 from tests.support.rpc_proxy import ANY_METHOD, Fault, RpcProxy
@@ -346,4 +346,70 @@ def test_a_naive_sweep_completes_through_the_second_endpoint_when_the_first_dies
         [(deposits[0]["address"], 3 * USDT), (deposits[1]["address"], 5 * USDT)]
     )
     assert book.holdings()["holdings:hot"] - hot_before == 8 * USDT
+    assert book.trial_balance() == {a: 0 for a in ledger.Asset}
+
+
+def test_after_a_failover_a_resumed_sweep_reads_balances_at_its_receipts_block_not_a_lagging_head(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a paid deposit whose sweep was sent and mined, the worker dying right after
+    deposit = _paid_deposit(stack, merchant, 7)
+    hot = custody.load_keys([]).hot_wallet.address
+    start = _head(stack) + 1
+    message = _sweep_message([deposit], "lagging-balance")
+    book = ledger.default()
+    hot_before = book.holdings()["holdings:hot"]
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash(tx_hash: str) -> None:
+        raise Crash("killed after send")
+
+    with RpcProxy(stack.info["rpc_url"]) as first, RpcProxy(stack.info["rpc_url"]) as second:
+        monkeypatch.setenv("BSCPAY_RPC_URLS", f"{first.url},{second.url}")
+        config.reset()
+        with pytest.raises(Crash):
+            settlement.handle(message, hooks=OutboundHooks(after_send=crash))
+        nonce_after_sweep = _nonce(stack, hot)
+        signed = set(first.raw_txs) | set(second.raw_txs)
+        assert signed
+
+        # And on redelivery the first endpoint gives the receipts, then dies; the
+        # second is behind the block that mined the sweep
+        settle = settlement._SweepRun._settle_recorded
+
+        def settle_then_fail_over(run: Any, record: Any) -> Any:
+            tally = settle(run, record)
+            first.fail(ANY_METHOD, Fault.DROP)
+            second.lag(_head(stack) - start + 1)
+            return tally
+
+        monkeypatch.setattr(settlement._SweepRun, "_settle_recorded", settle_then_fail_over)
+        first.reset_counts()
+        second.reset_counts()
+
+        # When the message is redelivered
+        with pytest.raises(TransferStillPending):
+            settlement.handle(message)
+
+        # Then the lagging node's old balance did not start a second sweep: it cannot
+        # answer at the receipts' block, so the sweep is still pending, nothing new
+        # signed (resuming re-sent only the recorded bytes)
+        assert set(first.raw_txs) | set(second.raw_txs) <= signed
+        assert _nonce(stack, hot) == nonce_after_sweep
+
+        # When the nodes are healthy again and the message comes once more
+        monkeypatch.setattr(settlement._SweepRun, "_settle_recorded", settle)
+        first.heal()
+        second.heal()
+        outcome = settlement.handle(message)
+
+    # Then the sweep is CONFIRMED once: one token transfer, booked once, balanced
+    assert outcome.state == "CONFIRMED" and outcome.amount == 7 * USDT
+    assert _nonce(stack, hot) == nonce_after_sweep
+    assert [(s, a) for s, a, _ in _token_transfers(stack, start, hot)] == [
+        (deposit["address"], 7 * USDT)
+    ]
+    assert book.holdings()["holdings:hot"] - hot_before == 7 * USDT
     assert book.trial_balance() == {a: 0 for a in ledger.Asset}

@@ -50,6 +50,14 @@ class Fault(StrEnum):
 _DROP = 0
 
 
+class _Refused(Exception):
+    """A lagging node's error answer (e.g. "header not found" for a block beyond it)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass
 class _Rule:
     fault: Fault
@@ -145,9 +153,10 @@ class RpcProxy:
     # -- behaviour switches ---------------------------------------------------------------
 
     def lag(self, blocks: int, *, head: bool = True) -> None:
-        """Answer as if the chain were ``blocks`` shorter: null blocks and receipts and
-        no logs beyond the fake head. ``head=False`` keeps ``eth_blockNumber`` honest
-        (a load-balanced provider whose head is fresh but whose log index is not)."""
+        """Answer as if the chain were ``blocks`` shorter: null blocks and receipts, no
+        logs and ``eth_call`` at the fake head ("header not found" beyond it).
+        ``head=False`` keeps ``eth_blockNumber`` honest (a load-balanced provider whose
+        head is fresh but whose log index is not)."""
         with self._lock:
             self._lag, self._lag_head = blocks, head
 
@@ -225,7 +234,10 @@ class RpcProxy:
             if refused is not None:
                 return refused
         if lag:
-            answered = self._lagging(method, params, lag, lag_head)
+            try:
+                answered = self._lagging(method, params, lag, lag_head)
+            except _Refused as refusal:
+                return self._faulty(_Rule(Fault.RPC_ERROR, refusal.code, str(refusal), 1), rid)
             if answered is not None:
                 return 200, _result(rid, answered[0])
         return 200, self._forward(raw)
@@ -284,6 +296,13 @@ class RpcProxy:
                 return ([],)
             query["toBlock"] = hex(min(end, fake_head))
             return (self._upstream(method, [query]),)
+        if method == "eth_call":
+            tag = params[1] if len(params) > 1 else "latest"
+            if tag in ("latest", "pending"):
+                return (self._upstream(method, [params[0], hex(fake_head)]),)
+            if tag not in ("earliest", "finalized", "safe") and int(tag, 16) > fake_head:
+                raise _Refused(-32000, "header not found")
+            return None
         if method == "eth_getTransactionReceipt":
             receipt = self._upstream(method, params)
             if receipt is not None and int(receipt["blockNumber"], 16) > fake_head:
