@@ -9,6 +9,10 @@ list, which would silently skip payments. ``verified_logs`` therefore asks the
 *same* endpoint for the range's last block afterwards: a node that does not know
 it, or knows a different hash than expected, did not answer the range and the next
 endpoint is tried.
+
+Above ~400 lines on purpose: endpoint choice, breakers, reply checks and the rules for
+reads, reverts and broadcasts of unknown outcome are one failover policy, reviewed
+together (docs/adr/0014-one-evm-client.md).
 """
 
 from __future__ import annotations
