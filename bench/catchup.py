@@ -145,7 +145,7 @@ def run(progress: Any = print) -> CatchupResult:
     from shared.jobs import scanner as scanner_module
     from shared.local import chain
     from shared.local.stack import LocalStack, StackConfig
-    from shared.models.api import CreatePayment
+    from shared.models.amounts import parse_amount
     from shared.payments import service
 
     cfg = StackConfig(
@@ -167,10 +167,8 @@ def run(progress: Any = print) -> CatchupResult:
     try:
         info = stack.info
         token = info["token_address"].lower()
-        payments = [
-            service.create(info["merchant"]["id"], CreatePayment(amount="1"))
-            for _ in range(N_PAYMENTS)
-        ]
+        one = service.NewPayment(amount=parse_amount("1", config.chain().token_decimals))
+        payments = [service.create(info["merchant"]["id"], one) for _ in range(N_PAYMENTS)]
         build_started = time.monotonic()
         first = build_backlog(
             rpc,

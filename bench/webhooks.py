@@ -26,7 +26,6 @@ from shared.dal import events as event_repo
 from shared.local.apigw import LambdaContext
 from shared.local.chain import free_port
 from shared.local.stack import LocalStack, StackConfig
-from shared.models.api import CreateWebhookEndpoint
 from shared.models.domain import Event
 from shared.webhooks import delivery, endpoints
 
@@ -144,8 +143,7 @@ def run() -> dict[str, Any]:
         mid = merchant.merchant_id
 
         def endpoint(url: str) -> str:
-            request = CreateWebhookEndpoint(url=url, events=["payment.paid"])
-            return endpoints.create(mid, request)[0].endpoint_id
+            return endpoints.create(mid, url, ["payment.paid"])[0].endpoint_id
 
         fast_id, other_id, dead_id = endpoint(fast.url), endpoint(other.url), endpoint(dead.url)
 

@@ -15,6 +15,7 @@ from shared.api import docs, merchant_auth
 from shared.api.http import install_error_handlers, json_response
 from shared.disbursements import service as disbursements
 from shared.events import log as events
+from shared.events import payloads
 from shared.models.amounts import parse_amount
 from shared.models.api import (
     BalanceOut,
@@ -28,14 +29,14 @@ from shared.models.api import (
     DisbursementOut,
     EventList,
     EventOut,
-    EventType,
     PaymentList,
     PaymentOut,
     RedeliveryOut,
     WebhookEndpointList,
     WebhookEndpointOut,
 )
-from shared.models.domain import DisbursementKind, PaymentStatus
+from shared.models.domain import DisbursementKind, Payment, PaymentStatus
+from shared.models.events import EventType
 from shared.payments import balances
 from shared.payments import service as payments
 from shared.webhooks import endpoints
@@ -57,13 +58,24 @@ def _merchant() -> str:
     return str(app.context[merchant_auth.MERCHANT])
 
 
-def _payment(p: Any) -> dict[str, Any]:
-    return PaymentOut.of(p, config.chain().token_decimals).to_json()
+def _payment(p: Payment) -> dict[str, Any]:
+    return payloads.payment_object(p)  # the same object the payment's events carry
+
+
+def _units(amount: str, param: str = "amount") -> int:
+    """The one place a merchant's decimal string becomes base units."""
+    return parse_amount(amount, config.chain().token_decimals, param)
 
 
 @app.post("/v1/payments", responses=docs.responses(201, PaymentOut, "The new payment"))
 def create_payment(body: Annotated[CreatePayment, Body()]) -> Response[str]:
-    return json_response(201, _payment(payments.create(_merchant(), body)))
+    request = payments.NewPayment(
+        amount=_units(body.amount),
+        order_id=body.order_id,
+        metadata=body.metadata,
+        expires_in=body.expires_in,
+    )
+    return json_response(201, _payment(payments.create(_merchant(), request)))
 
 
 @app.get("/v1/payments", responses=docs.responses(200, PaymentList, "Payments, newest first"))
@@ -95,7 +107,8 @@ def cancel_payment(payment_id: str) -> Response[str]:
 
 @app.get("/v1/balance", responses=docs.responses(200, BalanceOut, "The merchant's balance"))
 def get_balance() -> Response[str]:
-    return json_response(200, balances.of(_merchant()).model_dump())
+    balance = BalanceOut.of(balances.of(_merchant()), config.chain().token_decimals)
+    return json_response(200, balance.model_dump())
 
 
 @app.get(
@@ -126,7 +139,7 @@ def get_settlement(payout_id: str) -> Response[str]:
     responses=docs.responses(201, DisbursementOut, "The refund (maybe pending approval)"),
 )
 def create_refund(payment_id: str, body: Annotated[CreateRefund, Body()]) -> Response[str]:
-    amount = parse_amount(body.amount, config.chain().token_decimals)
+    amount = _units(body.amount)
     merchant = _merchant()
     refund = disbursements.request_refund(
         merchant, payment_id, body.address, amount, requested_by=f"merchant:{merchant}"
@@ -155,7 +168,7 @@ def get_refund(refund_id: str) -> Response[str]:
     responses=docs.responses(201, WebhookEndpointOut, "The endpoint, with its secret (shown once)"),
 )
 def create_webhook_endpoint(body: Annotated[CreateWebhookEndpoint, Body()]) -> Response[str]:
-    endpoint, secret = endpoints.create(_merchant(), body)
+    endpoint, secret = endpoints.create(_merchant(), body.url, body.events)
     return json_response(201, WebhookEndpointOut.of(endpoint, secret).to_json())
 
 

@@ -7,8 +7,8 @@ from shared.dal import endpoints as endpoint_repo
 from shared.dal import events as event_repo
 from shared.errors import NotFound, ValidationFailed
 from shared.events import outbox
-from shared.models.api import SUBSCRIBABLE_EVENT_TYPES
 from shared.models.domain import Event
+from shared.models.events import SUBSCRIBABLE_EVENT_TYPES
 
 
 def get(merchant_id: str, event_id: str) -> Event:

@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from shared.models.amounts import format_amount
-from shared.models.domain import Delivery, Event, Payment, Transfer, WebhookEndpoint
+from shared.models.domain import Delivery, Event, WebhookEndpoint
+from shared.models.events import SUBSCRIBABLE_EVENT_TYPES, SubscribableEventType
+from shared.models.ledger import MerchantBalance
 
-PaymentEventType = Literal[
-    "payment.confirming",
-    "payment.paid",
-    "payment.overpaid",
-    "payment.underpaid",
-    "payment.expired",
-    "payment.canceled",
-    "payment.late_funds",
-    "payment.reversed",
-]
-# Money leaving the merchant's balance (docs/adr/0013).
-DisbursementEventType = Literal[
-    "payout.created",
-    "payout.paid",
-    "payout.failed",
-    "payout.rejected",
-    "refund.created",
-    "refund.paid",
-    "refund.failed",
-    "refund.rejected",
-]
-# One flat Literal, not a union of three: a wrong name is then one error that lists
-# every accepted type, about the entry itself (param "events.0"), not one error per
-# union member ("events.0.literal[...]").
-SubscribableEventType = Literal[
-    PaymentEventType, DisbursementEventType, "settlement.address_changed"
-]
-# What the event log can be filtered by: every event type and test pings.
-EventType = Literal[SubscribableEventType, "ping"]
-EVENT_TYPES: tuple[str, ...] = get_args(PaymentEventType)
-SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = (
-    *EVENT_TYPES,
-    *get_args(DisbursementEventType),
-    "settlement.address_changed",
-)
+# The payment object is shared with event payloads; imported here for the responses below.
+from shared.models.objects import PaymentOut
 
 
 class _Strict(BaseModel):
@@ -116,79 +85,6 @@ class DecideDisbursement(_Strict):
 
 class CreateApiKey(_Strict):
     ip_allowlist: list[StrictStr] = Field(default_factory=list, max_length=20)
-
-
-class TransactionOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    tx_hash: str
-    log_index: int
-    block_number: int
-    block_hash: str
-    from_: str = Field(alias="from")
-    amount: str
-    status: str
-
-    @classmethod
-    def of(cls, transfer: Transfer, decimals: int) -> TransactionOut:
-        return cls(
-            tx_hash=transfer.tx_hash,
-            log_index=transfer.log_index,
-            block_number=transfer.block_number,
-            block_hash=transfer.block_hash,
-            from_=transfer.from_address,
-            amount=format_amount(transfer.amount, decimals),
-            status=transfer.status.value,
-        )
-
-
-class PaymentOut(BaseModel):
-    id: str
-    object: Literal["payment"] = "payment"
-    status: str
-    amount: str
-    currency: str
-    network: Literal["bsc"] = "bsc"
-    chain_id: int
-    token_address: str
-    address: str
-    amount_received: str
-    amount_pending: str
-    amount_excess: str  # final funds beyond the amount (overpaid or sent again)
-    order_id: str | None
-    metadata: dict[str, str]
-    created_at: int
-    expires_at: int
-    payment_uri: str
-    transactions: list[TransactionOut]
-
-    @classmethod
-    def of(cls, payment: Payment, decimals: int = 18) -> PaymentOut:
-        return cls(
-            id=payment.payment_id,
-            status=payment.status.value,
-            amount=format_amount(payment.amount, decimals),
-            currency=payment.currency,
-            chain_id=payment.chain_id,
-            token_address=payment.token_address,
-            address=payment.address,
-            amount_received=format_amount(payment.amount_received, decimals),
-            amount_pending=format_amount(payment.amount_pending, decimals),
-            amount_excess=format_amount(max(payment.amount_received - payment.amount, 0), decimals),
-            order_id=payment.order_id,
-            metadata=payment.metadata,
-            created_at=payment.created_at,
-            expires_at=payment.expires_at,
-            # EIP-681 token transfer request, understood by wallets.
-            payment_uri=(
-                f"ethereum:{payment.token_address}@{payment.chain_id}/transfer"
-                f"?address={payment.address}&uint256={payment.amount}"
-            ),
-            transactions=[TransactionOut.of(t, decimals) for t in payment.transactions],
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
 
 
 class EventOut(BaseModel):
@@ -324,6 +220,13 @@ class BalanceOut(BaseModel):
     currency: Literal["USDT"] = "USDT"
     available: str  # final funds credited to the merchant
     pending_payout: str  # reserved for payouts not yet settled
+
+    @classmethod
+    def of(cls, balance: MerchantBalance, decimals: int) -> BalanceOut:
+        return cls(
+            available=format_amount(balance.available, decimals),
+            pending_payout=format_amount(balance.pending_payout, decimals),
+        )
 
 
 class DisbursementOut(BaseModel):

@@ -1,16 +1,10 @@
-"""A merchant's balance, from the ledger."""
+"""A merchant's balance, from the ledger, in base units."""
 
 from __future__ import annotations
 
-from shared import config, ledger
-from shared.models.amounts import format_amount
-from shared.models.api import BalanceOut
+from shared import ledger
+from shared.models.ledger import MerchantBalance
 
 
-def of(merchant_id: str) -> BalanceOut:
-    balance = ledger.default().merchant_balance(merchant_id)
-    decimals = config.chain().token_decimals
-    return BalanceOut(
-        available=format_amount(balance.available, decimals),
-        pending_payout=format_amount(balance.pending_payout, decimals),
-    )
+def of(merchant_id: str) -> MerchantBalance:
+    return ledger.default().merchant_balance(merchant_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
@@ -15,11 +16,10 @@ from shared.dal import payments as payment_repo
 from shared.dal import transfers as transfer_repo
 from shared.dal.payments import PaymentChange
 from shared.errors import ConcurrentUpdate, InvalidState, PaymentNotFound, ValidationFailed
-from shared.events import outbox
+from shared.events import outbox, payloads
 from shared.ledger.service import credit_payment_posting
-from shared.models.amounts import parse_amount
-from shared.models.api import EVENT_TYPES, CreatePayment, PaymentOut
 from shared.models.domain import Event, Payment, PaymentStatus, Transfer, TransferStatus
+from shared.models.events import EVENT_TYPES
 from shared.payments import state
 
 logger = Logger(child=True)
@@ -27,9 +27,21 @@ logger = Logger(child=True)
 MAX_RETRIES = 8
 
 
-def create(merchant_id: str, request: CreatePayment) -> Payment:
+@dataclass(frozen=True)
+class NewPayment:
+    """What a merchant asks for; the handler has parsed the amount into base units."""
+
+    amount: int
+    order_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    expires_in: int | None = None  # seconds; None: the API's default
+
+
+def create(merchant_id: str, request: NewPayment) -> Payment:
     chain = config.chain()
-    amount = parse_amount(request.amount, chain.token_decimals)
+    amount = request.amount
+    if amount <= 0:
+        raise ValidationFailed("amount must be greater than zero", "amount")
     expires_in = request.expires_in or config.api().default_expires_in_s
     merchant = merchant_repo.get_merchant(merchant_id)
     tolerance_bps = merchant.underpay_tolerance_bps if merchant else 0
@@ -226,7 +238,7 @@ def _event(p: Payment, event_type: str) -> Event:
         merchant_id=p.merchant_id,
         payment_id=p.payment_id,
         seq=p.event_seq,
-        data={"object": PaymentOut.of(p, config.chain().token_decimals).to_json()},
+        data=payloads.payment_data(p),
     )
 
 
@@ -255,9 +267,7 @@ def _mutate(payment_id: str, build: Callable[[Payment], PaymentChange | None]) -
             return payment
         # Events carry the final object, so rebuild their snapshots after all edits.
         for event in change.events:
-            event.data = {
-                "object": PaymentOut.of(change.payment, config.chain().token_decimals).to_json()
-            }
+            event.data = payloads.payment_data(change.payment)
         try:
             payment_repo.commit(change)
         except ConcurrentUpdate:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from shared import config, ids
 from shared.auth import secrets
 from shared.dal import deliveries as delivery_repo
@@ -9,16 +11,16 @@ from shared.dal import endpoints as endpoint_repo
 from shared.dal import events as event_repo
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import outbox
-from shared.models.api import CreateWebhookEndpoint
 from shared.models.domain import Delivery, Event, WebhookEndpoint
 from shared.webhooks import ssrf
 
 MAX_ENDPOINTS = 16
 
 
-def create(merchant_id: str, request: CreateWebhookEndpoint) -> tuple[WebhookEndpoint, str]:
-    """Returns the endpoint and its signing secret (shown to the merchant once)."""
-    ssrf.check_url(request.url, config.api().local_mode)
+def create(merchant_id: str, url: str, events: Iterable[str]) -> tuple[WebhookEndpoint, str]:
+    """Returns the endpoint and its signing secret (shown to the merchant once).
+    ``events`` are names the handler checked against ``SUBSCRIBABLE_EVENT_TYPES``."""
+    ssrf.check_url(url, config.api().local_mode)
     if len(endpoint_repo.endpoints_of(merchant_id)) >= MAX_ENDPOINTS:
         raise ValidationFailed(f"at most {MAX_ENDPOINTS} webhook endpoints per merchant")
     endpoint_id = ids.new_id("we")
@@ -26,8 +28,8 @@ def create(merchant_id: str, request: CreateWebhookEndpoint) -> tuple[WebhookEnd
     endpoint = WebhookEndpoint(
         endpoint_id=endpoint_id,
         merchant_id=merchant_id,
-        url=request.url,
-        events=sorted(set(request.events)),
+        url=url,
+        events=sorted(set(events)),
         created_at=ids.now(),
         secret_ciphertext=secrets.encrypt(endpoint_id, secret),
     )

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from shared import config
 from shared.admin import merchants
 from shared.local.stack import LocalStack
-from shared.models.api import CreatePayment
+from shared.models.amounts import parse_amount
 from shared.payments import service
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
@@ -358,7 +359,8 @@ def test_overlong_idempotency_key_is_refused(merchant: MerchantCreds) -> None:
 def test_fifty_concurrent_creations_get_fifty_distinct_addresses(merchant: MerchantCreds) -> None:
     # Given 50 payments created at the same time (the API scales out per request)
     def create(i: int) -> Any:
-        return service.create(merchant.merchant_id, CreatePayment(amount=f"{i + 1}.5"))
+        amount = parse_amount(f"{i + 1}.5", config.chain().token_decimals)
+        return service.create(merchant.merchant_id, service.NewPayment(amount=amount))
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         payments = list(pool.map(create, range(50)))

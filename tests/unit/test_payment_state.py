@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.models.api import EVENT_TYPES
 from shared.models.domain import PaymentStatus as S
+from shared.models.events import EVENT_TYPES
 from shared.payments.state import (
     SETTLED,
     Totals,

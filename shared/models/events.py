@@ -1,0 +1,44 @@
+"""Event types: what the outbox writes and merchants subscribe to (DESIGN §3, docs/adr/0013).
+
+Logic (``shared.payments``, ``shared.events``) and the API models both read them from here,
+so the services never import ``shared.models.api``."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+PaymentEventType = Literal[
+    "payment.confirming",
+    "payment.paid",
+    "payment.overpaid",
+    "payment.underpaid",
+    "payment.expired",
+    "payment.canceled",
+    "payment.late_funds",
+    "payment.reversed",
+]
+# Money leaving the merchant's balance (docs/adr/0013).
+DisbursementEventType = Literal[
+    "payout.created",
+    "payout.paid",
+    "payout.failed",
+    "payout.rejected",
+    "refund.created",
+    "refund.paid",
+    "refund.failed",
+    "refund.rejected",
+]
+# One flat Literal, not a union of three: a wrong name is then one error that lists
+# every accepted type, about the entry itself (param "events.0"), not one error per
+# union member ("events.0.literal[...]").
+SubscribableEventType = Literal[
+    PaymentEventType, DisbursementEventType, "settlement.address_changed"
+]
+# What the event log can be filtered by: every event type and test pings.
+EventType = Literal[SubscribableEventType, "ping"]
+EVENT_TYPES: tuple[str, ...] = get_args(PaymentEventType)
+SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = (
+    *EVENT_TYPES,
+    *get_args(DisbursementEventType),
+    "settlement.address_changed",
+)

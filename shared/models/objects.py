@@ -1,0 +1,87 @@
+"""The public objects a merchant sees, in API responses and in event payloads alike.
+
+A webhook's ``data.object`` is the payment exactly as ``GET /v1/payments/{id}`` shows
+it, so both are built from this one model (``shared/events/payloads.py`` for events,
+``shared/models/api.py`` for the OpenAPI document and responses)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models.amounts import format_amount
+from shared.models.domain import Payment, Transfer
+
+
+class TransactionOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    tx_hash: str
+    log_index: int
+    block_number: int
+    block_hash: str
+    from_: str = Field(alias="from")
+    amount: str
+    status: str
+
+    @classmethod
+    def of(cls, transfer: Transfer, decimals: int) -> TransactionOut:
+        return cls(
+            tx_hash=transfer.tx_hash,
+            log_index=transfer.log_index,
+            block_number=transfer.block_number,
+            block_hash=transfer.block_hash,
+            from_=transfer.from_address,
+            amount=format_amount(transfer.amount, decimals),
+            status=transfer.status.value,
+        )
+
+
+class PaymentOut(BaseModel):
+    id: str
+    object: Literal["payment"] = "payment"
+    status: str
+    amount: str
+    currency: str
+    network: Literal["bsc"] = "bsc"
+    chain_id: int
+    token_address: str
+    address: str
+    amount_received: str
+    amount_pending: str
+    amount_excess: str  # final funds beyond the amount (overpaid or sent again)
+    order_id: str | None
+    metadata: dict[str, str]
+    created_at: int
+    expires_at: int
+    payment_uri: str
+    transactions: list[TransactionOut]
+
+    @classmethod
+    def of(cls, payment: Payment, decimals: int = 18) -> PaymentOut:
+        return cls(
+            id=payment.payment_id,
+            status=payment.status.value,
+            amount=format_amount(payment.amount, decimals),
+            currency=payment.currency,
+            chain_id=payment.chain_id,
+            token_address=payment.token_address,
+            address=payment.address,
+            amount_received=format_amount(payment.amount_received, decimals),
+            amount_pending=format_amount(payment.amount_pending, decimals),
+            amount_excess=format_amount(max(payment.amount_received - payment.amount, 0), decimals),
+            order_id=payment.order_id,
+            metadata=payment.metadata,
+            created_at=payment.created_at,
+            expires_at=payment.expires_at,
+            # EIP-681 token transfer request, understood by wallets.
+            payment_uri=(
+                f"ethereum:{payment.token_address}@{payment.chain_id}/transfer"
+                f"?address={payment.address}&uint256={payment.amount}"
+            ),
+            transactions=[TransactionOut.of(t, decimals) for t in payment.transactions],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
