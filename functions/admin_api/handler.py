@@ -27,6 +27,7 @@ from shared.api.http import (
 from shared.disbursements import profiles, treasury
 from shared.disbursements import service as disbursements
 from shared.errors import BscpayError, Unauthenticated, ValidationFailed
+from shared.events.payloads import payment_object
 from shared.models.admin_api import (
     AdminDisbursementList,
     AdminDisbursementOut,
@@ -48,7 +49,6 @@ from shared.models.api import (
     CreateMerchant,
     DecideDisbursement,
     GasFunding,
-    PaymentOut,
     RequestPayout,
     Rescan,
     SettlementProfileIn,
@@ -187,8 +187,7 @@ def list_payments(
         items, has_more = payments.list_for_merchant(merchant_id, size, starting_after, None)
     else:
         items, has_more = payments.list_all(size, starting_after)
-    decimals = config.chain().token_decimals
-    data = [{**PaymentOut.of(p, decimals).to_json(), "merchant_id": p.merchant_id} for p in items]
+    data = [{**payment_object(p), "merchant_id": p.merchant_id} for p in items]
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
 
 
