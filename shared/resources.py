@@ -25,6 +25,7 @@ class Table:
     sort_key: str | None = None
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    sort_key_type: str = "S"  # "S" or "N"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,19 @@ TABLES: tuple[Table, ...] = (
         ttl_attribute="expires_at_ttl",
     ),
     Table("idempotency", "idempotency_key", ttl_attribute="expires_at_ttl"),
+    # The audit trail (docs/adr/0017): append-only, hash-chained records in a few chains
+    # ("chain-00"…) ordered by seq; listed newest first across chains, by target or actor.
+    Table(
+        "audit",
+        "chain",
+        sort_key="seq",
+        sort_key_type="N",
+        indexes=(
+            Index("by_time", "kind", "created_key"),
+            Index("by_target", "target", "created_key"),
+            Index("by_actor", "actor_label", "created_key"),
+        ),
+    ),
     # Singletons: the address index counter, the scanner cursor and lease, custody material.
     Table("system", "name"),
     # Double-entry ledger (docs/adr/0010-ledger.md): one balance item per account, its
@@ -148,6 +162,21 @@ TABLES: tuple[Table, ...] = (
     ),
     Table("ledger_entries", "account", sort_key="entry_key"),
     Table("ledger_journal", "journal_id"),
+    # Append-only audit trail (docs/adr/0017): hash-chained records in a few chains
+    # ("chain-00".."chain-15"), each numbered 1, 2, ... by "seq". No role may update or
+    # delete an item. Listings are newest first by "{created_ms:013d}#{id}".
+    Table(
+        "audit",
+        "chain",
+        sort_key="seq",
+        sort_key_type="N",
+        indexes=(
+            Index("by_time", "kind", "created_key"),  # every record: kind = "audit"
+            Index("by_actor", "actor_label", "created_key"),  # "admin:ann", "system:expirer"
+            Index("by_target", "target", "created_key"),  # "disbursement:po_…"
+            Index("by_action", "action", "created_key"),  # "payout.created"
+        ),
+    ),
 )
 
 QUEUES: tuple[Queue, ...] = (

@@ -100,6 +100,9 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_journal": "read_write",
         "disbursements": "read_write",  # refunds and their per-payment counter
         "settlement_profiles": "read",  # a merchant's fee terms apply to its refunds
+        # audit records written with each change (docs/adr/0017); functions.py denies
+        # Update/Delete/BatchWrite on the audit table to every role: append-only
+        "audit": "read_write",
     },
     "admin_api": {
         "merchants": "read_write",  # put_merchant (with first key), tolerance, list
@@ -116,6 +119,8 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "events": "read_write",
         "webhook_endpoints": "read",
         "addresses": "read",  # a settlement address must not be one of our deposits
+        # audit records of every admin change; GET /admin/audit and /admin/audit/verify
+        "audit": "read_write",
     },
     "chain_scanner": {
         "payments": "read_write",  # commit
@@ -127,11 +132,13 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_accounts": "read_write",
         "ledger_entries": "read_write",
         "ledger_journal": "read_write",
+        "audit": "read_write",  # the credit posting's audit record (ADR 0017)
     },
     "webhook_dispatcher": {
         "events": "read",  # event_payload
         "webhook_endpoints": "read_update",  # get_endpoint, set status, mark failing
         "deliveries": "read_write",  # put_delivery (one item per attempt)
+        "audit": "read_write",  # an endpoint disabled after failures (ADR 0017)
     },
     "expirer": {
         "payments": "read_write",  # open_payments_due, commit
@@ -147,6 +154,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_accounts": "read_write",
         "ledger_entries": "read_write",
         "ledger_journal": "read_write",
+        "audit": "read_write",  # scheduled payouts and cold moves (ADR 0017)
     },
     "reconciler": {
         "addresses": "read",  # deposits that may hold tokens (sweep_due)
@@ -163,6 +171,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "disbursements": "read_write",
         "events": "read_write",
         "webhook_endpoints": "read",  # outbox fan-out of payout.* / refund.* events
+        "audit": "read_write",  # sweeps, transfers, postings, statuses (ADR 0017)
     },
 }
 

@@ -55,7 +55,7 @@ def create_tables(endpoint: str, region: str, prefix: str) -> None:
         attrs: dict[str, str] = {table.partition_key: "S"}
         keys = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
         if table.sort_key:
-            attrs[table.sort_key] = "S"
+            attrs[table.sort_key] = table.sort_key_type
             keys.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
         gsis = []
         for index in table.indexes:
