@@ -16,9 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
 
 __all__ = ["ApiError", "Client", "WebhookVerificationError", "sign_request", "verify_webhook"]
@@ -75,14 +77,44 @@ def verify_webhook(
     return event
 
 
-class Client:
-    """A minimal signed HTTP client for the merchant API."""
+# Answers worth another attempt: throttled, or our side failed (nothing was done, or the
+# Idempotency-Key replays what was done). Network errors and timeouts are retried too.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-    def __init__(self, base_url: str, key_id: str, secret: str, timeout: float = 15.0) -> None:
+
+class _Retryable(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Client:
+    """A minimal signed HTTP client for the merchant API.
+
+    Every attempt, retries included, is signed anew: the server accepts a POST or
+    DELETE signature once (a replay gets 401 ``replayed_request``). A POST without an
+    ``idempotency_key`` gets a random one, so a retry never does the work twice.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        key_id: str,
+        secret: str,
+        timeout: float = 15.0,
+        max_retries: int = 2,
+        backoff_s: float = 0.5,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.key_id = key_id
         self.secret = secret
         self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        # Last X-Timestamp used per request content: the same bytes sent again within
+        # one second still get a new timestamp, hence a new signature.
+        self._last_timestamp: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def request(
         self,
@@ -91,12 +123,46 @@ class Client:
         body: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Any:
+        method = method.upper()
         raw = b"" if body is None else json.dumps(body).encode()
-        timestamp = str(int(time.time()))
-        headers = {
+        if method == "POST" and idempotency_key is None and self.max_retries > 0:
+            idempotency_key = uuid.uuid4().hex
+        attempt = 0
+        while True:
+            try:
+                return self._send(method, path_with_query, raw, idempotency_key)
+            except _Retryable as failed:
+                if attempt >= self.max_retries:
+                    raise failed.error from None
+                attempt += 1
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+
+    def signed_headers(self, method: str, path_with_query: str, body: bytes) -> dict[str, str]:
+        """X-Api-Key, X-Timestamp and X-Signature for one attempt (never used twice)."""
+        timestamp = str(self._fresh_timestamp(method.upper(), path_with_query, body))
+        return {
             "X-Api-Key": self.key_id,
             "X-Timestamp": timestamp,
-            "X-Signature": sign_request(self.secret, timestamp, method, path_with_query, raw),
+            "X-Signature": sign_request(self.secret, timestamp, method, path_with_query, body),
+        }
+
+    def _fresh_timestamp(self, method: str, path_with_query: str, body: bytes) -> int:
+        content = hashlib.sha256(f"{method}\n{path_with_query}\n".encode() + body).hexdigest()
+        now = int(time.time())
+        with self._lock:
+            timestamp = max(now, self._last_timestamp.get(content, 0) + 1)
+            # Entries older than this second can no longer push a timestamp forward.
+            stale = [k for k, t in self._last_timestamp.items() if t < now]
+            for key in stale:
+                del self._last_timestamp[key]
+            self._last_timestamp[content] = timestamp
+        return timestamp
+
+    def _send(
+        self, method: str, path_with_query: str, raw: bytes, idempotency_key: str | None
+    ) -> Any:
+        headers = {
+            **self.signed_headers(method, path_with_query, raw),
             "Content-Type": "application/json",
         }
         if idempotency_key is not None:
@@ -113,4 +179,9 @@ class Client:
                 detail = json.loads(text)
             except ValueError:
                 detail = text.decode(errors="replace")
-            raise ApiError(exc.code, detail) from None
+            error = ApiError(exc.code, detail)
+            if exc.code in RETRY_STATUSES:
+                raise _Retryable(error) from None
+            raise error from None
+        except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
+            raise _Retryable(exc) from None

@@ -54,6 +54,12 @@ class Unauthenticated(BscpayError):
     code = "unauthenticated"
 
 
+class ReplayedRequest(Unauthenticated):
+    """A state-changing request whose exact signature was already accepted once."""
+
+    code = "replayed_request"
+
+
 class Forbidden(BscpayError):
     """The caller is known but may not do this (an IP outside the key's allowlist,
     an admin approving their own payout): a permission refusal, not an identity one."""

@@ -1,9 +1,12 @@
-"""Verify an HMAC-signed merchant request. Every failure is a 401 of the same type and
+"""Verify an HMAC-signed merchant request. Every unproven signature is a 401 of one type and
 code. Its message carries a safe hint, as Stripe's and AWS SigV4's do: the shape of
 the string to sign, what this server signed (timestamp, method, path and query, body
 length and hash: all from the request itself), and whether the timestamp looks like
 milliseconds. Never the expected signature or anything derived from the secret; an
-unknown key, a revoked key and a wrong signature get the very same message."""
+unknown key, a revoked key and a wrong signature get the very same message.
+
+A proven signature on a state-changing request (anything but GET, HEAD, OPTIONS) is
+accepted once: sent again it is a 401 ``replayed_request`` (ADR 0004)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from shared import config, ids
 from shared.auth import secrets
 from shared.auth.signing import request_signature
 from shared.dal import merchants as merchant_repo
-from shared.errors import Forbidden, Unauthenticated
+from shared.dal import replay as replay_repo
+from shared.errors import Forbidden, ReplayedRequest, Unauthenticated
 from shared.models.domain import ApiKey
 
 
@@ -107,7 +111,33 @@ def authenticate(
         raise _bad_signature(timestamp, method, path_candidates, body)
     if key.ip_allowlist and not _ip_allowed(source_ip, key.ip_allowlist):
         raise Forbidden("request IP is not in this API key's allowlist")
+    _refuse_replay(key.key_id, method, timestamp, signature, now)
     return key
+
+
+# Methods that change nothing may be repeated as they are (a browser or proxy may).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Room for clock differences between the function and DynamoDB's TTL sweeper.
+REPLAY_TTL_MARGIN_S = 60
+
+
+def _refuse_replay(key_id: str, method: str, timestamp: str, signature: str, now: int) -> None:
+    """A state-changing request is accepted once per signature. Checked only once the
+    signature is proven (a stranger cannot fill the table), and recorded before the
+    handler runs: a request that fails afterwards is still used up, so a retry is
+    signed anew (the Idempotency-Key makes that retry safe)."""
+    if method.upper() in SAFE_METHODS:
+        return
+    # The timestamp is accepted until it is tolerance seconds in the past, whichever side
+    # of this server's clock it was on; after that the window check refuses it anyway.
+    expires_at = int(timestamp) + config.api().signature_tolerance_s + REPLAY_TTL_MARGIN_S
+    if not replay_repo.first_use(key_id, signature, now, expires_at):
+        raise ReplayedRequest(
+            "this request's signature was already used: a state-changing request is "
+            "accepted once. Sign each request anew; retry with the same Idempotency-Key "
+            "and a fresh X-Timestamp/X-Signature",
+            "X-Signature",
+        )
 
 
 def _ip_allowed(source_ip: str | None, allowlist: Sequence[str]) -> bool:

@@ -69,6 +69,19 @@ def _merchant_template(method: str, path: str) -> str:
     return "merchant_api_create_payment"
 
 
+# Last X-Timestamp per signed content: the server accepts a POST/DELETE signature once,
+# so the same request sent again within one second is signed one second later, as the
+# merchant helper does (merchant/bscpay_merchant.py).
+_last_timestamp: dict[tuple[str, str, str, str], int] = {}
+
+
+def fresh_timestamp(key_id: str, method: str, path: str, raw: str) -> int:
+    content = (key_id, method.upper(), path, raw)
+    timestamp = max(int(time.time()), _last_timestamp.get(content, 0) + 1)
+    _last_timestamp[content] = timestamp
+    return timestamp
+
+
 def merchant_event(
     creds: MerchantCreds,
     method: str,
@@ -82,8 +95,11 @@ def merchant_event(
 ) -> dict[str, Any]:
     """An API Gateway proxy event signed with the merchant's key (DESIGN §3)."""
     raw = body if isinstance(body, str) else ("" if body is None else json.dumps(body))
-    t = str(int(time.time()) if timestamp is None else timestamp)
-    signature = request_signature(creds.secret, t, method, signed_path or path, raw.encode())
+    signed = signed_path or path
+    if timestamp is None:
+        timestamp = fresh_timestamp(creds.key_id, method, signed, raw)
+    t = str(timestamp)
+    signature = request_signature(creds.secret, t, method, signed, raw.encode())
     auth = {"X-Api-Key": creds.key_id, "X-Timestamp": t, "X-Signature": signature}
     event = api_event(
         _merchant_template(method, path), method, path, raw, {**auth, **(headers or {})}
