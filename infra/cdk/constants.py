@@ -66,10 +66,49 @@ HOT_WALLET_BNB_MINIMUM: Final = 0.05  # BNB: a few hundred sweeps' gas on BSC
 DATA_KEY: Final = "data"
 CUSTODY_KEY: Final = "custody"
 SECRETS_KEY: Final = "secrets"
-SECRETS_KEY_ACTIONS: Final = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
-# API-key and webhook secrets: the merchant API verifies HMAC signatures and seals
-# webhook secrets, the admin API seals new API-key secrets, the dispatcher signs.
-SECRETS_KEY_USERS: Final = ("merchant_api", "admin_api", "webhook_dispatcher")
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """One use of the secrets key: these actions, only under this encryption context
+    (``kms:EncryptionContext:<context_key>`` StringLike ``context_value``)."""
+
+    sid: str
+    actions: tuple[str, ...]
+    context_key: str
+    context_value: str
+
+
+# The encryption contexts the code sends: shared/auth/secrets.py names the secret's
+# owner ({"owner": "ak_…"} for API keys, {"owner": "we_…"} for webhook endpoints);
+# shared/api/merchant_auth.py seals stored Idempotency-Key responses under a purpose.
+API_KEY_SECRETS: Final = "ak_*"  # shared.admin.merchants: ids.new_id("ak")
+WEBHOOK_SECRETS: Final = "we_*"  # shared.webhooks.endpoints: ids.new_id("we")
+IDEMPOTENT_RESPONSES: Final = "bscpay-idempotent-response"
+# Each role gets only the action its code path uses, for its own kind of secret: the
+# admin API can seal a new API key's secret but never read one back; only the merchant
+# API reads API-key secrets; webhook secrets are sealed by it and read by the dispatcher.
+SECRETS_KEY_USES: Final[dict[str, tuple[KeyUse, ...]]] = {
+    # POST /admin/merchants (first key) and .../api_keys: secrets.encrypt(key_id)
+    "admin_api": (KeyUse("EncryptApiKeySecrets", ("kms:Encrypt",), "owner", API_KEY_SECRETS),),
+    "merchant_api": (
+        # hmac_auth verifies each request's HMAC with the key's secret
+        KeyUse("DecryptApiKeySecrets", ("kms:Decrypt",), "owner", API_KEY_SECRETS),
+        # webhook endpoint create and rotate_secret seal the new whsec_
+        KeyUse("EncryptWebhookSecrets", ("kms:Encrypt",), "owner", WEBHOOK_SECRETS),
+        # Idempotency-Key responses (a whsec_ shown once) are envelope-sealed and opened
+        KeyUse(
+            "SealIdempotentResponses",
+            ("kms:GenerateDataKey", "kms:Decrypt"),
+            "purpose",
+            IDEMPOTENT_RESPONSES,
+        ),
+    ),
+    # each delivery is signed with the endpoint's current (and previous) secret
+    "webhook_dispatcher": (
+        KeyUse("DecryptWebhookSecrets", ("kms:Decrypt",), "owner", WEBHOOK_SECRETS),
+    ),
+}
 # Only the settlement function's role may ever decrypt the custody key: the key policy
 # denies kms:Decrypt to every other principal. The mnemonic is sealed by
 # `python -m shared.custody.setup` with the operator's credentials.
@@ -208,6 +247,17 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
     # the hot wallet's public address
     "reconciler": SystemItems(read=(CUSTODY_RECORD,)),
 }
+
+# The audit trail is append-only (docs/adr/0017): every function role gets an explicit
+# Deny of these on the audit table and its indexes, whatever its grants allow.
+AUDIT_TABLE: Final = "audit"
+AUDIT_DENIED_ACTIONS: Final = (
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
 
 # ---- SQS grants -----------------------------------------------------------------------
 # Producers of the outbox fan-out (service.commit publishes; relay re-publishes). The

@@ -21,6 +21,8 @@ from infra.cdk import packaging
 from infra.cdk.config import DeploymentConfig
 from infra.cdk.constants import (
     ALERT_PUBLISHERS,
+    AUDIT_DENIED_ACTIONS,
+    AUDIT_TABLE,
     CUSTODY_DECRYPTERS,
     CUSTODY_KEY,
     CUSTODY_SEALERS,
@@ -33,11 +35,11 @@ from infra.cdk.constants import (
     RESERVED_CONCURRENCY,
     SCHEDULED_MAX_EVENT_AGE_S,
     SECRETS_KEY,
-    SECRETS_KEY_ACTIONS,
-    SECRETS_KEY_USERS,
+    SECRETS_KEY_USES,
     SYSTEM_ACCESS,
     SYSTEM_TABLE,
     TABLE_ACCESS,
+    KeyUse,
 )
 from infra.cdk.constructs.data import Data
 from infra.cdk.nag import acknowledge, logical_ref
@@ -151,13 +153,14 @@ class Functions(Construct):
             self.functions[spec.name] = function
             self.roles[spec.name] = role
             self._grant_tables(spec.name, role)
+            self._deny_audit_rewrites(role)
 
         for queue_name, senders in QUEUE_SENDERS.items():
             for sender in senders:
                 queues[queue_name].grant_send_messages(self.roles[sender])
                 self._ack_key_wildcards(sender)
-        for user in SECRETS_KEY_USERS:
-            data.keys[SECRETS_KEY].grant(self.roles[user], *SECRETS_KEY_ACTIONS)
+        for user, uses in SECRETS_KEY_USES.items():
+            self._grant_secrets_key(self.roles[user], uses)
         for decrypter in CUSTODY_DECRYPTERS:
             # Paired with the key policy's deny for everyone else (Data.restrict_custody_decrypt).
             data.keys[CUSTODY_KEY].grant(self.roles[decrypter], "kms:Decrypt")
@@ -167,7 +170,39 @@ class Functions(Construct):
             alerts_topic.grant_publish(self.roles[publisher])
             self._ack_key_wildcards(publisher)  # the topic is encrypted with the data key
 
+    # ---- KMS --------------------------------------------------------------------------
+    def _grant_secrets_key(self, role: iam.Role, uses: tuple[KeyUse, ...]) -> None:
+        """Each use pinned to its encryption context: a role holding the key for API-key
+        secrets cannot open a webhook secret or a sealed response, and the reverse."""
+        key_arn = self._data.keys[SECRETS_KEY].key_arn
+        for use in uses:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid=use.sid,
+                    actions=list(use.actions),
+                    resources=[key_arn],
+                    conditions={
+                        "StringLike": {
+                            f"kms:EncryptionContext:{use.context_key}": use.context_value
+                        }
+                    },
+                )
+            )
+
     # ---- DynamoDB ---------------------------------------------------------------------
+    def _deny_audit_rewrites(self, role: iam.Role) -> None:
+        """Audit records are put once (docs/adr/0017). An explicit Deny wins over any
+        Allow, so no grant given to this role now or later can edit or delete one."""
+        audit = self._data.tables[AUDIT_TABLE]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="AuditIsAppendOnly",
+                effect=iam.Effect.DENY,
+                actions=list(AUDIT_DENIED_ACTIONS),
+                resources=[audit.table_arn, f"{audit.table_arn}/index/*"],
+            )
+        )
+
     def _grant_tables(self, function: str, role: iam.Role) -> None:
         tables = self._data.tables
         for logical, access in TABLE_ACCESS[function].items():
