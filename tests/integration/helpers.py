@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -73,12 +74,14 @@ def _merchant_template(method: str, path: str) -> str:
 # so the same request sent again within one second is signed one second later, as the
 # merchant helper does (merchant/bscpay_merchant.py).
 _last_timestamp: dict[tuple[str, str, str, str], int] = {}
+_timestamp_lock = threading.Lock()  # tests race identical requests from threads
 
 
 def fresh_timestamp(key_id: str, method: str, path: str, raw: str) -> int:
     content = (key_id, method.upper(), path, raw)
-    timestamp = max(int(time.time()), _last_timestamp.get(content, 0) + 1)
-    _last_timestamp[content] = timestamp
+    with _timestamp_lock:
+        timestamp = max(int(time.time()), _last_timestamp.get(content, 0) + 1)
+        _last_timestamp[content] = timestamp
     return timestamp
 
 
@@ -141,6 +144,45 @@ def create_endpoint(creds: MerchantCreds, url: str, events: list[str]) -> dict[s
 
 # ---- admin API ------------------------------------------------------------------------
 
+ALL_ROLES = ("viewer", "support", "finance", "admin")
+SAMPLE_ADMIN = "ops@example.com"  # the sample events' user
+_users: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def ensure_user(username: str, roles: tuple[str, ...] = ALL_ROLES) -> None:
+    """``username`` exists in the stack's Cognito pool, enabled, in ``roles`` (the admin
+    function looks every user up: a token alone is not enough)."""
+    if (username, roles) in _users:
+        return
+    idp = aws.client("cognito-idp")
+    pool = config.aws().user_pool_id
+    try:
+        idp.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+    except idp.exceptions.UsernameExistsException:
+        pass
+    for role in roles:
+        try:
+            idp.create_group(UserPoolId=pool, GroupName=role)
+        except idp.exceptions.GroupExistsException:
+            pass
+        idp.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=role)
+    _users.add((username, roles))
+
+
+def as_admin(name: str, roles: tuple[str, ...] = ALL_ROLES) -> dict[str, Any]:
+    """The authorizer claims API Gateway passes on for ``name`` holding ``roles`` (as
+    its Cognito authorizer renders groups: one comma-separated string)."""
+    ensure_user(name, roles)
+    return {
+        "claims": {
+            "sub": f"sub-{name}",
+            "cognito:username": name,
+            "cognito:groups": ",".join(roles),
+            "token_use": "id",
+            "auth_time": str(int(time.time())),
+        }
+    }
+
 
 def admin_call(
     method: str,
@@ -156,7 +198,9 @@ def admin_call(
 
     template = "admin_api_create_merchant" if method == "POST" else "admin_api_list_payments"
     event = api_event(template, method, path, body)
-    if authorizer != "sample":
+    if authorizer == "sample":
+        ensure_user(SAMPLE_ADMIN)
+    else:
         event["requestContext"]["authorizer"] = authorizer
     for name, value in (headers or {}).items():
         for key in [k for k in event["headers"] if k.lower() == name.lower()]:
