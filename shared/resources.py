@@ -76,8 +76,10 @@ TABLES: tuple[Table, ...] = (
     Table(
         "addresses",
         "address",
-        # Sparse: deposit addresses holding final funds not yet swept to the hot wallet.
-        indexes=(Index("sweep_due", "sweep_due", "derivation_index", "N"),),
+        # Sparse: deposit addresses holding final funds not yet swept to the hot wallet,
+        # ordered by the amount due: the planner reads only those worth a sweep, so dust
+        # sent to any number of addresses can never hide one that is (docs/adr/0011).
+        indexes=(Index("sweep_due_by_amount", "sweep_due", "sweep_amount", "N"),),
     ),
     # Outgoing hot-wallet transactions (docs/adr/0012): sweeps and their transactions,
     # payouts, refunds, cold moves; PENDING -> SIGNED -> BROADCAST -> CONFIRMED | FAILED.

@@ -39,12 +39,19 @@ class DueDeposit:
     amount: int  # final units credited since the last sweep
 
 
-def due_deposits(limit: int) -> list[DueDeposit]:
+def due_deposits(limit: int, min_amount: int = 1) -> list[DueDeposit]:
+    """Up to ``limit`` addresses owing at least ``min_amount`` to the next sweep, largest
+    first. The index is sorted by the amount due, so the query never reads the dust
+    below ``min_amount`` (anyone can send it to any of our public addresses): it stays
+    recorded, and becomes due once more funds at that address add up to the minimum."""
     bind()
-    return [
-        DueDeposit(i.address, int(i.derivation_index), int(i.sweep_amount or 0))
-        for i in m.AddressModel.by_sweep_due.query("due", limit=limit)
-    ]
+    query = m.AddressModel.by_sweep_due.query(
+        "due",
+        range_key_condition=m.AddressModel.sweep_amount >= min_amount,
+        scan_index_forward=False,
+        limit=limit,
+    )
+    return [DueDeposit(i.address, int(i.derivation_index), int(i.sweep_amount)) for i in query]
 
 
 def sweep_recorded(address: str, amount: int, sweep_id: str) -> None:

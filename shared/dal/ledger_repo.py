@@ -161,6 +161,7 @@ def _payout_json(terms: PayoutTerms | None) -> str | None:
             "gross": str(terms.gross),
             "fee": str(terms.fee),
             "network_fee": str(terms.network_fee),
+            **({"destination": terms.destination} if terms.destination else {}),
         }
     )
 
@@ -170,7 +171,11 @@ def _journal(item: lm.LedgerJournalModel) -> Journal:
     if item.payout_json:
         raw = json.loads(item.payout_json)
         payout = PayoutTerms(
-            raw["merchant_id"], int(raw["gross"]), int(raw["fee"]), int(raw["network_fee"])
+            raw["merchant_id"],
+            int(raw["gross"]),
+            int(raw["fee"]),
+            int(raw["network_fee"]),
+            destination=raw.get("destination"),
         )
     return Journal(
         journal_id=item.journal_id,

@@ -133,11 +133,11 @@ class PaymentModel(_Base):
 
 class AddressesSweepDue(GlobalSecondaryIndex[Any]):
     class Meta:
-        index_name = "sweep_due"
+        index_name = "sweep_due_by_amount"
         projection = AllProjection()
 
     sweep_due = UnicodeAttribute(hash_key=True)
-    derivation_index = NumberAttribute(range_key=True)
+    sweep_amount = NumberAttribute(range_key=True)
 
 
 class AddressModel(_Base):

@@ -148,7 +148,9 @@ def request_payout(
             or requested_by == f"admin:{profile.address_changed_by}"
         ),
     )
-    posting = ledger.default().reservation_posting(merchant_id, gross, fee, nfee, d.disbursement_id)
+    posting = ledger.default().reservation_posting(
+        merchant_id, gross, fee, nfee, d.disbursement_id, destination=d.destination
+    )
     return _create(DisbursementChange(d, postings=[posting], events=[_event(d, "created")]))
 
 
@@ -197,7 +199,7 @@ def request_refund(
         needs_approval=over_daily,
     )
     posting = ledger.default().reservation_posting(
-        merchant_id, d.gross, fee, nfee, d.disbursement_id, kind=Kind.REFUND
+        merchant_id, d.gross, fee, nfee, d.disbursement_id, Kind.REFUND, destination=destination
     )
     change = DisbursementChange(
         d,

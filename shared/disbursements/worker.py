@@ -116,4 +116,8 @@ def _refusal(d: Disbursement) -> str | None:
         terms = reserved.payout if reserved else None
         if terms is None or terms.net != d.amount or terms.merchant_id != d.merchant_id:
             return "the record does not match its ledger reservation"
+        if terms.destination is None or terms.destination != d.destination.lower():
+            # The record was changed after the funds were reserved (or predates
+            # reserved destinations): never sign a transfer to an address nobody approved.
+            return "the destination does not match the one reserved in the ledger"
     return None

@@ -22,6 +22,7 @@ would scatter the operations a reviewer checks together.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -138,13 +139,21 @@ class Ledger:
         return self._post(_posting(journal_id, Kind.SWEEP, self._clock(), legs))
 
     def payout(
-        self, merchant_id: str, gross: int, fee: int, network_fee: int, journal_id: str
+        self,
+        merchant_id: str,
+        gross: int,
+        fee: int,
+        network_fee: int,
+        journal_id: str,
+        destination: str | None = None,
     ) -> Journal:
         """Reserve ``gross`` of the merchant's available balance for a payout of
-        ``gross - fee - network_fee``; then :meth:`settle_payout` or :meth:`cancel_payout`
-        with the same journal id."""
+        ``gross - fee - network_fee`` to ``destination``; then :meth:`settle_payout` or
+        :meth:`cancel_payout` with the same journal id."""
         return self._post(
-            self.reservation_posting(merchant_id, gross, fee, network_fee, journal_id)
+            self.reservation_posting(
+                merchant_id, gross, fee, network_fee, journal_id, destination=destination
+            )
         )
 
     def settle_payout(self, payout_journal_id: str, gas_bnb: int = 0) -> Journal:
@@ -168,9 +177,13 @@ class Ledger:
         network_fee: int,
         journal_id: str,
         kind: Kind = Kind.PAYOUT,
+        *,
+        destination: str | None = None,
     ) -> Posting:
         """A reservation of ``gross`` for money leaving the hot wallet later: a payout
-        (``Kind.PAYOUT``) or a refund (``Kind.REFUND``, its ``net`` goes to the payer)."""
+        (``Kind.PAYOUT``) or a refund (``Kind.REFUND``, its ``net`` goes to the payer).
+        ``destination``: the address ``net`` is for, part of the reservation, so a
+        disbursement record changed afterwards no longer matches it."""
         checked_id(journal_id, "journal_id")
         if kind not in (Kind.PAYOUT, Kind.REFUND):
             raise InvalidPosting(f"{kind} is not a reservation", "kind")
@@ -179,6 +192,7 @@ class Ledger:
             checked_amount(gross, "gross"),
             checked_amount(fee, "fee", allow_zero=True),
             checked_amount(network_fee, "network_fee", allow_zero=True),
+            destination=_checked_destination(destination),
         )
         if terms.net <= 0:
             raise InvalidPosting("fee and network_fee must leave a positive payout", "fee")
@@ -416,6 +430,15 @@ def _posting(
         payout=payout,
         closes_payout=closes_payout,
     )
+
+
+def _checked_destination(destination: str | None) -> str | None:
+    """An address is compared case-insensitively: stored lower-case."""
+    if destination is None:
+        return None
+    if not isinstance(destination, str) or not re.fullmatch(r"0x[0-9a-fA-F]{40}", destination):
+        raise InvalidPosting("destination must be a 0x-prefixed 20-byte address", "destination")
+    return destination.lower()
 
 
 def _entries(*, debit: Account, credit: Account, amount: int) -> list[Leg]:

@@ -131,6 +131,9 @@ class PayoutTerms:
     gross: int  # leaves the merchant's available balance
     fee: int  # bscpay's fee, revenue:fees
     network_fee: int  # gas recovered in USDT, revenue:network_fees
+    # Where ``net`` goes (lower-case hex), fixed when the funds are reserved: settlement
+    # re-checks the disbursement against it before signing. None on older reservations.
+    destination: str | None = None
 
     @property
     def net(self) -> int:
@@ -333,7 +336,7 @@ def posting_fingerprint(
     payout: PayoutTerms | None,
     closes_payout: str | None,
 ) -> str:
-    canonical = {
+    canonical: dict[str, object] = {
         "kind": kind.value,
         "legs": sorted([leg.account.key, leg.side.value, str(leg.amount)] for leg in legs),
         "merchant_id": merchant_id,
@@ -342,4 +345,7 @@ def posting_fingerprint(
         else None,
         "closes_payout": closes_payout,
     }
+    if payout is not None and payout.destination is not None:
+        # Only when set: fingerprints of reservations made before it stay the same.
+        canonical["destination"] = payout.destination
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()

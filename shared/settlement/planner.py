@@ -33,7 +33,8 @@ def enqueue_due() -> str | None:
     its id, or None."""
     settings = config.planner()
     resume_open(settings=settings)
-    due = [d for d in address_repo.due_deposits(settings.batch) if d.amount >= settings.min_amount]
+    # Only addresses worth the gas, read as such from the index: dust never takes a slot.
+    due = address_repo.due_deposits(settings.batch, max(settings.min_amount, 1))
     if not due or not config.aws().settlement_queue_url:
         return None
     deposits = [{"address": d.address, "index": d.derivation_index} for d in due]
