@@ -80,6 +80,8 @@ def verify_webhook(
 # Answers worth another attempt: throttled, or our side failed (nothing was done, or the
 # Idempotency-Key replays what was done). Network errors and timeouts are retried too.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The server accepts the signature of any other method once (401 replayed_request).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _Retryable(Exception):
@@ -138,7 +140,8 @@ class Client:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
 
     def signed_headers(self, method: str, path_with_query: str, body: bytes) -> dict[str, str]:
-        """X-Api-Key, X-Timestamp and X-Signature for one attempt (never used twice)."""
+        """X-Api-Key, X-Timestamp and X-Signature for one attempt: a POST or DELETE
+        signature is never used twice, a GET's is (the server lets reads repeat)."""
         timestamp = str(self._fresh_timestamp(method.upper(), path_with_query, body))
         return {
             "X-Api-Key": self.key_id,
@@ -147,8 +150,10 @@ class Client:
         }
 
     def _fresh_timestamp(self, method: str, path_with_query: str, body: bytes) -> int:
-        content = hashlib.sha256(f"{method}\n{path_with_query}\n".encode() + body).hexdigest()
         now = int(time.time())
+        if method in SAFE_METHODS:
+            return now  # a read may repeat its signature (a poll must not drift ahead)
+        content = hashlib.sha256(f"{method}\n{path_with_query}\n".encode() + body).hexdigest()
         with self._lock:
             timestamp = max(now, self._last_timestamp.get(content, 0) + 1)
             # Entries older than this second can no longer push a timestamp forward.

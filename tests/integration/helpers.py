@@ -6,6 +6,7 @@ as Lambda imports them in an already configured process."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
@@ -15,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import aws, config, ids
+from shared.actor import Actor, acting
 from shared.auth.signing import request_signature
 from shared.dal import events as event_repo
 from shared.dal import system as system_repo
 from shared.jobs.scanner import CURSOR, Scanner, ScanReport
 from shared.local import chain
 from shared.local.stack import LocalStack
-from shared.models.domain import Event
+from shared.models.domain import ApiKey, Event
 from tests.integration.conftest import MerchantCreds
 from tests.support.events import Context, api_event, load
 
@@ -78,6 +80,8 @@ _timestamp_lock = threading.Lock()  # tests race identical requests from threads
 
 
 def fresh_timestamp(key_id: str, method: str, path: str, raw: str) -> int:
+    if method.upper() in ("GET", "HEAD", "OPTIONS"):
+        return int(time.time())  # reads may repeat (polling loops must not drift ahead)
     content = (key_id, method.upper(), path, raw)
     with _timestamp_lock:
         timestamp = max(int(time.time()), _last_timestamp.get(content, 0) + 1)
@@ -156,17 +160,23 @@ def ensure_user(username: str, roles: tuple[str, ...] = ALL_ROLES) -> None:
         return
     idp = aws.client("cognito-idp")
     pool = config.aws().user_pool_id
-    try:
+    with contextlib.suppress(idp.exceptions.UsernameExistsException):
         idp.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
-    except idp.exceptions.UsernameExistsException:
-        pass
     for role in roles:
-        try:
+        with contextlib.suppress(idp.exceptions.GroupExistsException):
             idp.create_group(UserPoolId=pool, GroupName=role)
-        except idp.exceptions.GroupExistsException:
-            pass
         idp.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=role)
     _users.add((username, roles))
+
+
+def approved_key(merchant_id: str, ip_allowlist: list[str] | None = None) -> tuple[ApiKey, str]:
+    """A further API key for the merchant, made by one admin and approved by another."""
+    from shared.admin import merchants
+
+    with acting(Actor("admin", "sub-key-maker", name="key-maker")):
+        key, secret = merchants.create_api_key(merchant_id, ip_allowlist or [])
+    with acting(Actor("admin", "sub-key-approver", name="key-approver")):
+        return merchants.approve_api_key(merchant_id, key.key_id), secret
 
 
 def as_admin(name: str, roles: tuple[str, ...] = ALL_ROLES) -> dict[str, Any]:

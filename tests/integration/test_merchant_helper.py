@@ -7,6 +7,7 @@ A raw replay of what the helper sent is refused."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,3 +137,19 @@ def test_a_client_error_is_not_retried(
         client_for(merchant, url).request("POST", "/v1/payments", {"amount": "-1"})
     assert failed.value.status == 422
     assert len(flaky.events) == 1
+
+
+def test_writes_never_repeat_a_signature_and_reads_keep_the_clock() -> None:
+    client = Client("http://127.0.0.1:9", "ak_x", "sk_x")
+    before = int(time.time())
+
+    # Given the same DELETE signed three times at once, Then three signatures
+    deletes = [client.signed_headers("DELETE", "/v1/webhook_endpoints/we_1", b"") for _ in "abc"]
+    assert len({h["X-Signature"] for h in deletes}) == 3
+    stamps = [int(h["X-Timestamp"]) for h in deletes]
+    assert stamps == sorted(stamps) and stamps[0] >= before
+
+    # Given a poll signing the same GET many times, Then it stays on the clock (a GET may
+    # repeat; drifting ahead would leave the server's 300 s window)
+    polls = [client.signed_headers("GET", "/v1/payments/pay_1", b"") for _ in range(400)]
+    assert max(int(h["X-Timestamp"]) for h in polls) <= int(time.time())
