@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 from shared import config, ids, ledger
 from shared.alerts import raise_alert
 from shared.chain import evm
+from shared.dal import outgoing
 from shared.disbursements import service
 from shared.models.domain import Disbursement, DisbursementKind, DisbursementStatus
 from shared.settlement import custody, outbound
@@ -49,6 +50,12 @@ def handle(
     refusal = _refusal(d)
     if refusal is not None:
         raise_alert("disbursement_refused", refusal, id=d.disbursement_id)
+        if _may_be_signed(d):
+            # A transfer checked earlier may be on its way: failing the record now would
+            # return a reservation that is leaving too. Nothing new is signed; an
+            # operator looks at it (the alert above).
+            logger.error("refused transfer left as it is", extra={"id": d.disbursement_id})
+            return d
         return service.mark_failed(d, refusal)
     w3 = evm.client()  # every BSCPAY_RPC_URLS endpoint, with failover (docs/adr/0014)
     hot_wallet = custody.load_keys([]).hot_wallet
@@ -100,6 +107,14 @@ def release_after_sweep(swept: Outcome) -> int:
     if queued:
         logger.info("queued transfers released by a sweep", extra={"count": len(queued)})
     return len(queued)
+
+
+def _may_be_signed(d: Disbursement) -> bool:
+    """Whether a transaction for ``d`` may exist: its transfer record got past PENDING."""
+    if d.status is not DisbursementStatus.PROCESSING:
+        return False
+    record = outgoing.get_transfer(d.disbursement_id)
+    return record is not None and (record.state != "PENDING" or bool(record.attempts))
 
 
 def _refusal(d: Disbursement) -> str | None:

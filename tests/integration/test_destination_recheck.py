@@ -20,6 +20,7 @@ from shared.local.stack import LocalStack
 from shared.models.domain import DisbursementStatus, PayoutSchedule
 from shared.settlement import planner
 from shared.settlement import worker as settlement_worker
+from shared.settlement.outbound import OutboundHooks
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import USDT, create_payment, make_final, merchant_call, pay, scan
 
@@ -160,3 +161,45 @@ def test_a_tampered_destination_is_refused_before_signing(
     # and a redelivered message sends nothing either
     worker.handle({"kind": "disbursement", "disbursement_id": disbursement_id})
     assert _token_balance(stack, ATTACKER_ADDRESS) == before
+
+
+def test_a_destination_tampered_after_signing_neither_fails_it_nor_signs_again(
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    small_fees: None,
+    alerts: list[tuple[str, dict[str, Any]]],
+) -> None:
+    # Given a refund whose transfer was signed and broadcast, then the process died
+    disbursement_id = _queued_refund(stack, merchant)
+
+    def crash(tx_hash: str) -> None:
+        raise RuntimeError("process killed after broadcast")
+
+    message = {"kind": "disbursement", "disbursement_id": disbursement_id}
+    payer_before = _token_balance(stack, PAYER_ADDRESS)
+    with pytest.raises(RuntimeError, match="killed"):
+        worker.handle(message, hooks=OutboundHooks(after_send=crash))
+    assert service.get(disbursement_id).status is DisbursementStatus.PROCESSING
+    reserved = ledger.default().merchant_balance(merchant.merchant_id)
+
+    # When its item is pointed elsewhere and the message comes back
+    _tamper_destination(disbursement_id, ATTACKER_ADDRESS)
+    before = _token_balance(stack, ATTACKER_ADDRESS)
+    left = worker.handle(message)
+
+    # Then nothing new is signed, and the reservation stays reserved (the transfer
+    # already sent may still be mined): it is left to an operator, who is alerted
+    assert left is not None and left.status is DisbursementStatus.PROCESSING
+    chain.mine(stack.info["rpc_url"])
+    assert _token_balance(stack, ATTACKER_ADDRESS) == before
+    assert ledger.default().merchant_balance(merchant.merchant_id) == reserved
+    assert any(
+        kind == "disbursement_refused" and details.get("id") == disbursement_id
+        for kind, details in alerts
+    )
+
+    # And once the record is put back, the transfer signed before completes, once
+    _tamper_destination(disbursement_id, PAYER_ADDRESS)
+    done = worker.handle(message)
+    assert done is not None and done.status is DisbursementStatus.PAID
+    assert _token_balance(stack, PAYER_ADDRESS) - payer_before == 2 * USDT
