@@ -47,10 +47,11 @@ def handle(
         return None
     if d.status not in (DisbursementStatus.QUEUED, DisbursementStatus.PROCESSING):
         return d  # done already, or waiting for approval: nothing to send
-    refusal = _refusal(d)
+    signed = _may_be_signed(d)
+    refusal = _refusal(d, signed)
     if refusal is not None:
         raise_alert("disbursement_refused", refusal, id=d.disbursement_id)
-        if _may_be_signed(d):
+        if signed:
             # A transfer checked earlier may be on its way: failing the record now would
             # return a reservation that is leaving too. Nothing new is signed; an
             # operator looks at it (the alert above).
@@ -117,8 +118,9 @@ def _may_be_signed(d: Disbursement) -> bool:
     return record is not None and (record.state != "PENDING" or bool(record.attempts))
 
 
-def _refusal(d: Disbursement) -> str | None:
-    """Why settlement refuses to send this, from its own configuration."""
+def _refusal(d: Disbursement, signed: bool = False) -> str | None:
+    """Why settlement refuses to send this, from its own configuration. ``signed``: a
+    transfer for it may exist already (see :func:`_may_be_signed`)."""
     if d.kind is DisbursementKind.COLD_MOVE:
         cold = config.payouts().cold_address
         if not cold or d.destination.lower() != cold.lower():
@@ -131,6 +133,10 @@ def _refusal(d: Disbursement) -> str | None:
         terms = reserved.payout if reserved else None
         if terms is None or terms.net != d.amount or terms.merchant_id != d.merchant_id:
             return "the record does not match its ledger reservation"
+        if terms.destination is None and signed:
+            # Reserved before destinations were, and signed then: outbound resumes only
+            # the very transfer it recorded (any other address is a TransferMismatch).
+            return None
         if terms.destination is None or terms.destination != d.destination.lower():
             # The record was changed after the funds were reserved (or predates
             # reserved destinations): never sign a transfer to an address nobody approved.

@@ -5,6 +5,7 @@ its reason, the reserved balance returns, and the operators are alerted."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from shared import config, ledger
 from shared.dal import disbursement_models as dm
+from shared.dal import ledger_models as lm
 from shared.dal import payments as payment_repo
 from shared.disbursements import profiles, service, worker
 from shared.local import chain
@@ -203,3 +205,33 @@ def test_a_destination_tampered_after_signing_neither_fails_it_nor_signs_again(
     done = worker.handle(message)
     assert done is not None and done.status is DisbursementStatus.PAID
     assert _token_balance(stack, PAYER_ADDRESS) - payer_before == 2 * USDT
+
+
+def test_a_transfer_signed_before_destinations_were_reserved_still_completes(
+    stack: LocalStack, merchant: MerchantCreds, small_fees: None
+) -> None:
+    # Given a refund signed and broadcast by the previous release: its reservation
+    # names no destination (the journal item as that release wrote it)
+    disbursement_id = _queued_refund(stack, merchant)
+    message = {"kind": "disbursement", "disbursement_id": disbursement_id}
+    payer_before = _token_balance(stack, PAYER_ADDRESS)
+
+    def crash(tx_hash: str) -> None:
+        raise RuntimeError("process killed after broadcast")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        worker.handle(message, hooks=OutboundHooks(after_send=crash))
+    _forget_reserved_destination(disbursement_id)
+
+    # When the message comes back, Then that transfer completes, once
+    done = worker.handle(message)
+    assert done is not None and done.status is DisbursementStatus.PAID
+    assert _token_balance(stack, PAYER_ADDRESS) - payer_before == 2 * USDT
+
+
+def _forget_reserved_destination(journal_id: str) -> None:
+    lm.bind()
+    item = lm.LedgerJournalModel.get(journal_id, consistent_read=True)
+    terms = json.loads(item.payout_json)
+    assert terms.pop("destination")
+    item.update(actions=[lm.LedgerJournalModel.payout_json.set(json.dumps(terms))])
