@@ -78,6 +78,18 @@ class PaymentNotFound(NotFound):
     pass
 
 
+class FourEyes(Forbidden):
+    """The same person may not both make and approve a change that moves money."""
+
+    code = "four_eyes"
+
+
+class MerchantSuspended(Forbidden):
+    """A suspended merchant's writes are refused (its reads and payments in flight go on)."""
+
+    code = "merchant_suspended"
+
+
 class Conflict(BscpayError):
     status = 409
     code = "conflict"

@@ -123,19 +123,6 @@ TABLES: tuple[Table, ...] = (
         ttl_attribute="expires_at_ttl",
     ),
     Table("idempotency", "idempotency_key", ttl_attribute="expires_at_ttl"),
-    # The audit trail (docs/adr/0017): append-only, hash-chained records in a few chains
-    # ("chain-00"…) ordered by seq; listed newest first across chains, by target or actor.
-    Table(
-        "audit",
-        "chain",
-        sort_key="seq",
-        sort_key_type="N",
-        indexes=(
-            Index("by_time", "kind", "created_key"),
-            Index("by_target", "target", "created_key"),
-            Index("by_actor", "actor_label", "created_key"),
-        ),
-    ),
     # Singletons: the address index counter, the scanner cursor and lease, custody material.
     Table("system", "name"),
     # Double-entry ledger (docs/adr/0010-ledger.md): one balance item per account, its

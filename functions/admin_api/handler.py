@@ -13,8 +13,11 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import config
+from shared.actor import Actor, acting
+from shared.actor import current as current_actor
+from shared.admin import audit as audit_trail
 from shared.admin import chain as chain_admin
-from shared.admin import merchants
+from shared.admin import identity, merchants, roles, users
 from shared.api import docs
 from shared.api.http import (
     check_json_body,
@@ -27,13 +30,19 @@ from shared.api.http import (
 from shared.disbursements import profiles, treasury
 from shared.disbursements import service as disbursements
 from shared.errors import BscpayError, Unauthenticated, ValidationFailed
+from shared.events import log as events
 from shared.events.payloads import payment_object
 from shared.models.admin_api import (
     AdminDisbursementList,
     AdminDisbursementOut,
+    AdminMeOut,
     AdminPaymentList,
+    AdminUserList,
+    AdminUserOut,
     ApiKeyList,
     ApiKeyOut,
+    AuditList,
+    AuditVerifyOut,
     GasFundingOut,
     MerchantList,
     MerchantOut,
@@ -49,9 +58,12 @@ from shared.models.api import (
     CreateMerchant,
     DecideDisbursement,
     GasFunding,
+    RedeliveryOut,
     RequestPayout,
     Rescan,
+    SetRoles,
     SettlementProfileIn,
+    SuspendMerchant,
     UpdateMerchant,
 )
 from shared.models.domain import ApiKey, DisbursementStatus, Merchant, PayoutSchedule
@@ -79,16 +91,30 @@ def refusal(app: APIGatewayRestResolver) -> Response[str] | None:
     return None
 
 
-def require_admin(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+def require_role(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+    """Every admin route passes here: a live user (not disabled, not signed out) holding
+    a role the route allows (shared.admin.roles); the request then acts as that user."""
     denied = refusal(app)
     if denied is not None:
         return denied
     claims = _claims(app)
-    app.append_context(admin=claims.get("cognito:username") or claims["sub"])
-    return next_middleware(app)
+    event = app.current_event
+    try:
+        reason = identity.refusal(claims)
+        if reason is not None:
+            raise Unauthenticated(reason)
+        held = identity.roles_of(claims)
+        roles.check(event.http_method, event.path, held)
+    except BscpayError as exc:
+        return error_response(exc)
+    username = str(claims.get("cognito:username") or claims["sub"])
+    app.append_context(admin=username)
+    actor = Actor(kind="admin", id=str(claims["sub"]), name=username, roles=tuple(sorted(held)))
+    with acting(actor, event.request_context.request_id, event.request_context.identity.source_ip):
+        return next_middleware(app)
 
 
-app.use(middlewares=[require_admin])
+app.use(middlewares=[require_role])
 # Request validation runs before middlewares: its errors only past the admin check.
 install_error_handlers(app, gate=refusal)
 
@@ -99,6 +125,8 @@ def _merchant(m: Merchant) -> dict[str, Any]:
         "object": "merchant",
         "name": m.name,
         "created_at": m.created_at,
+        "status": m.status,
+        "status_reason": m.status_reason,
         "underpay_tolerance_bps": m.underpay_tolerance_bps,
     }
 
@@ -111,6 +139,8 @@ def _key(k: ApiKey, secret: str | None = None) -> dict[str, Any]:
         "status": k.status,
         "created_at": k.created_at,
         "ip_allowlist": k.ip_allowlist,
+        "created_by": k.created_by or None,
+        "approved_by": k.approved_by,
     }
     if secret is not None:
         out["secret"] = secret  # shown once
@@ -152,6 +182,30 @@ def update_merchant(merchant_id: str, body: Annotated[UpdateMerchant, Body()]) -
 def create_api_key(merchant_id: str, body: Annotated[CreateApiKey, Body()]) -> Response[str]:
     key, secret = merchants.create_api_key(merchant_id, body.ip_allowlist)
     return json_response(201, _key(key, secret))
+
+
+@app.post(
+    "/admin/merchants/<merchant_id>/api_keys/<key_id>/approve",
+    responses=docs.responses(200, ApiKeyOut, "Approved by a second admin: the key works now"),
+)
+def approve_api_key(merchant_id: str, key_id: str) -> Response[str]:
+    return json_response(200, _key(merchants.approve_api_key(merchant_id, key_id)))
+
+
+@app.post(
+    "/admin/merchants/<merchant_id>/suspend",
+    responses=docs.responses(200, MerchantOut, "Suspended: its writes are refused"),
+)
+def suspend_merchant(merchant_id: str, body: Annotated[SuspendMerchant, Body()]) -> Response[str]:
+    return json_response(200, _merchant(merchants.suspend(merchant_id, body.reason)))
+
+
+@app.post(
+    "/admin/merchants/<merchant_id>/resume",
+    responses=docs.responses(200, MerchantOut, "Active again"),
+)
+def resume_merchant(merchant_id: str) -> Response[str]:
+    return json_response(200, _merchant(merchants.resume(merchant_id)))
 
 
 @app.get(
@@ -210,6 +264,9 @@ def _profile(merchant_id: str) -> dict[str, Any]:
         "threshold": format_amount(p.threshold, decimals) if p.threshold is not None else None,
         "fee_bps": p.fee_bps,
         "fee_fixed": format_amount(p.fee_fixed, decimals) if p.fee_fixed is not None else None,
+        "address_status": "confirmed" if p.address_confirmed_by else "pending_confirmation",
+        "address_set_by": p.address_changed_by or None,
+        "address_confirmed_by": p.address_confirmed_by,
         "updated_at": p.updated_at,
         "updated_by": p.updated_by,
     }
@@ -233,6 +290,15 @@ def set_settlement_profile(
         fee_fixed,
         _admin(),
     )
+    return json_response(200, _profile(merchant_id))
+
+
+@app.post(
+    "/admin/merchants/<merchant_id>/settlement/confirm",
+    responses=docs.responses(200, SettlementProfileOut, "The address, confirmed"),
+)
+def confirm_settlement_address(merchant_id: str) -> Response[str]:
+    profiles.confirm_address(merchant_id, _admin())
     return json_response(200, _profile(merchant_id))
 
 
@@ -327,6 +393,74 @@ def record_gas_funding(body: Annotated[GasFunding, Body()]) -> Response[str]:
 def rescan(body: Annotated[Rescan, Body()]) -> Response[str]:
     queued = chain_admin.request_rescan(body.from_block, body.to_block, str(app.context["admin"]))
     return json_response(202, queued)
+
+
+@app.post(
+    "/admin/events/<event_id>/redeliver",
+    responses=docs.responses(202, RedeliveryOut, "The event, queued for its endpoints again"),
+)
+def redeliver_event(event_id: str) -> Response[str]:
+    count = events.redeliver(events.merchant_of(event_id), event_id)
+    return json_response(202, {"id": event_id, "object": "event", "redelivering_to": count})
+
+
+@app.get("/admin/me", responses=docs.responses(200, AdminMeOut, "Who is calling, and their roles"))
+def who_am_i() -> Response[str]:
+    actor = current_actor()
+    return json_response(
+        200, {"object": "admin_user", "username": actor.name, "roles": list(actor.roles)}
+    )
+
+
+@app.get("/admin/audit", responses=docs.responses(200, AuditList, "Audit records, newest first"))
+def list_audit(
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    target: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=200)] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+    limit: Annotated[str | None, Query(max_length=4)] = None,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response[str]:
+    data, has_more = audit_trail.list_records(
+        actor, target, action, from_, to, parse_limit(limit, default=50), starting_after
+    )
+    return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@app.get(
+    "/admin/audit/verify",
+    responses=docs.responses(200, AuditVerifyOut, "Whether every audit chain is intact"),
+)
+def verify_audit() -> Response[str]:
+    return json_response(200, audit_trail.verify())
+
+
+@app.get("/admin/users", responses=docs.responses(200, AdminUserList, "Console users"))
+def list_users() -> Response[str]:
+    data = users.list_users()
+    return json_response(200, {"object": "list", "data": data, "has_more": False})
+
+
+@app.post(
+    "/admin/users/<username>/roles",
+    responses=docs.responses(200, AdminUserOut, "The user's roles now"),
+)
+def set_user_roles(username: str, body: Annotated[SetRoles, Body()]) -> Response[str]:
+    return json_response(200, users.set_roles(username, list(body.roles)))
+
+
+@app.post(
+    "/admin/users/<username>/sign_out",
+    responses=docs.responses(200, AdminUserOut, "Every session of the user ended"),
+)
+def sign_out_user(username: str) -> Response[str]:
+    return json_response(200, users.sign_out(username))
+
+
+@app.post("/admin/me/sign_out", responses=docs.responses(200, AdminUserOut, "Every session ended"))
+def sign_out_me() -> Response[str]:
+    return json_response(200, users.sign_out(_admin()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

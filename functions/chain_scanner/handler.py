@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.actor import acting, system
 from shared.jobs.scanner import Scanner, metrics
 
 logger = Logger()
@@ -20,6 +21,7 @@ _metrics: Metrics = metrics
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 @_metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = Scanner().run(context.get_remaining_time_in_millis)
+    with acting(system("chain_scanner")):
+        report = Scanner().run(context.get_remaining_time_in_millis)
     logger.info("scan finished", extra=asdict(report))
     return asdict(report)

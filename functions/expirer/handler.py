@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.actor import acting, system
 from shared.jobs import expiry
 
 logger = Logger()
@@ -18,6 +19,7 @@ tracer = Tracer()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = expiry.run()
+    with acting(system("expirer")):
+        report = expiry.run()
     logger.info("expiry finished", extra=asdict(report))
     return asdict(report)

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.actor import acting, system
 from shared.settlement import reconciler
 from shared.settlement.reconciler import metrics
 
@@ -20,6 +21,7 @@ tracer = Tracer()
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = reconciler.run()
+    with acting(system("reconciler")):
+        report = reconciler.run()
     logger.info("reconciled", extra={"checked": report.checked_addresses, "drifts": report.drifts})
     return asdict(report)

@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.actor import acting, system
 from shared.webhooks import dispatch
 
 logger = Logger()
@@ -22,5 +23,6 @@ tracer = Tracer()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    failed = dispatch.handle_batch(list(SQSEvent(event).records))
+    with acting(system("webhook_dispatcher")):
+        failed = dispatch.handle_batch(list(SQSEvent(event).records))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -1,17 +1,29 @@
-"""Merchants and their API keys. Secrets are returned once, stored only encrypted."""
+"""Merchants and their API keys. Secrets are returned once, stored only encrypted.
+
+A merchant's first key (created with it) is active at once; every later key waits
+(``pending_approval``) until an admin other than its creator approves it: one admin
+alone can never mint a working key for someone else's balance (docs/adr/0019). Minting
+and approving a key alert the operators and tell the merchant (``api_key.*`` events).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from shared import ids
+from shared.actor import current
+from shared.alerts import raise_alert
 from shared.auth import secrets
 from shared.dal import merchants as merchant_repo
-from shared.errors import NotFound, ValidationFailed
-from shared.models.domain import ApiKey, Merchant
+from shared.errors import FourEyes, InvalidState, NotFound, ValidationFailed
+from shared.events import outbox
+from shared.models.domain import ApiKey, Event, Merchant
+
+MAX_REASON = 500
 
 
-def _new_key(merchant_id: str, ip_allowlist: list[str]) -> tuple[ApiKey, str]:
+def _new_key(merchant_id: str, ip_allowlist: list[str], status: str) -> tuple[ApiKey, str]:
     for cidr in ip_allowlist:
         try:
             ipaddress.ip_network(cidr, strict=False)
@@ -23,15 +35,17 @@ def _new_key(merchant_id: str, ip_allowlist: list[str]) -> tuple[ApiKey, str]:
         key_id=key_id,
         merchant_id=merchant_id,
         created_at=ids.now(),
+        status=status,
         secret_ciphertext=secrets.encrypt(key_id, secret),
         ip_allowlist=ip_allowlist,
+        created_by=current().label,
     )
     return key, secret
 
 
 def create_merchant(name: str) -> tuple[Merchant, ApiKey, str]:
     merchant = Merchant(merchant_id=ids.new_id("mer"), name=name, created_at=ids.now())
-    key, secret = _new_key(merchant.merchant_id, [])
+    key, secret = _new_key(merchant.merchant_id, [], "active")
     merchant_repo.put_merchant(merchant, key)
     return merchant, key, secret
 
@@ -59,11 +73,66 @@ def require_merchant(merchant_id: str) -> Merchant:
     return merchant
 
 
+def _key_event(key: ApiKey, kind: str) -> Event:
+    """What the merchant is told of a key: never its secret."""
+    return Event(
+        event_id=ids.new_id("evt"),
+        type=f"api_key.{kind}",
+        created=ids.now(),
+        merchant_id=key.merchant_id,
+        data={
+            "object": {
+                "id": key.key_id,
+                "object": "api_key",
+                "status": key.status,
+                "created_by": key.created_by,
+                "approved_by": key.approved_by,
+                "ip_allowlist": key.ip_allowlist,
+            }
+        },
+    )
+
+
 def create_api_key(merchant_id: str, ip_allowlist: list[str]) -> tuple[ApiKey, str]:
+    """A further key for the merchant: pending until a second admin approves it."""
     require_merchant(merchant_id)
-    key, secret = _new_key(merchant_id, ip_allowlist)
-    merchant_repo.put_api_key(key)
+    key, secret = _new_key(merchant_id, ip_allowlist, "pending_approval")
+    event = _key_event(key, "created")
+    merchant_repo.put_api_key(key, [event])
+    outbox.publish([event])
+    raise_alert(
+        "api_key_created",
+        "API key created (waits for a second admin)",
+        merchant_id=merchant_id,
+        key_id=key.key_id,
+        by=key.created_by,
+    )
     return key, secret
+
+
+def approve_api_key(merchant_id: str, key_id: str) -> ApiKey:
+    approver = current().label
+    key = merchant_repo.get_api_key(key_id) if ids.plausible(key_id, "ak") else None
+    if key is None or key.merchant_id != merchant_id:
+        raise NotFound(f"no API key {key_id!r} for merchant {merchant_id!r}", "key_id")
+    if key.created_by == approver:
+        raise FourEyes("the admin who created a key cannot approve it; ask another admin")
+    if key.status != "pending_approval":
+        raise InvalidState(f"API key {key_id} is {key.status}, not pending_approval")
+    approved = key.model_copy(update={"status": "active", "approved_by": approver})
+    event = _key_event(approved, "approved")
+    if not merchant_repo.approve_api_key(key_id, merchant_id, approver, [event]):
+        raise InvalidState(f"API key {key_id} changed meanwhile; list the keys and retry")
+    outbox.publish([event])
+    raise_alert(
+        "api_key_approved",
+        "API key approved",
+        merchant_id=merchant_id,
+        key_id=key_id,
+        created_by=key.created_by,
+        approved_by=approver,
+    )
+    return approved
 
 
 def list_api_keys(merchant_id: str) -> list[ApiKey]:
@@ -87,8 +156,49 @@ def set_underpay_tolerance(merchant_id: str, bps: int) -> Merchant:
             f"underpay_tolerance_bps must be between 0 and {MAX_TOLERANCE_BPS}",
             "underpay_tolerance_bps",
         )
-    if not ids.plausible(merchant_id, "mer") or not merchant_repo.set_underpay_tolerance(
-        merchant_id, bps
-    ):
+    before = require_merchant(merchant_id).underpay_tolerance_bps
+    if not merchant_repo.set_underpay_tolerance(merchant_id, bps, before):
         raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
+    return require_merchant(merchant_id)
+
+
+# ---- lifecycle --------------------------------------------------------------------------
+
+
+def _status_event(merchant: Merchant, kind: str, reason: str | None) -> Event:
+    data: dict[str, Any] = {"object": {"id": merchant.merchant_id, "object": "merchant"}}
+    data["object"].update({"status": merchant.status, "reason": reason})
+    return Event(
+        event_id=ids.new_id("evt"),
+        type=f"merchant.{kind}",
+        created=ids.now(),
+        merchant_id=merchant.merchant_id,
+        data=data,
+    )
+
+
+def suspend(merchant_id: str, reason: str) -> Merchant:
+    """Refuse the merchant's writes; payments in flight still finalize and credit, and
+    its payouts wait until it is resumed."""
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise ValidationFailed(f"reason must be 1-{MAX_REASON} characters", "reason")
+    return _set_status(merchant_id, "suspended", "active", reason)
+
+
+def resume(merchant_id: str) -> Merchant:
+    return _set_status(merchant_id, "active", "suspended", None)
+
+
+def _set_status(merchant_id: str, status: str, expected: str, reason: str | None) -> Merchant:
+    merchant = require_merchant(merchant_id)
+    if merchant.status != expected:
+        raise InvalidState(f"merchant {merchant_id} is {merchant.status}, not {expected}")
+    changed = merchant.model_copy(update={"status": status, "status_reason": reason})
+    kind = "suspended" if status == "suspended" else "resumed"
+    event = _status_event(changed, kind, reason)
+    if not merchant_repo.set_status(merchant_id, status, expected, reason, ids.now(), [event]):
+        raise InvalidState(f"merchant {merchant_id} changed meanwhile; retry")
+    outbox.publish([event])
+    raise_alert(f"merchant_{kind}", f"merchant {kind}", merchant_id=merchant_id, reason=reason)
     return require_merchant(merchant_id)

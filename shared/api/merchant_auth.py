@@ -15,13 +15,16 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from shared import config, ids
+from shared.actor import Actor, acting
 from shared.api.http import check_json_body, error_response, event_body, proxy_error, raw_body
 from shared.auth import hmac_auth
 from shared.custody import envelope
 from shared.dal import idempotency as idempotency_repo
+from shared.dal import merchants as merchant_repo
 from shared.errors import (
     BscpayError,
     IdempotencyConflict,
+    MerchantSuspended,
     ValidationFailed,
 )
 
@@ -61,10 +64,27 @@ def resolve(app: APIGatewayRestResolver, raw_event: dict[str, Any], context: Any
             source_ip=event.request_context.identity.source_ip,
         )
         check_json_body(event)
+        if event.http_method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            _require_active(key.merchant_id)
     except BscpayError as exc:
         return proxy_error(exc)
     app.append_context(**{MERCHANT: key.merchant_id, "api_key_id": key.key_id})
-    return app.resolve(raw_event, context)
+    caller = Actor(
+        kind="api_key", id=key.key_id, merchant_id=key.merchant_id, created_by=key.created_by
+    )
+    request = event.request_context
+    with acting(caller, request.request_id, request.identity.source_ip or ""):
+        return app.resolve(raw_event, context)
+
+
+def _require_active(merchant_id: str) -> None:
+    """A suspended merchant reads but does not write (docs/adr/0019)."""
+    merchant = merchant_repo.get_merchant(merchant_id)
+    if merchant is not None and merchant.status == "suspended":
+        raise MerchantSuspended(
+            "this merchant account is suspended: reads work, changes are refused; "
+            "contact the operator"
+        )
 
 
 def _context(record_key: str) -> dict[str, str]:

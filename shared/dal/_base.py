@@ -89,3 +89,20 @@ def take(query: Iterable[Any], n: int) -> Iterator[Any]:
         if i >= n:
             return
         yield item
+
+
+def reasons(exc: Exception) -> list[str]:
+    """A cancelled transaction's reason code per item, in the order the items were
+    added ("None" for an item that was fine); [] when the SDK gave none."""
+    cause: Any = getattr(exc, "cause", None)
+    found = getattr(cause, "cancellation_reasons", None) or []
+    return [str(r.code) if r is not None and r.code else "None" for r in found]
+
+
+def reason_codes(exc: Exception) -> set[str]:
+    """Cancellation reason codes; the message when the SDK gave no structured reasons."""
+    codes = {c for c in reasons(exc) if c != "None"}
+    if codes:
+        return codes
+    message = str(getattr(exc, "cause_response_message", "") or exc)
+    return {c for c in ("ConditionalCheckFailed", "TransactionConflict") if c in message}

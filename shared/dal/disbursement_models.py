@@ -63,6 +63,8 @@ class DisbursementModel(_Base):
     amount = IntegerAttribute(null=True)
     requested_by = UnicodeAttribute(null=True)
     address_set_by = UnicodeAttribute(null=True)
+    requested_key = UnicodeAttribute(null=True)
+    key_created_by = UnicodeAttribute(null=True)
     decided_by = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     tx_hash = UnicodeAttribute(null=True)
@@ -101,6 +103,8 @@ class SettlementProfileModel(_Base):
     fee_fixed = IntegerAttribute(null=True)
     address_changed_at = NumberAttribute(default=0)
     address_changed_by = UnicodeAttribute(default="")
+    address_confirmed_by = UnicodeAttribute(null=True)  # the second admin; None: pending
+    address_confirmed_at = NumberAttribute(null=True)
     updated_at = NumberAttribute()
     updated_by = UnicodeAttribute()
     scheduled_index = Scheduled()

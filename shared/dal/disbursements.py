@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from shared.dal import audit, ledger_repo
 from shared.dal import disbursement_models as dm
-from shared.dal import ledger_repo
 from shared.dal import models as m
 from shared.dal._base import created_key
 from shared.dal.events import event_item
@@ -85,6 +85,8 @@ def _item(d: Disbursement) -> dm.DisbursementModel:
         amount=d.amount,
         requested_by=d.requested_by,
         address_set_by=d.address_set_by,
+        requested_key=d.requested_key,
+        key_created_by=d.key_created_by,
         decided_by=d.decided_by,
         reason=d.reason,
         tx_hash=d.tx_hash,
@@ -110,6 +112,8 @@ def _disbursement(i: dm.DisbursementModel) -> Disbursement:
         amount=int(i.amount or 0),
         requested_by=str(i.requested_by),
         address_set_by=i.address_set_by,
+        requested_key=i.requested_key,
+        key_created_by=i.key_created_by,
         decided_by=i.decided_by,
         reason=i.reason,
         tx_hash=i.tx_hash,
@@ -132,9 +136,38 @@ def commit(change: DisbursementChange) -> None:
         raise
 
 
+def _audit_entry(change: DisbursementChange) -> audit.AuditEntry:
+    d = change.disbursement
+    target = f"disbursement:{d.disbursement_id}"
+    if change.expected_status is None:
+        return audit.AuditEntry(
+            f"{d.kind.value}.created",
+            target,
+            after={
+                "status": d.status.value,
+                "gross": str(d.gross),
+                "amount": str(d.amount),
+                "destination": d.destination,
+                "requested_by": d.requested_by,
+            },
+            merchant_id=d.merchant_id,
+        )
+    after = {"status": d.status.value, "decided_by": d.decided_by, "reason": d.reason}
+    if d.tx_hash:
+        after["tx_hash"] = d.tx_hash
+    return audit.AuditEntry(
+        f"{d.kind.value}.{d.status.value}",
+        target,
+        before={"status": change.expected_status.value},
+        after=after,
+        merchant_id=d.merchant_id,
+    )
+
+
 def _write(tx: TransactWrite, change: DisbursementChange) -> None:
     d = change.disbursement
     model = dm.DisbursementModel
+    audit.note(tx, _audit_entry(change))
     if change.expected_status is None:
         tx.save(_item(d), condition=model.disbursement_id.does_not_exist())
     else:
@@ -272,10 +305,10 @@ def key_of(d: Disbursement) -> str:
 # ---- settlement profiles ---------------------------------------------------------------
 
 
-def put_profile(p: SettlementProfile) -> None:
+def put_profile(p: SettlementProfile, entry: audit.AuditEntry) -> None:
     dm.bind()
     automatic = p.schedule in (PayoutSchedule.DAILY, PayoutSchedule.THRESHOLD)
-    dm.SettlementProfileModel(
+    item = dm.SettlementProfileModel(
         p.merchant_id,
         address=p.address,
         schedule=p.schedule.value,
@@ -285,9 +318,45 @@ def put_profile(p: SettlementProfile) -> None:
         fee_fixed=p.fee_fixed,
         address_changed_at=p.address_changed_at,
         address_changed_by=p.address_changed_by,
+        address_confirmed_by=p.address_confirmed_by,
+        address_confirmed_at=p.address_confirmed_at,
         updated_at=p.updated_at,
         updated_by=p.updated_by,
-    ).save()
+    )
+    audit.transact(lambda tx: tx.save(item), [entry])
+
+
+def confirm_address(merchant_id: str, address: str, confirmer: str, when: int) -> bool:
+    """The second admin's confirmation of ``address``: False when the profile's address
+    is another one by now, is confirmed already, or was set by ``confirmer``."""
+    dm.bind()
+    model = dm.SettlementProfileModel
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            model(merchant_id),
+            actions=[
+                model.address_confirmed_by.set(confirmer),
+                model.address_confirmed_at.set(when),
+            ],
+            condition=(model.address == address)
+            & model.address_confirmed_by.does_not_exist()
+            & (model.address_changed_by != confirmer),
+        )
+
+    entry = audit.AuditEntry(
+        "settlement.address_confirmed",
+        f"merchant:{merchant_id}",
+        after={"address": address, "confirmed_by": confirmer},
+        merchant_id=merchant_id,
+    )
+    try:
+        audit.transact(write, [entry])
+    except TransactWriteError as exc:
+        if ledger_repo.reason_codes(exc):
+            return False
+        raise
+    return True
 
 
 def _profile(i: dm.SettlementProfileModel) -> SettlementProfile:
@@ -300,6 +369,8 @@ def _profile(i: dm.SettlementProfileModel) -> SettlementProfile:
         fee_fixed=int(i.fee_fixed) if i.fee_fixed is not None else None,
         address_changed_at=int(i.address_changed_at or 0),
         address_changed_by=i.address_changed_by or "",
+        address_confirmed_by=i.address_confirmed_by,
+        address_confirmed_at=int(i.address_confirmed_at) if i.address_confirmed_at else None,
         updated_at=int(i.updated_at),
         updated_by=i.updated_by,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
+from shared.dal import audit
 from shared.dal import models as m
 from shared.dal._base import bind, is_condition_failure
 from shared.models.domain import (
@@ -30,9 +32,25 @@ def _endpoint(item: m.WebhookEndpointModel) -> WebhookEndpoint:
     )
 
 
+def _audited(
+    write: Any, action: str, endpoint_id: str, merchant_id: str | None, **after: Any
+) -> bool:
+    """Commit ``write`` with its audit record; False when its condition failed."""
+    entry = audit.AuditEntry(
+        action, f"webhook_endpoint:{endpoint_id}", after=after or None, merchant_id=merchant_id
+    )
+    try:
+        audit.transact(write, [entry])
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
 def put_endpoint(e: WebhookEndpoint) -> None:
     bind()
-    m.WebhookEndpointModel(
+    item = m.WebhookEndpointModel(
         e.endpoint_id,
         merchant_id=e.merchant_id,
         url=e.url,
@@ -40,7 +58,18 @@ def put_endpoint(e: WebhookEndpoint) -> None:
         created_at=e.created_at,
         status=e.status,
         secret_ciphertext=e.secret_ciphertext,
-    ).save(condition=m.WebhookEndpointModel.endpoint_id.does_not_exist())
+    )
+    audit.transact(
+        lambda tx: tx.save(item, condition=m.WebhookEndpointModel.endpoint_id.does_not_exist()),
+        [
+            audit.AuditEntry(
+                "webhook_endpoint.created",
+                f"webhook_endpoint:{e.endpoint_id}",
+                after={"url": e.url, "events": e.events, "status": e.status},
+                merchant_id=e.merchant_id,
+            )
+        ],
+    )
 
 
 def endpoints_by_id(endpoint_ids: Iterable[str]) -> dict[str, WebhookEndpoint]:
@@ -67,34 +96,40 @@ def rotate_endpoint_secret(
 ) -> bool:
     """Swap in a new secret; the old one keeps signing until ``old_until``."""
     bind()
-    try:
-        m.WebhookEndpointModel(endpoint_id).update(
+    model = m.WebhookEndpointModel
+    return _audited(
+        lambda tx: tx.update(
+            model(endpoint_id),
             actions=[
-                m.WebhookEndpointModel.secret_ciphertext.set(new_ciphertext),
-                m.WebhookEndpointModel.previous_secret_ciphertext.set(old_ciphertext),
-                m.WebhookEndpointModel.previous_secret_expires_at.set(old_until),
+                model.secret_ciphertext.set(new_ciphertext),
+                model.previous_secret_ciphertext.set(old_ciphertext),
+                model.previous_secret_expires_at.set(old_until),
             ],
             # The secret we read must still be current: two rotations cannot interleave.
-            condition=(m.WebhookEndpointModel.merchant_id == merchant_id)
-            & (m.WebhookEndpointModel.secret_ciphertext == old_ciphertext),
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+            condition=(model.merchant_id == merchant_id)
+            & (model.secret_ciphertext == old_ciphertext),
+        ),
+        "webhook_endpoint.secret_rotated",
+        endpoint_id,
+        merchant_id,
+        previous_secret_expires_at=old_until,
+    )
 
 
 def set_endpoint_status(endpoint_id: str, status: str) -> None:
     bind()
-    try:
-        m.WebhookEndpointModel(endpoint_id).update(
-            actions=[m.WebhookEndpointModel.status.set(status)],
-            condition=m.WebhookEndpointModel.endpoint_id.exists(),
-        )
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise
+    model = m.WebhookEndpointModel
+    _audited(
+        lambda tx: tx.update(
+            model(endpoint_id),
+            actions=[model.status.set(status)],
+            condition=model.endpoint_id.exists(),
+        ),
+        f"webhook_endpoint.{status}",
+        endpoint_id,
+        None,
+        status=status,
+    )
 
 
 def mark_endpoint_failing(endpoint_id: str, since: int | None) -> None:
@@ -115,12 +150,12 @@ def mark_endpoint_failing(endpoint_id: str, since: int | None) -> None:
 
 def delete_endpoint(endpoint_id: str, merchant_id: str) -> bool:
     bind()
-    try:
-        m.WebhookEndpointModel(endpoint_id).delete(
-            condition=m.WebhookEndpointModel.merchant_id == merchant_id
-        )
-    except Exception as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return _audited(
+        lambda tx: tx.delete(
+            m.WebhookEndpointModel(endpoint_id),
+            condition=m.WebhookEndpointModel.merchant_id == merchant_id,
+        ),
+        "webhook_endpoint.deleted",
+        endpoint_id,
+        merchant_id,
+    )

@@ -12,16 +12,15 @@ A posting writes, all or nothing:
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from shared.dal import audit
 from shared.dal import ledger_models as lm
-from shared.dal._base import connection
+from shared.dal._base import reason_codes as reason_codes  # re-exported
 from shared.models.ledger import (
     Account,
     Entry,
@@ -35,10 +34,6 @@ from shared.models.ledger import (
     Side,
     entries_of,
 )
-
-# Concurrent transactions on the same balance item are cancelled with
-# "TransactionConflict" (nothing written); they are retried here with jittered backoff.
-CONFLICT_RETRIES = 4
 
 
 class DynamoLedgerRepository:
@@ -94,6 +89,7 @@ def add_to_transaction(tx: TransactWrite, posting: Posting) -> None:
     (``shared.dal.payments.commit``), so a final transfer and its credit commit together. A
     taken journal id then cancels the caller's whole transaction (a ConditionalCheckFailed)."""
     lm.bind()
+    audit.note(tx, _audit_entry(posting))
     tx.save(
         lm.LedgerJournalModel(
             posting.journal_id,
@@ -147,6 +143,22 @@ def add_to_transaction(tx: TransactWrite, posting: Posting) -> None:
             ),
             condition=lm.LedgerEntryModel.entry_key.does_not_exist(),
         )
+
+
+def _audit_entry(posting: Posting) -> audit.AuditEntry:
+    """Every posting is a money movement (credit, sweep, payout, refund, cold move, gas):
+    its legs are the record."""
+    after: dict[str, Any] = {
+        "legs": [[leg.account.key, leg.side.value, str(leg.amount)] for leg in posting.legs]
+    }
+    if posting.closes_payout is not None:
+        after["closes"] = posting.closes_payout
+    return audit.AuditEntry(
+        f"ledger.{posting.kind.value}",
+        f"journal:{posting.journal_id}",
+        after=after,
+        merchant_id=posting.merchant_id,
+    )
 
 
 # ---- mapping ----------------------------------------------------------------------------
@@ -207,29 +219,8 @@ def _entry(item: lm.LedgerEntryModel) -> Entry:
 
 
 def transact(write: Callable[[TransactWrite], None]) -> None:
-    """One TransactWriteItems built by ``write``; retried with jittered backoff while
-    DynamoDB cancels it for a "TransactionConflict" alone (nothing was written). A
-    failed condition raises the TransactWriteError (see :func:`reason_codes`)."""
-    for attempt in range(CONFLICT_RETRIES + 1):
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                write(tx)
-            return
-        except TransactWriteError as exc:
-            codes = reason_codes(exc)
-            conflict_only = "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
-            if conflict_only and attempt < CONFLICT_RETRIES:
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
-                continue
-            raise
-
-
-def reason_codes(exc: TransactWriteError) -> set[str]:
-    """Cancellation reason codes; the message when the SDK gave no structured reasons."""
-    cause: Any = getattr(exc, "cause", None)
-    reasons = getattr(cause, "cancellation_reasons", None) or []
-    codes = {r.code for r in reasons if r is not None and r.code and r.code != "None"}
-    if codes:
-        return codes
-    message = str(getattr(exc, "cause_response_message", "") or exc)
-    return {c for c in ("ConditionalCheckFailed", "TransactionConflict") if c in message}
+    """One TransactWriteItems built by ``write``, with the audit records of what it
+    writes (``shared.dal.audit.transact``: retried while DynamoDB cancels it for a
+    "TransactionConflict" alone). A failed condition raises the TransactWriteError
+    (see :func:`reason_codes`)."""
+    audit.transact(write)

@@ -1,21 +1,50 @@
-"""Merchants and their API keys (a merchant is created together with its first key)."""
+"""Merchants and their API keys (a merchant is created together with its first key).
+Every change is written with its audit record (``shared.dal.audit``) and, where the
+merchant is told, its event."""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from collections.abc import Sequence
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from shared.dal import audit
 from shared.dal import models as m
-from shared.dal._base import bind, connection, is_condition_failure, take
-from shared.models.domain import (
-    ApiKey,
-    Merchant,
-)
+from shared.dal._base import bind, is_condition_failure, take
+from shared.dal.events import event_item
+from shared.models.domain import ApiKey, Event, Merchant
+
+
+def _changed(write: Any, entries: Sequence[audit.AuditEntry]) -> bool:
+    """Commit ``write`` with ``entries``; False when one of its conditions failed."""
+    try:
+        audit.transact(write, entries)
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def _with_events(tx: TransactWrite, events: Sequence[Event]) -> None:
+    for event in events:
+        tx.save(event_item(event), condition=m.EventModel.event_id.does_not_exist())
+
+
+def _key_fields(key: ApiKey) -> dict[str, Any]:
+    return {
+        "status": key.status,
+        "ip_allowlist": key.ip_allowlist,
+        "created_by": key.created_by,
+    }
 
 
 def put_merchant(merchant: Merchant, first_key: ApiKey) -> None:
     bind()
-    with TransactWrite(connection=connection()) as tx:
+
+    def write(tx: TransactWrite) -> None:
         tx.save(
             m.MerchantModel(
                 merchant.merchant_id,
@@ -27,6 +56,37 @@ def put_merchant(merchant: Merchant, first_key: ApiKey) -> None:
         )
         tx.save(_key_item(first_key), condition=m.ApiKeyModel.key_id.does_not_exist())
 
+    target = f"merchant:{merchant.merchant_id}"
+    audit.transact(
+        write,
+        [
+            audit.AuditEntry(
+                "merchant.created",
+                target,
+                after={"name": merchant.name, "first_key": first_key.key_id},
+                merchant_id=merchant.merchant_id,
+            ),
+            audit.AuditEntry(
+                "api_key.created",
+                f"api_key:{first_key.key_id}",
+                after=_key_fields(first_key),
+                merchant_id=merchant.merchant_id,
+            ),
+        ],
+    )
+
+
+def _merchant(item: m.MerchantModel) -> Merchant:
+    return Merchant(
+        merchant_id=item.merchant_id,
+        name=item.name,
+        created_at=int(item.created_at),
+        status=item.status,
+        status_reason=item.status_reason,
+        status_changed_at=int(item.status_changed_at) if item.status_changed_at else None,
+        underpay_tolerance_bps=int(item.underpay_tolerance_bps or 0),
+    )
+
 
 def get_merchant(merchant_id: str) -> Merchant | None:
     bind()
@@ -34,27 +94,64 @@ def get_merchant(merchant_id: str) -> Merchant | None:
         item = m.MerchantModel.get(merchant_id)
     except DoesNotExist:
         return None
-    return Merchant(
-        merchant_id=item.merchant_id,
-        name=item.name,
-        created_at=int(item.created_at),
-        status=item.status,
-        underpay_tolerance_bps=int(item.underpay_tolerance_bps or 0),
-    )
+    return _merchant(item)
 
 
-def set_underpay_tolerance(merchant_id: str, bps: int) -> bool:
+def set_underpay_tolerance(merchant_id: str, bps: int, before: int) -> bool:
     bind()
-    try:
-        m.MerchantModel(merchant_id).update(
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            m.MerchantModel(merchant_id),
             actions=[m.MerchantModel.underpay_tolerance_bps.set(bps)],
             condition=m.MerchantModel.merchant_id.exists(),
         )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+
+    entry = audit.AuditEntry(
+        "merchant.updated",
+        f"merchant:{merchant_id}",
+        before={"underpay_tolerance_bps": before},
+        after={"underpay_tolerance_bps": bps},
+        merchant_id=merchant_id,
+    )
+    return _changed(write, [entry])
+
+
+def set_status(
+    merchant_id: str,
+    status: str,
+    expected: str,
+    reason: str | None,
+    when: int,
+    events: Sequence[Event],
+) -> bool:
+    """``expected`` → ``status`` (suspend, resume); False when the merchant was not in
+    ``expected`` (or does not exist)."""
+    bind()
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            m.MerchantModel(merchant_id),
+            actions=[
+                m.MerchantModel.status.set(status),
+                m.MerchantModel.status_changed_at.set(when),
+                m.MerchantModel.status_reason.set(reason)
+                if reason
+                else m.MerchantModel.status_reason.remove(),
+            ],
+            condition=m.MerchantModel.merchant_id.exists() & (m.MerchantModel.status == expected),
+        )
+        _with_events(tx, events)
+
+    action = "merchant.suspended" if status == "suspended" else "merchant.resumed"
+    entry = audit.AuditEntry(
+        action,
+        f"merchant:{merchant_id}",
+        before={"status": expected},
+        after={"status": status, "reason": reason},
+        merchant_id=merchant_id,
+    )
+    return _changed(write, [entry])
 
 
 def list_merchants(limit: int, after: int | None) -> tuple[list[Merchant], bool]:
@@ -65,10 +162,7 @@ def list_merchants(limit: int, after: int | None) -> tuple[list[Merchant], bool]
         scan_index_forward=False,
         limit=limit + 1,
     )
-    items = [
-        Merchant(merchant_id=i.merchant_id, name=i.name, created_at=int(i.created_at))
-        for i in take(query, limit + 1)
-    ]
+    items = [_merchant(i) for i in take(query, limit + 1)]
     return items[:limit], len(items) > limit
 
 
@@ -81,12 +175,39 @@ def _key_item(key: ApiKey) -> m.ApiKeyModel:
         secret_ciphertext=key.secret_ciphertext,
         ip_allowlist=key.ip_allowlist,
         revoked_at=key.revoked_at,
+        created_by=key.created_by or None,
+        approved_by=key.approved_by,
     )
 
 
-def put_api_key(key: ApiKey) -> None:
+def put_api_key(key: ApiKey, events: Sequence[Event] = ()) -> None:
     bind()
-    _key_item(key).save(condition=m.ApiKeyModel.key_id.does_not_exist())
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(_key_item(key), condition=m.ApiKeyModel.key_id.does_not_exist())
+        _with_events(tx, events)
+
+    entry = audit.AuditEntry(
+        "api_key.created",
+        f"api_key:{key.key_id}",
+        after=_key_fields(key),
+        merchant_id=key.merchant_id,
+    )
+    audit.transact(write, [entry])
+
+
+def _key(item: m.ApiKeyModel, with_secret: bool) -> ApiKey:
+    return ApiKey(
+        key_id=item.key_id,
+        merchant_id=item.merchant_id,
+        created_at=int(item.created_at),
+        status=item.status,
+        secret_ciphertext=item.secret_ciphertext if with_secret else "",
+        ip_allowlist=list(item.ip_allowlist or []),
+        revoked_at=int(item.revoked_at) if item.revoked_at is not None else None,
+        created_by=item.created_by or "",
+        approved_by=item.approved_by,
+    )
 
 
 def get_api_key(key_id: str) -> ApiKey | None:
@@ -95,42 +216,58 @@ def get_api_key(key_id: str) -> ApiKey | None:
         item = m.ApiKeyModel.get(key_id, consistent_read=True)
     except DoesNotExist:
         return None
-    return ApiKey(
-        key_id=item.key_id,
-        merchant_id=item.merchant_id,
-        created_at=int(item.created_at),
-        status=item.status,
-        secret_ciphertext=item.secret_ciphertext,
-        ip_allowlist=list(item.ip_allowlist or []),
-        revoked_at=int(item.revoked_at) if item.revoked_at is not None else None,
-    )
+    return _key(item, with_secret=True)
 
 
 def list_api_keys(merchant_id: str) -> list[ApiKey]:
     bind()
-    return [
-        ApiKey(
-            key_id=i.key_id,
-            merchant_id=i.merchant_id,
-            created_at=int(i.created_at),
-            status=i.status,
-            revoked_at=int(i.revoked_at) if i.revoked_at is not None else None,
+    return [_key(i, with_secret=False) for i in m.ApiKeyModel.by_merchant.query(merchant_id)]
+
+
+def approve_api_key(
+    key_id: str, merchant_id: str, approver: str, events: Sequence[Event] = ()
+) -> bool:
+    """pending_approval → active by ``approver``, who is not the key's creator (the
+    condition holds that even against a racing writer); False otherwise."""
+    bind()
+    key = m.ApiKeyModel
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            key(key_id),
+            actions=[key.status.set("active"), key.approved_by.set(approver)],
+            condition=(key.merchant_id == merchant_id)
+            & (key.status == "pending_approval")
+            & (key.created_by != approver),
         )
-        for i in m.ApiKeyModel.by_merchant.query(merchant_id)
-    ]
+        _with_events(tx, events)
+
+    entry = audit.AuditEntry(
+        "api_key.approved",
+        f"api_key:{key_id}",
+        before={"status": "pending_approval"},
+        after={"status": "active", "approved_by": approver},
+        merchant_id=merchant_id,
+    )
+    return _changed(write, [entry])
 
 
 def revoke_api_key(key_id: str, merchant_id: str, when: int) -> bool:
     """Revoke; False when the key does not exist or belongs to another merchant."""
     bind()
-    item = m.ApiKeyModel(key_id)
-    try:
-        item.update(
-            actions=[m.ApiKeyModel.status.set("revoked"), m.ApiKeyModel.revoked_at.set(when)],
-            condition=m.ApiKeyModel.merchant_id == merchant_id,
+    key = m.ApiKeyModel
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            key(key_id),
+            actions=[key.status.set("revoked"), key.revoked_at.set(when)],
+            condition=key.merchant_id == merchant_id,
         )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+
+    entry = audit.AuditEntry(
+        "api_key.revoked",
+        f"api_key:{key_id}",
+        after={"status": "revoked"},
+        merchant_id=merchant_id,
+    )
+    return _changed(write, [entry])

@@ -47,6 +47,8 @@ class MerchantModel(_Base):
     name = UnicodeAttribute()
     created_at = NumberAttribute()
     status = UnicodeAttribute(default="active")
+    status_reason = UnicodeAttribute(null=True)
+    status_changed_at = NumberAttribute(null=True)
     underpay_tolerance_bps = NumberAttribute(default=0)
     by_created = MerchantsByCreated()
 
@@ -71,6 +73,8 @@ class ApiKeyModel(_Base):
     secret_ciphertext = UnicodeAttribute()
     ip_allowlist = ListAttribute(of=UnicodeAttribute, default=list)
     revoked_at = NumberAttribute(null=True)
+    created_by = UnicodeAttribute(null=True)
+    approved_by = UnicodeAttribute(null=True)
     by_merchant = ApiKeysByMerchant()
 
 
@@ -397,6 +401,8 @@ class SystemModel(_Base):
     data_json = UnicodeAttribute(null=True)
     queue = ListAttribute(of=UnicodeAttribute, null=True)
     updated_at = NumberAttribute(null=True)
+    # ADMIN_SIGN_OUTS: username -> unix time of that admin's last sign-out
+    signed_out = MapAttribute(null=True)  # type: ignore[var-annotated]
 
 
 ALL_MODELS: tuple[type[_Base], ...] = (

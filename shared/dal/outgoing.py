@@ -35,7 +35,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from shared.dal import ledger_repo
+from shared.dal import audit, ledger_repo
 from shared.dal import models as m
 from shared.dal._base import Binder, bind, connection, is_condition_failure
 from shared.errors import ConcurrentUpdate
@@ -514,8 +514,7 @@ def post_alone(posting: Posting) -> None:
     (``Ledger.explain_rejection``: a replay, or a typed error)."""
     _bind()
     try:
-        with TransactWrite(connection=connection()) as tx:
-            ledger_repo.add_to_transaction(tx, posting)
+        audit.transact(lambda tx: ledger_repo.add_to_transaction(tx, posting))
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise ConcurrentUpdate(posting.journal_id) from exc
@@ -576,15 +575,23 @@ def finish_sweep(
     ]
     if error:
         actions.append(m.OutgoingModel.error.set(error[:500]))
+    finished = audit.AuditEntry(
+        f"sweep.{state.lower()}",
+        f"sweep:{sweep_id}",
+        after={"state": state, "amount": str(amount), "fee_wei": str(fee_wei), "error": error},
+    )
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            m.OutgoingModel(sweep_id),
+            actions=actions,
+            condition=m.OutgoingModel.state.is_in("PENDING", "SIGNED", "BROADCAST"),
+        )
+        for posting in postings:
+            ledger_repo.add_to_transaction(tx, posting)
+
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(
-                m.OutgoingModel(sweep_id),
-                actions=actions,
-                condition=m.OutgoingModel.state.is_in("PENDING", "SIGNED", "BROADCAST"),
-            )
-            for posting in postings:
-                ledger_repo.add_to_transaction(tx, posting)
+        audit.transact(write, [finished])
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise ConcurrentUpdate(sweep_id) from exc

@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from shared import actor
+from shared.dal import audit, ledger_repo
 from shared.dal import events as event_repo
-from shared.dal import ledger_repo
 from shared.dal import models as m
 from shared.dal import transfers as transfer_repo
-from shared.dal._base import bind, connection, created_key, is_condition_failure, take
+from shared.dal._base import bind, created_key, is_condition_failure, take
 from shared.errors import ConcurrentUpdate
 from shared.models.domain import (
     Event,
@@ -83,7 +84,14 @@ def _payment(item: m.PaymentModel) -> Payment:
 def insert_payment(payment: Payment) -> None:
     """Payment and its deposit address, together or not at all."""
     bind()
-    with TransactWrite(connection=connection()) as tx:
+    created = audit.AuditEntry(
+        "payment.created",
+        f"payment:{payment.payment_id}",
+        after={"amount": str(payment.amount), "address": payment.address},
+        merchant_id=payment.merchant_id,
+    )
+
+    def write(tx: TransactWrite) -> None:
         tx.save(_payment_item(payment), condition=m.PaymentModel.payment_id.does_not_exist())
         tx.save(
             m.AddressModel(
@@ -96,6 +104,8 @@ def insert_payment(payment: Payment) -> None:
             ),
             condition=m.AddressModel.address.does_not_exist(),
         )
+
+    audit.transact(write, [created])
 
 
 def get_payment(payment_id: str, with_transfers: bool = True) -> Payment | None:
@@ -187,39 +197,54 @@ class PaymentChange:
     sweep_due: int = 0
 
 
+def _status_entry(p: Payment) -> audit.AuditEntry:
+    return audit.AuditEntry(
+        f"payment.{p.status.value}",
+        f"payment:{p.payment_id}",
+        after={"status": p.status.value},
+        merchant_id=p.merchant_id,
+    )
+
+
 def commit(change: PaymentChange) -> None:
     """Raise ConcurrentUpdate when the payment moved on or a new transfer already exists."""
     bind()
     p = change.payment
+    # A change a caller asked for through an API (a merchant cancels) is audited here;
+    # the scanner's own status changes are recorded by their postings and events.
+    requested = [] if actor.current().kind == "system" else [_status_entry(p)]
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(_payment_item(p), condition=m.PaymentModel.version == p.version - 1)
+        for t in change.new_transfers:
+            tx.save(
+                transfer_repo.transfer_item(t),
+                condition=m.TransferModel.transfer_id.does_not_exist(),
+            )
+        for t, prior in change.updated_transfers:
+            tx.save(
+                transfer_repo.transfer_item(t), condition=m.TransferModel.status == prior.value
+            )
+        for e in change.events:
+            tx.save(event_repo.event_item(e), condition=m.EventModel.event_id.does_not_exist())
+        for posting in change.postings:
+            ledger_repo.add_to_transaction(tx, posting)
+        if change.sweep_due > 0:
+            tx.update(
+                m.AddressModel(p.address.lower()),
+                actions=[
+                    m.AddressModel.sweep_due.set("due"),
+                    m.AddressModel.sweep_amount.add(change.sweep_due),
+                ],
+            )
+        if change.deactivate_address:
+            tx.update(
+                m.AddressModel(p.address.lower()),
+                actions=[m.AddressModel.active.set(False)],
+            )
+
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(_payment_item(p), condition=m.PaymentModel.version == p.version - 1)
-            for t in change.new_transfers:
-                tx.save(
-                    transfer_repo.transfer_item(t),
-                    condition=m.TransferModel.transfer_id.does_not_exist(),
-                )
-            for t, prior in change.updated_transfers:
-                tx.save(
-                    transfer_repo.transfer_item(t), condition=m.TransferModel.status == prior.value
-                )
-            for e in change.events:
-                tx.save(event_repo.event_item(e), condition=m.EventModel.event_id.does_not_exist())
-            for posting in change.postings:
-                ledger_repo.add_to_transaction(tx, posting)
-            if change.sweep_due > 0:
-                tx.update(
-                    m.AddressModel(p.address.lower()),
-                    actions=[
-                        m.AddressModel.sweep_due.set("due"),
-                        m.AddressModel.sweep_amount.add(change.sweep_due),
-                    ],
-                )
-            if change.deactivate_address:
-                tx.update(
-                    m.AddressModel(p.address.lower()),
-                    actions=[m.AddressModel.active.set(False)],
-                )
+        audit.transact(write, requested)
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             raise ConcurrentUpdate(p.payment_id) from exc

@@ -8,6 +8,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
+from shared.dal import audit
 from shared.dal import models as m
 from shared.dal._base import bind, is_condition_failure
 from shared.errors import ConcurrentUpdate
@@ -105,8 +106,18 @@ def enqueue_rescan(from_block: int, to_block: int, requested_by: str, now: int) 
     bind()
     entry = json.dumps({"from": from_block, "to": to_block, "by": requested_by, "at": now})
     # list_append onto if_not_exists(queue, []): concurrent requests never overwrite each other.
-    m.SystemModel(RESCAN_QUEUE).update(
-        actions=[m.SystemModel.queue.set((m.SystemModel.queue | []).append([entry]))]
+    audit.transact(
+        lambda tx: tx.update(
+            m.SystemModel(RESCAN_QUEUE),
+            actions=[m.SystemModel.queue.set((m.SystemModel.queue | []).append([entry]))],
+        ),
+        [
+            audit.AuditEntry(
+                "chain.rescan_requested",
+                f"blocks:{from_block}-{to_block}",
+                after={"from_block": from_block, "to_block": to_block},
+            )
+        ],
     )
 
 
@@ -160,3 +171,28 @@ def release_lease(name: str, owner: str) -> None:
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise
+
+
+ADMIN_SIGN_OUTS = "admin_sign_outs"
+
+
+def record_sign_out(username: str, when: int) -> None:
+    """Tokens of ``username`` issued at or before ``when`` are refused from now on
+    (Cognito's global sign-out revokes refresh tokens, not the ID tokens in hand)."""
+    bind()
+    item = m.SystemModel(ADMIN_SIGN_OUTS)
+    try:
+        item.update(
+            actions=[m.SystemModel.signed_out.set({})],
+            condition=m.SystemModel.signed_out.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
+    item.update(actions=[m.SystemModel.signed_out[username].set(when)])
+
+
+def signed_out_at(username: str) -> int | None:
+    found = get_system(ADMIN_SIGN_OUTS)
+    value = (found.signed_out.as_dict() if found and found.signed_out else {}).get(username)
+    return int(value) if value is not None else None

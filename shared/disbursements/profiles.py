@@ -1,5 +1,6 @@
 """Settlement profiles: where a merchant's payouts go, on which schedule, at which fee.
-A new address is announced to the operators and the merchant at once (docs/adr/0013)."""
+A new address is announced to the operators and the merchant at once (docs/adr/0013),
+and no payout goes to it until a second admin confirms it (docs/adr/0019)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from shared.alerts import raise_alert
 from shared.dal import disbursements as store
 from shared.dal import events as event_repo
 from shared.dal import merchants as merchant_repo
+from shared.dal.audit import AuditEntry
 from shared.disbursements.destinations import checked_destination
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import FourEyes, InvalidState, NotFound, ValidationFailed
 from shared.events import outbox
 from shared.models.domain import Event, PayoutSchedule, SettlementProfile
 
@@ -39,6 +41,8 @@ def set_profile(
     profile = SettlementProfile(
         merchant_id=merchant_id,
         address=destination,
+        address_confirmed_by=None if changed or previous is None else previous.address_confirmed_by,
+        address_confirmed_at=None if changed or previous is None else previous.address_confirmed_at,
         # Payouts to a new address wait for a second admin until the cool-down ends.
         address_changed_at=now if previous is None or changed else previous.address_changed_at,
         address_changed_by=admin if previous is None or changed else previous.address_changed_by,
@@ -49,7 +53,30 @@ def set_profile(
         updated_at=now,
         updated_by=admin,
     )
-    store.put_profile(profile)
+    fields = {
+        "address": profile.address,
+        "schedule": profile.schedule.value,
+        "threshold": profile.threshold,
+        "fee_bps": profile.fee_bps,
+        "fee_fixed": profile.fee_fixed,
+    }
+    before = None
+    if previous is not None:
+        before = {
+            "address": previous.address,
+            "schedule": previous.schedule.value,
+            "threshold": previous.threshold,
+            "fee_bps": previous.fee_bps,
+            "fee_fixed": previous.fee_fixed,
+        }
+    entry = AuditEntry(
+        "settlement.address_set" if changed else "settlement.profile_updated",
+        f"merchant:{merchant_id}",
+        before=before,
+        after=fields,
+        merchant_id=merchant_id,
+    )
+    store.put_profile(profile, entry)
     logger.info(
         "settlement profile set",
         extra={"merchant_id": merchant_id, "address": profile.address, "by": admin},
@@ -87,6 +114,26 @@ def _announce_address_change(profile: SettlementProfile, previous: str | None) -
     )
     event_repo.put_event(event, outbox=True)
     outbox.publish([event])
+
+
+def confirm_address(merchant_id: str, admin: str) -> SettlementProfile:
+    """A second admin confirms the profile's address: payouts may go to it from now on."""
+    profile = get_profile(merchant_id)
+    if profile.address_confirmed_by is not None:
+        raise InvalidState(f"{profile.address} is confirmed already")
+    if profile.address_changed_by == admin:
+        raise FourEyes("the admin who set a settlement address cannot confirm it")
+    if not store.confirm_address(merchant_id, profile.address, admin, ids.now()):
+        raise InvalidState("the settlement address changed meanwhile; read it and retry")
+    raise_alert(
+        "settlement_address_confirmed",
+        "settlement address confirmed",
+        merchant_id=merchant_id,
+        address=profile.address,
+        set_by=profile.address_changed_by,
+        confirmed_by=admin,
+    )
+    return get_profile(merchant_id)
 
 
 def require_merchant(merchant_id: str) -> None:

@@ -69,6 +69,8 @@ def _scheduled_payouts(now: int, report: ScheduleReport) -> None:
         # One daily payout per merchant and day; later funds wait for tomorrow.
         _try_payout(profile.merchant_id, _id("po", profile.merchant_id, day), report)
     for profile in store.scheduled_profiles(PayoutSchedule.THRESHOLD):
+        if profile.address_confirmed_by is None:
+            continue  # request_payout would refuse it too; not worth a balance read
         available = ledger.default().merchant_balance(profile.merchant_id).available
         if profile.threshold is None or available < profile.threshold:
             continue

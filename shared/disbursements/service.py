@@ -26,9 +26,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared import aws, config, ids, ledger
+from shared import actor, aws, config, ids, ledger
 from shared.alerts import raise_alert
 from shared.dal import disbursements as store
+from shared.dal import merchants as merchant_repo
 from shared.dal import payments as payment_repo
 from shared.dal.disbursements import DisbursementChange, RefundCap, RefundVolume
 from shared.disbursements import waiting
@@ -38,9 +39,10 @@ from shared.disbursements.profiles import require_merchant
 from shared.errors import (
     ConcurrentUpdate,
     Conflict,
-    Forbidden,
+    FourEyes,
     IdempotencyConflict,
     InvalidState,
+    MerchantSuspended,
     NotFound,
     ValidationFailed,
 )
@@ -71,6 +73,10 @@ class NoSettlementAddress(Conflict):
     code = "no_settlement_address"
 
 
+class AddressUnconfirmed(Conflict):
+    code = "settlement_address_unconfirmed"
+
+
 class AmountTooSmall(ValidationFailed):
     code = "amount_too_small"
 
@@ -90,9 +96,7 @@ class BalanceTooLow(Conflict):
         )
 
 
-class SameApprover(Forbidden):
-    code = "four_eyes"
-
+SameApprover = FourEyes  # the requester, the address setter, the key's creator
 
 # ---- creation ------------------------------------------------------------------------------
 
@@ -116,6 +120,15 @@ def request_payout(
     if profile is None:
         require_merchant(merchant_id)
         raise NoSettlementAddress(f"merchant {merchant_id} has no settlement address")
+    if profile.address_confirmed_by is None:
+        # Manual, daily or threshold: no payout goes to an address one admin chose alone.
+        raise AddressUnconfirmed(
+            f"settlement address {profile.address} waits for a second admin's confirmation "
+            f"(POST /admin/merchants/{merchant_id}/settlement/confirm)"
+        )
+    merchant = merchant_repo.get_merchant(merchant_id)
+    if merchant is not None and merchant.status == "suspended":
+        raise MerchantSuspended(f"merchant {merchant_id} is suspended: its payouts wait")
     available = ledger.default().merchant_balance(merchant_id).available
     gross = available if amount is None else amount
     if gross > available:
@@ -261,6 +274,8 @@ def _new(
 ) -> Disbursement:
     now = ids.now()
     pending = needs_approval or gross > threshold
+    caller = actor.current()
+    by_key = caller.kind == "api_key"
     status = DisbursementStatus.PENDING_APPROVAL if pending else DisbursementStatus.QUEUED
     return Disbursement(
         disbursement_id=disbursement_id or ids.new_id(PREFIX[kind]),
@@ -275,6 +290,8 @@ def _new(
         amount=gross - fee - network_fee,
         requested_by=requested_by,
         address_set_by=address_set_by,
+        requested_key=caller.id if by_key else None,
+        key_created_by=caller.created_by if by_key else None,
         created_at=now,
         updated_at=now,
     )
@@ -334,6 +351,10 @@ def approve(disbursement_id: str, admin: str) -> Disbursement:
         raise SameApprover("a disbursement is approved by an admin other than its requester")
     if d.address_set_by == admin:
         raise SameApprover("the admin who set the settlement address cannot approve payouts to it")
+    if d.key_created_by == f"admin:{admin}":
+        raise SameApprover(
+            "the admin who created the API key that requested this cannot approve it"
+        )
     new = _moved(d, DisbursementStatus.QUEUED, decided_by=admin)
     _transition(DisbursementChange(new, expected_status=d.status))
     logger.info("disbursement approved", extra={"id": disbursement_id, "by": admin})
@@ -567,6 +588,8 @@ def to_admin_json(d: Disbursement) -> dict[str, Any]:
         "merchant_id": d.merchant_id,
         "payment_id": d.payment_id,
         "requested_by": d.requested_by,
+        "requested_key": d.requested_key,
+        "key_created_by": d.key_created_by,
         "decided_by": d.decided_by,
         "reason": d.reason,
         "gas_fee_wei": str(d.gas_fee_wei) if d.gas_fee_wei is not None else None,

@@ -4,7 +4,7 @@ handlers still shape plain dicts; these models describe those shapes."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -15,9 +15,11 @@ class ApiKeyOut(BaseModel):
     id: str
     object: Literal["api_key"] = "api_key"
     merchant_id: str
-    status: str
+    status: Literal["pending_approval", "active", "revoked"]
     created_at: int
     ip_allowlist: list[str]
+    created_by: str | None = None
+    approved_by: str | None = None
     secret: str | None = None  # only when created: shown once
 
 
@@ -38,6 +40,8 @@ class MerchantOut(BaseModel):
     object: Literal["merchant"] = "merchant"
     name: str
     created_at: int
+    status: Literal["active", "suspended"]
+    status_reason: str | None = None
     underpay_tolerance_bps: int
 
 
@@ -69,6 +73,10 @@ class SettlementProfileOut(BaseModel):
     threshold: str | None
     fee_bps: int | None
     fee_fixed: str | None
+    # pending_confirmation: no payout goes to the address until a second admin confirms it
+    address_status: Literal["pending_confirmation", "confirmed"]
+    address_set_by: str | None
+    address_confirmed_by: str | None
     updated_at: int | None
     updated_by: str | None
 
@@ -79,6 +87,8 @@ class AdminDisbursementOut(DisbursementOut):
     kind: Literal["payout", "refund", "cold_move"]
     merchant_id: str | None
     requested_by: str | None
+    requested_key: str | None = None  # the API key a refund was requested with
+    key_created_by: str | None = None  # that key's creator: never its approver
     decided_by: str | None
     reason: str | None
     gas_fee_wei: str | None
@@ -116,8 +126,70 @@ class GasFundingOut(BaseModel):
     bnb: str
 
 
+class AdminMeOut(BaseModel):
+    object: Literal["admin_user"] = "admin_user"
+    username: str
+    roles: list[Literal["viewer", "support", "finance", "admin"]]
+
+
 class RescanOut(BaseModel):
     object: Literal["rescan"] = "rescan"
     from_block: int
     to_block: int
     status: str
+
+
+class AuditActorOut(BaseModel):
+    label: str  # "admin:<username>", "api_key:<id>", "system:<function>"
+    kind: Literal["admin", "api_key", "system"]
+    id: str
+    name: str
+    roles: list[str]
+    merchant_id: str | None
+
+
+class AuditRecordOut(BaseModel):
+    id: str
+    object: Literal["audit_record"] = "audit_record"
+    chain: str
+    seq: int
+    created_at_ms: int
+    actor: AuditActorOut
+    action: str
+    target: str
+    merchant_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str
+    source_ip: str
+    prev_hash: str
+    hash: str
+
+
+class AuditList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[AuditRecordOut]
+    has_more: bool
+
+
+class AuditVerifyOut(BaseModel):
+    object: Literal["audit_verification"] = "audit_verification"
+    ok: bool
+    checked: int
+    first_break: str | None = None  # the first edited record, or the one after a gap
+    reason: str | None = None
+
+
+class AdminUserOut(BaseModel):
+    object: Literal["admin_user"] = "admin_user"
+    username: str
+    enabled: bool | None = None
+    status: str | None = None
+    roles: list[str] | None = None
+    signed_out_at: int | None = None
+
+
+class AdminUserList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[AdminUserOut]
+    has_more: bool

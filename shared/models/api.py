@@ -83,6 +83,14 @@ class DecideDisbursement(_Strict):
     reason: StrictStr = Field(default="", max_length=500)
 
 
+class SuspendMerchant(_Strict):
+    reason: StrictStr = Field(min_length=1, max_length=500)
+
+
+class SetRoles(_Strict):
+    roles: list[Literal["viewer", "support", "finance", "admin"]] = Field(max_length=4)
+
+
 class CreateApiKey(_Strict):
     ip_allowlist: list[StrictStr] = Field(default_factory=list, max_length=20)
 

@@ -32,7 +32,9 @@ class Merchant(BaseModel):
     merchant_id: str
     name: str
     created_at: int
-    status: str = "active"
+    status: str = "active"  # active | suspended (writes refused, payouts wait)
+    status_reason: str | None = None
+    status_changed_at: int | None = None
     # Accepted shortfall in basis points (50 = 0.5 %): such payments count as paid.
     underpay_tolerance_bps: int = 0
 
@@ -41,10 +43,13 @@ class ApiKey(BaseModel):
     key_id: str
     merchant_id: str
     created_at: int
-    status: str = "active"  # active | revoked
+    # pending_approval (a later key, until a second admin approves it) | active | revoked
+    status: str = "active"
     secret_ciphertext: str = ""
     ip_allowlist: list[str] = Field(default_factory=list)
     revoked_at: int | None = None
+    created_by: str = ""  # "admin:<username>" or "system:<function>"
+    approved_by: str | None = None
 
 
 class Transfer(BaseModel):
@@ -161,6 +166,9 @@ class Disbursement(BaseModel):
     amount: int
     requested_by: str  # "merchant:mer_…", "admin:<user>", "schedule", "hot_wallet_cap"
     address_set_by: str | None = None  # payouts: the admin who set the destination
+    # Requested with an API key: that key and the admin who created it (never its approver)
+    requested_key: str | None = None
+    key_created_by: str | None = None
     decided_by: str | None = None  # the approving or rejecting admin
     reason: str | None = None  # rejection or failure reason
     tx_hash: str | None = None
@@ -185,5 +193,8 @@ class SettlementProfile(BaseModel):
     fee_fixed: int | None = None
     address_changed_at: int = 0
     address_changed_by: str = ""
+    # A new address takes effect for payouts once a second admin confirms it.
+    address_confirmed_by: str | None = None
+    address_confirmed_at: int | None = None
     updated_at: int
     updated_by: str

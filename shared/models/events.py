@@ -28,11 +28,18 @@ DisbursementEventType = Literal[
     "refund.failed",
     "refund.rejected",
 ]
+# The merchant's account: keys minted and approved, suspension (docs/adr/0019).
+AccountEventType = Literal[
+    "api_key.created",
+    "api_key.approved",
+    "merchant.suspended",
+    "merchant.resumed",
+]
 # One flat Literal, not a union of three: a wrong name is then one error that lists
 # every accepted type, about the entry itself (param "events.0"), not one error per
 # union member ("events.0.literal[...]").
 SubscribableEventType = Literal[
-    PaymentEventType, DisbursementEventType, "settlement.address_changed"
+    PaymentEventType, DisbursementEventType, AccountEventType, "settlement.address_changed"
 ]
 # What the event log can be filtered by: every event type and test pings.
 EventType = Literal[SubscribableEventType, "ping"]
@@ -40,5 +47,6 @@ EVENT_TYPES: tuple[str, ...] = get_args(PaymentEventType)
 SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = (
     *EVENT_TYPES,
     *get_args(DisbursementEventType),
+    *get_args(AccountEventType),
     "settlement.address_changed",
 )

@@ -40,11 +40,17 @@ def stack() -> Iterator[dict[str, Any]]:
 
 
 def admin_headers(stack: dict[str, Any]) -> dict[str, str]:
-    """The local admin's Cognito ID token, as the console sends it."""
+    """The local admin's Cognito ID token (group ``admin``), as the console sends it."""
+    return user_headers(stack, "admin")
+
+
+def user_headers(stack: dict[str, Any], user: str) -> dict[str, str]:
+    """The ID token of one of the local stack's users: ``viewer``, ``support``,
+    ``finance``, ``finance2``, ``admin``, ``admin2`` (see ``users`` in stack.json)."""
     from shared.local import admins
 
-    admin = stack["admin"]
-    return {"Authorization": admins.id_token(stack, admin["username"], admin["password"])}
+    creds = stack["users"][user]
+    return {"Authorization": admins.id_token(stack, creds["username"], creds["password"])}
 
 
 @dataclass

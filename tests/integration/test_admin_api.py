@@ -9,7 +9,7 @@ import pytest
 
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
-from tests.integration.helpers import admin_call, create_payment, merchant_call
+from tests.integration.helpers import admin_call, as_admin, create_payment, merchant_call
 
 
 def new_merchant(name: str = "Admin Made Shop") -> tuple[dict, MerchantCreds]:  # type: ignore[type-arg]
@@ -84,7 +84,13 @@ def test_second_api_key_with_allowlist_then_revocation(stack: LocalStack) -> Non
     )
     assert reply.status == 201, reply.body
     assert reply.body["ip_allowlist"] == ["198.51.100.0/24"]
+    assert reply.body["status"] == "pending_approval"
     second = MerchantCreds(first.merchant_id, reply.body["id"], reply.body["secret"])
+    # (until a second admin approves it, it authenticates nothing)
+    assert merchant_call(second, "GET", "/v1/payments", source_ip="198.51.100.9").status == 401
+    key_path = f"/admin/merchants/{first.merchant_id}/api_keys/{second.key_id}"
+    approved = admin_call("POST", f"{key_path}/approve", authorizer=as_admin("second-admin"))
+    assert approved.status == 200, approved.body
 
     # Then the new key works from inside its network only
     inside = merchant_call(second, "GET", "/v1/payments", source_ip="198.51.100.9")

@@ -14,12 +14,15 @@ import pytest
 from shared import aws, config, ledger
 from shared.dal import disbursements as store
 from shared.disbursements import schedule
+from shared.disbursements import service as disbursements
+from shared.errors import BscpayError
 from shared.local.stack import LocalStack
 from shared.models.domain import DisbursementStatus
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
     USDT,
     admin_call,
+    as_admin,
     create_payment,
     make_final,
     merchant_call,
@@ -30,10 +33,6 @@ from tests.integration.helpers import (
 # anvil's public dev accounts #7 and #8: outside addresses a merchant or payer owns.
 SETTLEMENT_ADDRESS = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"
 PAYER_ADDRESS = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"
-
-
-def as_admin(name: str) -> dict[str, Any]:
-    return {"claims": {"sub": f"sub-{name}", "cognito:username": name}}
 
 
 @pytest.fixture
@@ -70,10 +69,19 @@ def available(merchant: MerchantCreds) -> int:
 
 def set_profile(merchant: MerchantCreds, **fields: Any) -> Any:
     """Set by the admin "setter" (who may then neither request nor approve payouts to
-    the address alone); the tests' other admins request and approve."""
+    the address alone) and confirmed by "confirmer"; the tests' other admins request
+    and approve."""
     body = {"address": SETTLEMENT_ADDRESS, **fields}
     path = f"/admin/merchants/{merchant.merchant_id}/settlement"
-    return admin_call("POST", path, body, authorizer=as_admin("setter"))
+    reply = admin_call("POST", path, body, authorizer=as_admin("setter"))
+    if reply.status == 200 and reply.body["address_status"] == "pending_confirmation":
+        confirm(merchant)  # a second admin confirms the new address: payouts may go to it
+    return reply
+
+
+def confirm(merchant: MerchantCreds) -> None:
+    path = f"/admin/merchants/{merchant.merchant_id}/settlement/confirm"
+    assert admin_call("POST", path, authorizer=as_admin("confirmer")).status == 200
 
 
 def drain_settlement_queue() -> list[dict[str, Any]]:
@@ -725,15 +733,19 @@ def test_two_admins_approving_at_once_queue_it_once(
     payout = admin_call(
         "POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}, authorizer=as_admin("ann")
     ).body
-    path = f"/admin/settlements/{payout['id']}/approve"
+
+    def approve(name: str) -> int:
+        # The service itself, from four threads: one warm Lambda container never runs
+        # two requests at once (the resolver's context is per container), four do.
+        try:
+            disbursements.approve(payout["id"], name)
+        except BscpayError as exc:
+            return exc.status
+        return 200
+
     with ThreadPoolExecutor(4) as pool:
-        replies = list(
-            pool.map(
-                lambda name: admin_call("POST", path, {}, authorizer=as_admin(name)),
-                ["bob", "cy", "dee", "eve"],
-            )
-        )
-    assert sorted(r.status for r in replies) == [200, 409, 409, 409], [r.body for r in replies]
+        statuses = list(pool.map(approve, ["bob", "cy", "dee", "eve"]))
+    assert sorted(statuses) == [200, 409, 409, 409], statuses
     messages = [b for b in drain_settlement_queue() if b.get("disbursement_id") == payout["id"]]
     assert len(messages) == 1
 
@@ -805,6 +817,7 @@ def test_one_admin_cannot_point_a_payout_at_their_address_and_approve_it(
         authorizer=as_admin("mallory"),
     )
     assert reply.status == 200
+    confirm(merchant)  # a second admin confirmed it; mallory still set it
     report = schedule.run()
     mine = [p for p in report.payouts if store.get(p).merchant_id == merchant.merchant_id]  # type: ignore[union-attr]
     assert len(mine) == 1
@@ -951,6 +964,7 @@ def test_the_admin_who_set_the_address_cannot_pay_to_it_alone_even_after_the_coo
         ).status
         == 200
     )
+    confirm(merchant)
     # When she requests a small payout herself, Then it waits for someone else
     mine = admin_call(
         "POST",

@@ -13,10 +13,8 @@ import uuid
 
 import pytest
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
-from shared.dal import ledger_repo
-from shared.dal._base import connection
+from shared.dal import audit, ledger_repo
 from shared.dal.ledger_repo import DynamoLedgerRepository
 from shared.ledger import (
     DEPOSITS,
@@ -156,14 +154,13 @@ def test_a_credit_commits_inside_the_callers_transaction(ledger: Ledger) -> None
     posting = credit_payment_posting(merchant, 3 * UNIT, transfer, created_ms=1_700_000_000_000)
 
     # When it is added to a transaction the caller commits
-    with TransactWrite(connection=connection()) as tx:
-        ledger_repo.add_to_transaction(tx, posting)
+    audit.transact(lambda tx: ledger_repo.add_to_transaction(tx, posting))
 
     # Then it is posted; and a second commit of the same credit cancels the caller's whole
     # transaction (the caller's retry then finds its own state already moved on)
     assert ledger.merchant_balance(merchant).available == 3 * UNIT
-    with pytest.raises(TransactWriteError), TransactWrite(connection=connection()) as tx:
-        ledger_repo.add_to_transaction(tx, posting)
+    with pytest.raises(TransactWriteError):
+        audit.transact(lambda tx: ledger_repo.add_to_transaction(tx, posting))
     assert ledger.merchant_balance(merchant).available == 3 * UNIT
 
 

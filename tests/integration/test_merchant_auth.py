@@ -10,7 +10,7 @@ import pytest
 from shared.admin import merchants
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
-from tests.integration.helpers import Reply, call, merchant_call, merchant_event
+from tests.integration.helpers import Reply, approved_key, call, merchant_call, merchant_event
 
 BODY = {"amount": "12.50", "order_id": "A-1"}
 
@@ -111,7 +111,7 @@ def test_revoked_key_fails_at_once(merchant: MerchantCreds) -> None:
 def test_revoking_one_key_leaves_the_merchants_other_keys_working(
     merchant: MerchantCreds,
 ) -> None:
-    key, secret = merchants.create_api_key(merchant.merchant_id, [])
+    key, secret = approved_key(merchant.merchant_id, [])
     second = MerchantCreds(merchant.merchant_id, key.key_id, secret)
 
     merchants.revoke_api_key(merchant.merchant_id, merchant.key_id)
@@ -123,7 +123,7 @@ def test_revoking_one_key_leaves_the_merchants_other_keys_working(
 def test_ip_allowlist_refuses_requests_from_elsewhere_with_403(stack: LocalStack) -> None:
     # Given a key restricted to 198.51.100.0/24
     merchant, _, _ = merchants.create_merchant("Allowlisted Shop")
-    key, secret = merchants.create_api_key(merchant.merchant_id, ["198.51.100.0/24"])
+    key, secret = approved_key(merchant.merchant_id, ["198.51.100.0/24"])
     creds = MerchantCreds(merchant.merchant_id, key.key_id, secret)
 
     # When correctly signed requests come from inside and outside that network
@@ -140,7 +140,7 @@ def test_ip_allowlist_refuses_requests_from_elsewhere_with_403(stack: LocalStack
 def test_ip_allowlist_does_not_reveal_itself_to_an_unsigned_caller(stack: LocalStack) -> None:
     # Given an allowlisted key, When a caller from outside cannot sign
     merchant, _, _ = merchants.create_merchant("Allowlisted Shop")
-    key, _ = merchants.create_api_key(merchant.merchant_id, ["198.51.100.0/24"])
+    key, _ = approved_key(merchant.merchant_id, ["198.51.100.0/24"])
     forged = MerchantCreds(merchant.merchant_id, key.key_id, "sk_wrong")
 
     # Then the answer is the plain 401, not a 403 that confirms the key exists

@@ -24,7 +24,15 @@ from shared.settlement import custody, planner
 from shared.settlement import worker as settlement
 from shared.settlement.outbound import OutboundHooks, TransferStillPending
 from tests.integration.conftest import MerchantCreds
-from tests.integration.helpers import USDT, admin_call, create_payment, make_final, pay, scan
+from tests.integration.helpers import (
+    USDT,
+    admin_call,
+    as_admin,
+    create_payment,
+    make_final,
+    pay,
+    scan,
+)
 from tests.support.rpc_proxy import ANY_METHOD, Fault, RpcProxy
 
 # anvil's public dev account #6: a merchant's own settlement address.
@@ -89,10 +97,6 @@ def _paid_deposit(stack: LocalStack, merchant: MerchantCreds, usdt: int) -> dict
 def _sweep_message(deposits: list[dict[str, Any]], salt: str) -> dict[str, Any]:
     sweep_id = planner.sweep_id([d["address"] for d in deposits], salt)
     return {"kind": "sweep", "sweep_id": sweep_id, "deposits": deposits}
-
-
-def _as_admin(name: str) -> dict[str, Any]:
-    return {"claims": {"sub": f"sub-{name}", "cognito:username": name}}
 
 
 @pytest.fixture
@@ -167,8 +171,10 @@ def test_a_payout_completes_through_the_second_endpoint_when_the_first_dies(
     deposit = _paid_deposit(stack, merchant, 10)
     settlement.handle(_sweep_message([deposit], "failover-payout"))
     path = f"/admin/merchants/{merchant.merchant_id}/settlement"
-    set_by = admin_call("POST", path, {"address": SETTLEMENT_ADDRESS}, _as_admin("setter"))
+    set_by = admin_call("POST", path, {"address": SETTLEMENT_ADDRESS}, as_admin("setter"))
     assert set_by.status == 200, set_by.body
+    confirmed = admin_call("POST", f"{path}/confirm", authorizer=as_admin("confirmer"))
+    assert confirmed.status == 200, confirmed.body
     payout = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}).body
     assert payout["status"] == "queued", payout
     hot = custody.load_keys([]).hot_wallet.address
@@ -214,8 +220,10 @@ def _queued_payout(stack: LocalStack, merchant: MerchantCreds, salt: str) -> dic
     deposit = _paid_deposit(stack, merchant, 10)
     settlement.handle(_sweep_message([deposit], salt))
     path = f"/admin/merchants/{merchant.merchant_id}/settlement"
-    set_by = admin_call("POST", path, {"address": SETTLEMENT_ADDRESS}, _as_admin("setter"))
+    set_by = admin_call("POST", path, {"address": SETTLEMENT_ADDRESS}, as_admin("setter"))
     assert set_by.status == 200, set_by.body
+    confirmed = admin_call("POST", f"{path}/confirm", authorizer=as_admin("confirmer"))
+    assert confirmed.status == 200, confirmed.body
     payout: dict[str, Any] = admin_call(
         "POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}
     ).body

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
+from shared.admin import roles
 from tools import openapi
 
+# Every route of the role table (shared/admin/roles.py, itself checked against the
+# resolver's routes), in OpenAPI's path syntax.
 ADMIN_ROUTES = {
-    "POST /admin/merchants",
-    "GET /admin/merchants",
-    "POST /admin/merchants/{merchant_id}",
-    "POST /admin/merchants/{merchant_id}/api_keys",
-    "GET /admin/merchants/{merchant_id}/api_keys",
-    "POST /admin/merchants/{merchant_id}/api_keys/{key_id}/revoke",
-    "GET /admin/payments",
-    "POST /admin/merchants/{merchant_id}/settlement",
-    "GET /admin/merchants/{merchant_id}/settlement",
-    "POST /admin/merchants/{merchant_id}/payouts",
-    "GET /admin/settlements",
-    "GET /admin/settlements/{disbursement_id}",
-    "POST /admin/settlements/{disbursement_id}/approve",
-    "POST /admin/settlements/{disbursement_id}/reject",
-    "GET /admin/treasury",
-    "POST /admin/treasury/gas_funding",
-    "POST /admin/chain/rescan",
+    rule.method + " " + re.sub(r"<([a-z_]+)>", r"{\1}", rule.path) for rule in roles.RULES
 }
 
 
