@@ -49,6 +49,20 @@ WAF_RATE_LIMIT_PER_IP_5MIN: Final = 3000
 # ---- Cognito --------------------------------------------------------------------------
 PASSWORD_MIN_LENGTH: Final = 14
 ACCESS_TOKEN_MINUTES: Final = 60
+# What the admin API asks Cognito (shared/admin/identity.py and users.py).
+ADMIN_POOL_ACTIONS: Final = (
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminListGroupsForUser",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminRemoveUserFromGroup",
+    "cognito-idp:AdminUserGlobalSignOut",
+    "cognito-idp:ListUsers",
+)
+# Roles are the pool's groups; a user may hold several (docs/adr/0019).
+ADMIN_ROLES: Final = ("viewer", "support", "finance", "admin")
+# API Gateway remembers an authorizer result at most this long: with the admin API's
+# own 60 s user check, a disabled or signed-out user is refused within a minute.
+AUTHORIZER_CACHE_S: Final = 60
 REFRESH_TOKEN_HOURS: Final = 12
 
 # ---- Monitoring -----------------------------------------------------------------------

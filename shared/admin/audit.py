@@ -86,4 +86,3 @@ def verify() -> dict[str, Any]:
     if not result.ok:
         out.update({"first_break": result.first_break, "reason": result.reason})
     return out
-

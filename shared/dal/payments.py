@@ -222,9 +222,7 @@ def commit(change: PaymentChange) -> None:
                 condition=m.TransferModel.transfer_id.does_not_exist(),
             )
         for t, prior in change.updated_transfers:
-            tx.save(
-                transfer_repo.transfer_item(t), condition=m.TransferModel.status == prior.value
-            )
+            tx.save(transfer_repo.transfer_item(t), condition=m.TransferModel.status == prior.value)
         for e in change.events:
             tx.save(event_repo.event_item(e), condition=m.EventModel.event_id.does_not_exist())
         for posting in change.postings:

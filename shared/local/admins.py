@@ -1,12 +1,17 @@
-"""Admins of the local stack (moto's Cognito), for trying the console API by hand.
+"""Console users of the local stack (moto's Cognito), for trying the admin API by hand.
 
     .venv/bin/python -m shared.local.admins token          # the local admin's ID token
-    .venv/bin/python -m shared.local.admins add bob        # a second admin (four eyes)
+    .venv/bin/python -m shared.local.admins token --as finance   # a user of stack.json
     .venv/bin/python -m shared.local.admins token bob PASSWORD
+    .venv/bin/python -m shared.local.admins add bob        # a user in the admin group
+    .venv/bin/python -m shared.local.admins add fin --role finance --role viewer
     .venv/bin/python -m shared.local.admins add bob --reset-password   # a new password
 
-Reads ``.local/stack.json`` written by ``make run``. Local only: these are throwaway
-credentials of a moto user pool that lives as long as the stack.
+``make run`` already creates one user per role plus a second admin and a second finance
+user (``users`` in ``.local/stack.json``). Roles are the groups viewer, support,
+finance, admin (docs/adr/0019). Local only: throwaway credentials of a moto user pool
+that lives as long as the stack, and MFA-less (moto has no TOTP; the deployed pool
+requires it).
 """
 
 from __future__ import annotations
@@ -69,9 +74,19 @@ def exists(stack: dict[str, Any], username: str) -> bool:
     return True
 
 
-def add(stack: dict[str, Any], username: str, reset_password: bool = False) -> str:
-    """Create an admin and return its new password. An existing admin keeps its password
-    unless ``reset_password``: running ``add`` twice must not lock anyone out silently."""
+def add(
+    stack: dict[str, Any],
+    username: str,
+    reset_password: bool = False,
+    roles: list[str] | None = None,
+) -> str:
+    """Create a user in ``roles`` (default: admin) and return its new password. An
+    existing user keeps its password unless ``reset_password``: running ``add`` twice
+    must not lock anyone out silently."""
+    groups = tuple(roles or ["admin"])
+    unknown = sorted(set(groups) - set(provision.ROLES))
+    if unknown:
+        raise AdminError(f"unknown role {unknown[0]!r}: roles are {', '.join(provision.ROLES)}")
     if not reset_password and exists(stack, username):
         raise AdminError(
             f"admin {username!r} already exists; its password is unchanged "
@@ -84,12 +99,18 @@ def add(stack: dict[str, Any], username: str, reset_password: bool = False) -> s
         stack["admin"]["user_pool_id"],
         username,
         password,
+        groups,
     )
     return password
 
 
 def run(argv: list[str], stack: dict[str, Any]) -> str:
     """The command's one line of output; AdminError for what the operator can fix."""
+    if argv[:2] == ["token", "--as"] and len(argv) == 3:
+        users = stack.get("users", {})
+        if argv[2] not in users:
+            raise AdminError(f"no local user {argv[2]!r}: one of {', '.join(users)}")
+        argv = ["token", users[argv[2]]["username"], users[argv[2]]["password"]]
     if argv[:1] == ["token"] and len(argv) in (1, 3):
         admin = stack["admin"]
         username, password = (
@@ -101,9 +122,14 @@ def run(argv: list[str], stack: dict[str, Any]) -> str:
             if _code(exc) in ("NotAuthorizedException", "UserNotFoundException"):
                 raise AdminError(f"wrong username or password for admin {username!r}") from exc
             raise
-    if argv[:1] == ["add"] and argv[2:] in ([], ["--reset-password"]) and len(argv) >= 2:
-        reset = argv[2:] == ["--reset-password"]
-        password = add(stack, argv[1], reset_password=reset)
+    if argv[:1] == ["add"] and len(argv) >= 2 and not argv[1].startswith("-"):
+        options = argv[2:]
+        reset = "--reset-password" in options
+        options = [o for o in options if o != "--reset-password"]
+        if len(options) % 2 or any(flag != "--role" for flag in options[::2]):
+            raise AdminError(__doc__ or "usage: see shared/local/admins.py")
+        roles = options[1::2] or None
+        password = add(stack, argv[1], reset_password=reset, roles=roles)
         done = "password reset" if reset else "created"
         return f"admin {argv[1]} {done}; password (shown once): {password}"
     raise AdminError(__doc__ or "usage: see shared/local/admins.py")

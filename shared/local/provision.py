@@ -145,13 +145,33 @@ def create_user_pool(endpoint: str, region: str, prefix: str) -> tuple[str, str]
     return pool_id, client_id
 
 
-def create_admin(endpoint: str, region: str, pool_id: str, username: str, password: str) -> None:
+ROLES = ("viewer", "support", "finance", "admin")  # the pool's groups (docs/adr/0019)
+
+
+def create_groups(endpoint: str, region: str, pool_id: str) -> None:
+    idp = _client("cognito-idp", endpoint, region)
+    for role in ROLES:
+        with contextlib.suppress(idp.exceptions.GroupExistsException):
+            idp.create_group(UserPoolId=pool_id, GroupName=role, Description=f"bscpay {role}")
+
+
+def create_admin(
+    endpoint: str,
+    region: str,
+    pool_id: str,
+    username: str,
+    password: str,
+    roles: tuple[str, ...] = ("admin",),
+) -> None:
+    """A console user in ``roles`` (Cognito groups), with a permanent password."""
     idp = _client("cognito-idp", endpoint, region)
     with contextlib.suppress(idp.exceptions.UsernameExistsException):
         idp.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
     idp.admin_set_user_password(
         UserPoolId=pool_id, Username=username, Password=password, Permanent=True
     )
+    for role in roles:
+        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=role)
 
 
 def create_alerts_topic(endpoint: str, region: str, prefix: str) -> str:
@@ -164,6 +184,7 @@ def provision(endpoint: str, region: str, prefix: str) -> Provisioned:
     queues = create_queues(endpoint, region, prefix)
     keys = create_keys(endpoint, region, prefix)
     pool_id, client_id = create_user_pool(endpoint, region, prefix)
+    create_groups(endpoint, region, pool_id)
     return Provisioned(
         webhook_queue_url=queues["webhooks"][0],
         webhook_dlq_url=queues["webhooks"][1],

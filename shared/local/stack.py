@@ -36,6 +36,16 @@ from shared.local.apigw import ApiGatewayEmulator, CognitoVerifier, LambdaContex
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 ADMIN_USERNAME = "admin@bscpay.local"
+# One console user per role, and a second admin and finance user for four eyes
+# (docs/adr/0019). Local only: moto's pool has no MFA.
+LOCAL_USERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "viewer": ("viewer@bscpay.local", ("viewer",)),
+    "support": ("support@bscpay.local", ("support",)),
+    "finance": ("finance@bscpay.local", ("finance",)),
+    "finance2": ("finance2@bscpay.local", ("finance",)),
+    "admin": (ADMIN_USERNAME, ("admin",)),
+    "admin2": ("admin2@bscpay.local", ("admin",)),
+}
 LOCAL_COLD_ADDRESS = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
 
 
@@ -148,10 +158,12 @@ class LocalStack:
 
         ensure_custody()
         self._prepare_settlement(chain.rpc_url)
-        admin_password = "Adm1n-" + secrets.token_urlsafe(12)
-        provision.create_admin(
-            aws_url, cfg.region, res.user_pool_id, ADMIN_USERNAME, admin_password
-        )
+        users: dict[str, dict[str, str]] = {}
+        for name, (username, roles) in LOCAL_USERS.items():
+            password = "Adm1n-" + secrets.token_urlsafe(12)
+            provision.create_admin(aws_url, cfg.region, res.user_pool_id, username, password, roles)
+            users[name] = {"username": username, "password": password}
+        admin_password = users["admin"]["password"]
         merchant, key, secret = merchants.create_merchant("Local Demo Shop")
 
         from functions.admin_api.handler import lambda_handler as admin_handler
@@ -184,6 +196,7 @@ class LocalStack:
                 "user_pool_id": res.user_pool_id,
                 "client_id": res.client_id,
             },
+            "users": users,
             "customer": {
                 "address": chain.customer_address,
                 "private_key": chain.customer_private_key,

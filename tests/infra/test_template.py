@@ -418,7 +418,7 @@ def test_admin_pool_allows_password_and_srp_sign_in_with_a_strong_policy(
         for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols")
     )
     assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
-    assert pool["Properties"]["MfaConfiguration"] == "OPTIONAL"
+    assert pool["Properties"]["MfaConfiguration"] == "ON"  # TOTP required (ADR 0019)
     (client,) = of_type(template, "AWS::Cognito::UserPoolClient").values()
     assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"} <= set(
         client["Properties"]["ExplicitAuthFlows"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import jwt
 import pytest
 
 from shared.local import admins
@@ -72,3 +73,31 @@ def test_an_unknown_admin_gets_the_same_line(stack: LocalStack) -> None:
     with pytest.raises(SystemExit) as refused:
         admins.main(["token", new_name(), "whatever"], stack.info)
     assert "wrong username or password" in str(refused.value.code)
+
+
+def test_the_stack_has_one_user_per_role_and_a_second_admin_and_finance(
+    stack: LocalStack,
+) -> None:
+    users = stack.info["users"]
+    assert set(users) == {"viewer", "support", "finance", "finance2", "admin", "admin2"}
+    assert users["admin"]["username"] == stack.info["admin"]["username"]
+    for name, expected in [
+        ("viewer", ["viewer"]),
+        ("finance2", ["finance"]),
+        ("admin2", ["admin"]),
+    ]:
+        token = admins.id_token(stack.info, users[name]["username"], users[name]["password"])
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["cognito:groups"] == expected, name
+
+
+def test_add_puts_a_user_in_the_roles_given(stack: LocalStack) -> None:
+    name = f"multi-{uuid.uuid4().hex[:8]}@example.com"
+    out = admins.run(["add", name, "--role", "finance", "--role", "viewer"], stack.info)
+    password = out.rsplit(": ", 1)[1]
+    claims = jwt.decode(
+        admins.id_token(stack.info, name, password), options={"verify_signature": False}
+    )
+    assert sorted(claims["cognito:groups"]) == ["finance", "viewer"]
+    with pytest.raises(SystemExit, match="unknown role 'root'"):
+        admins.main(["add", f"x-{name}", "--role", "root"], stack.info)

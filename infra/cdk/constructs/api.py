@@ -17,6 +17,7 @@ from infra.cdk.constants import (
     API_STAGE,
     API_THROTTLE_BURST,
     API_THROTTLE_RATE_RPS,
+    AUTHORIZER_CACHE_S,
     WAF_RATE_LIMIT_PER_IP_5MIN,
 )
 from infra.cdk.nag import acknowledge
@@ -158,7 +159,7 @@ class Api(Construct):
             authorizer_name=f"{prefix}-admins",
             cognito_user_pools=[user_pool],
             identity_source=apigw.IdentitySource.header("Authorization"),
-            results_cache_ttl=Duration.minutes(5),
+            results_cache_ttl=Duration.seconds(AUTHORIZER_CACHE_S),
         )
         admin_options = apigw.MethodOptions(
             authorizer=authorizer, authorization_type=apigw.AuthorizationType.COGNITO

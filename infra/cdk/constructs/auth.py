@@ -6,9 +6,20 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
-from infra.cdk.constants import ACCESS_TOKEN_MINUTES, PASSWORD_MIN_LENGTH, REFRESH_TOKEN_HOURS
-from infra.cdk.nag import acknowledge
+from infra.cdk.constants import (
+    ACCESS_TOKEN_MINUTES,
+    ADMIN_ROLES,
+    PASSWORD_MIN_LENGTH,
+    REFRESH_TOKEN_HOURS,
+)
 from shared import resources
+
+ROLE_DESCRIPTIONS = {
+    "viewer": "reads everything under /admin",
+    "support": "viewer + redeliveries, rescans, tolerance, suspend/resume",
+    "finance": "viewer + payouts, approvals (four eyes), gas funding",
+    "admin": "viewer + merchants, API keys, settlement addresses, users' roles",
+}
 
 
 class Auth(Construct):
@@ -38,7 +49,8 @@ class Auth(Construct):
                 temp_password_validity=Duration.days(3),
                 password_history_size=12,
             ),
-            mfa=cognito.Mfa.OPTIONAL,
+            # Every console user moves money or decides who may: TOTP at every sign-in.
+            mfa=cognito.Mfa.REQUIRED,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             # Threat protection (the old "advanced security", ENFORCED): compromised
             # credential checks and adaptive authentication for the people who can
@@ -48,13 +60,15 @@ class Auth(Construct):
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(
-            self.user_pool,
-            "AwsSolutions-COG2",
-            "MFA is OPTIONAL by design: an admin created by an operator enrolls TOTP after "
-            "the first sign-in (SMS is off), and ENFORCED threat protection challenges "
-            "risky sign-ins.",
-        )
+        # Roles (docs/adr/0019): the admin API checks a route's roles against these groups.
+        for role in ADMIN_ROLES:
+            cognito.CfnUserPoolGroup(
+                self,
+                f"{role.capitalize()}Group",
+                user_pool_id=self.user_pool.user_pool_id,
+                group_name=role,
+                description=ROLE_DESCRIPTIONS[role],
+            )
         self.console_client = self.user_pool.add_client(
             "ConsoleClient",
             user_pool_client_name=f"{prefix}-console",

@@ -20,6 +20,7 @@ from constructs import Construct
 from infra.cdk import packaging
 from infra.cdk.config import DeploymentConfig
 from infra.cdk.constants import (
+    ADMIN_POOL_ACTIONS,
     ALERT_PUBLISHERS,
     AUDIT_DENIED_ACTIONS,
     AUDIT_TABLE,
@@ -169,6 +170,9 @@ class Functions(Construct):
         for publisher in ALERT_PUBLISHERS:
             alerts_topic.grant_publish(self.roles[publisher])
             self._ack_key_wildcards(publisher)  # the topic is encrypted with the data key
+        # The admin API checks each caller is still enabled and manages users' roles and
+        # sign-outs (docs/adr/0019): these calls, on this pool only.
+        user_pool.grant(self.roles["admin_api"], *ADMIN_POOL_ACTIONS)
 
     # ---- KMS --------------------------------------------------------------------------
     def _grant_secrets_key(self, role: iam.Role, uses: tuple[KeyUse, ...]) -> None:
