@@ -80,36 +80,49 @@ def _claims_of(event: APIGatewayProxyEvent) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _claims(app: APIGatewayRestResolver) -> dict[str, Any]:
-    return _claims_of(app.current_event)
-
-
-def refusal(app: APIGatewayRestResolver) -> Response[str] | None:
-    # API Gateway's Cognito authorizer verified the JWT; refuse if it did not run.
-    if not _claims(app).get("sub"):
-        return error_response(Unauthenticated("an admin token is required"))
+def _refusal_of(event: APIGatewayProxyEvent, route_matched: bool) -> BscpayError | None:
+    """Why this caller may not make this request, or None: the one admin check. API
+    Gateway's Cognito authorizer verified the JWT; the user must still be enabled and
+    not signed out, and hold a role the route allows (shared.admin.roles). Before a
+    route is matched, a path no rule knows is left to the resolver's 404."""
+    claims = _claims_of(event)
+    if not claims.get("sub"):
+        return Unauthenticated("an admin token is required")
+    reason = identity.refusal(claims)
+    if reason is not None:
+        return Unauthenticated(reason)
+    if route_matched or roles.rule_for(event.http_method, event.path) is not None:
+        try:
+            roles.check(event.http_method, event.path, identity.roles_of(claims))
+        except BscpayError as exc:
+            return exc
     return None
 
 
+def _is_route(method: str, path: str) -> bool:
+    """A route of this API (not the resolver's not-found answer, which also passes the
+    middlewares): its role rule must exist, else it is refused to everyone."""
+    routes = app._static_routes + app._dynamic_routes
+    return any(r.method == method.upper() and r.rule.match(path) for r in routes)
+
+
+def refusal(app: APIGatewayRestResolver) -> Response[str] | None:
+    # The gate of the validation and not-found handlers: they run before middlewares.
+    denied = _refusal_of(app.current_event, route_matched=False)
+    return error_response(denied) if denied is not None else None
+
+
 def require_role(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
-    """Every admin route passes here: a live user (not disabled, not signed out) holding
-    a role the route allows (shared.admin.roles); the request then acts as that user."""
-    denied = refusal(app)
-    if denied is not None:
-        return denied
-    claims = _claims(app)
+    """Every admin route passes here; the request then acts as its user."""
     event = app.current_event
-    try:
-        reason = identity.refusal(claims)
-        if reason is not None:
-            raise Unauthenticated(reason)
-        held = identity.roles_of(claims)
-        roles.check(event.http_method, event.path, held)
-    except BscpayError as exc:
-        return error_response(exc)
+    denied = _refusal_of(event, route_matched=_is_route(event.http_method, event.path))
+    if denied is not None:
+        return error_response(denied)
+    claims = _claims_of(event)
     username = str(claims.get("cognito:username") or claims["sub"])
     app.append_context(admin=username)
-    actor = Actor(kind="admin", id=str(claims["sub"]), name=username, roles=tuple(sorted(held)))
+    held = tuple(sorted(identity.roles_of(claims)))
+    actor = Actor(kind="admin", id=str(claims["sub"]), name=username, roles=held)
     with acting(actor, event.request_context.request_id, event.request_context.identity.source_ip):
         return next_middleware(app)
 
@@ -466,12 +479,14 @@ def sign_out_me() -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # Powertools parses the body before any middleware: refuse strangers, then non-JSON
-    # bodies, first (the merchant API does the same after its signature check).
+    # Powertools parses the body before any middleware: refuse strangers and roles the
+    # route does not allow, then non-JSON bodies, first (the merchant API does the same
+    # after its signature check).
     proxy = APIGatewayProxyEvent(event)
     try:
-        if not _claims_of(proxy).get("sub"):
-            raise Unauthenticated("an admin token is required")
+        denied = _refusal_of(proxy, route_matched=False)
+        if denied is not None:
+            raise denied
         check_json_body(proxy)
     except BscpayError as exc:
         return proxy_error(exc)
