@@ -13,7 +13,7 @@ import requests
 from bscpay_merchant import Client
 
 from shared.local import chain
-from tests.e2e.conftest import WebhookReceiver, admin_headers, event_type
+from tests.e2e.conftest import WebhookReceiver, admin_headers, event_type, user_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -96,12 +96,13 @@ def test_admin_pays_out_the_balance_to_the_settlement_address(stack: dict[str, A
     before = chain.token_balance(stack["rpc_url"], stack["token_address"], SETTLEMENT)
     available = Decimal(client.request("GET", "/v1/balance")["available"])
 
-    # a second admin requests it: the one who set the address may not pay to it alone
-    from shared.local import admins
-
-    password = admins.add(stack, "second-admin")
-    second = {"Authorization": admins.id_token(stack, "second-admin", password)}
-    created = requests.post(f"{base}/payouts", json={}, headers=second, timeout=30)
+    # a second admin confirms the address, and finance requests the payout
+    confirmed = requests.post(
+        f"{base}/settlement/confirm", headers=user_headers(stack, "admin2"), timeout=10
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    finance = user_headers(stack, "finance")
+    created = requests.post(f"{base}/payouts", json={}, headers=finance, timeout=30)
 
     assert created.status_code == 201, created.text
     payout = created.json()
