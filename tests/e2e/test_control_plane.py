@@ -158,6 +158,12 @@ def test_one_admin_cannot_drain_a_merchant(stack: dict[str, Any]) -> None:
     )
     assert _ok(rejected)["status"] == "rejected"
 
+    # The merchant was told of the key and its approval (never its secret)
+    told = client.request("GET", "/v1/events?limit=20")["data"]
+    kinds = [e["type"] for e in told]
+    assert "api_key.created" in kinds and "api_key.approved" in kinds
+    assert key["secret"] not in str(told)
+
     # The trail names who did what
     actions = {
         (r["action"], r["actor"]["label"]) for r in _trail(stack, f"&target=api_key:{key['id']}")
@@ -216,11 +222,14 @@ def test_a_settlement_address_needs_a_second_admin_before_any_payout(
     assert done["status"] == "paid", done
 
     # and the trail has the address, its confirmation, the payout and the sweep, with actors
+    trail = _trail(stack)
     seen = {
         (r["action"], r["actor"]["label"].split(":")[0])
-        for r in _trail(stack)
+        for r in trail
         if r["merchant_id"] == shop["id"]
     }
+    sweeps = [r for r in trail if r["action"].startswith("sweep.")]
+    assert sweeps and all(r["actor"]["label"] == "system:settlement" for r in sweeps)
     for expected in [
         ("merchant.created", "admin"),
         ("settlement.address_set", "admin"),
