@@ -126,7 +126,7 @@ def request_payout(
             f"settlement address {profile.address} waits for a second admin's confirmation "
             f"(POST /admin/merchants/{merchant_id}/settlement/confirm)"
         )
-    if _suspended(merchant_id):
+    if suspended(merchant_id):
         raise MerchantSuspended(f"merchant {merchant_id} is suspended: its payouts wait")
     available = ledger.default().merchant_balance(merchant_id).available
     gross = available if amount is None else amount
@@ -166,7 +166,7 @@ def request_payout(
     return _create(DisbursementChange(d, postings=[posting], events=[_event(d, "created")]))
 
 
-def _suspended(merchant_id: str) -> bool:
+def suspended(merchant_id: str) -> bool:
     merchant = merchant_repo.get_merchant(merchant_id)
     return merchant is not None and merchant.status == "suspended"
 
@@ -355,7 +355,7 @@ def approve(disbursement_id: str, admin: str) -> Disbursement:
         raise SameApprover("a disbursement is approved by an admin other than its requester")
     if d.address_set_by == admin:
         raise SameApprover("the admin who set the settlement address cannot approve payouts to it")
-    if d.merchant_id and _suspended(d.merchant_id):
+    if d.merchant_id and suspended(d.merchant_id):
         raise MerchantSuspended(f"merchant {d.merchant_id} is suspended: its payouts wait")
     if d.key_created_by == f"admin:{admin}":
         raise SameApprover(

@@ -58,6 +58,11 @@ def handle(
             logger.error("refused transfer left as it is", extra={"id": d.disbursement_id})
             return d
         return service.mark_failed(d, refusal)
+    if d.status is DisbursementStatus.QUEUED and d.merchant_id and service.suspended(d.merchant_id):
+        # A suspended merchant's money waits (docs/adr/0019): the record stays queued and
+        # the scheduler hands it to the queue again until the merchant is resumed.
+        logger.warning("merchant suspended: disbursement waits", extra={"id": d.disbursement_id})
+        return d
     w3 = evm.client()  # every BSCPAY_RPC_URLS endpoint, with failover (docs/adr/0014)
     hot_wallet = custody.load_keys([]).hot_wallet
     if d.status is DisbursementStatus.QUEUED:

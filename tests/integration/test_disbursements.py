@@ -996,3 +996,29 @@ def test_a_settlement_address_change_is_announced_to_the_merchant(
     ).body["data"]
     assert [e["data"]["object"]["address"] for e in events] == [PAYER_ADDRESS, SETTLEMENT_ADDRESS]
     assert events[0]["data"]["object"]["previous_address"] == SETTLEMENT_ADDRESS
+
+
+def test_a_suspended_merchants_queued_payout_waits_until_it_is_resumed(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    from shared.admin import merchants as merchant_admin
+
+    # Given a queued payout of 10 USDT swept into the hot wallet
+    swept_payment(stack, merchant, "10")
+    set_profile(merchant)
+    payout = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {}).body
+    assert payout["status"] == "queued", payout
+    before = token_balance(stack, SETTLEMENT_ADDRESS)
+
+    # When the merchant is suspended, settlement leaves the payout queued and sends nothing
+    merchant_admin.suspend(merchant.merchant_id, "KYC review")
+    waiting = settle(payout["id"])
+    assert waiting.status is DisbursementStatus.QUEUED
+    assert token_balance(stack, SETTLEMENT_ADDRESS) == before
+    refused = admin_call("POST", f"/admin/merchants/{merchant.merchant_id}/payouts", {})
+    assert (refused.status, refused.error["code"]) == (403, "merchant_suspended")
+
+    # When it is resumed, the same payout goes out once
+    merchant_admin.resume(merchant.merchant_id)
+    assert settle(payout["id"]).status is DisbursementStatus.PAID
+    assert token_balance(stack, SETTLEMENT_ADDRESS) - before == 93 * USDT // 10
