@@ -124,10 +124,17 @@ def _take(tx: TransactWrite, claim: NonceClaim, now: int) -> None:
     )
 
 
-def _raise_for(exc: TransactWriteError, tx_id: str) -> None:
-    """Item 0 of our transactions is the nonce item, item 1 the outgoing record."""
-    reasons = exc.cancellation_reasons
-    if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+def _nonce_position(tx: TransactWrite) -> int:
+    """Where the nonce update (the first update, :func:`_take`) sits among the
+    cancellation reasons: pynamodb sends condition checks, deletes, puts, then updates."""
+    return len(tx._condition_check_items) + len(tx._delete_items) + len(tx._put_items)
+
+
+def _raise_for(exc: TransactWriteError, tx_id: str, nonce_at: int) -> None:
+    """The nonce item's failed condition is NonceTaken; any other ConcurrentUpdate."""
+    reasons = exc.cancellation_reasons or []
+    nonce = reasons[nonce_at] if nonce_at < len(reasons) else None
+    if nonce is not None and nonce.code == "ConditionalCheckFailed":
         raise NonceTaken(tx_id) from exc
     if is_condition_failure(exc):
         raise ConcurrentUpdate(tx_id) from exc
@@ -334,7 +341,7 @@ def sign(record: TransferRecord, claim: NonceClaim, gas_limit: int, now: int) ->
                 condition=_expected(record, ("PENDING",)),
             )
     except TransactWriteError as exc:
-        _raise_for(exc, record.tx_id)
+        _raise_for(exc, record.tx_id, _nonce_position(tx))
     return replace(
         record,
         state="SIGNED",
@@ -436,7 +443,7 @@ def sign_sweep_tx(
                 condition=m.OutgoingModel.tx_id.does_not_exist(),
             )
     except TransactWriteError as exc:
-        _raise_for(exc, sweep_id)
+        _raise_for(exc, sweep_id, _nonce_position(tx))
     return replace(
         child,
         state="SIGNED",

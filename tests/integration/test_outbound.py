@@ -6,6 +6,7 @@ nonces from the same DynamoDB item."""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -727,3 +728,39 @@ def test_a_sweep_interleaved_with_a_transfer_takes_the_next_nonce(
     assert _usdt(stack, to) == 2 * USDT and _usdt(stack, deposit["address"]) == 0
     assert _nonce(w3, hot.address) == nonce + 2
     assert outgoing.stored_nonce(hot.address) == nonce + 2
+
+
+def test_a_sweep_transaction_signed_on_a_taken_nonce_is_nonce_taken(
+    stack: LocalStack, hot: LocalKeySigner, w3: Web3
+) -> None:
+    # Given two writers that read the nonce item at the same moment, one already signed
+    first, second = NonceAllocator(w3, hot.address), NonceAllocator(w3, hot.address)
+    claim_a, claim_b = first.claim(), second.claim()
+    a = _pending_record(ids.new_id("po"), hot)
+    outgoing.sign(
+        outgoing.TransferRecord(**{**a.__dict__, "attempts": (_fake_attempt("a"),)}),
+        claim_a,
+        21_000,
+        ids.now(),
+    )
+    sweep_id = f"sweep_{uuid.uuid4().hex}"
+    assert outgoing.create_sweep(sweep_id, {"deposits": []}, ids.now())
+    shape = _pending_record(ids.new_id("po"), hot)  # the child itself is not stored yet
+    child = outgoing.TransferRecord(**{**shape.__dict__, "tx_id": f"{sweep_id}~1"})
+
+    # When the other records a sweep's transaction with the same nonce (its transaction
+    # puts the child record before it updates the nonce: reasons are not in call order)
+    with pytest.raises(NonceTaken):
+        outgoing.sign_sweep_tx(
+            sweep_id,
+            outgoing.TransferRecord(**{**child.__dict__, "attempts": (_fake_attempt("c"),)}),
+            claim_b,
+            21_000,
+            "PENDING",
+            ids.now(),
+        )
+
+    # Then neither the child nor the sweep changed
+    assert outgoing.get_transfer(child.tx_id) is None
+    assert outgoing.get_transfer(sweep_id).state == "PENDING"  # type: ignore[union-attr]
+    _fill(stack, hot, claim_a.nonce)
