@@ -23,6 +23,9 @@ from shared.admin.roles import Role
 from shared.dal import system as system_repo
 
 CHECK_TTL_S = 60.0
+# Cognito statuses whose tokens no longer act (an operator or Cognito itself has put the
+# account aside); FORCE_CHANGE_PASSWORD and CONFIRMED users act.
+REFUSED_STATUSES = frozenset({"COMPROMISED", "RESET_REQUIRED", "ARCHIVED", "UNKNOWN"})
 MAX_CACHED = 1024  # users; the cache never grows past it
 KNOWN = frozenset(r.value for r in Role)
 
@@ -65,7 +68,8 @@ def _cognito_lookup(username: str) -> UserState | None:
         if exc.response.get("Error", {}).get("Code") == "UserNotFoundException":
             return None
         raise
-    return UserState(bool(user.get("Enabled", True)), system_repo.signed_out_at(username))
+    enabled = bool(user.get("Enabled", True)) and user.get("UserStatus") not in REFUSED_STATUSES
+    return UserState(enabled, system_repo.signed_out_at(username))
 
 
 class SessionCheck:

@@ -85,11 +85,28 @@ def set_roles(username: str, roles: list[str]) -> dict[str, Any]:
             )
         ]
     )
-    for role in set(wanted) - set(before):
-        _idp().admin_add_user_to_group(UserPoolId=_pool(), Username=username, GroupName=role)
-    for role in set(before) - set(wanted):
-        _idp().admin_remove_user_from_group(UserPoolId=_pool(), Username=username, GroupName=role)
-    identity.signed_out(username)  # the next request reads the user afresh
+    try:
+        for role in set(wanted) - set(before):
+            _idp().admin_add_user_to_group(UserPoolId=_pool(), Username=username, GroupName=role)
+        for role in set(before) - set(wanted):
+            _idp().admin_remove_user_from_group(
+                UserPoolId=_pool(), Username=username, GroupName=role
+            )
+    except ClientError:
+        # Cognito applied part of it: the trail says what the user holds now.
+        audit.append(
+            [
+                audit.AuditEntry(
+                    "user.roles_change_failed",
+                    f"user:{username}",
+                    before={"roles": wanted},
+                    after={"roles": roles_of_user(username)},
+                )
+            ]
+        )
+        raise
+    finally:
+        identity.signed_out(username)  # the next request reads the user afresh
     return {"object": "admin_user", "username": username, "roles": roles_of_user(username)}
 
 

@@ -93,3 +93,28 @@ def test_admins_change_others_roles_never_their_own(stack: LocalStack) -> None:
     assert missing.status == 404
     listed = admin_call("GET", "/admin/users", authorizer=as_admin(boss, ("admin",))).body
     assert any(u["username"] == other for u in listed["data"])
+
+
+def test_a_user_whose_password_was_reset_is_refused(stack: LocalStack) -> None:
+    name = _name("support")
+    claims: dict[str, Any] = as_admin(name, ("support",))["claims"]
+    check = SessionCheck()
+    assert check.refusal(claims) is None
+    idp = aws.client("cognito-idp")
+    pool = config.aws().user_pool_id
+    idp.admin_set_user_password(
+        UserPoolId=pool, Username=name, Password="Adm1n-" + uuid.uuid4().hex, Permanent=True
+    )
+    idp.admin_update_user_attributes(
+        UserPoolId=pool,
+        Username=name,
+        UserAttributes=[
+            {"Name": "email", "Value": name},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+    )
+    idp.admin_reset_user_password(UserPoolId=pool, Username=name)
+    status = idp.admin_get_user(UserPoolId=config.aws().user_pool_id, Username=name)
+    assert status["UserStatus"] == "RESET_REQUIRED"
+    check.forget(name)
+    assert check.refusal(claims) == "this admin user is disabled"
