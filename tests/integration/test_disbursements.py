@@ -1022,3 +1022,30 @@ def test_a_suspended_merchants_queued_payout_waits_until_it_is_resumed(
     merchant_admin.resume(merchant.merchant_id)
     assert settle(payout["id"]).status is DisbursementStatus.PAID
     assert token_balance(stack, SETTLEMENT_ADDRESS) - before == 93 * USDT // 10
+
+
+def test_the_threshold_schedule_pays_only_a_confirmed_address_of_an_active_merchant(
+    stack: LocalStack, merchant: MerchantCreds, payout_settings: None
+) -> None:
+    from shared.admin import merchants as merchant_admin
+
+    # Given a balance above the threshold and an address nobody confirmed yet
+    paid(stack, merchant, "5")
+    path = f"/admin/merchants/{merchant.merchant_id}/settlement"
+    body = {"address": SETTLEMENT_ADDRESS, "schedule": "threshold", "threshold": "1"}
+    assert admin_call("POST", path, body, authorizer=as_admin("setter")).status == 200
+
+    def scheduled() -> list[str]:
+        report = schedule.run()
+        return [p for p in report.payouts if store.get(p).merchant_id == merchant.merchant_id]  # type: ignore[union-attr]
+
+    # Then the schedule pays nothing to it
+    assert scheduled() == []
+    # nor, once confirmed, while the merchant is suspended
+    confirm(merchant)
+    merchant_admin.suspend(merchant.merchant_id, "KYC review")
+    assert scheduled() == []
+    # and pays once it is resumed
+    merchant_admin.resume(merchant.merchant_id)
+    assert len(scheduled()) == 1
+    drain_settlement_queue()
