@@ -102,6 +102,17 @@ def transact(write: Callable[[Any], None], entries: Sequence[AuditEntry] = ()) -
             raise
 
 
+def committed(write: Callable[[Any], None], entries: Sequence[AuditEntry] = ()) -> bool:
+    """:func:`transact`, False (nothing written) when one of ``write``'s conditions failed."""
+    try:
+        transact(write, entries)
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" in reason_codes(exc):
+            return False
+        raise
+    return True
+
+
 def append(entries: Sequence[AuditEntry]) -> None:
     """Records alone, for an audited action with no DynamoDB change of its own (a
     Cognito role change, a redelivery handed to the queue)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from shared.dal import audit
 from shared.dal import models as m
@@ -39,13 +39,7 @@ def _audited(
     entry = audit.AuditEntry(
         action, f"webhook_endpoint:{endpoint_id}", after=after or None, merchant_id=merchant_id
     )
-    try:
-        audit.transact(write, [entry])
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return audit.committed(write, [entry])
 
 
 def put_endpoint(e: WebhookEndpoint) -> None:

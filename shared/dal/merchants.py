@@ -7,25 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
 from shared.dal import audit
 from shared.dal import models as m
-from shared.dal._base import bind, is_condition_failure, take
+from shared.dal._base import bind, take
 from shared.dal.events import event_item
 from shared.models.domain import ApiKey, Event, Merchant
-
-
-def _changed(write: Any, entries: Sequence[audit.AuditEntry]) -> bool:
-    """Commit ``write`` with ``entries``; False when one of its conditions failed."""
-    try:
-        audit.transact(write, entries)
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
 
 
 def _with_events(tx: TransactWrite, events: Sequence[Event]) -> None:
@@ -114,7 +103,7 @@ def set_underpay_tolerance(merchant_id: str, bps: int, before: int) -> bool:
         after={"underpay_tolerance_bps": bps},
         merchant_id=merchant_id,
     )
-    return _changed(write, [entry])
+    return audit.committed(write, [entry])
 
 
 def set_status(
@@ -151,7 +140,7 @@ def set_status(
         after={"status": status, "reason": reason},
         merchant_id=merchant_id,
     )
-    return _changed(write, [entry])
+    return audit.committed(write, [entry])
 
 
 def list_merchants(limit: int, after: int | None) -> tuple[list[Merchant], bool]:
@@ -249,7 +238,7 @@ def approve_api_key(
         after={"status": "active", "approved_by": approver},
         merchant_id=merchant_id,
     )
-    return _changed(write, [entry])
+    return audit.committed(write, [entry])
 
 
 def revoke_api_key(key_id: str, merchant_id: str, when: int) -> bool:
@@ -270,4 +259,4 @@ def revoke_api_key(key_id: str, merchant_id: str, when: int) -> bool:
         after={"status": "revoked"},
         merchant_id=merchant_id,
     )
-    return _changed(write, [entry])
+    return audit.committed(write, [entry])
