@@ -50,6 +50,10 @@ class MerchantModel(_Base):
     status_reason = UnicodeAttribute(null=True)
     status_changed_at = NumberAttribute(null=True)
     underpay_tolerance_bps = NumberAttribute(default=0)
+    kyc_status = UnicodeAttribute(null=True)  # absent: pending
+    kyc_reason = UnicodeAttribute(null=True)
+    kyc_changed_at = NumberAttribute(null=True)
+    kyc_source = UnicodeAttribute(null=True)
     by_created = MerchantsByCreated()
 
 
@@ -127,6 +131,7 @@ class PaymentModel(_Base):
     created_day = UnicodeAttribute()
     expires_at = NumberAttribute()
     tolerance = NumberAttribute(default=0)
+    paid_at = NumberAttribute(null=True)
     open = UnicodeAttribute(null=True)  # "open" while the expirer must watch it (sparse GSI)
     version = NumberAttribute(default=0)
     event_seq = NumberAttribute(default=0)
@@ -277,6 +282,7 @@ class TransferModel(_Base):
     status = UnicodeAttribute(default="pending")
     unfinal = UnicodeAttribute(null=True)  # "unfinal" until final or reversed (sparse GSI)
     seen_at = NumberAttribute(default=0)
+    late = BooleanAttribute(null=True)  # final after the payment had settled
     by_payment = TransfersByPayment()
     unfinal_by_block = TransfersUnfinal()
 

@@ -52,6 +52,7 @@ def _payment_item(p: Payment) -> m.PaymentModel:
         created_day=_day(p.created_at),
         expires_at=p.expires_at,
         tolerance=p.tolerance,
+        paid_at=p.paid_at,
         open="open" if p.status.is_open else None,
         version=p.version,
         event_seq=p.event_seq,
@@ -76,6 +77,7 @@ def _payment(item: m.PaymentModel) -> Payment:
         created_at=int(item.created_at),
         expires_at=int(item.expires_at),
         tolerance=int(item.tolerance or 0),
+        paid_at=int(item.paid_at) if item.paid_at is not None else None,
         version=int(item.version),
         event_seq=int(item.event_seq),
     )

@@ -31,6 +31,7 @@ def _transfer(item: m.TransferModel) -> Transfer:
         merchant_id=item.merchant_id,
         status=TransferStatus(item.status),
         seen_at=int(item.seen_at),
+        late=bool(item.late),
     )
 
 
@@ -50,6 +51,7 @@ def transfer_item(t: Transfer) -> m.TransferModel:
         status=t.status.value,
         unfinal="unfinal" if t.status == TransferStatus.PENDING else None,
         seen_at=t.seen_at,
+        late=t.late or None,
     )
 
 

@@ -37,6 +37,12 @@ class Merchant(BaseModel):
     status_changed_at: int | None = None
     # Accepted shortfall in basis points (50 = 0.5 %): such payments count as paid.
     underpay_tolerance_bps: int = 0
+    # KYC of the merchant (pending | verified | rejected): set by an admin or the KYC
+    # provider's signed callback; with BSCPAY_PAYOUTS_REQUIRE_KYC payouts wait for verified.
+    kyc_status: str = "pending"
+    kyc_reason: str | None = None
+    kyc_changed_at: int | None = None
+    kyc_source: str | None = None  # "admin:<username>" or "provider"
 
 
 class ApiKey(BaseModel):
@@ -66,6 +72,7 @@ class Transfer(BaseModel):
     merchant_id: str
     status: TransferStatus = TransferStatus.PENDING
     seen_at: int = 0
+    late: bool = False  # final after its payment had settled: late funds
 
 
 class Payment(BaseModel):
@@ -85,6 +92,7 @@ class Payment(BaseModel):
     created_at: int
     expires_at: int
     tolerance: int = 0  # accepted shortfall in base units, fixed at creation
+    paid_at: int | None = None  # when it became paid or overpaid
     version: int = 0
     event_seq: int = 0
     transactions: list[Transfer] = Field(default_factory=list)

@@ -185,6 +185,7 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
         postings = []
         if canonical:
             current.status = TransferStatus.FINAL
+            current.late = was_settled
             p.amount_received += current.amount
             # Final funds are the merchant's, in the same transaction (journal id = transfer).
             postings.append(
@@ -249,6 +250,8 @@ def _bump(p: Payment) -> PaymentChange:
 
 def _transition(p: Payment, new_status: PaymentStatus, deactivate: bool = False) -> PaymentChange:
     p.status = new_status
+    if new_status in (PaymentStatus.PAID, PaymentStatus.OVERPAID) and p.paid_at is None:
+        p.paid_at = ids.now()  # time to paid, for reports
     p.version += 1
     event_type = state.event_type_for(new_status)
     # Falling back to "pending" after a reorg is announced as payment.reversed instead.
