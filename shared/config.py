@@ -31,6 +31,8 @@ class AwsSettings(BaseSettings):
     custody_key_id: str = ""
     user_pool_id: str = ""
     alerts_topic_arn: str = ""
+    # CSV exports too large to answer inline go here (docs/reports.md); "" = inline only.
+    exports_bucket: str = ""
 
     def table_name(self, logical: str) -> str:
         return resources.physical_name(self.prefix, logical)
@@ -264,7 +266,30 @@ def reconciler() -> ReconcilerSettings:
     return ReconcilerSettings()
 
 
+class ExportSettings(BaseSettings):
+    """CSV exports and statements (``BSCPAY_EXPORT_*``, docs/reports.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_EXPORT_", extra="ignore")
+
+    # An export with at most this many rows and bytes is answered inline (text/csv);
+    # a larger one is uploaded to the exports bucket and answered with a pre-signed URL.
+    inline_rows: int = Field(default=1000, ge=0)
+    inline_bytes: int = Field(default=1_000_000, ge=0, le=5_000_000)
+    # An export stops with 422 past this many rows: ask for a shorter period.
+    max_rows: int = Field(default=1_000_000, ge=1)
+    # How long a pre-signed download URL works (the bucket deletes objects after a day).
+    url_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    # A statement (JSON) lists at most this many ledger entries: 422 beyond it.
+    statement_max_entries: int = Field(default=5000, ge=1)
+
+
+@lru_cache(maxsize=1)
+def exports() -> ExportSettings:
+    return ExportSettings()
+
+
 def reset() -> None:
     """Forget cached settings (tests and the local stack change the environment)."""
     for fn in (aws, chain, api, scanner, payouts, outbound, sweeps, planner, reconciler):
         fn.cache_clear()
+    exports.cache_clear()

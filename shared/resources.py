@@ -97,6 +97,9 @@ TABLES: tuple[Table, ...] = (
             Index("by_payment", "payment_id", "block_number", "N"),
             # Sparse: transfers seen but not yet final, ordered by block.
             Index("unfinal_by_block", "unfinal", "block_number", "N"),
+            # A merchant's incoming transfers by the time the scanner saw them (exports,
+            # the large-transfer report: docs/reports.md).
+            Index("by_merchant", "merchant_id", "seen_at", "N"),
         ),
     ),
     Table(

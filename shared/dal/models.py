@@ -264,6 +264,15 @@ class TransfersUnfinal(GlobalSecondaryIndex[Any]):
     block_number = NumberAttribute(range_key=True)
 
 
+class TransfersByMerchant(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "by_merchant"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    seen_at = NumberAttribute(range_key=True)
+
+
 class TransferModel(_Base):
     class Meta(_Base.Meta):
         logical = "transfers"
@@ -285,6 +294,7 @@ class TransferModel(_Base):
     late = BooleanAttribute(null=True)  # final after the payment had settled
     by_payment = TransfersByPayment()
     unfinal_by_block = TransfersUnfinal()
+    by_merchant = TransfersByMerchant()
 
 
 class EventsByMerchant(GlobalSecondaryIndex[Any]):
