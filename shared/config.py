@@ -146,6 +146,22 @@ class PayoutSettings(BaseSettings):
         return value
 
 
+class KycSettings(BaseSettings):
+    """Merchant KYC (``BSCPAY_KYC_*``, docs/adr/0021): the provider's signed callback and
+    whether payouts wait for ``verified``."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_KYC_", extra="ignore")
+
+    # Payouts (manual, scheduled, queued) wait until the merchant's KYC is verified.
+    payouts_require_kyc: bool = Field(default=False, validation_alias="BSCPAY_PAYOUTS_REQUIRE_KYC")
+    # HMAC-SHA256 secret shared with the KYC provider: the value itself (local stack,
+    # tests) or a Secrets Manager secret holding it (AWS). Neither: the callback is off.
+    callback_secret: str = ""
+    callback_secret_arn: str = ""
+    # The timestamp a callback is signed with (t= in X-Kyc-Signature) must be this close.
+    callback_tolerance_s: int = Field(default=300, ge=30, le=3600)
+
+
 # --- settlement (shared/settlement) ----------------------------------------------------
 
 GWEI = 10**9
@@ -247,6 +263,11 @@ def payouts() -> PayoutSettings:
 
 
 @lru_cache(maxsize=1)
+def kyc() -> KycSettings:
+    return KycSettings()
+
+
+@lru_cache(maxsize=1)
 def outbound() -> OutboundSettings:
     return OutboundSettings()
 
@@ -290,6 +311,6 @@ def exports() -> ExportSettings:
 
 def reset() -> None:
     """Forget cached settings (tests and the local stack change the environment)."""
-    for fn in (aws, chain, api, scanner, payouts, outbound, sweeps, planner, reconciler):
+    for fn in (aws, chain, api, scanner, payouts, kyc, outbound, sweeps, planner, reconciler):
         fn.cache_clear()
     exports.cache_clear()

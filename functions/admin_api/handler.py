@@ -32,6 +32,7 @@ from shared.disbursements import service as disbursements
 from shared.errors import BscpayError, Unauthenticated, ValidationFailed
 from shared.events import log as events
 from shared.events.payloads import payment_object
+from shared.kyc import service as kyc
 from shared.models.admin_api import (
     AdminDisbursementList,
     AdminDisbursementOut,
@@ -61,6 +62,7 @@ from shared.models.api import (
     RedeliveryOut,
     RequestPayout,
     Rescan,
+    SetKyc,
     SetRoles,
     SettlementProfileIn,
     SuspendMerchant,
@@ -141,6 +143,10 @@ def _merchant(m: Merchant) -> dict[str, Any]:
         "status": m.status,
         "status_reason": m.status_reason,
         "underpay_tolerance_bps": m.underpay_tolerance_bps,
+        "kyc_status": m.kyc_status,
+        "kyc_reason": m.kyc_reason,
+        "kyc_changed_at": m.kyc_changed_at,
+        "kyc_source": m.kyc_source,
     }
 
 
@@ -219,6 +225,15 @@ def suspend_merchant(merchant_id: str, body: Annotated[SuspendMerchant, Body()])
 )
 def resume_merchant(merchant_id: str) -> Response[str]:
     return json_response(200, _merchant(merchants.resume(merchant_id)))
+
+
+@app.post(
+    "/admin/merchants/<merchant_id>/kyc",
+    responses=docs.responses(200, MerchantOut, "The merchant with its KYC status"),
+)
+def set_merchant_kyc(merchant_id: str, body: Annotated[SetKyc, Body()]) -> Response[str]:
+    merchant, _ = kyc.set_status(merchant_id, body.status, body.reason)
+    return json_response(200, _merchant(merchant))
 
 
 @app.get(

@@ -16,6 +16,7 @@ from shared.api.http import install_error_handlers, json_response
 from shared.disbursements import service as disbursements
 from shared.events import log as events
 from shared.events import payloads
+from shared.kyc import callback as kyc_callback
 from shared.models.amounts import parse_amount
 from shared.models.api import (
     BalanceOut,
@@ -249,4 +250,7 @@ def redeliver_event(event_id: str) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("path") == kyc_callback.PATH:
+        # The KYC provider's callback: signed with its own shared secret, no API key.
+        return kyc_callback.lambda_response(event)
     return merchant_auth.resolve(app, event, context)

@@ -10,7 +10,7 @@ admin API's routes in step.
 | viewer    | read everything under /admin                                         |
 | support   | viewer + redeliver events, chain rescans, tolerance, suspend/resume  |
 | finance   | viewer + payouts, approve/reject settlements, gas funding            |
-| admin     | viewer + merchants, API keys, settlement addresses, users' roles     |
+| admin     | viewer + merchants, API keys, KYC, settlement addresses, user roles  |
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ RULES: tuple[Rule, ...] = (
     Rule("POST", f"{M}/api_keys/<key_id>/revoke", ADMIN),
     Rule("POST", f"{M}/settlement", ADMIN),
     Rule("POST", f"{M}/settlement/confirm", ADMIN),
+    Rule("POST", f"{M}/kyc", ADMIN),  # docs/adr/0021
     Rule("POST", f"{U}/roles", ADMIN),
     Rule("POST", f"{U}/sign_out", ADMIN),
 )

@@ -74,6 +74,10 @@ def _merchant(item: m.MerchantModel) -> Merchant:
         status_reason=item.status_reason,
         status_changed_at=int(item.status_changed_at) if item.status_changed_at else None,
         underpay_tolerance_bps=int(item.underpay_tolerance_bps or 0),
+        kyc_status=item.kyc_status or "pending",
+        kyc_reason=item.kyc_reason,
+        kyc_changed_at=int(item.kyc_changed_at) if item.kyc_changed_at else None,
+        kyc_source=item.kyc_source,
     )
 
 
@@ -138,6 +142,47 @@ def set_status(
         f"merchant:{merchant_id}",
         before={"status": expected},
         after={"status": status, "reason": reason},
+        merchant_id=merchant_id,
+    )
+    return audit.committed(write, [entry])
+
+
+def set_kyc(
+    merchant_id: str,
+    status: str,
+    expected: str,
+    reason: str | None,
+    source: str,
+    when: int,
+    events: Sequence[Event],
+) -> bool:
+    """KYC ``expected`` -> ``status`` with its audit record and event; False when the
+    merchant's KYC status was no longer ``expected`` (or the merchant does not exist).
+    A merchant written before KYC existed has no attribute: that is ``pending``."""
+    bind()
+    model = m.MerchantModel
+    current = model.kyc_status == expected
+    if expected == "pending":
+        current = current | model.kyc_status.does_not_exist()
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            model(merchant_id),
+            actions=[
+                model.kyc_status.set(status),
+                model.kyc_changed_at.set(when),
+                model.kyc_source.set(source),
+                model.kyc_reason.set(reason) if reason else model.kyc_reason.remove(),
+            ],
+            condition=model.merchant_id.exists() & current,
+        )
+        _with_events(tx, events)
+
+    entry = audit.AuditEntry(
+        "merchant.kyc_updated",
+        f"merchant:{merchant_id}",
+        before={"kyc_status": expected},
+        after={"kyc_status": status, "reason": reason, "source": source},
         merchant_id=merchant_id,
     )
     return audit.committed(write, [entry])

@@ -71,6 +71,8 @@ def _scheduled_payouts(now: int, report: ScheduleReport) -> None:
     for profile in store.scheduled_profiles(PayoutSchedule.THRESHOLD):
         if profile.address_confirmed_by is None:
             continue  # request_payout would refuse it too; not worth a balance read
+        if service.kyc_waiting(profile.merchant_id) is not None:
+            continue  # KYC not verified (ADR 0021): request_payout would refuse it too
         available = ledger.default().merchant_balance(profile.merchant_id).available
         if profile.threshold is None or available < profile.threshold:
             continue

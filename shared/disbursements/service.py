@@ -47,6 +47,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.events import outbox
+from shared.kyc import service as kyc
 from shared.models.amounts import format_amount
 from shared.models.domain import (
     Disbursement,
@@ -128,6 +129,9 @@ def request_payout(
         )
     if suspended(merchant_id):
         raise MerchantSuspended(f"merchant {merchant_id} is suspended: its payouts wait")
+    kyc_wait = kyc_waiting(merchant_id)
+    if kyc_wait is not None:
+        raise kyc_wait
     available = ledger.default().merchant_balance(merchant_id).available
     gross = available if amount is None else amount
     if gross > available:
@@ -169,6 +173,15 @@ def request_payout(
 def suspended(merchant_id: str) -> bool:
     merchant = merchant_repo.get_merchant(merchant_id)
     return merchant is not None and merchant.status == "suspended"
+
+
+def kyc_waiting(merchant_id: str) -> kyc.KycNotVerified | None:
+    """Why the merchant's payouts wait for KYC (BSCPAY_PAYOUTS_REQUIRE_KYC and not
+    verified, docs/adr/0021), or None."""
+    if not config.kyc().payouts_require_kyc:
+        return None  # no merchant read when the deployment does not ask for KYC
+    merchant = merchant_repo.get_merchant(merchant_id)
+    return kyc.refusal(merchant_id, merchant) if kyc.payouts_blocked(merchant) else None
 
 
 def payout_id_for(merchant_id: str, requester: str, idempotency_key: str) -> str:
@@ -357,6 +370,10 @@ def approve(disbursement_id: str, admin: str) -> Disbursement:
         raise SameApprover("the admin who set the settlement address cannot approve payouts to it")
     if d.merchant_id and suspended(d.merchant_id):
         raise MerchantSuspended(f"merchant {d.merchant_id} is suspended: its payouts wait")
+    if d.kind is DisbursementKind.PAYOUT and d.merchant_id:
+        kyc_wait = kyc_waiting(d.merchant_id)
+        if kyc_wait is not None:
+            raise kyc_wait
     if d.key_created_by == f"admin:{admin}":
         raise SameApprover(
             "the admin who created the API key that requested this cannot approve it"

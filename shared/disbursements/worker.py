@@ -63,6 +63,16 @@ def handle(
         # the scheduler hands it to the queue again until the merchant is resumed.
         logger.warning("merchant suspended: disbursement waits", extra={"id": d.disbursement_id})
         return d
+    if (
+        d.status is DisbursementStatus.QUEUED
+        and d.kind is DisbursementKind.PAYOUT
+        and d.merchant_id
+        and service.kyc_waiting(d.merchant_id) is not None
+    ):
+        # Payouts wait for a verified merchant (BSCPAY_PAYOUTS_REQUIRE_KYC, ADR 0021):
+        # queued, handed to the queue again by the scheduler until KYC is verified.
+        logger.warning("merchant KYC not verified: payout waits", extra={"id": d.disbursement_id})
+        return d
     w3 = evm.client()  # every BSCPAY_RPC_URLS endpoint, with failover (docs/adr/0014)
     hot_wallet = custody.load_keys([]).hot_wallet
     if d.status is DisbursementStatus.QUEUED:

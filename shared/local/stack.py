@@ -139,6 +139,9 @@ class LocalStack:
                 "BSCPAY_LOCAL_MODE": "true",
                 "BSCPAY_SCANNER_START_BLOCK": str(head),
                 "BSCPAY_SCANNER_SAFETY_MARGIN_S": "1",
+                # The KYC provider's callback secret (docs/adr/0021); in stack.json.
+                "BSCPAY_KYC_CALLBACK_SECRET": os.environ.get("BSCPAY_KYC_CALLBACK_SECRET")
+                or "kyc_" + secrets.token_hex(16),
                 "POWERTOOLS_SERVICE_NAME": "bscpay-local",
                 "POWERTOOLS_METRICS_NAMESPACE": "bscpay",
                 "POWERTOOLS_TRACE_DISABLED": "true",
@@ -172,6 +175,8 @@ class LocalStack:
         self._api = ApiGatewayEmulator(
             routes=[
                 Route("/v1", "merchant_api", merchant_handler, cognito=False),
+                # The KYC provider's signed callback (docs/adr/0021), served by merchant_api.
+                Route("/kyc", "merchant_api", merchant_handler, cognito=False),
                 Route("/admin", "admin_api", admin_handler, cognito=True),
             ],
             verifier=CognitoVerifier(aws_url, cfg.region, res.user_pool_id, res.client_id),
@@ -197,6 +202,7 @@ class LocalStack:
                 "client_id": res.client_id,
             },
             "users": users,
+            "kyc_callback_secret": config.kyc().callback_secret,
             "customer": {
                 "address": chain.customer_address,
                 "private_key": chain.customer_private_key,

@@ -43,6 +43,10 @@ class MerchantOut(BaseModel):
     status: Literal["active", "suspended"]
     status_reason: str | None = None
     underpay_tolerance_bps: int
+    kyc_status: Literal["pending", "verified", "rejected"] = "pending"
+    kyc_reason: str | None = None
+    kyc_changed_at: int | None = None
+    kyc_source: str | None = None  # "admin:<username>" or "provider:kyc"
 
 
 class NewMerchantOut(MerchantOut):

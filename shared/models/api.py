@@ -87,6 +87,11 @@ class SuspendMerchant(_Strict):
     reason: StrictStr = Field(min_length=1, max_length=500)
 
 
+class SetKyc(_Strict):
+    status: Literal["pending", "verified", "rejected"]
+    reason: StrictStr | None = Field(default=None, max_length=500)  # required to reject
+
+
 class SetRoles(_Strict):
     roles: list[Literal["viewer", "support", "finance", "admin"]] = Field(max_length=4)
 
@@ -255,7 +260,7 @@ class DisbursementOut(BaseModel):
     updated_at: int
     payment_id: str | None = None  # refunds
     # Why a queued transfer is not sent yet (e.g. "hot_wallet_liquidity"), in words too.
-    waiting_for: Literal["hot_wallet_liquidity"] | None = None
+    waiting_for: Literal["hot_wallet_liquidity", "merchant_kyc"] | None = None
     waiting_message: str | None = None
 
 

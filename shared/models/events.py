@@ -34,6 +34,7 @@ AccountEventType = Literal[
     "api_key.approved",
     "merchant.suspended",
     "merchant.resumed",
+    "merchant.kyc_updated",
 ]
 # One flat Literal, not a union of three: a wrong name is then one error that lists
 # every accepted type, about the entry itself (param "events.0"), not one error per

@@ -279,6 +279,13 @@ def write(
         )
 
 
+def write_dicts(
+    filename: str, columns: Sequence[str], rows: Iterable[dict[str, object]], owner: str
+) -> ExportFile:
+    """:func:`write` for rows given as dicts (a missing or None value is an empty cell)."""
+    return write(filename, columns, ([row.get(c) for c in columns] for row in rows), owner)
+
+
 class _Unclosable(io.RawIOBase):
     """A read-only view of the spool that the uploader may close without closing it."""
 

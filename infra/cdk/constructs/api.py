@@ -152,6 +152,22 @@ class Api(Construct):
                     "the body.",
                 )
 
+        # /kyc/callback: the KYC provider's signed callback (docs/adr/0021), served by
+        # merchant_api, which checks the HMAC over timestamp and raw body itself.
+        kyc_callback = (
+            self.rest_api.root.add_resource("kyc")
+            .add_resource("callback")
+            .add_method("POST", merchant, authorization_type=apigw.AuthorizationType.NONE)
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                kyc_callback,
+                rule,
+                "The KYC provider signs each callback (HMAC-SHA256 over timestamp and raw "
+                "body with a shared secret, replay-protected), verified in merchant_api "
+                "(ADR 0021); authorizers never see the body.",
+            )
+
         # /admin: Cognito ID tokens of the admin pool, checked by API Gateway.
         authorizer = apigw.CognitoUserPoolsAuthorizer(
             self,

@@ -1,0 +1,1 @@
+"""Merchant KYC status (docs/adr/0021)."""
