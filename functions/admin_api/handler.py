@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -69,7 +69,12 @@ from shared.models.api import (
     UpdateMerchant,
 )
 from shared.models.domain import ApiKey, DisbursementStatus, Merchant, PayoutSchedule
+from shared.models.reports_api import LargeTransferList, MonthlyReport, StatementOut
 from shared.payments import service as payments
+from shared.reports import exports as report_exports
+from shared.reports import period as report_period
+from shared.reports import regulatory
+from shared.reports import responses as report_responses
 
 logger = Logger()
 tracer = Tracer()
@@ -489,6 +494,75 @@ def sign_out_user(username: str) -> Response[str]:
 @app.post("/admin/me/sign_out", responses=docs.responses(200, AdminUserOut, "Every session ended"))
 def sign_out_me() -> Response[str]:
     return json_response(200, users.sign_out(_admin()))
+
+
+# ---- exports, statements and regulatory reports (docs/reports.md) ---------------------
+
+Format = Literal["json", "csv"]
+
+
+@app.get(
+    "/admin/exports/<export>",
+    responses=report_responses.csv_docs(
+        "One merchant's payments.csv, transfers.csv, settlements.csv or refunds.csv"
+    ),
+)
+def admin_export_csv(
+    export: str,
+    merchant_id: Annotated[str | None, Query(max_length=64)] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+) -> Response[str]:
+    kind = report_exports.kind_of(export)
+    if not merchant_id:
+        raise ValidationFailed("merchant_id is required", "merchant_id")
+    merchants.require_merchant(merchant_id)
+    period = report_period.parse_period(from_, to)
+    return report_responses.csv_response(report_exports.export(kind, merchant_id, period))
+
+
+@app.get(
+    "/admin/merchants/<merchant_id>/statement",
+    responses=report_responses.csv_docs("The merchant's statement", StatementOut),
+)
+def admin_statement(
+    merchant_id: str,
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+    format_: Annotated[Format, Query(alias="format")] = "json",
+) -> Response[str]:
+    merchants.require_merchant(merchant_id)
+    period = report_period.parse_period(from_, to)
+    return report_responses.statement_response(merchant_id, period, format_)
+
+
+@app.get(
+    "/admin/reports/large_transfers",
+    responses=report_responses.csv_docs(
+        "Incoming transfers of at least the threshold, alone or per sender and day",
+        LargeTransferList,
+    ),
+)
+def large_transfers(
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+    threshold: Annotated[str | None, Query(max_length=40)] = None,
+    format_: Annotated[Format, Query(alias="format")] = "json",
+) -> Response[str]:
+    period = report_period.parse_period(from_, to)
+    units = regulatory.parse_threshold(threshold)
+    return report_responses.large_transfers_response(period, units, format_)
+
+
+@app.get(
+    "/admin/reports/monthly",
+    responses=report_responses.csv_docs("Per-merchant totals of one month", MonthlyReport),
+)
+def monthly_report(
+    month: Annotated[str | None, Query(max_length=7)] = None,
+    format_: Annotated[Format, Query(alias="format")] = "json",
+) -> Response[str]:
+    return report_responses.monthly_response(report_period.parse_month(month), format_)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

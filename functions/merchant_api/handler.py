@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -38,8 +38,12 @@ from shared.models.api import (
 )
 from shared.models.domain import DisbursementKind, Payment, PaymentStatus
 from shared.models.events import EventType
+from shared.models.reports_api import StatementOut
 from shared.payments import balances
 from shared.payments import service as payments
+from shared.reports import exports as report_exports
+from shared.reports import period as report_period
+from shared.reports import responses as report_responses
 from shared.webhooks import endpoints
 
 logger = Logger()
@@ -245,6 +249,38 @@ def get_event(event_id: str) -> Response[str]:
 def redeliver_event(event_id: str) -> Response[str]:
     count = events.redeliver(_merchant(), event_id)
     return json_response(202, {"id": event_id, "object": "event", "redelivering_to": count})
+
+
+@app.get(
+    "/v1/exports/<export>",
+    responses=report_responses.csv_docs(
+        "payments.csv, transfers.csv, settlements.csv or refunds.csv (columns: docs/reports.md)"
+    ),
+)
+def export_csv(
+    export: str,
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+) -> Response[str]:
+    kind = report_exports.kind_of(export)
+    period = report_period.parse_period(from_, to)
+    return report_responses.csv_response(report_exports.export(kind, _merchant(), period))
+
+
+@app.get(
+    "/v1/statement",
+    responses=report_responses.csv_docs(
+        "Opening balance, every ledger entry with a running balance, closing balance",
+        StatementOut,
+    ),
+)
+def get_statement(
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+    format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response[str]:
+    period = report_period.parse_period(from_, to)
+    return report_responses.statement_response(_merchant(), period, format_)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

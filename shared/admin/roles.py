@@ -61,6 +61,11 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", "/admin/settlements", EVERYONE),
     Rule("GET", S, EVERYONE),
     Rule("GET", "/admin/treasury", EVERYONE),
+    # exports, statements and regulatory reports (docs/reports.md)
+    Rule("GET", "/admin/exports/<export>", EVERYONE),
+    Rule("GET", f"{M}/statement", EVERYONE),
+    Rule("GET", "/admin/reports/large_transfers", EVERYONE),
+    Rule("GET", "/admin/reports/monthly", EVERYONE),
     Rule("GET", "/admin/audit", EVERYONE),
     Rule("GET", "/admin/audit/verify", EVERYONE),
     Rule("GET", "/admin/users", EVERYONE),

@@ -3,15 +3,20 @@ answered inline or through the exports bucket, and their OpenAPI declarations.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel
 
+from shared import config
 from shared.api import docs
 from shared.api.http import json_response
+from shared.models.amounts import format_amount
 from shared.models.reports_api import ExportOut
+from shared.reports import exports, regulatory, statement
 from shared.reports.exports import ExportFile
+from shared.reports.period import Period, iso
 
 
 def csv_response(file: ExportFile) -> Response[str]:
@@ -41,3 +46,64 @@ def csv_docs(description: str, json_model: type[BaseModel] | None = None) -> dic
         "content": {"application/json": {"model": ExportOut}},
     }
     return out
+
+
+def statement_response(merchant_id: str, period: Period, fmt: str) -> Response[str]:
+    """The statement as JSON, or as CSV: an ``opening_balance`` row, the entries, and a
+    ``closing_balance`` row whose ``delta`` column says ``balanced`` or the difference."""
+    if fmt != "csv":
+        return json_response(200, statement.statement(merchant_id, period))
+    produced = statement.start(merchant_id, period)
+
+    def rows() -> Iterator[dict[str, object]]:
+        yield {
+            "created_at_utc": iso(period.start),
+            "created_ms": period.start_ms,
+            "kind": "opening_balance",
+            "balance": produced.summary_opening(),
+        }
+        yield from produced.rows
+        done = produced.summary()
+        yield {
+            "created_at_utc": iso(period.end),
+            "created_ms": period.end_ms,
+            "kind": "closing_balance",
+            "delta": "balanced" if done["balanced"] else f"difference {done['difference']}",
+            "amount": done["balance_at_to"],
+            "balance": done["closing_balance"],
+        }
+
+    name = f"statement_{merchant_id}_{period.start}_{period.end}.csv"
+    return csv_response(exports.write_dicts(name, statement.ENTRY_COLUMNS, rows(), merchant_id))
+
+
+def large_transfers_response(period: Period, threshold: int, fmt: str) -> Response[str]:
+    rows = regulatory.large_transfers(period, threshold)
+    if fmt == "csv":
+        name = f"large_transfers_{period.start}_{period.end}.csv"
+        columns = regulatory.LARGE_TRANSFER_COLUMNS
+        return csv_response(exports.write_dicts(name, columns, rows, "admin"))
+    body = {
+        "object": "report.large_transfers",
+        "from": period.start,
+        "to": period.end,
+        "threshold": format_amount(threshold, config.chain().token_decimals),
+        "data": regulatory.as_list(rows),
+    }
+    return json_response(200, body)
+
+
+def monthly_response(month: Period, fmt: str) -> Response[str]:
+    columns, rows = regulatory.monthly(month)
+    label = iso(month.start)[:7]
+    if fmt == "csv":
+        name = f"monthly_{label}.csv"
+        return csv_response(exports.write_dicts(name, columns, rows, "admin"))
+    body = {
+        "object": "report.monthly",
+        "month": label,
+        "from": month.start,
+        "to": month.end,
+        "data": regulatory.as_list(rows),
+    }
+    return json_response(200, body)

@@ -168,6 +168,9 @@ class Statement:
     running: _Running
     rows: Iterator[dict[str, object]]
 
+    def summary_opening(self) -> str:
+        return _amount(sum(self.opening.values()))
+
     def summary(self) -> dict[str, object]:
         closing = dict(self.running.balances)
         at_to = _balances_at(self.accounts, self.period.end_ms)
