@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import resources
@@ -162,6 +163,33 @@ class KycSettings(BaseSettings):
     callback_tolerance_s: int = Field(default=300, ge=30, le=3600)
 
 
+class ScreeningSettings(BaseSettings):
+    """AML screening of senders (``BSCPAY_SCREENING_*``, docs/adr/0020). The blocklist
+    always applies; the HTTP provider only when ``provider_url`` is set."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_SCREENING_", extra="ignore")
+
+    # POST {"address", "chain_id"} signed with HMAC-SHA256 (X-Bscpay-Signature); the
+    # answer is {"level": "none|low|medium|high|severe"}. Empty: no provider.
+    provider_url: str = ""
+    # The HMAC secret shared with the provider (never logged).
+    provider_secret: SecretStr = SecretStr("")
+    timeout_s: float = Field(default=3.0, gt=0, le=30)
+    # Risk levels that hold a transfer's funds.
+    flag_levels: str = "high,severe"
+    # When the provider cannot answer (error, timeout, breaker open) and no cached
+    # verdict is left: "closed" holds the funds for review, "open" lets them through.
+    fail_mode: Literal["open", "closed"] = "closed"
+    # A provider verdict is reused for an address this long.
+    cache_ttl_s: int = Field(default=3600, ge=0)
+    # After this many consecutive failures the provider is not called for reset_s.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_reset_s: float = Field(default=60.0, gt=0)
+
+    def flagged_levels(self) -> frozenset[str]:
+        return frozenset(x.strip().lower() for x in self.flag_levels.split(",") if x.strip())
+
+
 # --- settlement (shared/settlement) ----------------------------------------------------
 
 GWEI = 10**9
@@ -268,6 +296,11 @@ def kyc() -> KycSettings:
 
 
 @lru_cache(maxsize=1)
+def screening() -> ScreeningSettings:
+    return ScreeningSettings()
+
+
+@lru_cache(maxsize=1)
 def outbound() -> OutboundSettings:
     return OutboundSettings()
 
@@ -311,6 +344,18 @@ def exports() -> ExportSettings:
 
 def reset() -> None:
     """Forget cached settings (tests and the local stack change the environment)."""
-    for fn in (aws, chain, api, scanner, payouts, kyc, outbound, sweeps, planner, reconciler):
+    for fn in (
+        aws,
+        chain,
+        api,
+        scanner,
+        payouts,
+        kyc,
+        screening,
+        outbound,
+        sweeps,
+        planner,
+        reconciler,
+    ):
         fn.cache_clear()
     exports.cache_clear()

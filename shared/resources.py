@@ -153,6 +153,14 @@ TABLES: tuple[Table, ...] = (
         indexes=(Index("scheduled", "scheduled", "merchant_id"),),
     ),
     Table("ledger_entries", "account", sort_key="entry_key"),
+    # AML screening (docs/adr/0020): the blocklist ("blocklist#0x…", listed through the
+    # sparse by_kind index) and the provider's cached verdicts ("cache#0x…", with a TTL).
+    Table(
+        "screening",
+        "key",
+        indexes=(Index("by_kind", "kind", "created_key"),),
+        ttl_attribute="expires_at_ttl",
+    ),
     Table("ledger_journal", "journal_id"),
     # Append-only audit trail (docs/adr/0017): hash-chained records in a few chains
     # ("chain-00".."chain-15"), each numbered 1, 2, ... by "seq". No role may update or

@@ -38,12 +38,15 @@ from shared.models.admin_api import (
     AdminDisbursementOut,
     AdminMeOut,
     AdminPaymentList,
+    AdminPaymentOut,
     AdminUserList,
     AdminUserOut,
     ApiKeyList,
     ApiKeyOut,
     AuditList,
     AuditVerifyOut,
+    BlocklistEntryOut,
+    BlocklistList,
     GasFundingOut,
     MerchantList,
     MerchantOut,
@@ -55,6 +58,7 @@ from shared.models.admin_api import (
 )
 from shared.models.amounts import format_amount, parse_amount, parse_fee
 from shared.models.api import (
+    BlockAddress,
     CreateApiKey,
     CreateMerchant,
     DecideDisbursement,
@@ -76,6 +80,7 @@ from shared.reports import period as report_period
 from shared.reports import regulatory
 from shared.reports import responses as report_responses
 
+from shared.screening import blocklist as screening_blocklist
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
@@ -514,6 +519,66 @@ def admin_export_csv(
     to: Annotated[str | None, Query(max_length=12)] = None,
 ) -> Response[str]:
     kind = report_exports.kind_of(export)
+# ---- AML screening and held payments (docs/adr/0020) ----------------------------------
+
+
+def _block_entry(e: Any) -> dict[str, Any]:
+    return {
+        "object": "blocklist_entry",
+        "address": e.address,
+        "reason": e.reason,
+        "created_by": e.created_by,
+        "created_at": e.created_at,
+    }
+
+
+@app.post(
+    "/admin/screening/blocklist",
+    responses=docs.responses(201, BlocklistEntryOut, "Listed: its transfers are held from now"),
+)
+def add_to_blocklist(body: Annotated[BlockAddress, Body()]) -> Response[str]:
+    return json_response(201, _block_entry(screening_blocklist.add(body.address, body.reason)))
+
+
+@app.get(
+    "/admin/screening/blocklist",
+    responses=docs.responses(200, BlocklistList, "Blocklisted addresses, newest first"),
+)
+def list_blocklist(
+    limit: Annotated[str | None, Query(max_length=4)] = None,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response[str]:
+    items, has_more = screening_blocklist.list_entries(parse_limit(limit), starting_after)
+    data = [_block_entry(e) for e in items]
+    return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@app.delete(
+    "/admin/screening/blocklist/<address>",
+    responses=docs.responses(200, BlocklistEntryOut, "Removed (what was listed)"),
+)
+def remove_from_blocklist(address: str) -> Response[str]:
+    return json_response(200, _block_entry(screening_blocklist.remove(address)))
+
+
+@app.post(
+    "/admin/payments/<payment_id>/release",
+    responses=docs.responses(200, AdminPaymentOut, "Released: credited, status recomputed"),
+)
+def release_held_payment(payment_id: str) -> Response[str]:
+    p = payments.release(payment_id, current_actor().label)
+    return json_response(200, {**payment_object(p), "merchant_id": p.merchant_id})
+
+
+@app.post(
+    "/admin/payments/<payment_id>/return",
+    responses=docs.responses(201, AdminDisbursementOut, "The refund to the sender"),
+)
+def return_held_payment(payment_id: str) -> Response[str]:
+    refund = disbursements.return_held(payment_id, current_actor().label)
+    return json_response(201, disbursements.to_admin_json(refund))
+
+
     if not merchant_id:
         raise ValidationFailed("merchant_id is required", "merchant_id")
     merchants.require_merchant(merchant_id)

@@ -8,8 +8,10 @@ admin API's routes in step.
 | role      | may                                                                  |
 |-----------|----------------------------------------------------------------------|
 | viewer    | read everything under /admin                                         |
-| support   | viewer + redeliver events, chain rescans, tolerance, suspend/resume  |
-| finance   | viewer + payouts, approve/reject settlements, gas funding            |
+| support   | viewer + redeliver events, chain rescans, tolerance, suspend/resume, |
+|           | the screening blocklist                                              |
+| finance   | viewer + payouts, approve/reject settlements, gas funding, release   |
+|           | or return held payments                                              |
 | admin     | viewer + merchants, API keys, KYC, settlement addresses, user roles  |
 """
 
@@ -66,6 +68,7 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", f"{M}/statement", EVERYONE),
     Rule("GET", "/admin/reports/large_transfers", EVERYONE),
     Rule("GET", "/admin/reports/monthly", EVERYONE),
+    Rule("GET", "/admin/screening/blocklist", EVERYONE),
     Rule("GET", "/admin/audit", EVERYONE),
     Rule("GET", "/admin/audit/verify", EVERYONE),
     Rule("GET", "/admin/users", EVERYONE),
@@ -78,11 +81,16 @@ RULES: tuple[Rule, ...] = (
     Rule("POST", "/admin/events/<event_id>/redeliver", SUPPORT),
     Rule("POST", "/admin/chain/rescan", SUPPORT),
     # finance: money moves
+    # AML screening (docs/adr/0020): who lists a sender may not release its funds
+    Rule("POST", "/admin/screening/blocklist", SUPPORT_OR_ADMIN),
+    Rule("DELETE", "/admin/screening/blocklist/<address>", SUPPORT_OR_ADMIN),
     Rule("POST", f"{M}/payouts", FINANCE),
     Rule("POST", f"{S}/approve", FINANCE),
     Rule("POST", f"{S}/reject", FINANCE),
     Rule("POST", "/admin/treasury/gas_funding", FINANCE),
     # admin: who may do what, and where money may go
+    Rule("POST", "/admin/payments/<payment_id>/release", FINANCE),  # held funds, four eyes
+    Rule("POST", "/admin/payments/<payment_id>/return", FINANCE),
     Rule("POST", "/admin/merchants", ADMIN),
     Rule("POST", f"{M}/api_keys", ADMIN),
     Rule("POST", f"{M}/api_keys/<key_id>/approve", ADMIN),

@@ -292,6 +292,12 @@ class TransferModel(_Base):
     unfinal = UnicodeAttribute(null=True)  # "unfinal" until final or reversed (sparse GSI)
     seen_at = NumberAttribute(default=0)
     late = BooleanAttribute(null=True)  # final after the payment had settled
+    # AML screening (docs/adr/0020), set when the transfer became final
+    risk_level = UnicodeAttribute(null=True)
+    risk_source = UnicodeAttribute(null=True)
+    flagged_by = UnicodeAttribute(null=True)
+    hold = UnicodeAttribute(null=True)  # held | released | returned
+    held_from = UnicodeAttribute(null=True)
     by_payment = TransfersByPayment()
     unfinal_by_block = TransfersUnfinal()
     by_merchant = TransfersByMerchant()

@@ -32,6 +32,11 @@ def _transfer(item: m.TransferModel) -> Transfer:
         status=TransferStatus(item.status),
         seen_at=int(item.seen_at),
         late=bool(item.late),
+        risk_level=item.risk_level,
+        risk_source=item.risk_source,
+        flagged_by=item.flagged_by,
+        hold=item.hold,
+        held_from=item.held_from,
     )
 
 
@@ -52,6 +57,11 @@ def transfer_item(t: Transfer) -> m.TransferModel:
         unfinal="unfinal" if t.status == TransferStatus.PENDING else None,
         seen_at=t.seen_at,
         late=t.late or None,
+        risk_level=t.risk_level,
+        risk_source=t.risk_source,
+        flagged_by=t.flagged_by,
+        hold=t.hold,
+        held_from=t.held_from,
     )
 
 

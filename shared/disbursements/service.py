@@ -57,6 +57,7 @@ from shared.models.domain import (
     Payment,
 )
 from shared.models.ledger import Kind
+from shared.payments import service as payments
 
 logger = Logger(child=True)
 
@@ -252,6 +253,68 @@ def _merchant_payment(merchant_id: str, payment_id: str) -> Payment:
     if payment is None or payment.merchant_id != merchant_id:
         raise NotFound(f"no payment {payment_id!r}", "payment_id")
     return payment
+
+
+def return_held(payment_id: str, requested_by: str) -> Disbursement:
+    """Send a held payment's funds back to their sender (docs/adr/0020): a refund
+    reserved from the merchant's *held* account (never available), net of the refund
+    fees (platform fee and network fee come out of the returned funds: the merchant
+    never had them). Above the approval threshold it waits for a second finance user,
+    like any refund. ``requested_by`` ("admin:<name>") may not be who flagged the
+    sender. Idempotent: a retry finds the same refund and finishes marking the payment."""
+    payment, held = payments.get_held(payment_id)
+    payments.check_four_eyes(held, requested_by)
+    senders = {t.from_address.lower() for t in held}
+    if len(senders) != 1:
+        raise InvalidState(
+            "the held funds came from more than one sender; return needs a single sender"
+        )
+    destination = checked_destination(held[0].from_address)
+    gross = sum(t.amount for t in held)
+    assert payment.merchant_id is not None
+    fee, nfee = platform_fee(store.get_profile(payment.merchant_id), gross), network_fee()
+    if gross - fee - nfee <= 0:
+        raise AmountTooSmall(
+            f"the held {_fmt(gross)} USDT do not cover the refund fees ({_fmt(fee + nfee)})",
+            "amount",
+        )
+    transfer_ids = sorted(t.transfer_id for t in held)
+    digest = hashlib.sha256(f"{payment_id}|return|{','.join(transfer_ids)}".encode()).hexdigest()
+    refund_id = f"re_{digest[:32]}"
+    d = store.get(refund_id)
+    if d is None:
+        d = _new(
+            DisbursementKind.REFUND,
+            refund_id,
+            merchant_id=payment.merchant_id,
+            payment_id=payment_id,
+            destination=destination,
+            gross=gross,
+            fee=fee,
+            network_fee=nfee,
+            requested_by=requested_by,
+            threshold=units(config.payouts().approval_threshold),
+        )
+        posting = ledger.default().reservation_posting(
+            payment.merchant_id,
+            gross,
+            fee,
+            nfee,
+            refund_id,
+            Kind.REFUND,
+            destination=destination,
+            from_held=True,
+        )
+        change = DisbursementChange(
+            d,
+            postings=[posting],
+            events=[_event(d, "created")],
+            refund_reserve=RefundCap(payment_id, payment.amount_received),
+        )
+        d = _create(change)
+    payments.mark_returned(payment_id, transfer_ids, d.disbursement_id)
+    logger.info("held funds returned", extra={"payment_id": payment_id, "refund": refund_id})
+    return d
 
 
 def request_cold_move(amount: int, requested_by: str, disbursement_id: str = "") -> Disbursement:

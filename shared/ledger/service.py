@@ -61,6 +61,7 @@ from shared.models.ledger import (
     checked_amount,
     checked_id,
     merchant_available,
+    merchant_held,
     merchant_pending_payout,
 )
 
@@ -179,11 +180,14 @@ class Ledger:
         kind: Kind = Kind.PAYOUT,
         *,
         destination: str | None = None,
+        from_held: bool = False,
     ) -> Posting:
         """A reservation of ``gross`` for money leaving the hot wallet later: a payout
         (``Kind.PAYOUT``) or a refund (``Kind.REFUND``, its ``net`` goes to the payer).
         ``destination``: the address ``net`` is for, part of the reservation, so a
-        disbursement record changed afterwards no longer matches it."""
+        disbursement record changed afterwards no longer matches it. ``from_held``: a
+        refund of held funds to their sender (docs/adr/0020) reserves from the held
+        account; cancelling it returns them there, never to available."""
         checked_id(journal_id, "journal_id")
         if kind not in (Kind.PAYOUT, Kind.REFUND):
             raise InvalidPosting(f"{kind} is not a reservation", "kind")
@@ -196,11 +200,10 @@ class Ledger:
         )
         if terms.net <= 0:
             raise InvalidPosting("fee and network_fee must leave a positive payout", "fee")
-        legs = _entries(
-            debit=merchant_available(merchant_id),
-            credit=merchant_pending_payout(merchant_id),
-            amount=gross,
-        )
+        if from_held and kind is not Kind.REFUND:
+            raise InvalidPosting("only a refund can be reserved from held funds", "kind")
+        source = merchant_held(merchant_id) if from_held else merchant_available(merchant_id)
+        legs = _entries(debit=source, credit=merchant_pending_payout(merchant_id), amount=gross)
         return _posting(
             journal_id, kind, self._clock(), legs, merchant_id=merchant_id, payout=terms
         )
@@ -230,7 +233,7 @@ class Ledger:
         terms = self._reservation(payout_journal_id)
         legs = _entries(
             debit=merchant_pending_payout(terms.merchant_id),
-            credit=merchant_available(terms.merchant_id),
+            credit=self._reserved_from(payout_journal_id, terms.merchant_id),
             amount=terms.gross,
         )
         legs += _gas(gas_bnb)
@@ -289,8 +292,11 @@ class Ledger:
 
     def merchant_balance(self, merchant_id: str) -> MerchantBalance:
         available, pending = merchant_available(merchant_id), merchant_pending_payout(merchant_id)
-        got = self._repo.balances([available, pending])
-        return MerchantBalance(available=got[available], pending_payout=got[pending])
+        held = merchant_held(merchant_id)
+        got = self._repo.balances([available, pending, held])
+        return MerchantBalance(
+            available=got[available], pending_payout=got[pending], held=got[held]
+        )
 
     def holdings(self) -> dict[str, int]:
         """What the ledger says is on chain: ``holdings:deposits|hot|cold`` (USDT) and
@@ -310,6 +316,17 @@ class Ledger:
         return totals
 
     # -- internals --
+
+    def _reserved_from(self, payout_journal_id: str, merchant_id: str) -> Account:
+        """The account a reservation took its funds from (available, or held for the
+        return of held funds): where a cancellation puts them back."""
+        reserved = self._repo.journal(payout_journal_id)
+        held = merchant_held(merchant_id)
+        if reserved is not None and any(
+            leg.account == held and leg.side is Side.DEBIT for leg in reserved.legs
+        ):
+            return held
+        return merchant_available(merchant_id)
 
     def _reservation(self, payout_journal_id: str) -> PayoutTerms:
         reserved = self._repo.journal(payout_journal_id)
@@ -409,6 +426,27 @@ def credit_payment_posting(
         amount=checked_amount(amount, "amount"),
     )
     return _posting(journal_id, Kind.PAYMENT, created_ms, legs, merchant_id=merchant_id)
+
+
+def credit_held_posting(merchant_id: str, amount: int, journal_id: str, created_ms: int) -> Posting:
+    """Final funds from a flagged sender: debit holdings:deposits, credit the merchant's
+    held account (docs/adr/0020). Same journal id as the credit it replaces."""
+    legs = _entries(
+        debit=DEPOSITS,
+        credit=merchant_held(merchant_id),
+        amount=checked_amount(amount, "amount"),
+    )
+    return _posting(journal_id, Kind.PAYMENT, created_ms, legs, merchant_id=merchant_id)
+
+
+def release_posting(merchant_id: str, amount: int, journal_id: str, created_ms: int) -> Posting:
+    """Held funds a finance user released: held -> available."""
+    legs = _entries(
+        debit=merchant_held(merchant_id),
+        credit=merchant_available(merchant_id),
+        amount=checked_amount(amount, "amount"),
+    )
+    return _posting(journal_id, Kind.RELEASE, created_ms, legs, merchant_id=merchant_id)
 
 
 def _posting(

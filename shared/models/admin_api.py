@@ -197,3 +197,19 @@ class AdminUserList(BaseModel):
     object: Literal["list"] = "list"
     data: list[AdminUserOut]
     has_more: bool
+
+
+class BlocklistEntryOut(BaseModel):
+    """An address on the screening blocklist (docs/adr/0020)."""
+
+    object: Literal["blocklist_entry"] = "blocklist_entry"
+    address: str  # lower-case hex
+    reason: str
+    created_by: str  # "admin:<username>": may not release or return what it holds
+    created_at: int
+
+
+class BlocklistList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[BlocklistEntryOut]
+    has_more: bool

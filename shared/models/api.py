@@ -87,6 +87,15 @@ class SuspendMerchant(_Strict):
     reason: StrictStr = Field(min_length=1, max_length=500)
 
 
+class BlockAddress(_Strict):
+    """``POST /admin/screening/blocklist`` (docs/adr/0020)."""
+
+    address: StrictStr = Field(
+        max_length=64, examples=["0x5aeda56215b167893e80b4fe645ba6d5bab767de"]
+    )
+    reason: StrictStr = Field(min_length=1, max_length=500)
+
+
 class SetKyc(_Strict):
     status: Literal["pending", "verified", "rejected"]
     reason: StrictStr | None = Field(default=None, max_length=500)  # required to reject
@@ -233,12 +242,14 @@ class BalanceOut(BaseModel):
     currency: Literal["USDT"] = "USDT"
     available: str  # final funds credited to the merchant
     pending_payout: str  # reserved for payouts not yet settled
+    held: str = "0"  # from flagged senders, awaiting review (docs/adr/0020)
 
     @classmethod
     def of(cls, balance: MerchantBalance, decimals: int) -> BalanceOut:
         return cls(
             available=format_amount(balance.available, decimals),
             pending_payout=format_amount(balance.pending_payout, decimals),
+            held=format_amount(balance.held, decimals),
         )
 
 

@@ -16,6 +16,8 @@ class PaymentStatus(StrEnum):
     UNDERPAID = "underpaid"
     EXPIRED = "expired"
     CANCELED = "canceled"
+    # Funds from a flagged sender wait for a finance user's review (docs/adr/0020).
+    HELD = "held"
 
     @property
     def is_open(self) -> bool:
@@ -72,6 +74,12 @@ class Transfer(BaseModel):
     merchant_id: str
     status: TransferStatus = TransferStatus.PENDING
     seen_at: int = 0
+    # AML screening of from_address when the transfer became final (docs/adr/0020).
+    risk_level: str | None = None  # "none" … "severe", "unknown"
+    risk_source: str | None = None  # "blocklist" | "provider" | "provider_unavailable"
+    flagged_by: str | None = None  # who listed the sender ("admin:<name>")
+    hold: str | None = None  # "held" -> "released" | "returned"; None: never held
+    held_from: str | None = None  # the payment's status when these funds were held
     late: bool = False  # final after its payment had settled: late funds
 
 

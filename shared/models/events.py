@@ -16,6 +16,11 @@ PaymentEventType = Literal[
     "payment.canceled",
     "payment.late_funds",
     "payment.reversed",
+    # AML screening (docs/adr/0020): funds from a flagged sender held, then released
+    # to the merchant or returned to the sender.
+    "payment.held",
+    "payment.released",
+    "payment.returned",
 ]
 # Money leaving the merchant's balance (docs/adr/0013).
 DisbursementEventType = Literal[

@@ -89,6 +89,12 @@ def merchant_available(merchant_id: str) -> Account:
     return Account(Asset.USDT, f"merchant:{checked_id(merchant_id, 'merchant_id')}:available")
 
 
+def merchant_held(merchant_id: str) -> Account:
+    """Final funds from a flagged sender, until a finance user releases or returns them
+    (docs/adr/0020): never available, never paid out."""
+    return Account(Asset.USDT, f"merchant:{checked_id(merchant_id, 'merchant_id')}:held")
+
+
 def merchant_pending_payout(merchant_id: str) -> Account:
     return Account(Asset.USDT, f"merchant:{checked_id(merchant_id, 'merchant_id')}:pending_payout")
 
@@ -106,6 +112,7 @@ class Kind(StrEnum):
     REFUND = "refund"
     COLD_MOVE = "cold_move"
     GAS = "gas"  # gas burnt by a transaction that moved nothing (reverted, cancelled)
+    RELEASE = "release"  # held funds released to the merchant's available balance
 
 
 class PayoutState(StrEnum):
@@ -241,6 +248,7 @@ class EntryPage:
 class MerchantBalance:
     available: int
     pending_payout: int
+    held: int = 0  # from flagged senders, awaiting review (docs/adr/0020)
 
 
 def entry_key(created_ms: int, journal_id: str) -> str:

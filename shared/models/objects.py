@@ -14,6 +14,13 @@ from shared.models.amounts import format_amount
 from shared.models.domain import Payment, Transfer
 
 
+class RiskOut(BaseModel):
+    """AML screening of the sender when the transfer became final (docs/adr/0020)."""
+
+    level: str  # none | low | medium | high | severe | unknown
+    source: str  # blocklist | provider | provider_unavailable | none
+
+
 class TransactionOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -22,8 +29,13 @@ class TransactionOut(BaseModel):
     block_number: int
     block_hash: str
     from_: str = Field(alias="from")
+    sender: str  # the sending address (same as "from")
     amount: str
     status: str
+    # null until the transfer is final and screened
+    risk: RiskOut | None = None
+    # held | released | returned when the funds were held; null otherwise
+    hold: str | None = None
 
     @classmethod
     def of(cls, transfer: Transfer, decimals: int) -> TransactionOut:
@@ -33,8 +45,13 @@ class TransactionOut(BaseModel):
             block_number=transfer.block_number,
             block_hash=transfer.block_hash,
             from_=transfer.from_address,
+            sender=transfer.from_address,
             amount=format_amount(transfer.amount, decimals),
             status=transfer.status.value,
+            risk=RiskOut(level=transfer.risk_level, source=transfer.risk_source or "none")
+            if transfer.risk_level
+            else None,
+            hold=transfer.hold,
         )
 
 

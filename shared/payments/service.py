@@ -15,12 +15,19 @@ from shared.dal import merchants as merchant_repo
 from shared.dal import payments as payment_repo
 from shared.dal import transfers as transfer_repo
 from shared.dal.payments import PaymentChange
-from shared.errors import ConcurrentUpdate, InvalidState, PaymentNotFound, ValidationFailed
+from shared.errors import (
+    ConcurrentUpdate,
+    FourEyes,
+    InvalidState,
+    PaymentNotFound,
+    ValidationFailed,
+)
 from shared.events import outbox, payloads
-from shared.ledger.service import credit_payment_posting
+from shared.ledger.service import credit_held_posting, credit_payment_posting, release_posting
 from shared.models.domain import Event, Payment, PaymentStatus, Transfer, TransferStatus
 from shared.models.events import EVENT_TYPES
 from shared.payments import state
+from shared.screening import Verdict, screen
 
 logger = Logger(child=True)
 
@@ -174,7 +181,13 @@ def _move_to_block(transfer: Transfer) -> None:
 
 def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
     """Settle a pending transfer: count it as final, or reverse it (its log left the
-    chain), announcing ``payment.reversed``."""
+    chain), announcing ``payment.reversed``.
+
+    A final transfer's sender is screened first (docs/adr/0020), outside the payment's
+    transaction: screening reads the blocklist and may call a provider. Funds from a
+    flagged sender are credited to the merchant's held account, never to available;
+    the payment becomes ``held`` (``payment.held``, with the risk level and source)."""
+    verdict = screen(transfer.from_address) if canonical else None
 
     def change(p: Payment) -> PaymentChange | None:
         current = next((t for t in p.transactions if t.transfer_id == transfer.transfer_id), None)
@@ -183,22 +196,37 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
         p.amount_pending -= current.amount
         was_settled = p.status in state.SETTLED
         postings = []
+        held = verdict is not None and verdict.flagged
         if canonical:
+            assert verdict is not None
             current.status = TransferStatus.FINAL
             current.late = was_settled
             p.amount_received += current.amount
-            # Final funds are the merchant's, in the same transaction (journal id = transfer).
+            current.risk_level, current.risk_source = verdict.level, verdict.source
+            credit = credit_held_posting if held else credit_payment_posting
+            if held:
+                current.hold, current.flagged_by = "held", verdict.flagged_by
+                current.held_from = p.status.value
+            # Final funds are the merchant's (or held for review), in the same
+            # transaction (journal id = transfer).
             postings.append(
-                credit_payment_posting(
-                    p.merchant_id, current.amount, current.transfer_id, int(time.time() * 1000)
-                )
+                credit(p.merchant_id, current.amount, current.transfer_id, int(time.time() * 1000))
             )
         else:
             current.status = TransferStatus.REVERSED
         new_status = state.status_after_funds(p.status, p.amount, _totals(p), p.tolerance)
+        if held:
+            new_status = PaymentStatus.HELD
         result = _transition(p, new_status) if new_status != p.status else _bump(p)
         if not canonical:
             result.events.append(_event(p, "payment.reversed"))
+        elif held:
+            assert verdict is not None
+            if not any(e.type == "payment.held" for e in result.events):  # held already
+                result.events.append(_event(p, "payment.held"))
+            for e in result.events:
+                if e.type == "payment.held":
+                    e.data["risk"] = _risk(verdict)
         elif was_settled:
             result.events.append(_event(p, "payment.late_funds"))
         result.updated_transfers.append((current, TransferStatus.PENDING))
@@ -223,11 +251,118 @@ def expire_if_due(payment_id: str, now: int) -> PaymentStatus | None:
     return payment.status
 
 
+# ---- held funds (docs/adr/0020) ----------------------------------------------------------
+
+
+def held_transfers(p: Payment) -> list[Transfer]:
+    return [t for t in p.transactions if t.hold == "held"]
+
+
+def check_four_eyes(held: list[Transfer], actor_label: str) -> None:
+    """Whoever flagged the sender (listed it) may not release or return its funds."""
+    if any(t.flagged_by and t.flagged_by == actor_label for t in held):
+        raise FourEyes(
+            "held funds are released or returned by someone other than who flagged the sender"
+        )
+
+
+def get_held(payment_id: str) -> tuple[Payment, list[Transfer]]:
+    payment = payment_repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
+    if payment is None:
+        raise PaymentNotFound(f"no payment {payment_id!r}", "id")
+    held = held_transfers(payment)
+    if payment.status is not PaymentStatus.HELD or not held:
+        raise InvalidState(f"payment {payment_id} is {payment.status.value}, not held")
+    return payment, held
+
+
+def release(payment_id: str, actor_label: str) -> Payment:
+    """A finance user cleared the held funds: they move held -> available (one ledger
+    posting) and the payment takes the status it would have had, announcing
+    ``payment.released`` (then ``payment.paid`` etc. when that status is new)."""
+    _, first = get_held(payment_id)
+    check_four_eyes(first, actor_label)
+
+    def change(p: Payment) -> PaymentChange | None:
+        held = held_transfers(p)
+        if p.status is not PaymentStatus.HELD or not held:
+            raise InvalidState(f"payment {payment_id} is {p.status.value}, not held")
+        check_four_eyes(held, actor_label)
+        journal_id = f"{p.payment_id}/release/{p.version}"
+        for t in held:
+            t.hold = "released"
+        released = _event(p, "payment.released")
+        result = _leave_hold(p, held)
+        result.events.insert(0, released)
+        for t in held:
+            result.updated_transfers.append((t, TransferStatus.FINAL))
+        amount = sum(t.amount for t in held)
+        result.postings.append(
+            release_posting(p.merchant_id, amount, journal_id, int(time.time() * 1000))
+        )
+        return result
+
+    return _mutate(payment_id, change)
+
+
+def mark_returned(payment_id: str, transfer_ids: list[str], refund_id: str) -> Payment:
+    """The held funds of ``transfer_ids`` are on their way back to the sender (refund
+    ``refund_id``, reserved from the held account): they no longer count as received
+    for the payment's status, which is recomputed (``payment.returned``)."""
+
+    def change(p: Payment) -> PaymentChange | None:
+        held = [t for t in held_transfers(p) if t.transfer_id in transfer_ids]
+        if not held:
+            return None  # marked already (a retried request)
+        for t in held:
+            t.hold = "returned"
+        returned = _event(p, "payment.returned")
+        returned.data["refund_id"] = refund_id
+        result = _leave_hold(p, held)
+        result.events.insert(0, returned)
+        for t in held:
+            result.updated_transfers.append((t, TransferStatus.FINAL))
+        return result
+
+    return _mutate(payment_id, change)
+
+
+def _leave_hold(p: Payment, cleared: list[Transfer]) -> PaymentChange:
+    """The payment once ``cleared`` left the hold: still held while other funds are;
+    else the status it would have had (from the status it had when first held)."""
+    if held_transfers(p):
+        return _bump(p)
+    base = next(
+        (
+            PaymentStatus(t.held_from)
+            for t in sorted(cleared, key=lambda t: t.block_number)
+            if t.held_from and t.held_from != PaymentStatus.HELD.value
+        ),
+        PaymentStatus.PENDING,
+    )
+    new_status = state.status_after_funds(base, p.amount, _totals(p), p.tolerance)
+    p.status = base
+    if new_status == base:
+        # e.g. a settled payment whose late funds were held: as it was
+        return _bump(p)
+    return _transition(p, new_status, deactivate=False)
+
+
+def _risk(verdict: Verdict) -> dict[str, str]:
+    return {"level": verdict.level, "source": verdict.source}
+
+
 # ---- internals ------------------------------------------------------------------------
 
 
 def _totals(p: Payment) -> state.Totals:
-    return state.Totals(received=p.amount_received, pending=p.amount_pending)
+    # Funds returned to a flagged sender do not count towards the payment.
+    returned = sum(
+        t.amount
+        for t in p.transactions
+        if t.hold == "returned" and t.status == TransferStatus.FINAL
+    )
+    return state.Totals(received=p.amount_received - returned, pending=p.amount_pending)
 
 
 def _event(p: Payment, event_type: str) -> Event:
@@ -268,9 +403,10 @@ def _mutate(payment_id: str, build: Callable[[Payment], PaymentChange | None]) -
         change = build(payment)
         if change is None:
             return payment
-        # Events carry the final object, so rebuild their snapshots after all edits.
+        # Events carry the final object, so rebuild their snapshots after all edits
+        # (keeping what an event adds beside it: payment.held's "risk").
         for event in change.events:
-            event.data = payloads.payment_data(change.payment)
+            event.data = {**event.data, **payloads.payment_data(change.payment)}
         try:
             payment_repo.commit(change)
         except ConcurrentUpdate:

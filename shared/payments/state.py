@@ -4,6 +4,10 @@ pending -> confirming -> paid | overpaid; expired/underpaid at expiry; canceled 
 the merchant while nothing was received. Funds that arrive once a payment is
 settled (paid, overpaid, underpaid, expired, canceled) never change its status;
 they are recorded, counted and announced as ``payment.late_funds``.
+
+A payment whose final funds came from a flagged sender is ``held`` (docs/adr/0020):
+nothing changes that status until a finance user releases the funds (the status is
+then computed from the one it had when they were held) or returns them.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def status_after_funds(
 
     ``tolerance`` (base units) is the merchant's accepted shortfall: final funds of at
     least ``amount - tolerance`` count as paid."""
-    if current in SETTLED:
+    if current in SETTLED or current is PaymentStatus.HELD:
         return current
     if totals.received >= amount - tolerance:
         return PaymentStatus.OVERPAID if totals.received > amount else PaymentStatus.PAID

@@ -12,7 +12,9 @@ from shared.events import payloads
 from shared.models.api import PaymentOut as ApiPaymentOut
 from shared.models.domain import Payment, PaymentStatus, Transfer, TransferStatus
 
-# The body of a payment.overpaid event before the amount boundary moved (issue 10).
+# The body of a payment.overpaid event before the amount boundary moved (issue 10), with
+# the fields screening added to each transaction (issue 12, docs/adr/0020: "sender",
+# "risk", "hold"; additions only, nothing renamed or removed).
 GOLDEN = (
     '{"object":{"id":"pay_1","object":"payment","status":"overpaid","amount":"1",'
     '"currency":"USDT","network":"bsc","chain_id":97,'
@@ -24,7 +26,8 @@ GOLDEN = (
     '?address=0x2222222222222222222222222222222222222222&uint256=1000000000000000000",'
     '"transactions":[{"tx_hash":"0x' + "ab" * 32 + '","log_index":3,"block_number":9,'
     '"block_hash":"0x' + "cd" * 32 + '","from":"0x1111111111111111111111111111111111111111",'
-    '"amount":"1.2345","status":"final"}]}}'
+    '"sender":"0x1111111111111111111111111111111111111111",'
+    '"amount":"1.2345","status":"final","risk":null,"hold":null}]}}'
 )
 
 

@@ -60,9 +60,18 @@ def test_settled_statuses_never_change_at_expiry(settled: S) -> None:
     assert status_at_expiry(settled, AMOUNT, Totals(40, 0), AFTER, EXPIRES_AT) == settled
 
 
-def test_settled_set_is_every_status_but_the_open_ones() -> None:
-    assert {s for s in S if not s.is_open} == SETTLED
+def test_settled_set_is_every_status_but_the_open_ones_and_held() -> None:
+    assert {s for s in S if not s.is_open and s is not S.HELD} == SETTLED
     assert {s for s in S if s.is_open} == {S.PENDING, S.CONFIRMING}
+
+
+@pytest.mark.parametrize("totals", [Totals(0, 0), Totals(0, 50), Totals(100, 0), Totals(150, 0)])
+def test_held_stays_held_whatever_arrives_until_released_or_returned(totals: Totals) -> None:
+    # docs/adr/0020: only a finance user's release or return moves a held payment
+    assert status_after_funds(S.HELD, AMOUNT, totals) == S.HELD
+    assert status_at_expiry(S.HELD, AMOUNT, totals, AFTER, EXPIRES_AT) == S.HELD
+    assert not can_cancel(S.HELD, totals)
+    assert event_type_for(S.HELD) in EVENT_TYPES
 
 
 @pytest.mark.parametrize("current", [S.PENDING, S.CONFIRMING])
