@@ -228,6 +228,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 KMS_KEYS: tuple[str, ...] = ("custody", "secrets")
 
 USER_POOL_LOGICAL = "admins"
+# CSV exports too large to answer inline (docs/reports.md); objects expire after a day.
+EXPORTS_BUCKET_LOGICAL = "exports"
+EXPORTS_EXPIRE_DAYS = 1
 
 
 def physical_name(prefix: str, logical: str, fifo: bool = False) -> str:

@@ -297,6 +297,11 @@ ALERT_PUBLISHERS: Final[tuple[str, ...]] = (
     "admin_api",  # a settlement address changed
 )
 
+# Functions that write large CSV exports to the exports bucket and hand out pre-signed
+# URLs of them (docs/reports.md); they learn its name from BSCPAY_EXPORTS_BUCKET.
+EXPORTS_WRITERS: Final[tuple[str, ...]] = ("merchant_api", "admin_api")
+EXPORTS_PREFIX: Final = "exports/"  # every export's key starts with it
+
 # ---- Networks -------------------------------------------------------------------------
 ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")
 PREFIX_RE: Final = re.compile(r"^[a-z][a-z0-9-]{1,23}$")

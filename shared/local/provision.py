@@ -23,6 +23,7 @@ class Provisioned:
     client_id: str
     alerts_topic_arn: str
     settlement_queue_url: str = ""
+    exports_bucket: str = ""
 
     def env(self) -> dict[str, str]:
         return {
@@ -32,6 +33,7 @@ class Provisioned:
             "BSCPAY_USER_POOL_ID": self.user_pool_id,
             "BSCPAY_ALERTS_TOPIC_ARN": self.alerts_topic_arn,
             "BSCPAY_SETTLEMENT_QUEUE_URL": self.settlement_queue_url,
+            "BSCPAY_EXPORTS_BUCKET": self.exports_bucket,
         }
 
 
@@ -51,6 +53,7 @@ def create_tables(endpoint: str, region: str, prefix: str) -> None:
     for table in resources.TABLES:
         name = resources.physical_name(prefix, table.logical)
         if name in existing:
+            _add_missing_indexes(ddb, name, table)
             continue
         attrs: dict[str, str] = {table.partition_key: "S"}
         keys = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
@@ -87,6 +90,35 @@ def create_tables(endpoint: str, region: str, prefix: str) -> None:
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
             )
+
+
+def _add_missing_indexes(ddb: Any, name: str, table: resources.Table) -> None:
+    """A table kept from an earlier run (.local/) gets the indexes added since."""
+    have = {
+        i["IndexName"]
+        for i in ddb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])
+    }
+    for index in table.indexes:
+        if index.name in have:
+            continue
+        attrs = [{"AttributeName": index.partition_key, "AttributeType": "S"}]
+        schema = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+        if index.sort_key:
+            attrs.append({"AttributeName": index.sort_key, "AttributeType": index.sort_key_type})
+            schema.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
+        ddb.update_table(
+            TableName=name,
+            AttributeDefinitions=attrs,
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index.name,
+                        "KeySchema": schema,
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                }
+            ],
+        )
 
 
 def create_queues(endpoint: str, region: str, prefix: str) -> dict[str, tuple[str, str]]:
@@ -179,6 +211,18 @@ def create_alerts_topic(endpoint: str, region: str, prefix: str) -> str:
     return str(sns.create_topic(Name=f"{prefix}-alerts")["TopicArn"])  # idempotent
 
 
+def create_exports_bucket(endpoint: str, region: str, prefix: str) -> str:
+    """The bucket large CSV exports go to (docs/reports.md); idempotent."""
+    s3 = _client("s3", endpoint, region)
+    name = resources.physical_name(prefix, resources.EXPORTS_BUCKET_LOGICAL)
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    return name
+
+
 def provision(endpoint: str, region: str, prefix: str) -> Provisioned:
     create_tables(endpoint, region, prefix)
     queues = create_queues(endpoint, region, prefix)
@@ -194,4 +238,5 @@ def provision(endpoint: str, region: str, prefix: str) -> Provisioned:
         client_id=client_id,
         alerts_topic_arn=create_alerts_topic(endpoint, region, prefix),
         settlement_queue_url=queues["settlement"][0],
+        exports_bucket=create_exports_bucket(endpoint, region, prefix),
     )

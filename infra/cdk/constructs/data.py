@@ -6,9 +6,11 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.cdk.constants import CUSTODY_KEY, DATA_KEY
+from infra.cdk.nag import acknowledge
 from shared import resources
 
 _KEY_PURPOSE = {
@@ -41,6 +43,35 @@ class Data(Construct):
         self.tables: dict[str, dynamodb.Table] = {}
         for spec in resources.TABLES:
             self.tables[spec.logical] = self._table(prefix, spec)
+        self.exports_bucket = self._exports_bucket()
+
+    def _exports_bucket(self) -> s3.Bucket:
+        """Large CSV exports (docs/reports.md), fetched through pre-signed URLs the API
+        functions sign: private, encrypted, HTTPS only, deleted after a day."""
+        bucket = s3.Bucket(
+            self,
+            "ExportsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireExports",
+                    expiration=Duration.days(resources.EXPORTS_EXPIRE_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            bucket,
+            "AwsSolutions-S1",
+            "Short-lived report copies (expired after a day) written and pre-signed only by "
+            "the two API roles; who asked for which export is in the API's access logs.",
+        )
+        return bucket
 
     def _table(self, prefix: str, spec: resources.Table) -> dynamodb.Table:
         sort_type = getattr(spec, "sort_key_type", "S")

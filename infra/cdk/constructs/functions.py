@@ -13,6 +13,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -27,6 +28,8 @@ from infra.cdk.constants import (
     CUSTODY_DECRYPTERS,
     CUSTODY_KEY,
     CUSTODY_SEALERS,
+    EXPORTS_PREFIX,
+    EXPORTS_WRITERS,
     HANDLER_FUNCTION,
     HANDLER_MODULE,
     LOG_RETENTION_DAYS,
@@ -173,6 +176,24 @@ class Functions(Construct):
         # The admin API checks each caller is still enabled and manages users' roles and
         # sign-outs (docs/adr/0019): these calls, on this pool only.
         user_pool.grant(self.roles["admin_api"], *ADMIN_POOL_ACTIONS)
+        for writer in EXPORTS_WRITERS:
+            self._grant_exports(writer, data.exports_bucket)
+
+    def _grant_exports(self, function: str, bucket: s3.IBucket) -> None:
+        """Put an export and sign a GET of it (the URL acts with this role's rights)."""
+        self.functions[function].add_environment("BSCPAY_EXPORTS_BUCKET", bucket.bucket_name)
+        self.roles[function].add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="Exports",
+                actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                resources=[bucket.arn_for_objects(f"{EXPORTS_PREFIX}*")],
+            )
+        )
+        self._ack(
+            function,
+            f"AwsSolutions-IAM5[Resource::{logical_ref(bucket)}/{EXPORTS_PREFIX}*]",
+            "Each export gets a fresh random key under exports/ in the one exports bucket.",
+        )
 
     # ---- KMS --------------------------------------------------------------------------
     def _grant_secrets_key(self, role: iam.Role, uses: tuple[KeyUse, ...]) -> None:
