@@ -39,7 +39,7 @@ SUPPORT = ("viewer", "support")
 FINANCE = ("viewer", "finance")
 # Lists senders and also holds the finance role: four eyes still stops them.
 LISTER = ("viewer", "support", "finance")
-SECRET = "provider-test-secret-not-real"  # noqa: S105 - a test value
+SECRET = "provider-test-secret-not-real"
 
 
 @dataclass
@@ -116,10 +116,10 @@ def test_blocklist_is_managed_by_support_audited_and_checked(stack: LocalStack) 
     path = f"/admin/screening/blocklist/{address.upper().replace('0X', '0x')}"
     assert admin_call("DELETE", path, authorizer=as_admin("sue", SUPPORT)).status == 200
     assert admin_call("DELETE", path, authorizer=as_admin("sue", SUPPORT)).status == 404
-    bad = admin_call(
+    malformed = admin_call(
         "DELETE", "/admin/screening/blocklist/not-an-address", authorizer=as_admin("sue", SUPPORT)
     )
-    assert bad.status == 422
+    assert malformed.status == 422
 
 
 # ---- held, released ---------------------------------------------------------------------------
