@@ -221,6 +221,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         schedule_rate_minutes=1,
         description="Expires unpaid payments and relays the event outbox",
     ),
+    FunctionSpec(
+        "digest",
+        timeout_s=120,
+        schedule_rate_minutes=24 * 60,  # daily; it digests the last whole UTC day
+        description="Daily operator digest (volumes, approvals, held funds, alarms) to SNS",
+    ),
 )
 
 # KMS keys: "custody" wraps the HD mnemonic (only settlement may decrypt);

@@ -5,7 +5,9 @@
 -c rpc_urls=https://a,https://b       JSON-RPC endpoints, tried in order
 -c token_address=0x...                required on testnet (no canonical USDT there)
 -c token_decimals=18  -c finality_fallback_depth=15
--c alarm_email=ops@example.com        optional e-mail subscription to the alerts topic
+-c alarm_email=ops@example.com,b@x.io  e-mail subscribers of the alerts topic (list or comma string)
+-c alarm_sms=+14155550100,+4930123   SMS subscribers of the alerts topic (E.164 numbers)
+-c payouts_require_kyc=true           payouts wait for a verified merchant (docs/adr/0021)
 -c cold_address=0x...                 the only destination of hot-wallet excess (optional)
 -c hot_wallet_cap=10000  -c payout_approval_threshold=1000  -c cold_approval_threshold=50000
                                       USDT amounts (docs/adr/0013); defaults in shared.config
@@ -40,7 +42,8 @@ class DeploymentConfig:
     token_address: str
     token_decimals: int
     finality_fallback_depth: int
-    alarm_email: str | None = None
+    alarm_emails: tuple[str, ...] = ()
+    alarm_sms: tuple[str, ...] = ()
     bundle: bool = True
     # BSCPAY_* settings for money movements, validated (e.g. BSCPAY_PAYOUT_COLD_ADDRESS).
     settlement: tuple[tuple[str, str], ...] = ()
@@ -76,8 +79,28 @@ _SETTLEMENT_CONTEXT: dict[str, tuple[str, str]] = {
     "hot_wallet_cap": ("BSCPAY_PAYOUT_HOT_WALLET_CAP", "amount"),
     "payout_approval_threshold": ("BSCPAY_PAYOUT_APPROVAL_THRESHOLD", "amount"),
     "cold_approval_threshold": ("BSCPAY_PAYOUT_COLD_APPROVAL_THRESHOLD", "amount"),
+    "payouts_require_kyc": ("BSCPAY_PAYOUTS_REQUIRE_KYC", "bool"),
 }
 _AMOUNT_RE = re.compile(r"(0|[1-9][0-9]{0,19})(\.[0-9]{1,18})?")
+_EMAIL_RE = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
+_E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")
+_TRUE = {"true", "1", "yes", "on"}
+
+
+def _list(name: str, value: Any) -> tuple[str, ...]:
+    """A context value given as a JSON list (cdk.json) or a comma-separated string (-c)."""
+    if value in (None, ""):
+        return ()
+    if isinstance(value, list | tuple):
+        items = [str(v).strip() for v in value]
+    elif isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    else:
+        raise ConfigError(f"-c {name}={value!r} must be a list or a comma-separated string")
+    found = tuple(dict.fromkeys(v for v in items if v))  # in order, without repeats
+    if len(found) > 20:
+        raise ConfigError(f"-c {name}: at most 20 subscribers")
+    return found
 
 
 def _settlement(lookup: Any) -> tuple[tuple[str, str], ...]:
@@ -91,6 +114,10 @@ def _settlement(lookup: Any) -> tuple[tuple[str, str], ...]:
             raise ConfigError(f"-c {name}={text!r} is not a 0x-prefixed 20-byte address")
         if kind == "amount" and not _AMOUNT_RE.fullmatch(text):
             raise ConfigError(f"-c {name}={text!r} is not a decimal USDT amount such as 1000")
+        if kind == "bool":
+            if text.lower() not in _TRUE | _FALSE:
+                raise ConfigError(f"-c {name}={text!r} must be true or false")
+            text = "true" if text.lower() in _TRUE else "false"
         out.append((env, text))
     return tuple(out)
 
@@ -137,9 +164,16 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         if parsed.scheme not in ("https", "wss") or not parsed.hostname:
             raise ConfigError(f"RPC URL {url!r} must be https:// or wss:// with a host")
 
-    alarm_email = setting("alarm_email")
-    if alarm_email and "@" not in str(alarm_email):
-        raise ConfigError(f"-c alarm_email={alarm_email!r} is not an e-mail address")
+    alarm_emails = _list("alarm_email", setting("alarm_email"))
+    for email in alarm_emails:
+        if not _EMAIL_RE.fullmatch(email):
+            raise ConfigError(f"-c alarm_email: {email!r} is not an e-mail address")
+    alarm_sms = _list("alarm_sms", setting("alarm_sms"))
+    for number in alarm_sms:
+        if not _E164_RE.fullmatch(number):
+            raise ConfigError(
+                f"-c alarm_sms: {number!r} is not an E.164 phone number such as +14155550100"
+            )
 
     return DeploymentConfig(
         prefix=prefix,
@@ -151,7 +185,8 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         finality_fallback_depth=_int(
             "finality_fallback_depth", setting("finality_fallback_depth") or 15, 1, 10_000
         ),
-        alarm_email=str(alarm_email) if alarm_email else None,
+        alarm_emails=alarm_emails,
+        alarm_sms=alarm_sms,
         bundle=str(lookup("bundle") if lookup("bundle") is not None else "true").lower()
         not in _FALSE,
         settlement=_settlement(lookup),

@@ -138,7 +138,9 @@ Access = Literal["read", "read_update", "read_write"]
 # anything not listed is denied. "read_update" = read + UpdateItem (no Put/Delete).
 TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
     "merchant_api": {
-        "merchants": "read",  # payments.create reads the underpayment tolerance
+        # payments.create reads the underpayment tolerance; the KYC provider's callback
+        # updates kyc_status (POST /kyc/callback, docs/adr/0021)
+        "merchants": "read_update",
         "api_keys": "read",  # hmac_auth.get_api_key
         "idempotency": "read_write",  # merchant_auth claim/complete/release
         "payments": "read_write",  # insert_payment, commit (cancel), get/list
@@ -208,6 +210,15 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_entries": "read_write",
         "ledger_journal": "read_write",
         "audit": "read_write",  # scheduled payouts and cold moves (ADR 0017)
+    },
+    # The daily digest (docs/adr/0021): report counters, pending approvals (by_status),
+    # each merchant's held funds; one idempotency record per day published.
+    "digest": {
+        "report_buckets": "read",
+        "disbursements": "read",
+        "merchants": "read",
+        "ledger_accounts": "read",
+        "idempotency": "read_write",
     },
     "reconciler": {
         "addresses": "read",  # deposits that may hold tokens (sweep_due)
@@ -291,6 +302,7 @@ QUEUE_URL_ENV: Final[dict[str, str]] = {
 # Functions that may publish operator alerts to the SNS topic (every function learns its
 # ARN from BSCPAY_ALERTS_TOPIC_ARN): the dispatcher reports exhausted webhook deliveries.
 ALERT_PUBLISHERS: Final[tuple[str, ...]] = (
+    "digest",  # the daily digest (docs/adr/0021)
     "webhook_dispatcher",
     "settlement",
     "reconciler",
@@ -301,6 +313,9 @@ ALERT_PUBLISHERS: Final[tuple[str, ...]] = (
 # URLs of them (docs/reports.md); they learn its name from BSCPAY_EXPORTS_BUCKET.
 EXPORTS_WRITERS: Final[tuple[str, ...]] = ("merchant_api", "admin_api")
 EXPORTS_PREFIX: Final = "exports/"  # every export's key starts with it
+
+# The daily digest lists this deployment's alarms (cloudwatch:DescribeAlarms).
+DIGEST_FUNCTION: Final = "digest"
 
 # ---- Networks -------------------------------------------------------------------------
 ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")

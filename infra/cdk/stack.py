@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
+from aws_cdk import ArnFormat, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.cdk.config import DeploymentConfig
-from infra.cdk.constants import CUSTODY_DECRYPTERS
+from infra.cdk.constants import CUSTODY_DECRYPTERS, DIGEST_FUNCTION
 from infra.cdk.constructs.api import Api
 from infra.cdk.constructs.auth import Auth
 from infra.cdk.constructs.chain import Chain
@@ -16,6 +18,7 @@ from infra.cdk.constructs.data import Data
 from infra.cdk.constructs.functions import Functions
 from infra.cdk.constructs.monitoring import Monitoring
 from infra.cdk.constructs.webhooks import Webhooks
+from infra.cdk.nag import acknowledge
 
 
 class BscpayStack(Stack):
@@ -34,7 +37,8 @@ class BscpayStack(Stack):
             "Monitoring",
             prefix=prefix,
             key=self.data.data_key,
-            alarm_email=config.alarm_email,
+            alarm_emails=config.alarm_emails,
+            alarm_sms=config.alarm_sms,
         )
         self.functions = Functions(
             self,
@@ -46,6 +50,7 @@ class BscpayStack(Stack):
             alerts_topic=self.monitoring.topic,
         )
         fns = self.functions.functions
+        self._kyc_and_digest(prefix)
         self.data.restrict_custody_decrypt([self.functions.roles[n] for n in CUSTODY_DECRYPTERS])
         self.webhooks.connect_consumers(fns)
         self.chain = Chain(self, "Chain", prefix=prefix, functions=fns)
@@ -80,6 +85,49 @@ class BscpayStack(Stack):
         }
         for output_id, value in outputs.items():
             CfnOutput(self, output_id, value=value)
+
+    def _kyc_and_digest(self, prefix: str) -> None:
+        """docs/adr/0021: the KYC provider's callback secret (generated here; shared
+        with the provider out of band), which merchant_api alone reads; the digest's
+        read of this deployment's alarms."""
+        self.kyc_callback_secret = secretsmanager.Secret(
+            self,
+            "KycCallbackSecret",
+            secret_name=f"{prefix}/kyc-callback",
+            description="HMAC secret of the KYC provider's callback (POST /kyc/callback)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+        )
+        acknowledge(
+            self.kyc_callback_secret,
+            "AwsSolutions-SMG4",
+            "Shared with the KYC provider out of band: rotating it is a coordinated change "
+            "with the provider, done by an operator (docs/adr/0021).",
+        )
+        merchant_api = self.functions.functions["merchant_api"]
+        self.kyc_callback_secret.grant_read(self.functions.roles["merchant_api"])
+        merchant_api.add_environment(
+            "BSCPAY_KYC_CALLBACK_SECRET_ARN", self.kyc_callback_secret.secret_arn
+        )
+        digest_role = self.functions.roles[DIGEST_FUNCTION]
+        alarms = self.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{prefix}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        digest_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeOwnAlarms", actions=["cloudwatch:DescribeAlarms"], resources=[alarms]
+            )
+        )
+        acknowledge(
+            digest_role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:"
+            f"<AWS::AccountId>:alarm:{prefix}-*]",
+            "The digest lists this deployment's own alarms, named by its prefix.",
+        )
 
     def _refuse_deployment(self) -> None:
         """Synthesized with ``-c bundle=false``: the assets were not built, so the

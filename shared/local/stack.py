@@ -61,6 +61,8 @@ class StackConfig:
     scanner_invocation_s: float = 60.0
     webhook_pollers: int = 3
     reconciler_interval_s: float = 30.0
+    # The daily digest (shared.jobs.digest): printed and written to .local/digests/.
+    digest_interval_s: float = 3600.0
     state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
     # anvil's log and the workers' failures (with tracebacks); tests point this at
     # test-output/<suite>/ so a failed CI run keeps what the stack said.
@@ -190,6 +192,8 @@ class LocalStack:
             "token_address": chain.token_address,
             "aws_endpoint_url": aws_url,
             "region": cfg.region,
+            "prefix": cfg.prefix,  # python -m shared.jobs.digest finds the stack by these
+            "alerts_topic_arn": res.alerts_topic_arn,
             "merchant": {
                 "id": merchant.merchant_id,
                 "api_key_id": key.key_id,
@@ -218,6 +222,7 @@ class LocalStack:
             self._spawn("expirer", self._expirer_loop)
             self._spawn("settlement", self._settlement_loop)
             self._spawn("reconciler", self._reconciler_loop)
+            self._spawn("digest", self._digest_loop)
             # Several pollers, as Lambda scales SQS consumers out.
             for i in range(cfg.webhook_pollers):
                 self._spawn(f"webhook_dispatcher-{i}", self._webhook_loop)
@@ -313,6 +318,14 @@ class LocalStack:
                 {"source": "aws.events", "detail-type": "Scheduled Event"},
                 LambdaContext("reconciler", 60),
             )
+
+    def _digest_loop(self) -> None:
+        """EventBridge runs the digest once a day; locally every digest_interval_s."""
+        from shared.jobs import digest
+
+        self._stop.wait(self.cfg.digest_interval_s)
+        if not self._stop.is_set():
+            digest.run_local(self.cfg.log_dir / "digests")
 
     def _settlement_loop(self) -> None:
         from functions.settlement.handler import lambda_handler

@@ -57,9 +57,10 @@ def role_of(template: Template, function_id: str) -> str:
 
 def role_statements(template: Template, role_id: str) -> Iterator[dict[str, Any]]:
     """Every statement of every IAM policy attached to ``role_id``."""
-    for policy in resources(template, "AWS::IAM::Policy").values():
-        if role_id in refs(policy["Properties"].get("Roles", [])):
-            yield from policy["Properties"]["PolicyDocument"]["Statement"]
+    for type_ in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):  # CDK overflows to managed
+        for policy in resources(template, type_).values():
+            if role_id in refs(policy["Properties"].get("Roles", [])):
+                yield from policy["Properties"]["PolicyDocument"]["Statement"]
     role = props(template, role_id)
     for inline in role.get("Policies", []):
         yield from inline["PolicyDocument"]["Statement"]

@@ -34,7 +34,8 @@ class Monitoring(Construct):
         *,
         prefix: str,
         key: kms.IKey,
-        alarm_email: str | None = None,
+        alarm_emails: tuple[str, ...] = (),
+        alarm_sms: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = prefix
@@ -56,8 +57,13 @@ class Monitoring(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
-        if alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        # Operators reached by e-mail and SMS (CDK context alarm_email / alarm_sms): every
+        # alarm, every alert the functions raise, and the daily digest (docs/adr/0021).
+        # An e-mail subscription works once its owner confirms AWS's message.
+        for email in alarm_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        for number in alarm_sms:
+            self.topic.add_subscription(subscriptions.SmsSubscription(number))
         self.alarms: list[cloudwatch.Alarm] = []
 
     def _alarm(
