@@ -5,9 +5,13 @@ blocks public access, refuses plain HTTP and deletes objects after a day (CDK:
 
 from __future__ import annotations
 
-from typing import IO, Protocol
+from functools import lru_cache
+from typing import IO, Any, Protocol
 
-from shared import aws, config
+import boto3
+from botocore.config import Config
+
+from shared import config
 from shared.errors import BscpayError
 
 
@@ -24,13 +28,35 @@ class ExportStore(Protocol):
     def url(self, key: str, ttl_s: int) -> str: ...
 
 
+@lru_cache(maxsize=4)
+def _s3(region: str, endpoint: str | None) -> Any:
+    """An S3 client that signs URLs with SigV4 (``shared.aws.client`` leaves the
+    signature to botocore, which pre-signs with SigV2 in us-east-1)."""
+    return boto3.client(
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint,
+        config=Config(
+            signature_version="s3v4",
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=3,
+            read_timeout=10,
+        ),
+    )
+
+
+def _client() -> Any:
+    settings = config.aws()
+    return _s3(settings.region, settings.aws_endpoint_url)
+
+
 class S3ExportStore:
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
 
     def put(self, key: str, body: IO[bytes], filename: str) -> None:
         # upload_fileobj streams the (spooled) file in parts: nothing is read whole.
-        aws.client("s3").upload_fileobj(
+        _client().upload_fileobj(
             body,
             self.bucket,
             key,
@@ -43,7 +69,7 @@ class S3ExportStore:
 
     def url(self, key: str, ttl_s: int) -> str:
         return str(
-            aws.client("s3").generate_presigned_url(
+            _client().generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": key},
                 ExpiresIn=ttl_s,
