@@ -298,6 +298,7 @@ class TransferModel(_Base):
     flagged_by = UnicodeAttribute(null=True)
     hold = UnicodeAttribute(null=True)  # held | released | returned
     held_from = UnicodeAttribute(null=True)
+    returned_in = UnicodeAttribute(null=True)
     by_payment = TransfersByPayment()
     unfinal_by_block = TransfersUnfinal()
     by_merchant = TransfersByMerchant()

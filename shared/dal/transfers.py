@@ -37,6 +37,7 @@ def _transfer(item: m.TransferModel) -> Transfer:
         flagged_by=item.flagged_by,
         hold=item.hold,
         held_from=item.held_from,
+        returned_in=item.returned_in,
     )
 
 
@@ -62,6 +63,7 @@ def transfer_item(t: Transfer) -> m.TransferModel:
         flagged_by=t.flagged_by,
         hold=t.hold,
         held_from=t.held_from,
+        returned_in=t.returned_in,
     )
 
 

@@ -279,9 +279,13 @@ def return_held(payment_id: str, requested_by: str) -> Disbursement:
             "amount",
         )
     transfer_ids = sorted(t.transfer_id for t in held)
-    digest = hashlib.sha256(f"{payment_id}|return|{','.join(transfer_ids)}".encode()).hexdigest()
-    refund_id = f"re_{digest[:32]}"
+    # The payment's version is part of the id: a retry (the refund made, the payment not
+    # yet marked) finds the same refund; after a failed or rejected return, a new one.
+    basis = f"{payment_id}|return|{payment.version}|{','.join(transfer_ids)}"
+    refund_id = f"re_{hashlib.sha256(basis.encode()).hexdigest()[:32]}"
     d = store.get(refund_id)
+    if d is not None and d.status in (DisbursementStatus.FAILED, DisbursementStatus.REJECTED):
+        raise Conflict("the previous return of these funds just ended; retry")
     if d is None:
         d = _new(
             DisbursementKind.REFUND,
@@ -453,8 +457,16 @@ def reject(disbursement_id: str, admin: str, reason: str) -> Disbursement:
     new = _moved(d, DisbursementStatus.REJECTED, decided_by=admin, reason=reason[:MAX_REASON])
     change = _closing_change(d, new, "rejected")
     _transition(change)
+    _held_again(d)
     logger.info("disbursement rejected", extra={"id": disbursement_id, "by": admin})
     return new
+
+
+def _held_again(d: Disbursement) -> None:
+    """A return of held funds that will not be sent: the payment is held again (its
+    reservation went back to the held account, docs/adr/0020)."""
+    if d.kind is DisbursementKind.REFUND and d.payment_id:
+        payments.return_failed(d.payment_id, d.disbursement_id)
 
 
 def _get_pending(disbursement_id: str) -> Disbursement:
@@ -502,7 +514,8 @@ def mark_failed(d: Disbursement, reason: str, gas_fee_wei: int = 0) -> Disbursem
     """The transfer will not happen: the reservation returns to the balance; gas a
     failed transaction burnt is booked (a cold move has no reservation, only gas)."""
     new = _moved(d, DisbursementStatus.FAILED, reason=reason[:MAX_REASON], gas_fee_wei=gas_fee_wei)
-    _transition_booking_gas(d, gas_fee_wei, lambda gas: _closing_change(d, new, "failed", gas))
+    if _transition_booking_gas(d, gas_fee_wei, lambda gas: _closing_change(d, new, "failed", gas)):
+        _held_again(d)
     logger.warning("disbursement failed", extra={"id": d.disbursement_id, "reason": reason})
     return new
 

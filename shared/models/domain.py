@@ -80,6 +80,7 @@ class Transfer(BaseModel):
     flagged_by: str | None = None  # who listed the sender ("admin:<name>")
     hold: str | None = None  # "held" -> "released" | "returned"; None: never held
     held_from: str | None = None  # the payment's status when these funds were held
+    returned_in: str | None = None  # the refund ("re_…") sending them back, once returned
     late: bool = False  # final after its payment had settled: late funds
 
 

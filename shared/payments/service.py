@@ -315,12 +315,41 @@ def mark_returned(payment_id: str, transfer_ids: list[str], refund_id: str) -> P
         if not held:
             return None  # marked already (a retried request)
         for t in held:
-            t.hold = "returned"
+            t.hold, t.returned_in = "returned", refund_id
         returned = _event(p, "payment.returned")
         returned.data["refund_id"] = refund_id
         result = _leave_hold(p, held)
         result.events.insert(0, returned)
         for t in held:
+            result.updated_transfers.append((t, TransferStatus.FINAL))
+        return result
+
+    return _mutate(payment_id, change)
+
+
+def return_failed(payment_id: str, refund_id: str) -> Payment | None:
+    """The refund returning held funds failed or was rejected: its reservation went back
+    to the held account, so the funds are held again and so is the payment
+    (``payment.held``). None when ``refund_id`` returned nothing of this payment."""
+    payment = payment_repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
+    if payment is None or not any(t.returned_in == refund_id for t in payment.transactions):
+        return None
+
+    def change(p: Payment) -> PaymentChange | None:
+        back = [t for t in p.transactions if t.hold == "returned" and t.returned_in == refund_id]
+        if not back:
+            return None
+        for t in back:
+            t.hold, t.returned_in = "held", None
+        if p.status is PaymentStatus.HELD:
+            result = _bump(p)
+            result.events.append(_event(p, "payment.held"))
+        else:
+            result = _transition(p, PaymentStatus.HELD)
+        risk = {"level": back[0].risk_level or "unknown", "source": back[0].risk_source or "none"}
+        for e in result.events:
+            e.data["risk"] = risk
+        for t in back:
             result.updated_transfers.append((t, TransferStatus.FINAL))
         return result
 

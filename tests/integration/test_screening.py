@@ -254,6 +254,18 @@ def test_a_rejected_return_puts_the_funds_back_in_held(
             "12",
             "0",
         )
+        # the payment is held again
+        again = get_payment(merchant, payment["id"])
+        assert again["status"] == "held"
+        assert again["transactions"][0]["hold"] == "held"
+        # returned anew: a new refund, not the rejected one
+        anew = admin_call(
+            "POST", f"/admin/payments/{payment['id']}/return", {}, authorizer=as_admin("fay")
+        )
+        assert anew.status == 201, anew.body
+        assert anew.body["id"] != returned.body["id"]
+        assert anew.body["status"] == "pending_approval"
+        assert _balance(merchant)["held"] == "0"
     finally:
         monkeypatch.delenv("BSCPAY_PAYOUT_APPROVAL_THRESHOLD")
         config.reset()
