@@ -44,7 +44,86 @@ def generate() -> dict[str, Any]:
         security=[{"ApiKey": [], "Timestamp": [], "Signature": []}],
     )
     doc: dict[str, Any] = json.loads(text)
+    doc["paths"]["/kyc/callback"] = KYC_CALLBACK
     return doc
+
+
+# POST /kyc/callback: the KYC provider's call, answered by merchant_api before its API-key
+# check (shared/kyc/callback.py, docs/adr/0021); signed with the provider's own secret.
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+KYC_CALLBACK: dict[str, Any] = {
+    "post": {
+        "operationId": "kyc_callback_post",
+        "summary": "KYC provider callback: set a merchant's KYC status",
+        "description": (
+            "Called by the KYC provider, not by merchants. `X-Kyc-Signature: "
+            "t=<unix seconds>,v1=<hex>`, v1 = HMAC-SHA256 of `{t}.{raw_body}` with the "
+            "deployment's KYC callback secret; t within BSCPAY_KYC_CALLBACK_TOLERANCE_S "
+            "(300 s) of the server's clock; each signature is accepted once. A call signed "
+            "before the merchant's last KYC change is acknowledged with `applied: false`."
+        ),
+        "security": [],
+        "parameters": [
+            {
+                "name": "X-Kyc-Signature",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "example": "t=1764892800,v1=5f2b…"},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["merchant_id", "status"],
+                        "properties": {
+                            "merchant_id": {"type": "string"},
+                            "status": {"enum": ["pending", "verified", "rejected"]},
+                            "reason": {
+                                "type": "string",
+                                "maxLength": 500,
+                                "description": "required with rejected",
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Acknowledged",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "object": {"const": "kyc_callback"},
+                                "merchant_id": {"type": "string"},
+                                "kyc_status": {"enum": ["pending", "verified", "rejected"]},
+                                "applied": {"type": "boolean"},
+                            },
+                        }
+                    }
+                },
+            },
+            "400": {"description": "Not a JSON object", "content": _ERROR},
+            "401": {
+                "description": "Missing, malformed, stale (stale_timestamp), wrong "
+                "(invalid_signature) or replayed (replayed_request) signature",
+                "content": _ERROR,
+            },
+            "404": {
+                "description": "No such merchant, or the callback is not configured "
+                "(kyc_callback_disabled)",
+                "content": _ERROR,
+            },
+            "415": {"description": "Not application/json", "content": _ERROR},
+            "422": {"description": "A field is missing or invalid", "content": _ERROR},
+        },
+    }
+}
 
 
 ADMIN_DOC = DOC.with_name("admin-api.json")
