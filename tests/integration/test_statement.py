@@ -1,0 +1,182 @@
+"""The merchant statement through the real API handlers on moto + anvil: after a
+history with payments, a refund and a payout (both settled on chain), every ledger
+posting is listed with a running balance, the statement is balanced, and its closing
+balance is the merchant's balance (GET /v1/balance) at `to`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared import config, ledger
+from shared.local.stack import LocalStack
+from shared.models.ledger import Kind
+from shared.reports import statement as statements
+from tests.integration.conftest import MerchantCreds
+from tests.integration.helpers import USDT, admin_call, merchant_call
+from tests.integration.report_history import History, history
+
+__all__ = ["history"]  # the module-scoped fixture
+
+
+def get(h: History, start: int, end: int, fmt: str = "json") -> Any:
+    return merchant_call(h.merchant, "GET", f"/v1/statement?from={start}&to={end}&format={fmt}")
+
+
+def fees_of(*records: dict[str, Any]) -> Decimal:
+    return sum((Decimal(r["fee"]) + Decimal(r["network_fee"]) for r in records), Decimal(0))
+
+
+def test_statement_of_the_whole_history_is_balanced_and_ends_at_the_balance(
+    stack: LocalStack, history: History
+) -> None:
+    # When the merchant asks for the statement of everything
+    reply = get(history, history.start, history.end)
+
+    # Then: opening 0, credits 16, the refund and payout with their fees, closing 0
+    assert reply.status == 200, reply.body
+    s = reply.body
+    assert s["object"] == "statement" and s["merchant_id"] == history.merchant.merchant_id
+    assert (s["from"], s["to"]) == (history.start, history.end)
+    assert s["opening_balance"] == "0"
+    assert s["credits"] == "16"
+    assert Decimal(s["refunds"]) == Decimal(history.refund["amount"]) == Decimal("2.5")
+    assert Decimal(s["payouts"]) == Decimal(history.payout["amount"])
+    assert Decimal(s["fees"]) == fees_of(history.refund, history.payout)
+    assert s["adjustments"] == "0"
+    assert s["balanced"] is True, s
+    assert (s["difference"], s["balance_difference"]) == ("0", "0")
+    # and the closing balance is what GET /v1/balance shows (nothing happened since)
+    balance = merchant_call(history.merchant, "GET", "/v1/balance").body
+    assert s["closing_balances"]["available"] == balance["available"]
+    assert s["closing_balances"]["pending_payout"] == balance["pending_payout"]
+    total = Decimal(balance["available"]) + Decimal(balance["pending_payout"])
+    assert Decimal(s["closing_balance"]) == total == Decimal(s["balance_at_to"]) == 0
+
+    # and every posting is there, in time order, with a running balance that adds up
+    entries = s["entries"]
+    assert s["entry_count"] == len(entries)
+    kinds = [e["kind"] for e in entries]
+    assert kinds.count("payment") == 2
+    assert {"refund", "payout", "payout_settled"} <= set(kinds)
+    running = Decimal(0)
+    per_account: dict[str, Decimal] = {}
+    for e in entries:
+        running += Decimal(e["delta"])
+        per_account[e["account"]] = per_account.get(e["account"], Decimal(0)) + Decimal(e["delta"])
+        assert Decimal(e["balance"]) == running
+        assert Decimal(e["account_balance"]) == per_account[e["account"]]
+        assert Decimal(e["amount"]) == abs(Decimal(e["delta"]))
+    assert [e["created_ms"] for e in entries] == sorted(e["created_ms"] for e in entries)
+    assert running == 0
+
+
+def test_statement_of_a_later_period_opens_with_the_credits(
+    stack: LocalStack, history: History
+) -> None:
+    # Given the two payments were credited before `credited`
+    # When the statement starts there
+    s = get(history, history.credited, history.end).body
+
+    # Then it opens with 16, has no credits, and the refund and payout take it to 0
+    assert s["opening_balance"] == "16"
+    assert s["opening_balances"]["available"] == "16"
+    assert s["credits"] == "0"
+    assert "payment" not in {e["kind"] for e in s["entries"]}
+    assert s["closing_balance"] == "0" and s["balanced"] is True
+
+    # and the period before it closes where this one opens
+    before = get(history, history.start, history.credited).body
+    assert before["closing_balance"] == "16" and before["balance_at_to"] == "16"
+    assert before["balanced"] is True
+    assert before["refunds"] == before["payouts"] == before["fees"] == "0"
+
+
+def test_statement_csv_has_opening_entries_and_a_balanced_closing_row(
+    stack: LocalStack, history: History
+) -> None:
+    as_json = get(history, history.start, history.end).body
+    reply = get(history, history.start, history.end, "csv")
+
+    assert reply.status == 200, reply.body
+    assert reply.body.endswith("\r\n")
+    rows = list(csv.DictReader(io.StringIO(reply.body, newline="")))
+    assert list(rows[0]) == list(statements.ENTRY_COLUMNS)
+    assert (rows[0]["kind"], rows[0]["balance"]) == ("opening_balance", "0")
+    assert (rows[-1]["kind"], rows[-1]["delta"]) == ("closing_balance", "balanced")
+    assert rows[-1]["balance"] == as_json["closing_balance"]
+    middle = rows[1:-1]
+    assert [(r["journal_id"], r["account"], r["delta"], r["balance"]) for r in middle] == [
+        (e["journal_id"], e["account"], e["delta"], e["balance"]) for e in as_json["entries"]
+    ]
+
+
+def test_admin_statement_is_the_same(stack: LocalStack, history: History) -> None:
+    mine = get(history, history.start, history.end).body
+    path = f"/admin/merchants/{history.merchant.merchant_id}/statement"
+    reply = admin_call("GET", f"{path}?from={history.start}&to={history.end}")
+    assert reply.status == 200, reply.body
+    assert reply.body == mine
+    assert admin_call("GET", f"/admin/merchants/mer_0/statement?from={history.start}").status == 404
+
+
+def test_a_posting_the_balances_do_not_show_makes_it_unbalanced(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a merchant credited 5 (a real posting)
+    start = 1_700_000_000
+    book = ledger.default()
+    book.credit_payment(merchant.merchant_id, 5 * USDT, f"stmt-test-{merchant.merchant_id}")
+    assert get_balanced(merchant, start)["balanced"] is True
+
+    # When an entry is missing from what the statement reads (as if an entry item were lost)
+    from shared.dal import report_queries
+
+    real = report_queries.entries
+
+    def lossy(account: Any, start_ms: Any, end_ms: Any) -> Any:
+        return (e for e in real(account, start_ms, end_ms) if e.kind is not Kind.PAYMENT)
+
+    monkeypatch.setattr(report_queries, "entries", lossy)
+    s = get_balanced(merchant, start)
+
+    # Then the closing balance no longer matches the stored balance: not balanced
+    assert s["balanced"] is False
+    assert s["balance_difference"] == "-5"
+    assert s["closing_balance"] == "0" and s["balance_at_to"] == "5"
+
+
+def get_balanced(merchant: MerchantCreds, start: int) -> dict[str, Any]:
+    reply = merchant_call(merchant, "GET", f"/v1/statement?from={start}")
+    assert reply.status == 200, reply.body
+    return dict(reply.body)
+
+
+def test_statement_entry_cap_is_422(
+    stack: LocalStack, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BSCPAY_EXPORT_STATEMENT_MAX_ENTRIES", "3")
+    config.reset()
+    try:
+        reply = get(history, history.start, history.end)
+        assert reply.status == 422, reply.body
+        assert reply.error["code"] == "statement_too_large"
+        # the CSV has no cap
+        assert get(history, history.start, history.end, "csv").status == 200
+    finally:
+        monkeypatch.undo()
+        config.reset()
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?from=x", "?from=1700000000&format=pdf", "?from=1800000000&to=1700000000"]
+)
+def test_statement_refuses_bad_input(
+    stack: LocalStack, merchant: MerchantCreds, query: str
+) -> None:
+    reply = merchant_call(merchant, "GET", f"/v1/statement{query}")
+    assert reply.status == 422, reply.body
