@@ -172,8 +172,10 @@ class ScreeningSettings(BaseSettings):
     # POST {"address", "chain_id"} signed with HMAC-SHA256 (X-Bscpay-Signature); the
     # answer is {"level": "none|low|medium|high|severe"}. Empty: no provider.
     provider_url: str = ""
-    # The HMAC secret shared with the provider (never logged).
+    # The HMAC secret shared with the provider (never logged): the value itself (local
+    # stack, tests) or the Secrets Manager secret holding it (AWS).
     provider_secret: SecretStr = SecretStr("")
+    provider_secret_arn: str = ""
     timeout_s: float = Field(default=3.0, gt=0, le=30)
     # Risk levels that hold a transfer's funds.
     flag_levels: str = "high,severe"

@@ -80,7 +80,13 @@ _SETTLEMENT_CONTEXT: dict[str, tuple[str, str]] = {
     "payout_approval_threshold": ("BSCPAY_PAYOUT_APPROVAL_THRESHOLD", "amount"),
     "cold_approval_threshold": ("BSCPAY_PAYOUT_COLD_APPROVAL_THRESHOLD", "amount"),
     "payouts_require_kyc": ("BSCPAY_PAYOUTS_REQUIRE_KYC", "bool"),
+    # AML screening (docs/adr/0020): the HTTP provider (its secret is created by the
+    # stack when a URL is set), what happens when it cannot answer, what it holds.
+    "screening_provider_url": ("BSCPAY_SCREENING_PROVIDER_URL", "https_url"),
+    "screening_fail_mode": ("BSCPAY_SCREENING_FAIL_MODE", "fail_mode"),
+    "screening_flag_levels": ("BSCPAY_SCREENING_FLAG_LEVELS", "levels"),
 }
+_RISK_LEVELS = {"none", "low", "medium", "high", "severe"}
 _AMOUNT_RE = re.compile(r"(0|[1-9][0-9]{0,19})(\.[0-9]{1,18})?")
 _EMAIL_RE = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 _E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -114,6 +120,12 @@ def _settlement(lookup: Any) -> tuple[tuple[str, str], ...]:
             raise ConfigError(f"-c {name}={text!r} is not a 0x-prefixed 20-byte address")
         if kind == "amount" and not _AMOUNT_RE.fullmatch(text):
             raise ConfigError(f"-c {name}={text!r} is not a decimal USDT amount such as 1000")
+        if kind == "https_url" and not re.fullmatch(r"https://[^\s/?#]+(/[^\s]*)?", text):
+            raise ConfigError(f"-c {name}={text!r} must be an https:// URL")
+        if kind == "fail_mode" and text not in ("open", "closed"):
+            raise ConfigError(f"-c {name}={text!r} must be open or closed")
+        if kind == "levels" and not {v.strip() for v in text.split(",")} <= _RISK_LEVELS:
+            raise ConfigError(f"-c {name}={text!r} must list levels of {sorted(_RISK_LEVELS)}")
         if kind == "bool":
             if text.lower() not in _TRUE | _FALSE:
                 raise ConfigError(f"-c {name}={text!r} must be true or false")

@@ -162,8 +162,10 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
     "admin_api": {
         "merchants": "read_write",  # put_merchant (with first key), tolerance, list
         "api_keys": "read_write",  # create, list, revoke
-        "payments": "read",  # list across merchants / per merchant
-        "transfers": "read",  # payment objects carry their transactions
+        # list across merchants / per merchant; release or return held payments (ADR 0020)
+        "payments": "read_write",
+        "transfers": "read_write",
+        "screening": "read_write",  # the blocklist (ADR 0020)
         # settlement profiles, payouts (ledger reservation), approve / reject (with the
         # ledger's cancellation and the merchant's event, fanned out by the outbox)
         "settlement_profiles": "read_write",
@@ -190,6 +192,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "audit": "read_write",  # the credit posting's audit record (ADR 0017)
     },
     "webhook_dispatcher": {
+        "screening": "read_write",  # blocklist reads, cached provider verdicts (ADR 0020)
         "events": "read",  # event_payload
         "webhook_endpoints": "read_update",  # get_endpoint, set status, mark failing
         "deliveries": "read_write",  # put_delivery (one item per attempt)

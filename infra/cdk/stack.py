@@ -51,6 +51,7 @@ class BscpayStack(Stack):
         )
         fns = self.functions.functions
         self._kyc_and_digest(prefix)
+        self._screening_provider(prefix)
         self.data.restrict_custody_decrypt([self.functions.roles[n] for n in CUSTODY_DECRYPTERS])
         self.webhooks.connect_consumers(fns)
         self.chain = Chain(self, "Chain", prefix=prefix, functions=fns)
@@ -127,6 +128,32 @@ class BscpayStack(Stack):
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:"
             f"<AWS::AccountId>:alarm:{prefix}-*]",
             "The digest lists this deployment's own alarms, named by its prefix.",
+        )
+
+    def _screening_provider(self, prefix: str) -> None:
+        """docs/adr/0020: with ``-c screening_provider_url=https://…`` the provider's HMAC
+        secret (generated here, shared with the provider out of band), read by the
+        scanner alone: it screens final transfers."""
+        if "BSCPAY_SCREENING_PROVIDER_URL" not in self.config.settlement_env():
+            return
+        secret = secretsmanager.Secret(
+            self,
+            "ScreeningProviderSecret",
+            secret_name=f"{prefix}/screening-provider",
+            description="HMAC secret of the AML screening provider's requests",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Shared with the screening provider out of band: rotating it is a coordinated "
+            "change with the provider, done by an operator (docs/adr/0020).",
+        )
+        secret.grant_read(self.functions.roles["chain_scanner"])
+        self.functions.functions["chain_scanner"].add_environment(
+            "BSCPAY_SCREENING_PROVIDER_SECRET_ARN", secret.secret_arn
         )
 
     def _refuse_deployment(self) -> None:

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import pybreaker
 from aws_lambda_powertools import Logger
 
-from shared import config
+from shared import aws, config
 from shared.alerts import raise_alert
 from shared.dal import screening as store
 from shared.screening import LEVELS, Verdict
@@ -35,6 +35,7 @@ from shared.screening import LEVELS, Verdict
 logger = Logger(child=True)
 
 MAX_ANSWER = 64 * 1024
+SECRET_CACHE_S = 300.0
 
 
 class ProviderError(Exception):
@@ -49,6 +50,24 @@ class ProviderSource:
             reset_timeout=settings.breaker_reset_s,
             name="screening-provider",
         )
+        self._secret: tuple[bytes, float] | None = None
+
+    def secret(self) -> bytes:
+        """BSCPAY_SCREENING_PROVIDER_SECRET, else the Secrets Manager secret
+        BSCPAY_SCREENING_PROVIDER_SECRET_ARN names (cached a few minutes)."""
+        s = self.settings
+        if s.provider_secret.get_secret_value() or not s.provider_secret_arn:
+            return s.provider_secret.get_secret_value().encode()
+        if self._secret is None or self._secret[1] < time.monotonic():
+            try:
+                value = aws.client("secretsmanager").get_secret_value(
+                    SecretId=s.provider_secret_arn
+                )
+            except Exception as exc:  # never the secret itself in the message
+                raise ProviderError(f"provider secret unreadable: {type(exc).__name__}") from None
+            secret = str(value.get("SecretString") or "").encode()
+            self._secret = (secret, time.monotonic() + SECRET_CACHE_S)
+        return self._secret[0]
 
     # -- the Source interface --
 
@@ -75,7 +94,7 @@ class ProviderSource:
         timestamp = str(int(time.time()))
         path = urlsplit(s.provider_url).path or "/"
         message = f"{timestamp}\nPOST\n{path}\n".encode() + body
-        secret = s.provider_secret.get_secret_value().encode()
+        secret = self.secret()
         request = urllib.request.Request(  # noqa: S310 - the operator's configured URL
             s.provider_url,
             data=body,
