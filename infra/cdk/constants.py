@@ -190,9 +190,9 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_entries": "read_write",
         "ledger_journal": "read_write",
         "audit": "read_write",  # the credit posting's audit record (ADR 0017)
+        "screening": "read_write",  # blocklist reads, cached provider verdicts (ADR 0020)
     },
     "webhook_dispatcher": {
-        "screening": "read_write",  # blocklist reads, cached provider verdicts (ADR 0020)
         "events": "read",  # event_payload
         "webhook_endpoints": "read_update",  # get_endpoint, set status, mark failing
         "deliveries": "read_write",  # put_delivery (one item per attempt)

@@ -80,17 +80,17 @@ RULES: tuple[Rule, ...] = (
     Rule("POST", f"{M}/resume", SUPPORT_OR_ADMIN),
     Rule("POST", "/admin/events/<event_id>/redeliver", SUPPORT),
     Rule("POST", "/admin/chain/rescan", SUPPORT),
-    # finance: money moves
     # AML screening (docs/adr/0020): who lists a sender may not release its funds
     Rule("POST", "/admin/screening/blocklist", SUPPORT_OR_ADMIN),
     Rule("DELETE", "/admin/screening/blocklist/<address>", SUPPORT_OR_ADMIN),
+    # finance: money moves
     Rule("POST", f"{M}/payouts", FINANCE),
     Rule("POST", f"{S}/approve", FINANCE),
     Rule("POST", f"{S}/reject", FINANCE),
     Rule("POST", "/admin/treasury/gas_funding", FINANCE),
-    # admin: who may do what, and where money may go
     Rule("POST", "/admin/payments/<payment_id>/release", FINANCE),  # held funds, four eyes
     Rule("POST", "/admin/payments/<payment_id>/return", FINANCE),
+    # admin: who may do what, and where money may go
     Rule("POST", "/admin/merchants", ADMIN),
     Rule("POST", f"{M}/api_keys", ADMIN),
     Rule("POST", f"{M}/api_keys/<key_id>/approve", ADMIN),
