@@ -183,7 +183,7 @@ def handle(headers: Mapping[str, str], body: bytes, method: str) -> tuple[int, d
             merchant_repo.get_merchant(merchant_id) if ids.plausible(merchant_id, "mer") else None
         )
         if current is None:
-            raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
+            raise NotFound(f"no merchant {merchant_id[:64]!r}", "merchant_id")
         if current.kyc_changed_at is not None and timestamp < current.kyc_changed_at:
             # Signed before the last change: an older decision must not undo a newer one.
             logger.info("outdated KYC callback ignored", extra={"merchant_id": merchant_id})

@@ -44,7 +44,7 @@ class Merchant(BaseModel):
     kyc_status: str = "pending"
     kyc_reason: str | None = None
     kyc_changed_at: int | None = None
-    kyc_source: str | None = None  # "admin:<username>" or "provider"
+    kyc_source: str | None = None  # "admin:<username>" or "provider:kyc"
 
 
 class ApiKey(BaseModel):
