@@ -177,6 +177,9 @@ TABLES: tuple[Table, ...] = (
             Index("by_action", "action", "created_key"),  # "payout.created"
         ),
     ),
+    # Report counters (docs/adr/0020): "m#<merchant>" or "all", "<YYYY-MM-DD>#<shard>";
+    # changed with ADD in the transaction of what they count (shared.dal.aggregates).
+    Table("report_buckets", "pk", sort_key="sk"),
 )
 
 QUEUES: tuple[Queue, ...] = (

@@ -64,6 +64,7 @@ from shared.models.api import (
     DecideDisbursement,
     GasFunding,
     RedeliveryOut,
+    ReportSummaryOut,
     RequestPayout,
     Rescan,
     SetKyc,
@@ -79,8 +80,9 @@ from shared.reports import exports as report_exports
 from shared.reports import period as report_period
 from shared.reports import regulatory
 from shared.reports import responses as report_responses
-
+from shared.reports import summary as reports
 from shared.screening import blocklist as screening_blocklist
+
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
@@ -450,6 +452,22 @@ def who_am_i() -> Response[str]:
     )
 
 
+@app.get(
+    "/admin/reports/summary",
+    responses=docs.responses(200, ReportSummaryOut, "Payments, conversion and money per interval"),
+)
+def report_summary(
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+    interval: Annotated[str, Query(max_length=8)] = "day",
+    merchant_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response[str]:
+    span = reports.report_period(from_, to)
+    if merchant_id is not None:
+        merchants.require_merchant(merchant_id)  # 404 for an unknown merchant
+    return json_response(200, reports.summary(merchant_id, span, interval))
+
+
 @app.get("/admin/audit", responses=docs.responses(200, AuditList, "Audit records, newest first"))
 def list_audit(
     actor: Annotated[str | None, Query(max_length=200)] = None,
@@ -501,24 +519,6 @@ def sign_out_me() -> Response[str]:
     return json_response(200, users.sign_out(_admin()))
 
 
-# ---- exports, statements and regulatory reports (docs/reports.md) ---------------------
-
-Format = Literal["json", "csv"]
-
-
-@app.get(
-    "/admin/exports/<export>",
-    responses=report_responses.csv_docs(
-        "One merchant's payments.csv, transfers.csv, settlements.csv or refunds.csv"
-    ),
-)
-def admin_export_csv(
-    export: str,
-    merchant_id: Annotated[str | None, Query(max_length=64)] = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
-    to: Annotated[str | None, Query(max_length=12)] = None,
-) -> Response[str]:
-    kind = report_exports.kind_of(export)
 # ---- AML screening and held payments (docs/adr/0020) ----------------------------------
 
 
@@ -579,6 +579,24 @@ def return_held_payment(payment_id: str) -> Response[str]:
     return json_response(201, disbursements.to_admin_json(refund))
 
 
+# ---- exports, statements and regulatory reports (docs/reports.md) ---------------------
+
+Format = Literal["json", "csv"]
+
+
+@app.get(
+    "/admin/exports/<export>",
+    responses=report_responses.csv_docs(
+        "One merchant's payments.csv, transfers.csv, settlements.csv or refunds.csv"
+    ),
+)
+def admin_export_csv(
+    export: str,
+    merchant_id: Annotated[str | None, Query(max_length=64)] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+) -> Response[str]:
+    kind = report_exports.kind_of(export)
     if not merchant_id:
         raise ValidationFailed("merchant_id is required", "merchant_id")
     merchants.require_merchant(merchant_id)

@@ -33,6 +33,7 @@ from shared.models.api import (
     PaymentList,
     PaymentOut,
     RedeliveryOut,
+    ReportSummaryOut,
     WebhookEndpointList,
     WebhookEndpointOut,
 )
@@ -44,6 +45,7 @@ from shared.payments import service as payments
 from shared.reports import exports as report_exports
 from shared.reports import period as report_period
 from shared.reports import responses as report_responses
+from shared.reports import summary as reports
 from shared.webhooks import endpoints
 
 logger = Logger()
@@ -114,6 +116,19 @@ def cancel_payment(payment_id: str) -> Response[str]:
 def get_balance() -> Response[str]:
     balance = BalanceOut.of(balances.of(_merchant()), config.chain().token_decimals)
     return json_response(200, balance.model_dump())
+
+
+@app.get(
+    "/v1/reports/summary",
+    responses=docs.responses(200, ReportSummaryOut, "Payments, conversion and money per interval"),
+)
+def report_summary(
+    from_: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to: Annotated[str | None, Query(max_length=12)] = None,
+    interval: Annotated[str, Query(max_length=8)] = "day",
+) -> Response[str]:
+    span = reports.report_period(from_, to)
+    return json_response(200, reports.summary(_merchant(), span, interval))
 
 
 @app.get(

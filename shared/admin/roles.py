@@ -69,6 +69,7 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", "/admin/reports/large_transfers", EVERYONE),
     Rule("GET", "/admin/reports/monthly", EVERYONE),
     Rule("GET", "/admin/screening/blocklist", EVERYONE),
+    Rule("GET", "/admin/reports/summary", EVERYONE),
     Rule("GET", "/admin/audit", EVERYONE),
     Rule("GET", "/admin/audit/verify", EVERYONE),
     Rule("GET", "/admin/users", EVERYONE),

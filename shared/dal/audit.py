@@ -52,6 +52,10 @@ class AuditedTransaction(TransactWrite):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.entries: list[AuditEntry] = []
+        # Writes a helper gathers while the transaction is built and adds once at the
+        # end, by name (e.g. report counters merged per item: DynamoDB refuses two
+        # operations on one item in a transaction).
+        self.finishers: dict[str, Callable[[TransactWrite], None]] = {}
 
 
 def note(tx: TransactWrite, entry: AuditEntry) -> None:
@@ -81,6 +85,8 @@ def transact(write: Callable[[Any], None], entries: Sequence[AuditEntry] = ()) -
         try:
             with tx:
                 write(tx)
+                for finish in tx.finishers.values():
+                    finish(tx)
                 first, puts = _sizes(tx)
                 records = _records(chain, [*entries, *tx.entries])
                 for record in records:

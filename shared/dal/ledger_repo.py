@@ -18,7 +18,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from shared.dal import audit
+from shared.dal import aggregates, audit
 from shared.dal import ledger_models as lm
 from shared.dal._base import reason_codes as reason_codes  # re-exported
 from shared.models.ledger import (
@@ -90,6 +90,7 @@ def add_to_transaction(tx: TransactWrite, posting: Posting) -> None:
     taken journal id then cancels the caller's whole transaction (a ConditionalCheckFailed)."""
     lm.bind()
     audit.note(tx, _audit_entry(posting))
+    aggregates.note_posting(tx, posting)
     tx.save(
         lm.LedgerJournalModel(
             posting.journal_id,

@@ -12,7 +12,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared import actor
-from shared.dal import audit, ledger_repo
+from shared.dal import aggregates, audit, ledger_repo
 from shared.dal import events as event_repo
 from shared.dal import models as m
 from shared.dal import transfers as transfer_repo
@@ -95,6 +95,13 @@ def insert_payment(payment: Payment) -> None:
 
     def write(tx: TransactWrite) -> None:
         tx.save(_payment_item(payment), condition=m.PaymentModel.payment_id.does_not_exist())
+        aggregates.note(
+            tx,
+            payment.merchant_id,
+            payment.created_at,
+            payment.payment_id,
+            {"payments_created": 1},
+        )
         tx.save(
             m.AddressModel(
                 payment.address.lower(),
@@ -208,6 +215,29 @@ def _status_entry(p: Payment) -> audit.AuditEntry:
     )
 
 
+def _report_counts(change: PaymentChange) -> dict[str, int]:
+    """The payment's cohort counters this change moves: a status it entered (told by
+    the event committed with it, so once) and, once paid, its time to paid."""
+    p = change.payment
+    counts: dict[str, int] = {}
+    for event in change.events:
+        for name in aggregates.STATUS_COUNTS.get(event.type, ()):
+            counts[name] = counts.get(name, 0) + 1
+        if event.type in aggregates.PAID_EVENTS and p.paid_at is not None:
+            counts[aggregates.TTP[aggregates.ttp_bucket(p.paid_at - p.created_at)]] = 1
+    return counts
+
+
+def _note_late_funds(tx: TransactWrite, change: PaymentChange) -> None:
+    """Late funds are money: counted on the day of their credit, like gross_received."""
+    late = {t.transfer_id for t, _ in change.updated_transfers if t.late}
+    for posting in change.postings:
+        if posting.journal_id in late and posting.merchant_id is not None:
+            amount = aggregates.money_of(posting).get("gross_received", 0)
+            at = posting.created_ms // 1000
+            aggregates.note(tx, posting.merchant_id, at, posting.journal_id, {"late_funds": amount})
+
+
 def commit(change: PaymentChange) -> None:
     """Raise ConcurrentUpdate when the payment moved on or a new transfer already exists."""
     bind()
@@ -229,6 +259,10 @@ def commit(change: PaymentChange) -> None:
             tx.save(event_repo.event_item(e), condition=m.EventModel.event_id.does_not_exist())
         for posting in change.postings:
             ledger_repo.add_to_transaction(tx, posting)
+        counts = _report_counts(change)
+        if counts:
+            aggregates.note(tx, p.merchant_id, p.created_at, p.payment_id, counts)
+        _note_late_funds(tx, change)
         if change.sweep_due > 0:
             tx.update(
                 m.AddressModel(p.address.lower()),

@@ -279,3 +279,34 @@ class DisbursementList(BaseModel):
     object: Literal["list"] = "list"
     data: list[DisbursementOut]
     has_more: bool
+
+
+class ReportRow(BaseModel):
+    """One bucket of the summary report (docs/adr/0020). Payment counts and time to paid
+    belong to the bucket the payment was created in; money to when the ledger moved it."""
+
+    start: int  # unix seconds
+    end: int  # unix seconds, excluded
+    payments_created: int
+    payments_paid: int  # paid in full: paid or overpaid
+    payments_overpaid: int
+    payments_underpaid: int
+    payments_expired: int
+    payments_canceled: int
+    payments_held: int  # held for screening at some point
+    conversion_rate: str | None  # payments_paid / payments_created, 4 places
+    gross_received: str  # final funds credited (late funds included)
+    late_funds: str  # funds final after their payment had settled
+    fees_earned: str  # fees of settled payouts and refunds
+    refunded: str  # sent back to payers (net of fees)
+    paid_out: str  # sent to settlement addresses (net of fees)
+    time_to_paid_p50_s: int | None  # histogram resolution: 5 s to 1 min, then coarser
+    time_to_paid_p95_s: int | None
+
+
+class ReportSummaryOut(BaseModel):
+    object: Literal["report.summary"] = "report.summary"
+    interval: Literal["day", "week", "month"]
+    merchant_id: str | None
+    data: list[ReportRow]
+    totals: ReportRow

@@ -1,0 +1,194 @@
+"""Report counters (docs/adr/0020-report-aggregates.md): one item per merchant, UTC day
+and shard in the ``report_buckets`` table, changed with ``ADD`` in the same
+TransactWriteItems as the payment or ledger change it counts, so a report is a query of
+a few hundred small items, never a scan, and can never disagree with what committed.
+
+- ``pk``: ``m#<merchant id>`` for a merchant, ``all`` for the whole platform;
+- ``sk``: ``<YYYY-MM-DD>#<shard>``; a writer's shard comes from the id it writes
+  (payment or journal), which spreads a busy merchant's writes over a few items.
+
+Payment counts and time to paid belong to the day the payment was created (a cohort:
+``conversion_rate`` is the share of that day's payments that were paid); money belongs
+to the day the ledger moved it. Time to paid is a histogram of :data:`TTP_EDGES`.
+"""
+
+from __future__ import annotations
+
+import types
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from shared.dal._base import Binder
+from shared.dal.ledger_models import IntegerAttribute
+from shared.models.ledger import FEES, HOT, Kind, Posting, Side
+
+MERCHANT_SHARDS = 4
+PLATFORM_SHARDS = 8
+PLATFORM = "all"
+
+COUNTS = (
+    "payments_created",
+    "payments_paid",  # paid or overpaid: paid in full
+    "payments_overpaid",
+    "payments_underpaid",
+    "payments_expired",
+    "payments_canceled",
+    "payments_held",
+)
+AMOUNTS = ("gross_received", "late_funds", "fees_earned", "refunded", "paid_out")
+
+# Upper edges (seconds) of the time-to-paid histogram: 5 s steps to a minute, 30 s to
+# ten minutes, 5 min to an hour, an hour to a day; one more bucket for a day or more.
+TTP_EDGES: tuple[int, ...] = (
+    *range(5, 61, 5),
+    *range(90, 601, 30),
+    *range(900, 3601, 300),
+    *range(7200, 86_401, 3600),
+)
+TTP_BUCKETS = len(TTP_EDGES) + 1
+TTP = tuple(f"ttp_{i:02d}" for i in range(TTP_BUCKETS))
+FIELDS = (*COUNTS, *AMOUNTS, *TTP)
+
+# The payment event that counts a payment in a status (an overpaid payment is also paid).
+STATUS_COUNTS: dict[str, tuple[str, ...]] = {
+    "payment.paid": ("payments_paid",),
+    "payment.overpaid": ("payments_paid", "payments_overpaid"),
+    "payment.underpaid": ("payments_underpaid",),
+    "payment.expired": ("payments_expired",),
+    "payment.canceled": ("payments_canceled",),
+    "payment.held": ("payments_held",),
+}
+PAID_EVENTS = frozenset({"payment.paid", "payment.overpaid"})
+
+
+def ttp_bucket(seconds: int) -> int:
+    """The histogram bucket of a time to paid."""
+    for i, edge in enumerate(TTP_EDGES):
+        if seconds <= edge:
+            return i
+    return len(TTP_EDGES)
+
+
+def ttp_value(bucket: int) -> int:
+    """What a bucket reports: its upper edge; the last one (a day or more) reports a day."""
+    return TTP_EDGES[min(bucket, len(TTP_EDGES) - 1)]
+
+
+def day_of(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def _shard(key: str, shards: int) -> int:
+    return zlib.crc32(key.encode()) % shards
+
+
+def _namespace(attrs: dict[str, Any]) -> None:
+    attrs.update({name: IntegerAttribute(null=True) for name in FIELDS})
+    attrs["pk"] = UnicodeAttribute(hash_key=True)
+    attrs["sk"] = UnicodeAttribute(range_key=True)
+
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+        logical = "report_buckets"
+
+    attrs["Meta"] = Meta
+
+
+# Seventy-odd exact integers, one per counter and histogram bucket: built from FIELDS.
+ReportBucketModel: Any = types.new_class("ReportBucketModel", (Model,), {}, _namespace)
+bind = Binder((ReportBucketModel,))
+
+
+# ---- writing (inside an audited transaction) ------------------------------------------
+
+
+def note(tx: TransactWrite, merchant_id: str, at: int, key: str, counts: dict[str, int]) -> None:
+    """Count ``counts`` for ``merchant_id`` (and the platform) on the UTC day of ``at``,
+    with the transaction ``tx`` (built by ``shared.dal.audit.transact``)."""
+    tallies: dict[tuple[str, str], Counter[str]] | None = getattr(tx, "tallies", None)
+    if tallies is None:
+        finishers = getattr(tx, "finishers", None)
+        if finishers is None:
+            raise TypeError("report counters must be written through shared.dal.audit.transact")
+        tallies = {}
+        tx.tallies = tallies  # type: ignore[attr-defined]
+        finishers["report_buckets"] = _flush
+    day = day_of(at)
+    for pk, shards in ((f"m#{merchant_id}", MERCHANT_SHARDS), (PLATFORM, PLATFORM_SHARDS)):
+        tallies.setdefault((pk, f"{day}#{_shard(key, shards)}"), Counter()).update(counts)
+
+
+def note_posting(tx: TransactWrite, posting: Posting) -> None:
+    """The money columns a ledger posting moves for its merchant."""
+    if posting.merchant_id is None:
+        return
+    counts = money_of(posting)
+    if counts:
+        note(tx, posting.merchant_id, posting.created_ms // 1000, posting.journal_id, counts)
+
+
+def money_of(posting: Posting) -> dict[str, int]:
+    """gross_received: a final transfer's credit to the merchant; fees_earned: the fee
+    revenue of a settled payout or refund; paid_out / refunded: what left the hot wallet
+    for the merchant's settlement address / a payer (net of fees)."""
+    counts: Counter[str] = Counter()
+    for leg in posting.legs:
+        signed = leg.amount if leg.side == Side.CREDIT else -leg.amount
+        if posting.kind == Kind.PAYMENT and leg.account.name.startswith("merchant:"):
+            counts["gross_received"] += signed
+        elif leg.account == FEES:
+            counts["fees_earned"] += signed
+        elif leg.account == HOT and leg.side == Side.CREDIT:
+            refund = posting.kind == Kind.REFUND or (posting.closes_payout or "").startswith("re_")
+            if posting.kind in (Kind.REFUND, Kind.PAYOUT_SETTLED):
+                counts["refunded" if refund else "paid_out"] += leg.amount
+    return {k: v for k, v in counts.items() if v}
+
+
+def _flush(tx: TransactWrite) -> None:
+    bind()
+    tallies: dict[tuple[str, str], Counter[str]] = getattr(tx, "tallies", {})
+    for (pk, sk), counts in tallies.items():
+        actions = [getattr(ReportBucketModel, f).add(n) for f, n in sorted(counts.items()) if n]
+        if actions:
+            tx.update(ReportBucketModel(pk, sk), actions=actions)
+
+
+# ---- reading ------------------------------------------------------------------------
+
+
+@dataclass
+class DayTotals:
+    day: str  # YYYY-MM-DD
+    values: Counter[str]
+
+
+def days(merchant_id: str | None, first_day: str, last_day: str) -> Iterator[DayTotals]:
+    """Each day in [first_day, last_day] that has counters, in order, shards summed."""
+    bind()
+    pk = PLATFORM if merchant_id is None else f"m#{merchant_id}"
+    query = ReportBucketModel.query(
+        pk, ReportBucketModel.sk.between(f"{first_day}#", f"{last_day}#~"), page_size=1000
+    )
+    current: DayTotals | None = None
+    for item in query:
+        day = str(item.sk).partition("#")[0]
+        if current is None or current.day != day:
+            if current is not None:
+                yield current
+            current = DayTotals(day, Counter())
+        for name in FIELDS:
+            value = getattr(item, name)
+            if value:
+                current.values[name] += int(value)
+    if current is not None:
+        yield current
