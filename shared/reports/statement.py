@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from shared import config
 from shared.dal import report_queries as queries
 from shared.errors import ValidationFailed
-from shared.models import ledger as ledger_models
 from shared.models.amounts import format_amount
 from shared.models.ledger import (
     FEES,
@@ -35,6 +34,7 @@ from shared.models.ledger import (
     Kind,
     Side,
     merchant_available,
+    merchant_held,
     merchant_pending_payout,
 )
 from shared.reports.period import Period, iso, iso_ms
@@ -59,14 +59,11 @@ class StatementTooLarge(ValidationFailed):
 
 def merchant_accounts(merchant_id: str) -> list[tuple[str, Account]]:
     """The merchant's ledger accounts, by the label the statement shows."""
-    accounts = [
+    return [
         ("available", merchant_available(merchant_id)),
         ("pending_payout", merchant_pending_payout(merchant_id)),
+        ("held", merchant_held(merchant_id)),  # funds AML screening holds (ADR 0020)
     ]
-    held = getattr(ledger_models, "merchant_held", None)  # AML screening's held funds
-    if callable(held):
-        accounts.append(("held", held(merchant_id)))
-    return accounts
 
 
 def _amount(units: int) -> str:

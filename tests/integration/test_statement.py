@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -17,8 +18,16 @@ from shared.local.stack import LocalStack
 from shared.models.ledger import Kind
 from shared.reports import statement as statements
 from tests.integration.conftest import MerchantCreds
-from tests.integration.helpers import USDT, admin_call, merchant_call
-from tests.integration.report_history import History, history
+from tests.integration.helpers import (
+    USDT,
+    admin_call,
+    as_admin,
+    create_payment,
+    make_final,
+    merchant_call,
+    scan,
+)
+from tests.integration.report_history import History, history, new_sender, send
 
 __all__ = ["history"]  # the module-scoped fixture
 
@@ -180,3 +189,53 @@ def test_statement_refuses_bad_input(
 ) -> None:
     reply = merchant_call(merchant, "GET", f"/v1/statement{query}")
     assert reply.status == 422, reply.body
+
+
+def test_held_released_and_returned_funds_keep_the_statement_balanced(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    # Given a sender on the blocklist paying two payments: 20 and 30, both held
+    sender = new_sender(stack)
+    lister = as_admin("lee", ("viewer", "support", "finance"))
+    listed = admin_call(
+        "POST",
+        "/admin/screening/blocklist",
+        {"address": sender.address, "reason": "statement test"},
+        authorizer=lister,
+    )
+    assert listed.status == 201, listed.body
+    try:
+        start = int(time.time())
+        released_one = create_payment(merchant, "20")
+        returned_one = create_payment(merchant, "30")
+        for p, usdt in ((released_one, 20), (returned_one, 30)):
+            send(stack, sender.key, p["address"], usdt * USDT)
+        make_final(stack)
+        scan()
+        assert merchant_call(merchant, "GET", "/v1/balance").body["held"] == "50"
+        held = get_balanced(merchant, start)
+        assert (held["credits"], held["closing_balances"]["held"]) == ("50", "50")
+        assert held["balanced"] is True
+
+        # When another finance user releases the 20 and returns the 30 (queued refund)
+        finance = as_admin("fay", ("viewer", "finance"))
+        base = "/admin/payments"
+        released = admin_call("POST", f"{base}/{released_one['id']}/release", {}, finance)
+        assert released.status == 200, released.body
+        returned = admin_call("POST", f"{base}/{returned_one['id']}/return", {}, finance)
+        assert returned.status == 201, returned.body
+
+        # Then the statement still balances: 20 available, 30 reserved for the return
+        s = get_balanced(merchant, start)
+        assert s["balanced"] is True, s
+        assert s["closing_balances"] == {"available": "20", "pending_payout": "30", "held": "0"}
+        balance = merchant_call(merchant, "GET", "/v1/balance").body
+        assert (balance["available"], balance["pending_payout"], balance["held"]) == (
+            "20",
+            "30",
+            "0",
+        )
+        assert {e["kind"] for e in s["entries"]} >= {"payment", "release", "refund"}
+        assert s["refunds"] == "0"  # not sent yet: a reservation moves nothing out
+    finally:
+        admin_call("DELETE", f"/admin/screening/blocklist/{sender.address}", authorizer=lister)
