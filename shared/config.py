@@ -335,6 +335,9 @@ class ExportSettings(BaseSettings):
     max_rows: int = Field(default=1_000_000, ge=1)
     # How long a pre-signed download URL works (the bucket deletes objects after a day).
     url_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    # Writing an export stops with 422 after this long (the API functions time out at
+    # 15 s: a clear error instead of a gateway timeout).
+    max_seconds: float = Field(default=10.0, gt=0, le=900)
     # A statement (JSON) lists at most this many ledger entries: 422 beyond it.
     statement_max_entries: int = Field(default=5000, ge=1)
 

@@ -81,3 +81,20 @@ def test_known_exports(name: str) -> None:
 def test_unknown_exports_are_404(name: str) -> None:
     with pytest.raises(NotFound):
         exports.kind_of(name)
+
+
+def test_export_past_its_time_budget_is_422(limits: pytest.MonkeyPatch) -> None:
+    limits.setenv("BSCPAY_EXPORT_MAX_SECONDS", "0.001")
+    config.reset()
+
+    def slow() -> Iterator[tuple[str]]:
+        for i in range(1000):
+            if i == 150:
+                import time
+
+                time.sleep(0.01)
+            yield (str(i),)
+
+    with pytest.raises(ValidationFailed) as caught:
+        exports.write("x.csv", ["c"], slow(), "mer_1")
+    assert caught.value.code == "export_too_large"
