@@ -68,7 +68,7 @@ KYC_CALLBACK: dict[str, Any] = {
                 "name": "X-Kyc-Signature",
                 "in": "header",
                 "required": True,
-                "schema": {"type": "string", "example": "t=1764892800,v1=5f2b…"},
+                "schema": {"type": "string", "example": "t=1764892800,v1=5f2b9c"},
             }
         ],
         "requestBody": {
