@@ -13,6 +13,7 @@ per (sender, day) in memory.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -162,10 +163,14 @@ def monthly(month: Period) -> tuple[tuple[str, ...], Iterator[dict[str, Any]]]:
 def as_list(rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
     """A JSON report's rows, at most :data:`JSON_MAX_ROWS` (422 beyond: use format=csv)."""
     out: list[dict[str, Any]] = []
+    budget = config.exports().max_seconds
+    deadline = time.monotonic() + budget
     for row in rows:
         if len(out) >= JSON_MAX_ROWS:
             raise ReportTooLarge(
                 f"more than {JSON_MAX_ROWS} rows: ask for a shorter period or format=csv", "to"
             )
+        if time.monotonic() > deadline:
+            raise ReportTooLarge(f"the report took more than {budget} s: ask for a shorter period")
         out.append(row)
     return out

@@ -19,6 +19,7 @@ whole history in memory.
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -232,7 +233,13 @@ def statement(merchant_id: str, period: Period) -> dict[str, object]:
     limit = config.exports().statement_max_entries
     produced = start(merchant_id, period)
     entries: list[dict[str, object]] = []
+    budget = config.exports().max_seconds
+    deadline = time.monotonic() + budget
     for row in produced.rows:
+        if time.monotonic() > deadline:
+            raise StatementTooLarge(
+                f"the statement took more than {budget} s: ask for a shorter period"
+            )
         if len(entries) >= limit:
             raise StatementTooLarge(
                 f"more than {limit} ledger entries in the period: ask for a shorter period "
