@@ -445,6 +445,12 @@ def approve(disbursement_id: str, admin: str) -> Disbursement:
         raise SameApprover(
             "the admin who created the API key that requested this cannot approve it"
         )
+    if (
+        d.kind is DisbursementKind.REFUND
+        and d.payment_id
+        and f"admin:{admin}" in payments.flaggers_of_return(d.payment_id, d.disbursement_id)
+    ):
+        raise SameApprover("who flagged the sender cannot approve returning its funds")
     new = _moved(d, DisbursementStatus.QUEUED, decided_by=admin)
     _transition(DisbursementChange(new, expected_status=d.status))
     logger.info("disbursement approved", extra={"id": disbursement_id, "by": admin})

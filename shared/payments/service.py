@@ -327,6 +327,17 @@ def mark_returned(payment_id: str, transfer_ids: list[str], refund_id: str) -> P
     return _mutate(payment_id, change)
 
 
+def flaggers_of_return(payment_id: str, refund_id: str) -> set[str]:
+    """Who flagged the senders whose held funds ``refund_id`` returns (four eyes on
+    its approval too); empty for any other refund."""
+    payment = payment_repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
+    if payment is None:
+        return set()
+    return {
+        t.flagged_by for t in payment.transactions if t.returned_in == refund_id and t.flagged_by
+    }
+
+
 def return_failed(payment_id: str, refund_id: str) -> Payment | None:
     """The refund returning held funds failed or was rejected: its reservation went back
     to the held account, so the funds are held again and so is the payment

@@ -241,6 +241,10 @@ def test_a_rejected_return_puts_the_funds_back_in_held(
         )
         assert returned.status == 201, returned.body
         assert returned.body["status"] == "pending_approval"
+        # who listed the sender cannot approve the return either
+        approve = f"/admin/settlements/{returned.body['id']}/approve"
+        refused = admin_call("POST", approve, {}, authorizer=as_admin("lee", LISTER))
+        assert (refused.status, refused.body["error"]["code"]) == (403, "four_eyes")
         rejected = admin_call(
             "POST",
             f"/admin/settlements/{returned.body['id']}/reject",
