@@ -53,3 +53,10 @@ def first_use(key_id: str, signature: str, now: int, expires_at: int) -> bool:
             return False
         raise
     return True
+
+
+def forget(key_id: str, signature: str) -> None:
+    """Remove a recorded use: the work it guarded failed and may be done again (the
+    daily digest whose publication failed)."""
+    _bind()
+    SignatureModel(record_key(key_id, signature)).delete()

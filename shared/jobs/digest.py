@@ -252,12 +252,17 @@ def publish(digest: dict[str, Any]) -> bool:
         return False
     body = text(digest)
     message = {"default": body, "email": body, "sms": sms(digest)}
-    aws.client("sns").publish(
-        TopicArn=topic,
-        Subject=f"bscpay: daily digest {digest['day']}"[:100],
-        Message=json.dumps(message),
-        MessageStructure="json",
-    )
+    try:
+        aws.client("sns").publish(
+            TopicArn=topic,
+            Subject=f"bscpay: daily digest {digest['day']}"[:100],
+            Message=json.dumps(message),
+            MessageStructure="json",
+        )
+    except Exception:
+        # Not sent: the next invocation (or `python -m shared.jobs.digest`) may send it.
+        replay.forget(ONCE_KEY, digest["day"])
+        raise
     return True
 
 

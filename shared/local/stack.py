@@ -61,7 +61,9 @@ class StackConfig:
     scanner_invocation_s: float = 60.0
     webhook_pollers: int = 3
     reconciler_interval_s: float = 30.0
-    # The daily digest (shared.jobs.digest): printed and written to .local/digests/.
+    # The daily digest (shared.jobs.digest): printed and written to .local/digests/, a
+    # minute after start (yesterday's) and then every digest_interval_s.
+    digest_first_after_s: float = 60.0
     digest_interval_s: float = 3600.0
     state_file: Path | None = REPO_ROOT / ".local" / "stack.json"
     # anvil's log and the workers' failures (with tracebacks); tests point this at
@@ -94,6 +96,7 @@ class LocalStack:
     _anvil: local_chain.Anvil | None = None
     _api: ApiGatewayEmulator | None = None
     worker_errors: list[str] = field(default_factory=list)
+    _digest_runs: int = 0
     provisioned: provision.Provisioned | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -320,11 +323,14 @@ class LocalStack:
             )
 
     def _digest_loop(self) -> None:
-        """EventBridge runs the digest once a day; locally every digest_interval_s."""
+        """EventBridge runs the digest once a day; locally a minute after start, then
+        every digest_interval_s (each run rewrites the day's file; SNS gets it once)."""
         from shared.jobs import digest
 
-        self._stop.wait(self.cfg.digest_interval_s)
+        first = not self._digest_runs
+        self._stop.wait(self.cfg.digest_first_after_s if first else self.cfg.digest_interval_s)
         if not self._stop.is_set():
+            self._digest_runs += 1
             digest.run_local(self.cfg.log_dir / "digests")
 
     def _settlement_loop(self) -> None:

@@ -166,3 +166,19 @@ def test_the_digest_command_writes_the_file(
     assert json.loads((out / "2026-01-02.json").read_text())["day"] == "2026-01-02"
     with pytest.raises(SystemExit):
         digest.main(["--date", "yesterday"])
+
+
+def test_a_digest_that_could_not_be_sent_is_sent_by_the_next_run(
+    stack: LocalStack, topic_inbox: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = digest.build(today() - timedelta(days=5))
+
+    def unreachable(**_: Any) -> None:
+        raise RuntimeError("SNS unreachable")
+
+    monkeypatch.setattr(aws.client("sns"), "publish", unreachable)
+    with pytest.raises(RuntimeError):
+        digest.publish(built)
+    monkeypatch.undo()
+    assert digest.publish(built) is True
+    assert len(digests(topic_inbox)) == 1
