@@ -62,7 +62,8 @@ def _event(merchant: Merchant) -> Event:
             "id": merchant.merchant_id,
             "object": "merchant",
             "kyc_status": merchant.kyc_status,
-            "kyc_reason": merchant.kyc_reason,
+            # No reason: it is the compliance team's note (a rejection may rest on
+            # findings the merchant must not be tipped off about); support tells them.
         }
     }
     return Event(

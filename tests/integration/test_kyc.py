@@ -117,6 +117,7 @@ def test_a_new_merchant_is_pending_and_an_admin_verifies_it_audited(
     events = merchant_call(merchant, "GET", "/v1/events?limit=100").body["data"]
     kyc_events = [e for e in events if e["type"] == "merchant.kyc_updated"]
     assert [e["data"]["object"]["kyc_status"] for e in kyc_events] == ["verified"]
+    assert "kyc_reason" not in kyc_events[0]["data"]["object"]  # compliance's note stays ours
 
     # the same status again changes nothing
     assert set_kyc(merchant, "verified", "documents checked").status == 200
