@@ -76,6 +76,7 @@ PAYMENT_COLUMNS = (
     "order_id",
     "expires_at",
     "metadata",
+    "paid_at",
 )
 
 
@@ -94,6 +95,7 @@ def payment_row(p: Payment) -> Row:
         _text(p.order_id),
         p.expires_at,
         json.dumps(p.metadata, separators=(",", ":"), sort_keys=True),
+        p.paid_at if p.paid_at is not None else "",
     )
 
 
@@ -111,6 +113,10 @@ TRANSFER_COLUMNS = (
     "log_index",
     "block_number",
     "chain_id",
+    "risk_level",
+    "risk_source",
+    "hold",
+    "late",
 )
 
 
@@ -129,6 +135,10 @@ def transfer_row(t: Transfer) -> Row:
         t.log_index,
         t.block_number,
         t.chain_id,
+        t.risk_level or "",
+        t.risk_source or "",
+        t.hold or "",
+        "true" if t.late else "false",
     )
 
 

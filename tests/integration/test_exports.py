@@ -75,6 +75,8 @@ def test_payments_csv_matches_the_api(stack: LocalStack, history: History) -> No
     assert rows[0]["order_id"] == "'" + history.payments[0]["order_id"]
     assert json.loads(rows[0]["metadata"]) == {"cart": 'a,b "c"'}
     assert [r["status"] for r in rows][:2] == ["paid", "paid"]
+    assert all(int(r["paid_at"]) >= int(r["created_at"]) for r in rows[:2])
+    assert rows[2]["paid_at"] == ""  # the unpaid one
 
 
 def test_transfers_csv_matches_the_payments_transactions(
@@ -97,6 +99,9 @@ def test_transfers_csv_matches_the_payments_transactions(
             t["status"],
         )
         assert int(row["block_number"]) == t["block_number"]
+        risk = t["risk"] or {"level": "", "source": ""}
+        assert (row["risk_level"], row["risk_source"]) == (risk["level"], risk["source"])
+        assert (row["hold"], row["late"]) == (t["hold"] or "", "false")
         assert int(row["log_index"]) == t["log_index"]
     first = by_hash[history.payments[0]["transactions"][0]["tx_hash"]]
     assert first["sender"] == history.sender.address.lower()
