@@ -587,7 +587,8 @@ Format = Literal["json", "csv"]
 @app.get(
     "/admin/exports/<export>",
     responses=report_responses.csv_docs(
-        "One merchant's payments.csv, transfers.csv, settlements.csv or refunds.csv"
+        "payments.csv, transfers.csv, settlements.csv or refunds.csv of one merchant "
+        "(merchant_id) or of every merchant"
     ),
 )
 def admin_export_csv(
@@ -597,9 +598,8 @@ def admin_export_csv(
     to: Annotated[str | None, Query(max_length=12)] = None,
 ) -> Response[str]:
     kind = report_exports.kind_of(export)
-    if not merchant_id:
-        raise ValidationFailed("merchant_id is required", "merchant_id")
-    merchants.require_merchant(merchant_id)
+    if merchant_id is not None:
+        merchants.require_merchant(merchant_id)  # 404 for an unknown merchant
     period = report_period.parse_period(from_, to)
     return report_responses.csv_response(report_exports.export(kind, merchant_id, period))
 

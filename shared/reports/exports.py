@@ -324,7 +324,14 @@ def _unclosable(inner: IO[bytes]) -> IO[bytes]:
     return io.BufferedReader(_Unclosable(inner))
 
 
-def export(kind: ExportKind, merchant_id: str, period: Period) -> ExportFile:
-    """One merchant's export for ``period`` (``[from, to)``)."""
+def export(kind: ExportKind, merchant_id: str | None, period: Period) -> ExportFile:
+    """One merchant's export for ``period`` (``[from, to)``); ``None``: every merchant's,
+    merchant by merchant (oldest merchant first), each oldest record first."""
+    if merchant_id is None:
+        rows: Iterator[Row] = (
+            row for m in queries.merchants() for row in kind.rows(m.merchant_id, period)
+        )
+        filename = f"{kind.name}_all_{period.start}_{period.end}.csv"
+        return write(filename, kind.columns, rows, "admin")
     filename = f"{kind.name}_{merchant_id}_{period.start}_{period.end}.csv"
     return write(filename, kind.columns, kind.rows(merchant_id, period), merchant_id)
