@@ -90,6 +90,7 @@ bench: install
 	$(PY) -m bench
 	$(PY) -m bench.webhooks
 	$(PY) -m bench.sweep
+	$(PY) -m bench.reports
 
 openapi: install
 	$(PY) -m tools.openapi --write

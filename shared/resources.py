@@ -177,7 +177,7 @@ TABLES: tuple[Table, ...] = (
             Index("by_action", "action", "created_key"),  # "payout.created"
         ),
     ),
-    # Report counters (docs/adr/0020): "m#<merchant>" or "all", "<YYYY-MM-DD>#<shard>";
+    # Report counters (docs/adr/0022): "m#<merchant>" or "all", "<YYYY-MM-DD>#<shard>";
     # changed with ADD in the transaction of what they count (shared.dal.aggregates).
     Table("report_buckets", "pk", sort_key="sk"),
 )

@@ -158,7 +158,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         # audit records written with each change (docs/adr/0017); functions.py denies
         # Update/Delete/BatchWrite on the audit table to every role: append-only
         "audit": "read_write",
-        "report_buckets": "read_update",  # report counters (ADR 0020); GET /v1/reports/summary
+        "report_buckets": "read_update",  # report counters (ADR 0022); GET /v1/reports/summary
     },
     "admin_api": {
         "merchants": "read_write",  # put_merchant (with first key), tolerance, list
@@ -193,7 +193,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_journal": "read_write",
         "audit": "read_write",  # the credit posting's audit record (ADR 0017)
         "screening": "read_write",  # blocklist reads, cached provider verdicts (ADR 0020)
-        "report_buckets": "read_update",  # counters with each payment change (ADR 0020)
+        "report_buckets": "read_update",  # counters with each payment change (ADR 0022)
     },
     "webhook_dispatcher": {
         "events": "read",  # event_payload
@@ -216,7 +216,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_entries": "read_write",
         "ledger_journal": "read_write",
         "audit": "read_write",  # scheduled payouts and cold moves (ADR 0017)
-        "report_buckets": "read_update",  # expiries, scheduled payouts (ADR 0020)
+        "report_buckets": "read_update",  # expiries, scheduled payouts (ADR 0022)
     },
     # The daily digest (docs/adr/0021): report counters, pending approvals (by_status),
     # each merchant's held funds; one idempotency record per day published.
@@ -243,7 +243,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "events": "read_write",
         "webhook_endpoints": "read",  # outbox fan-out of payout.* / refund.* events
         "audit": "read_write",  # sweeps, transfers, postings, statuses (ADR 0017)
-        "report_buckets": "read_update",  # settled payouts, refunds (ADR 0020)
+        "report_buckets": "read_update",  # settled payouts, refunds (ADR 0022)
     },
 }
 

@@ -1,11 +1,12 @@
-"""Report counters (docs/adr/0020-report-aggregates.md): one item per merchant, UTC day
+"""Report counters (docs/adr/0022-report-aggregates.md): one item per merchant, UTC day
 and shard in the ``report_buckets`` table, changed with ``ADD`` in the same
 TransactWriteItems as the payment or ledger change it counts, so a report is a query of
 a few hundred small items, never a scan, and can never disagree with what committed.
 
 - ``pk``: ``m#<merchant id>`` for a merchant, ``all`` for the whole platform;
 - ``sk``: ``<YYYY-MM-DD>#<shard>``; a writer's shard comes from the id it writes
-  (payment or journal), which spreads a busy merchant's writes over a few items.
+  (payment or journal). The platform's items take every merchant's writes and are
+  spread over a few shards; a merchant's day is one item, so a year is 365 items.
 
 Payment counts and time to paid belong to the day the payment was created (a cohort:
 ``conversion_rate`` is the share of that day's payments that were paid); money belongs
@@ -20,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
@@ -30,7 +32,7 @@ from shared.dal._base import Binder
 from shared.dal.ledger_models import IntegerAttribute
 from shared.models.ledger import FEES, HOT, Kind, Posting, Side
 
-MERCHANT_SHARDS = 4
+MERCHANT_SHARDS = 1
 PLATFORM_SHARDS = 8
 PLATFORM = "all"
 
@@ -173,22 +175,29 @@ class DayTotals:
 
 
 def days(merchant_id: str | None, first_day: str, last_day: str) -> Iterator[DayTotals]:
-    """Each day in [first_day, last_day] that has counters, in order, shards summed."""
+    """Each day in [first_day, last_day] that has counters, in order, shards summed.
+    Raw items, not models: a year is hundreds of items of ~70 numbers each, and the
+    report only adds them up."""
     bind()
     pk = PLATFORM if merchant_id is None else f"m#{merchant_id}"
-    query = ReportBucketModel.query(
-        pk, ReportBucketModel.sk.between(f"{first_day}#", f"{last_day}#~"), page_size=1000
-    )
+    table = ReportBucketModel._get_connection()
+    condition = ReportBucketModel.sk.between(f"{first_day}#", f"{last_day}#~")
+    start_key = None
     current: DayTotals | None = None
-    for item in query:
-        day = str(item.sk).partition("#")[0]
-        if current is None or current.day != day:
-            if current is not None:
-                yield current
-            current = DayTotals(day, Counter())
-        for name in FIELDS:
-            value = getattr(item, name)
-            if value:
-                current.values[name] += int(value)
+    while True:
+        page = table.query(pk, range_key_condition=condition, exclusive_start_key=start_key)
+        for item in page.get("Items", []):
+            day = item["sk"]["S"].partition("#")[0]
+            if current is None or current.day != day:
+                if current is not None:
+                    yield current
+                current = DayTotals(day, Counter())
+            values = current.values
+            for name, value in item.items():
+                if "N" in value:
+                    values[name] += int(Decimal(value["N"]))
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            break
     if current is not None:
         yield current

@@ -282,7 +282,7 @@ class DisbursementList(BaseModel):
 
 
 class ReportRow(BaseModel):
-    """One bucket of the summary report (docs/adr/0020). Payment counts and time to paid
+    """One bucket of the summary report (docs/adr/0022). Payment counts and time to paid
     belong to the bucket the payment was created in; money to when the ledger moved it."""
 
     start: int  # unix seconds

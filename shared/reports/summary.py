@@ -1,5 +1,5 @@
 """The summary report: payment counts, conversion, money and time to paid per day, week
-or month, from the report counters (``shared.dal.aggregates``; docs/adr/0020).
+or month, from the report counters (``shared.dal.aggregates``; docs/adr/0022).
 
 ``from`` and ``to`` are those of every report (``shared.reports.period``: unix seconds
 or ``YYYY-MM-DD``, ``[from, to)``); counters are kept per UTC day, so a bound inside a

@@ -1,4 +1,4 @@
-"""The summary report (docs/adr/0020): counters kept in the transaction of each change
+"""The summary report (docs/adr/0022): counters kept in the transaction of each change
 equal a brute-force recomputation from the raw records, for random histories of
 payments, transfers (final, reversed, late), expiries, cancellations, payouts and
 refunds spread over several days; and the two report routes answer it."""
