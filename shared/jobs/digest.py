@@ -78,14 +78,9 @@ def _fmt(units: int) -> str:
 
 
 def _volumes(day: date) -> dict[str, Any]:
-    """The platform's totals for the day, from the report counters (the lead's
-    ``summary(merchant_id, first, last, interval)``, first and last days included)."""
-    report: Any = reports.summary
-    try:
-        totals = report(None, day, day, "day")["totals"]
-    except TypeError:  # the earlier signature: summary(merchant_id, Period, interval)
-        start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-        totals = report(None, Period(start, start + DAY_S), "day")["totals"]
+    """The platform's totals for the day, from the report counters (ADR 0022)."""
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    totals = reports.summary(None, Period(start, start + DAY_S), "day")["totals"]
     return {name: totals.get(name) for name in VOLUME_FIELDS if name in totals}
 
 
