@@ -12,6 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help install run test lint fmt typecheck unit integration e2e infra synth layers deploy \
+        browser browser-deps \
         bench openapi contracts clean test-soak
 
 help:
@@ -42,7 +43,7 @@ install: $(VENV)/.installed node_modules/.installed
 run: install
 	$(PY) -m shared.local.stack
 
-test: install lint typecheck unit integration infra e2e
+test: install browser-deps lint typecheck unit integration infra e2e
 	@echo "make test: all checks passed"
 
 # N runs of `make test`, each on a fresh clone of HEAD, beside one busy process per core.
@@ -74,6 +75,14 @@ e2e: install
 
 infra: install
 	$(PYTEST) tests/infra -q --junitxml=test-output/infra/junit.xml
+
+# tests/browser drive Debian's chromium (Playwright with executable_path; never
+# `playwright install`) and read QR codes with pyzbar (Debian libzbar0): installed when
+# missing (CI runs as root).
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! ldconfig -p | grep -q 'libzbar\.so\.0'; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libzbar0; \
+	fi
 
 # ---- infrastructure ----------------------------------------------------------------------
 synth: install
