@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help install run test lint fmt typecheck unit integration e2e infra synth layers deploy \
-        browser browser-deps \
+        browser browser-deps web \
         bench openapi contracts clean test-soak
 
 help:
@@ -20,6 +20,7 @@ help:
 	@echo "make test    - ruff, mypy, unit, integration, infra and e2e tests"
 	@echo "make test-soak N=5 - make test N times on fresh clones beside a CPU hog"
 	@echo "make bench   - performance figures into bench/results/"
+	@echo "make web     - build the checkout and console into web/dist/"
 	@echo "make synth   - synthesize the CDK stack (offline)"
 	@echo "make layers  - build the Lambda dependency layer (no Docker)"
 	@echo "make deploy  - cdk deploy (see README: network, rpc_urls, token_address)"
@@ -38,6 +39,15 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed
+
+# The hosted checkout and admin console (web/, docs/adr/0024): web/dist/{checkout,console}/index.html
+# and web/dist/assets/. Installs from web/package-lock.json only when it changed.
+web/node_modules/.installed: web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web: web/node_modules/.installed
+	npm run --prefix web --silent build
 
 # ---- the two commands ------------------------------------------------------------------
 run: install

@@ -1,0 +1,54 @@
+// The public checkout status document: contract 1 on the issue 13 board
+// (GET /pay/<payment_id>/status, no auth, nothing merchant-private).
+export type CheckoutStatus =
+  | "pending"
+  | "confirming"
+  | "paid"
+  | "overpaid"
+  | "underpaid"
+  | "expired"
+  | "canceled"
+  | "held";
+
+export interface Checkout {
+  id: string;
+  object: "checkout";
+  merchant_name: string;
+  status: CheckoutStatus;
+  amount: string;
+  amount_received: string;
+  amount_remaining: string;
+  currency: "USDT";
+  network: string;
+  chain_id: number;
+  token_address: string;
+  token_decimals: number;
+  address: string;
+  amount_units: string;
+  eip681: string;
+  confirmations: { seen: number; required: number } | null;
+  expires_at: number;
+  created_at: number;
+  now: number;
+  success_url: string | null;
+  cancel_url: string | null;
+}
+
+export class NotFound extends Error {}
+
+export async function fetchStatus(id: string, signal?: AbortSignal): Promise<Checkout> {
+  const res = await fetch(`/pay/${encodeURIComponent(id)}/status`, {
+    headers: { Accept: "application/json" },
+    cache: "no-store",
+    signal,
+  });
+  if (res.status === 404) throw new NotFound(id);
+  if (!res.ok) throw new Error(`status ${res.status}`);
+  return (await res.json()) as Checkout;
+}
+
+/** The payment id from /pay/<id> (or /pay/<id>/). */
+export function paymentIdFromPath(path = location.pathname): string | null {
+  const m = /^\/pay\/([A-Za-z0-9_-]{1,100})\/?$/.exec(path);
+  return m ? m[1] : null;
+}
