@@ -35,9 +35,9 @@ def _settings_read_afresh_after_each_test() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    layers = {item.path.parent.name for item in items} & {"integration", "e2e"}
+    layers = {item.path.parent.name for item in items} & {"integration", "e2e", "browser"}
     if len(layers) > 1:
         raise pytest.UsageError(
-            "run tests/integration and tests/e2e in separate pytest processes "
-            "(`make integration`, `make e2e`): each owns the process environment"
+            "run tests/integration, tests/e2e and tests/browser in separate pytest processes "
+            "(`make integration`, `make e2e`, `make browser`): each owns the process environment"
         )

@@ -1,0 +1,177 @@
+"""The admin console (/console/) in a real browser, against the local stack: sign-in as
+the local users, the live payments view, four-eyes approval of a payout by two
+different finance users, a viewer who is shown no write action (docs/adr/0024)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+from bscpay_merchant import Client
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import (
+    OUTPUT,
+    Pages,
+    document_loads,
+    login,
+    serious_accessibility_violations,
+    user_headers,
+    wait_for,
+)
+from tests.e2e.test_money_out import SETTLEMENT, _paid_and_swept
+
+pytestmark = pytest.mark.e2e
+
+# Buttons that change something; a viewer must be shown none of them.
+WRITE_ACTION = re.compile(
+    r"\b(approve|reject|create|new|add|suspend|resume|revoke|redeliver|rotate|delete|"
+    r"payout|pay out|refund|confirm|release|return|rescan|save|edit|fund)\b",
+    re.IGNORECASE,
+)
+
+
+@pytest.fixture(scope="module")
+def pending_payout(stack: dict[str, Any]) -> dict[str, Any]:
+    """A payout above the approval threshold (1,000 USDT), requested by ``finance``:
+    it waits for a second finance user."""
+    api = stack["api_url"]
+    admin = user_headers(stack, "admin")
+    created = requests.post(
+        f"{api}/admin/merchants", json={"name": "Browser Payout Shop"}, headers=admin, timeout=30
+    )
+    assert created.status_code == 201, created.text
+    shop = created.json()
+    client = Client(api, shop["api_key"]["id"], shop["api_key"]["secret"])
+    _paid_and_swept(stack, client, 1200)
+    base = f"{api}/admin/merchants/{shop['id']}"
+    profile = requests.post(
+        f"{base}/settlement", json={"address": SETTLEMENT}, headers=admin, timeout=30
+    )
+    assert profile.status_code == 200, profile.text
+    confirmed = requests.post(
+        f"{base}/settlement/confirm", headers=user_headers(stack, "admin2"), timeout=30
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    requested = requests.post(
+        f"{base}/payouts", json={}, headers=user_headers(stack, "finance"), timeout=30
+    )
+    assert requested.status_code == 201, requested.text
+    payout: dict[str, Any] = requested.json()
+    assert payout["status"] == "pending_approval", payout
+    assert Decimal(payout["gross"]) > Decimal("1000")
+    payout["client"] = client
+    return payout
+
+
+def _settlement_status(stack: dict[str, Any], payout_id: str) -> str:
+    response = requests.get(
+        f"{stack['api_url']}/admin/settlements/{payout_id}",
+        headers=user_headers(stack, "viewer"),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["status"])
+
+
+def _write_buttons(page: Page) -> list[str]:
+    names = []
+    for button in page.get_by_role("button").all():
+        if button.is_visible() and button.is_enabled():
+            name = (button.get_attribute("aria-label") or button.inner_text()).strip()
+            if WRITE_ACTION.search(name):
+                names.append(name)
+    return names
+
+
+def test_console_login_and_a_new_payment_appears_in_the_live_view(
+    stack: dict[str, Any], merchant: Client, page: Page
+) -> None:
+    loads = document_loads(page)
+    login(page, stack, "viewer")
+    page.get_by_test_id("nav-payments").click()
+    table = page.get_by_test_id("payments-table")
+    expect(table).to_be_visible()
+
+    payment = merchant.request("POST", "/v1/payments", {"amount": "5", "order_id": "BROWSER-LIVE"})
+    created = time.monotonic()
+    row = table.get_by_test_id("payment-row").filter(has_text=payment["id"])
+
+    # The issue asks for "within 2 s": measured and written down, not asserted (a busy
+    # CI machine makes it slower, not wrong; docs/adr/0016). The wait proves it comes
+    # without a reload.
+    expect(row).to_be_visible(timeout=60_000)
+    seconds = round(time.monotonic() - created, 2)
+    (OUTPUT / "live-payments.json").write_text(json.dumps({"appeared_after_s": seconds}))
+    print(f"new payment appeared in the console after {seconds} s")
+    assert len([url for url in loads if "/console" in url]) == 1, loads  # no reload
+
+
+def test_a_viewer_sees_the_approval_queue_but_no_write_buttons(
+    stack: dict[str, Any], pending_payout: dict[str, Any], page: Page
+) -> None:
+    assert _settlement_status(stack, pending_payout["id"]) == "pending_approval"
+    login(page, stack, "viewer")
+
+    page.get_by_test_id("nav-approvals").click()
+    expect(page.get_by_text(pending_payout["id"]).first).to_be_visible()
+    assert page.locator('[data-testid^="approve-"], [data-testid^="reject-"]').count() == 0
+    assert _write_buttons(page) == []
+
+    page.get_by_test_id("nav-payments").click()
+    expect(page.get_by_test_id("payments-table")).to_be_visible()
+    assert _write_buttons(page) == []
+
+
+def test_a_payout_above_the_threshold_is_approved_by_a_second_finance_user(
+    stack: dict[str, Any], pending_payout: dict[str, Any], pages: Pages
+) -> None:
+    payout_id = pending_payout["id"]
+    # The finance user who requested it is not offered its approval (four eyes)
+    requester = pages.new("finance")
+    login(requester, stack, "finance")
+    requester.get_by_test_id("nav-approvals").click()
+    expect(requester.get_by_text(payout_id).first).to_be_visible()
+    own = requester.get_by_test_id(f"approve-{payout_id}")
+    assert own.count() == 0 or own.is_disabled()
+
+    # A second finance user approves it in the console
+    approver = pages.new("finance2")
+    login(approver, stack, "finance2")
+    approver.get_by_test_id("nav-approvals").click()
+    approver.get_by_test_id(f"approve-{payout_id}").click()
+
+    # and the payout leaves the queue and is paid on chain
+    wait_for(
+        lambda: _settlement_status(stack, payout_id) == "paid",
+        "the approved payout to be paid",
+        timeout=90,
+        page=approver,
+    )
+    expect(approver.get_by_test_id(f"approve-{payout_id}")).to_have_count(0)
+    settlement = pending_payout["client"].request("GET", f"/v1/settlements/{payout_id}")
+    assert settlement["status"] == "paid"
+
+
+def test_the_console_has_no_serious_accessibility_violations(
+    stack: dict[str, Any], pages: Pages
+) -> None:
+    signed_out = pages.new("login")
+    signed_out.goto(f"{stack['api_url']}/console/")
+    expect(signed_out.get_by_test_id("login")).to_be_visible()
+    assert serious_accessibility_violations(signed_out, "console-login") == []
+
+    page = pages.new("payments")
+    login(page, stack, "finance")
+    page.get_by_test_id("nav-payments").click()
+    expect(page.get_by_test_id("payments-table")).to_be_visible()
+    assert serious_accessibility_violations(page, "console-payments") == []
+
+    page.get_by_test_id("nav-approvals").click()
+    expect(page.get_by_test_id("nav-approvals")).to_be_visible()
+    assert serious_accessibility_violations(page, "console-approvals") == []
