@@ -94,6 +94,11 @@ browser-deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libzbar0; \
 	fi
 
+# The web faces in a real browser against the local stack (tests/browser; screenshots and
+# axe results in test-output/browser/).
+browser: install browser-deps web
+	$(PYTEST) tests/browser -q --junitxml=test-output/browser/junit.xml
+
 # ---- infrastructure ----------------------------------------------------------------------
 synth: install
 	npx cdk synth --quiet --no-validation -c bundle=false
