@@ -5,6 +5,7 @@ without reloading, the return to the shop, and a browser wallet (docs/adr/0024).
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -87,9 +88,13 @@ def test_the_qr_code_decodes_to_the_eip681_transfer_uri(
     qr = page.get_by_test_id("qr")
     expect(qr).to_be_visible()
 
-    image = Image.open(io.BytesIO(qr.screenshot())).convert("L")
-    # a quiet zone around it, whatever margin the page drew
-    decoded = pyzbar.decode(ImageOps.expand(image, border=48, fill=255))
+    def scanned() -> list[Any]:
+        """What a phone camera would read off the QR code as drawn now (the page draws
+        it asynchronously), with a quiet zone around it whatever margin the page drew."""
+        image = Image.open(io.BytesIO(qr.screenshot())).convert("L")
+        return list(pyzbar.decode(ImageOps.expand(image, border=48, fill=255)))
+
+    decoded = wait_for(scanned, "the QR code to be drawn and readable", page=page)
 
     assert [symbol.type for symbol in decoded] == ["QRCODE"], decoded
     uri = decoded[0].data.decode()
@@ -200,3 +205,16 @@ def test_the_checkout_has_no_serious_accessibility_violations(
     expect(page.get_by_test_id("qr")).to_be_visible()
 
     assert serious_accessibility_violations(page, f"checkout-{label}") == []
+
+
+def test_the_checkout_speaks_the_browsers_language(
+    stack: dict[str, Any], merchant: Client, pages: Pages
+) -> None:
+    payment = _create(merchant, "1.50", "BROWSER-DE")
+    page = pages.new("de", locale="de-DE")
+
+    _open(page, stack, payment)
+
+    expect(page.locator("html")).to_have_attribute("lang", re.compile(r"^de"))
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "pending")
+    expect(page.get_by_test_id("status")).to_contain_text("Zahlung")
