@@ -1,0 +1,228 @@
+// Live payments: polled every second (new ones show within 2 s), filtered by merchant (server side),
+// status and creation date (client side: the admin list API filters by merchant only).
+import { useMemo, useRef, useState } from "preact/hooks";
+import { api, can, ok, type S } from "../api";
+import type { Ctx } from "../ctx";
+import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, fmtUsdt, short, txLink, useLoad } from "../ui";
+
+const STATUSES = ["pending", "confirming", "paid", "overpaid", "underpaid", "expired", "canceled", "held"];
+
+export function useMerchants() {
+  return useLoad(async () => ok(await api.GET("/admin/merchants", { params: { query: { limit: "100" } } })).data, []);
+}
+
+export function Payments({ ctx }: { ctx: Ctx }) {
+  const [merchant, setMerchant] = useState("");
+  const [status, setStatus] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const merchants = useMerchants();
+  const seen = useRef<Set<string> | null>(null);
+  const { data, error } = useLoad(
+    async () =>
+      ok(
+        await api.GET("/admin/payments", {
+          params: { query: { limit: "100", ...(merchant ? { merchant_id: merchant } : {}) } },
+        }),
+      ).data,
+    [merchant],
+    1000,
+  );
+  const rows = useMemo(() => {
+    const lo = from ? Date.parse(from) / 1000 : -Infinity;
+    const hi = to ? Date.parse(to) / 1000 + 86400 : Infinity;
+    return (data ?? []).filter((p) => (!status || p.status === status) && p.created_at >= lo && p.created_at < hi);
+  }, [data, status, from, to]);
+  // Rows that were not there on the previous poll get a short highlight.
+  const fresh = useMemo(() => {
+    const prev = seen.current;
+    const ids = new Set((data ?? []).map((p) => p.id));
+    seen.current = ids;
+    return prev ? new Set([...ids].filter((i) => !prev.has(i))) : new Set<string>();
+  }, [data]);
+  const names = new Map((merchants.data ?? []).map((m) => [m.id, m.name]));
+  return (
+    <section aria-labelledby="h-payments">
+      <h1 id="h-payments">
+        Payments <span class="live" aria-hidden="true">● live</span>
+      </h1>
+      <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter payments">
+        <Field label="Merchant">
+          <select value={merchant} onChange={(e) => setMerchant(e.currentTarget.value)} data-testid="filter-merchant">
+            <option value="">All merchants</option>
+            {(merchants.data ?? []).map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name} ({m.id})
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Status">
+          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)} data-testid="filter-status">
+            <option value="">Any status</option>
+            {STATUSES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Created from">
+          <input type="date" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+        </Field>
+        <Field label="Created to">
+          <input type="date" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+        </Field>
+      </form>
+      <ErrorLine error={error} />
+      <div class="scroll">
+        <table data-testid="payments-table">
+          <caption class="sr-only">Payments, newest first, updated every second</caption>
+          <thead>
+            <tr>
+              <th scope="col">Payment</th>
+              <th scope="col">Merchant</th>
+              <th scope="col">Status</th>
+              <th scope="col" class="num">Amount</th>
+              <th scope="col" class="num">Received</th>
+              <th scope="col">Order</th>
+              <th scope="col">Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((p) => (
+              <tr key={p.id} data-testid="payment-row" data-id={p.id} class={fresh.has(p.id) ? "fresh" : ""}>
+                <td>
+                  <Link href={`/console/payments/${encodeURIComponent(p.id)}`} go={ctx.go} class="mono">
+                    {p.id}
+                  </Link>
+                </td>
+                <td>{names.get(p.merchant_id) ?? p.merchant_id}</td>
+                <td>
+                  <Badge value={p.status} />
+                </td>
+                <td class="num">{p.amount}</td>
+                <td class="num">{p.amount_received}</td>
+                <td>{p.order_id ?? "—"}</td>
+                <td>{fmtTime(p.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {data && rows.length === 0 && <p class="muted">No payments match.</p>}
+      </div>
+    </section>
+  );
+}
+
+export function PaymentDetail({ ctx, id }: { ctx: Ctx; id: string }) {
+  // No GET /admin/payments/{id} yet: the detail comes from the live list (polled every 2 s).
+  const { data, error, reload } = useLoad(
+    async () => {
+      const list = ok(await api.GET("/admin/payments", { params: { query: { limit: "100" } } })).data;
+      return { p: list.find((p) => p.id === id) ?? null };
+    },
+    [id],
+    2000,
+  );
+  const [eventId, setEventId] = useState("");
+  if (error) return <ErrorLine error={error} />;
+  if (!data) return <p class="muted">Loading…</p>;
+  if (!data.p) return <p role="alert">Payment {id} is not among the 100 newest payments.</p>;
+  const p: S["AdminPaymentOut"] = data.p;
+  return (
+    <section aria-labelledby="h-pay">
+      <p>
+        <Link href="/console/payments" go={ctx.go}>
+          ← Payments
+        </Link>
+      </p>
+      <h1 id="h-pay" class="mono">
+        {p.id} <Badge value={p.status} />
+      </h1>
+      <Facts
+        rows={[
+          ["Merchant", p.merchant_id],
+          ["Order", p.order_id ?? "—"],
+          ["Amount", fmtUsdt(p.amount)],
+          ["Received", fmtUsdt(p.amount_received)],
+          ["Pending", fmtUsdt(p.amount_pending)],
+          ["Excess", fmtUsdt(p.amount_excess)],
+          ["Deposit address", <span class="mono">{p.address}</span>],
+          ["Created", fmtTime(p.created_at)],
+          ["Expires", fmtTime(p.expires_at)],
+          ["Payment URI", <span class="mono wrap">{p.payment_uri}</span>],
+        ]}
+      />
+      {p.status === "held" && can(ctx.roles, "held") && (
+        <p class="buttons">
+          <Action
+            label="Release held funds"
+            kind="primary"
+            testid="release"
+            act={async () => ok(await api.POST("/admin/payments/{payment_id}/release", { params: { path: { payment_id: p.id } } }))}
+            done={reload}
+          />
+          <Action
+            label="Return to sender"
+            kind="danger"
+            testid="return"
+            act={async () => ok(await api.POST("/admin/payments/{payment_id}/return", { params: { path: { payment_id: p.id } } }))}
+            done={reload}
+          />
+        </p>
+      )}
+      <h2>Transfers</h2>
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Transaction</th>
+              <th scope="col">Sender</th>
+              <th scope="col" class="num">Amount</th>
+              <th scope="col">Status</th>
+              <th scope="col">Block</th>
+              <th scope="col">Risk</th>
+            </tr>
+          </thead>
+          <tbody>
+            {p.transactions.map((t) => (
+              <tr key={`${t.tx_hash}:${t.log_index}`}>
+                <td>{txLink(p.chain_id, t.tx_hash)}</td>
+                <td class="mono" title={t.sender}>
+                  {short(t.sender, 12)}
+                </td>
+                <td class="num">{t.amount}</td>
+                <td>
+                  <Badge value={t.status} />
+                  {t.hold && <> held: {t.hold}</>}
+                </td>
+                <td>{t.block_number}</td>
+                <td>{t.risk ? `${t.risk.level} (${t.risk.source})` : "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {p.transactions.length === 0 && <p class="muted">No transfers seen yet.</p>}
+      </div>
+      <h2>Events and webhook deliveries</h2>
+      <p class="muted">
+        {/* TODO(issue 13): no admin route lists a payment's events or deliveries yet; redeliver takes an event id. */}
+        The admin API does not list a payment's events yet; merchants see them under GET /v1/events. Redeliver one by id:
+      </p>
+      {can(ctx.roles, "redeliver") && (
+        <form class="inline" onSubmit={(e) => e.preventDefault()}>
+          <Field label="Event id">
+            <input value={eventId} onInput={(e) => setEventId(e.currentTarget.value)} placeholder="evt_…" />
+          </Field>
+          <Action
+            label="Redeliver"
+            testid="redeliver"
+            disabled={!eventId}
+            act={async () =>
+              ok(await api.POST("/admin/events/{event_id}/redeliver", { params: { path: { event_id: eventId.trim() } } }))
+            }
+          />
+        </form>
+      )}
+    </section>
+  );
+}
