@@ -203,3 +203,12 @@ export function Facts({ rows }: { rows: [string, ComponentChildren][] }) {
     </dl>
   );
 }
+
+/** A table box that scrolls sideways on narrow screens; focusable so keyboards can scroll it. */
+export function Scroll({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="scroll" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}

@@ -1,7 +1,7 @@
 // Approvals queue: payouts and refunds waiting for a second finance user (four eyes).
 import { api, can, ok } from "../api";
 import type { Ctx } from "../ctx";
-import { Action, Badge, ErrorLine, fmtTime, short, useLoad } from "../ui";
+import { Action, Badge, ErrorLine, fmtTime, short, Scroll, useLoad } from "../ui";
 
 export function Approvals({ ctx }: { ctx: Ctx }) {
   const { data, error, reload } = useLoad(
@@ -19,7 +19,7 @@ export function Approvals({ ctx }: { ctx: Ctx }) {
         approve their own request.
       </p>
       <ErrorLine error={error} />
-      <div class="scroll">
+      <Scroll label="Approvals table">
         <table data-testid="approvals-table">
           <thead>
             <tr>
@@ -93,7 +93,7 @@ export function Approvals({ ctx }: { ctx: Ctx }) {
           </tbody>
         </table>
         {data && data.length === 0 && <p class="muted">Nothing waits for approval.</p>}
-      </div>
+      </Scroll>
     </section>
   );
 }

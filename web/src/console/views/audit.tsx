@@ -1,7 +1,7 @@
 // Audit log: who did what, newest first, filterable by actor, target and action.
 import { useState } from "preact/hooks";
 import { api, ok } from "../api";
-import { ErrorLine, Field, useLoad } from "../ui";
+import { ErrorLine, Field, Scroll, useLoad } from "../ui";
 
 export function Audit() {
   const [actor, setActor] = useState("");
@@ -36,7 +36,7 @@ export function Audit() {
         </Field>
       </form>
       <ErrorLine error={error} />
-      <div class="scroll">
+      <Scroll label="Audit records">
         <table>
           <thead>
             <tr>
@@ -63,7 +63,7 @@ export function Audit() {
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
     </section>
   );
 }

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, can, ok, type S } from "../api";
 import type { Ctx } from "../ctx";
-import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, useLoad } from "../ui";
+import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, Scroll, useLoad } from "../ui";
 import { useMerchants } from "./payments";
 
 export function Merchants({ ctx }: { ctx: Ctx }) {
@@ -32,7 +32,7 @@ export function Merchants({ ctx }: { ctx: Ctx }) {
       )}
       {created && <Secret label={`API key for ${created.name} (${created.id})`} secret={created.api_key.secret} />}
       <ErrorLine error={error} />
-      <div class="scroll">
+      <Scroll label="Merchants table">
         <table data-testid="merchants-table">
           <thead>
             <tr>
@@ -65,7 +65,7 @@ export function Merchants({ ctx }: { ctx: Ctx }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
     </section>
   );
 }
@@ -174,7 +174,7 @@ export function MerchantDetail({ ctx, id }: { ctx: Ctx; id: string }) {
       <h2>API keys</h2>
       {secret && <Secret label="New API key" secret={secret} />}
       <ErrorLine error={keys.error} />
-      <div class="scroll">
+      <Scroll label="API keys table">
         <table>
           <thead>
             <tr>
@@ -230,7 +230,7 @@ export function MerchantDetail({ ctx, id }: { ctx: Ctx; id: string }) {
             })}
           </tbody>
         </table>
-      </div>
+      </Scroll>
       {can(ctx.roles, "keys") && (
         <p>
           <Action

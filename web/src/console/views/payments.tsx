@@ -3,7 +3,7 @@
 import { useMemo, useRef, useState } from "preact/hooks";
 import { api, can, ok, type S } from "../api";
 import type { Ctx } from "../ctx";
-import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, fmtUsdt, short, txLink, useLoad } from "../ui";
+import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, fmtUsdt, short, txLink, Scroll, useLoad } from "../ui";
 
 const STATUSES = ["pending", "confirming", "paid", "overpaid", "underpaid", "expired", "canceled", "held"];
 
@@ -73,7 +73,7 @@ export function Payments({ ctx }: { ctx: Ctx }) {
         </Field>
       </form>
       <ErrorLine error={error} />
-      <div class="scroll">
+      <Scroll label="Payments table">
         <table data-testid="payments-table">
           <caption class="sr-only">Payments, newest first, updated every second</caption>
           <thead>
@@ -108,7 +108,7 @@ export function Payments({ ctx }: { ctx: Ctx }) {
           </tbody>
         </table>
         {data && rows.length === 0 && <p class="muted">No payments match.</p>}
-      </div>
+      </Scroll>
     </section>
   );
 }
@@ -171,7 +171,7 @@ export function PaymentDetail({ ctx, id }: { ctx: Ctx; id: string }) {
         </p>
       )}
       <h2>Transfers</h2>
-      <div class="scroll">
+      <Scroll label="Transfers table">
         <table>
           <thead>
             <tr>
@@ -202,7 +202,7 @@ export function PaymentDetail({ ctx, id }: { ctx: Ctx; id: string }) {
           </tbody>
         </table>
         {p.transactions.length === 0 && <p class="muted">No transfers seen yet.</p>}
-      </div>
+      </Scroll>
       <h2>Events and webhook deliveries</h2>
       <p class="muted">
         {/* TODO(issue 13): no admin route lists a payment's events or deliveries yet; redeliver takes an event id. */}

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type uPlotT from "uplot";
 import { api, ok, type S } from "../api";
-import { ErrorLine, Field, useLoad } from "../ui";
+import { ErrorLine, Field, Scroll, useLoad } from "../ui";
 import { useMerchants } from "./payments";
 
 type Row = S["ReportRow"];
@@ -142,7 +142,7 @@ export function Reports() {
           />
         </div>
       )}
-      <div class="scroll">
+      <Scroll label="Report table">
         <table>
           <caption>Per {interval}</caption>
           <thead>
@@ -172,7 +172,7 @@ export function Reports() {
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
     </section>
   );
 }
