@@ -10,7 +10,10 @@ import "./checkout.css";
 const POLL_MS = 1500;
 const REDIRECT_S = 3;
 const DONE = new Set(["paid", "overpaid", "canceled"]);
-const PAYABLE = new Set(["pending", "confirming", "underpaid"]);
+// The customer is asked to (still) send funds only while waiting or underpaid; while a transfer
+// confirms the page shows progress and no second payment button.
+const PAYABLE = new Set(["pending", "underpaid"]);
+const TICKING = new Set(["pending", "confirming", "underpaid", "expired"]);
 
 const safeUrl = (u: string | null) => (u && /^https?:\/\//i.test(u) ? u : null);
 
@@ -225,7 +228,7 @@ function Page({ p, offset }: { p: Checkout; offset: number }) {
           <dd class="value">{t("network")}</dd>
         </div>
       </dl>
-      <Countdown expiresAt={p.expires_at} offset={offset} status={p.status} />
+      {TICKING.has(p.status) && <Countdown expiresAt={p.expires_at} offset={offset} status={p.status} />}
       <section class="deposit" aria-labelledby="addr-label">
         {payable && <p class="help">{t("send_exactly")}</p>}
         <p id="addr-label" class="label">
