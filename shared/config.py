@@ -97,6 +97,32 @@ class ApiSettings(BaseSettings):
     max_expires_in_s: int = 7 * 24 * 3600
 
 
+class CheckoutSettings(BaseSettings):
+    """The hosted checkout (``BSCPAY_CHECKOUT_*``, issue 13): where its pages live and how
+    hard its public status endpoint may be polled."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_CHECKOUT_", extra="ignore")
+
+    # Every payment object carries checkout_url = base_url + "/pay/<id>" (the local stack:
+    # http://127.0.0.1:<api port>; AWS: the CloudFront domain). Empty: checkout_url null.
+    base_url: str = ""
+    # GET /pay/<id>/status: at most this many requests per client IP per window (a
+    # DynamoDB counter per IP and window; the page polls every ~2 s).
+    rate_limit: int = Field(default=120, ge=1)
+    rate_window_s: int = Field(default=60, ge=1, le=3600)
+    # The header carrying the viewer's address when a proxy (CloudFront:
+    # "CloudFront-Viewer-Address") sits in front; empty: the connection's source IP.
+    client_ip_header: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_shape(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("BSCPAY_CHECKOUT_BASE_URL must start with https:// or http://")
+        return value
+
+
 class ScannerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BSCPAY_SCANNER_", extra="ignore")
 
@@ -283,6 +309,11 @@ def api() -> ApiSettings:
 
 
 @lru_cache(maxsize=1)
+def checkout() -> CheckoutSettings:
+    return CheckoutSettings()
+
+
+@lru_cache(maxsize=1)
 def scanner() -> ScannerSettings:
     return ScannerSettings()
 
@@ -353,6 +384,7 @@ def reset() -> None:
         aws,
         chain,
         api,
+        checkout,
         scanner,
         payouts,
         kyc,

@@ -180,6 +180,9 @@ TABLES: tuple[Table, ...] = (
     # Report counters (docs/adr/0022): "m#<merchant>" or "all", "<YYYY-MM-DD>#<shard>";
     # changed with ADD in the transaction of what they count (shared.dal.aggregates).
     Table("report_buckets", "pk", sort_key="sk"),
+    # Per-client request counters of the public checkout status endpoint (issue 13):
+    # "<endpoint>#<client ip>#<window start>", incremented with ADD, gone after a TTL.
+    Table("rate_limits", "key", ttl_attribute="expires_at_ttl"),
 )
 
 QUEUES: tuple[Queue, ...] = (
@@ -193,6 +196,12 @@ QUEUES: tuple[Queue, ...] = (
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("merchant_api", timeout_s=15, description="Merchant REST API (/v1)"),
     FunctionSpec("admin_api", timeout_s=15, description="Admin console API (/admin)"),
+    FunctionSpec(
+        "checkout_api",
+        timeout_s=10,
+        memory_mb=256,
+        description="Public hosted-checkout status (GET /pay/{id}/status), read-only",
+    ),
     FunctionSpec(
         "chain_scanner",
         timeout_s=60,

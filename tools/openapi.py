@@ -45,7 +45,22 @@ def generate() -> dict[str, Any]:
     )
     doc: dict[str, Any] = json.loads(text)
     doc["paths"]["/kyc/callback"] = KYC_CALLBACK
+    _add_checkout(doc)
     return doc
+
+
+def _add_checkout(doc: dict[str, Any]) -> None:
+    """GET /pay/{payment_id}/status: the hosted checkout's public status (issue 13),
+    served by its own function (checkout_api), unsigned; documented here beside the
+    payment object whose checkout_url leads to it."""
+    from functions.checkout_api.handler import app as checkout_app
+
+    checkout = json.loads(checkout_app.get_openapi_json_schema(title="checkout", version="1"))
+    for path, item in checkout["paths"].items():
+        for operation in item.values():
+            operation["security"] = []
+        doc["paths"][path] = item
+    doc["components"]["schemas"].update(checkout["components"]["schemas"])
 
 
 # POST /kyc/callback: the KYC provider's call, answered by merchant_api before its API-key

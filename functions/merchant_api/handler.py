@@ -81,6 +81,8 @@ def create_payment(body: Annotated[CreatePayment, Body()]) -> Response[str]:
         order_id=body.order_id,
         metadata=body.metadata,
         expires_in=body.expires_in,
+        success_url=body.success_url,
+        cancel_url=body.cancel_url,
     )
     return json_response(201, _payment(payments.create(_merchant(), request)))
 

@@ -181,6 +181,14 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "audit": "read_write",
         "report_buckets": "read_update",  # report counters of postings; GET /admin/reports/summary
     },
+    # The public checkout status (GET /pay/{id}/status, issue 13): reads only, plus the
+    # per-client request counter (UpdateItem ADD; no Put or Delete).
+    "checkout_api": {
+        "payments": "read",  # payment_repo.get_payment
+        "transfers": "read",  # its transactions (confirmations while confirming)
+        "merchants": "read",  # the merchant's display name
+        "rate_limits": "read_update",  # shared.dal.checkout.hit (per-client counter)
+    },
     "chain_scanner": {
         "payments": "read_write",  # commit
         "addresses": "read_update",  # payments_for_addresses, commit deactivates
@@ -279,6 +287,8 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
     "settlement": SystemItems(read=(CUSTODY_RECORD, HOT_WALLET_NONCE), update=(HOT_WALLET_NONCE,)),
     # the hot wallet's public address
     "reconciler": SystemItems(read=(CUSTODY_RECORD,)),
+    # the scanned head and the last finalized block: confirmations shown while confirming
+    "checkout_api": SystemItems(read=(SCANNER_CURSOR,)),
 }
 
 # The audit trail is append-only (docs/adr/0017): every function role gets an explicit

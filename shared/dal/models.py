@@ -132,6 +132,8 @@ class PaymentModel(_Base):
     expires_at = NumberAttribute()
     tolerance = NumberAttribute(default=0)
     paid_at = NumberAttribute(null=True)
+    success_url = UnicodeAttribute(null=True)  # the hosted checkout's redirects
+    cancel_url = UnicodeAttribute(null=True)
     open = UnicodeAttribute(null=True)  # "open" while the expirer must watch it (sparse GSI)
     version = NumberAttribute(default=0)
     event_seq = NumberAttribute(default=0)

@@ -53,6 +53,8 @@ def _payment_item(p: Payment) -> m.PaymentModel:
         expires_at=p.expires_at,
         tolerance=p.tolerance,
         paid_at=p.paid_at,
+        success_url=p.success_url,
+        cancel_url=p.cancel_url,
         open="open" if p.status.is_open else None,
         version=p.version,
         event_seq=p.event_seq,
@@ -78,6 +80,8 @@ def _payment(item: m.PaymentModel) -> Payment:
         expires_at=int(item.expires_at),
         tolerance=int(item.tolerance or 0),
         paid_at=int(item.paid_at) if item.paid_at is not None else None,
+        success_url=item.success_url,
+        cancel_url=item.cancel_url,
         version=int(item.version),
         event_seq=int(item.event_seq),
     )

@@ -23,6 +23,9 @@ from urllib.parse import parse_qsl, urlsplit
 import jwt
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# Paths served before the API routes (shared/local/web.py: pages, assets, console
+# sign-in), as CloudFront does in AWS: (method, path, headers, body) -> answer or None.
+WebFront = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes] | None]
 MAX_BODY_BYTES = 1024 * 1024  # bigger than any valid request; API Gateway allows 10 MB
 
 
@@ -75,10 +78,17 @@ class CognitoVerifier:
 
 
 class ApiGatewayEmulator:
-    def __init__(self, routes: list[Route], verifier: CognitoVerifier | None, stage: str = "local"):
+    def __init__(
+        self,
+        routes: list[Route],
+        verifier: CognitoVerifier | None,
+        stage: str = "local",
+        web: WebFront | None = None,
+    ):
         self.routes = routes
         self.verifier = verifier
         self.stage = stage
+        self.web = web
         self._locks = {r.name: threading.Lock() for r in routes}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -124,6 +134,10 @@ class ApiGatewayEmulator:
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
     ) -> tuple[int, dict[str, str], bytes]:
         path = urlsplit(raw_path).path
+        if self.web is not None:
+            answer = self.web(method, path, headers, body)
+            if answer is not None:
+                return answer
         route = next(
             (r for r in self.routes if path == r.prefix or path.startswith(r.prefix + "/")), None
         )

@@ -32,6 +32,7 @@ from shared import aws, config
 from shared.local import chain as local_chain
 from shared.local import metrics_sink, moto_patches, provision
 from shared.local.apigw import ApiGatewayEmulator, CognitoVerifier, LambdaContext, Route
+from shared.local.web import CognitoPool, LocalWeb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -72,6 +73,8 @@ class StackConfig:
     # moto in its own process: the caller's CPU work then does not share moto's GIL.
     moto_in_subprocess: bool = False
     anvil_args: tuple[str, ...] = ()  # extra anvil flags, e.g. ("--hardfork", "cancun")
+    # The built web UI (`make web`): the checkout at /pay/<id>, the console at /console/.
+    web_dist: Path = REPO_ROOT / "web" / "dist"
     # Tests of single handlers turn these off and drive the functions themselves.
     serve_api: bool = True
     run_workers: bool = True
@@ -142,6 +145,8 @@ class LocalStack:
                 "BSCPAY_TOKEN_ADDRESS": chain.token_address,
                 "BSCPAY_TOKEN_DECIMALS": "18",
                 "BSCPAY_LOCAL_MODE": "true",
+                # Every payment's checkout_url: the hosted checkout on this API's port.
+                "BSCPAY_CHECKOUT_BASE_URL": f"http://{HOST}:{cfg.api_port}",
                 "BSCPAY_SCANNER_START_BLOCK": str(head),
                 "BSCPAY_SCANNER_SAFETY_MARGIN_S": "1",
                 # The KYC provider's callback secret (docs/adr/0021); in stack.json.
@@ -175,6 +180,7 @@ class LocalStack:
         merchant, key, secret = merchants.create_merchant("Local Demo Shop")
 
         from functions.admin_api.handler import lambda_handler as admin_handler
+        from functions.checkout_api.handler import lambda_handler as checkout_handler
         from functions.merchant_api.handler import lambda_handler as merchant_handler
 
         self._api = ApiGatewayEmulator(
@@ -183,8 +189,14 @@ class LocalStack:
                 # The KYC provider's signed callback (docs/adr/0021), served by merchant_api.
                 Route("/kyc", "merchant_api", merchant_handler, cognito=False),
                 Route("/admin", "admin_api", admin_handler, cognito=True),
+                # The hosted checkout's public status, GET /pay/<id>/status (issue 13).
+                Route("/pay", "checkout_api", checkout_handler, cognito=False),
             ],
             verifier=CognitoVerifier(aws_url, cfg.region, res.user_pool_id, res.client_id),
+            # Pages, assets and console sign-in: what CloudFront and S3 serve in AWS.
+            web=LocalWeb(
+                cfg.web_dist, CognitoPool(aws_url, cfg.region, res.user_pool_id, res.client_id)
+            ).answer,
         )
         if cfg.serve_api:
             self._api.serve(HOST, cfg.api_port)

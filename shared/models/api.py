@@ -26,6 +26,14 @@ class CreatePayment(_Strict):
     order_id: StrictStr | None = Field(default=None, min_length=1, max_length=200)
     metadata: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     expires_in: StrictInt | None = Field(default=None, ge=60, le=7 * 24 * 3600)
+    # Where the hosted checkout sends the customer once paid / when they give up (https;
+    # http only on the local stack). Shown on the payment and to the checkout page.
+    success_url: StrictStr | None = Field(
+        default=None, min_length=8, max_length=2048, examples=["https://shop.example/thanks"]
+    )
+    cancel_url: StrictStr | None = Field(
+        default=None, min_length=8, max_length=2048, examples=["https://shop.example/cart"]
+    )
 
     @field_validator("metadata")
     @classmethod

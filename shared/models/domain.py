@@ -102,6 +102,9 @@ class Payment(BaseModel):
     expires_at: int
     tolerance: int = 0  # accepted shortfall in base units, fixed at creation
     paid_at: int | None = None  # when it became paid or overpaid
+    # The hosted checkout's redirects (issue 13); None when the merchant gave none.
+    success_url: str | None = None
+    cancel_url: str | None = None
     version: int = 0
     event_seq: int = 0
     transactions: list[Transfer] = Field(default_factory=list)

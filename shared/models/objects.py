@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import config
 from shared.models.amounts import format_amount
 from shared.models.domain import Payment, Transfer
 
@@ -73,10 +74,16 @@ class PaymentOut(BaseModel):
     created_at: int
     expires_at: int
     payment_uri: str
+    # The hosted checkout page for the customer (BSCPAY_CHECKOUT_BASE_URL + "/pay/<id>");
+    # null when the deployment has no checkout base URL configured.
+    checkout_url: str | None
+    success_url: str | None  # where the checkout sends the customer once paid
+    cancel_url: str | None  # where it sends them when they give up
     transactions: list[TransactionOut]
 
     @classmethod
     def of(cls, payment: Payment, decimals: int = 18) -> PaymentOut:
+        base = config.checkout().base_url
         return cls(
             id=payment.payment_id,
             status=payment.status.value,
@@ -97,6 +104,9 @@ class PaymentOut(BaseModel):
                 f"ethereum:{payment.token_address}@{payment.chain_id}/transfer"
                 f"?address={payment.address}&uint256={payment.amount}"
             ),
+            checkout_url=f"{base}/pay/{payment.payment_id}" if base else None,
+            success_url=payment.success_url,
+            cancel_url=payment.cancel_url,
             transactions=[TransactionOut.of(t, decimals) for t in payment.transactions],
         )
 

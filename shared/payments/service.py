@@ -26,7 +26,7 @@ from shared.events import outbox, payloads
 from shared.ledger.service import credit_held_posting, credit_payment_posting, release_posting
 from shared.models.domain import Event, Payment, PaymentStatus, Transfer, TransferStatus
 from shared.models.events import EVENT_TYPES
-from shared.payments import state
+from shared.payments import redirects, state
 from shared.screening import Verdict, screen
 
 logger = Logger(child=True)
@@ -42,6 +42,8 @@ class NewPayment:
     order_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     expires_in: int | None = None  # seconds; None: the API's default
+    success_url: str | None = None  # the hosted checkout's redirects (issue 13)
+    cancel_url: str | None = None
 
 
 def create(merchant_id: str, request: NewPayment) -> Payment:
@@ -49,6 +51,10 @@ def create(merchant_id: str, request: NewPayment) -> Payment:
     amount = request.amount
     if amount <= 0:
         raise ValidationFailed("amount must be greater than zero", "amount")
+    local_mode = config.api().local_mode
+    for param, url in (("success_url", request.success_url), ("cancel_url", request.cancel_url)):
+        if url is not None:
+            redirects.check_redirect_url(url, local_mode, param)
     expires_in = request.expires_in or config.api().default_expires_in_s
     merchant = merchant_repo.get_merchant(merchant_id)
     tolerance_bps = merchant.underpay_tolerance_bps if merchant else 0
@@ -69,6 +75,8 @@ def create(merchant_id: str, request: NewPayment) -> Payment:
         expires_at=now + expires_in,
         # Snapshot: a later change of the merchant's tolerance does not rewrite old payments.
         tolerance=amount * tolerance_bps // 10_000,
+        success_url=request.success_url,
+        cancel_url=request.cancel_url,
     )
     payment_repo.insert_payment(payment)
     return payment

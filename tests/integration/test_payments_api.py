@@ -42,6 +42,9 @@ PAYMENT_FIELDS = {
     "created_at",
     "expires_at",
     "payment_uri",
+    "checkout_url",  # the hosted checkout (issue 13)
+    "success_url",
+    "cancel_url",
     "transactions",
 }
 
@@ -85,6 +88,8 @@ def test_created_payment_is_the_full_payment_object(
     assert (p["order_id"], p["metadata"]) == ("A-1", {"cart": "42"})
     assert p["expires_at"] - p["created_at"] == 900
     assert p["transactions"] == []
+    assert p["checkout_url"] == f"{stack.info['api_url']}/pay/{p['id']}"
+    assert (p["success_url"], p["cancel_url"]) == (None, None)
     # EIP-681: ethereum:<token>@<chainId>/transfer?address=<deposit>&uint256=<base units>
     assert p["payment_uri"] == (
         f"ethereum:{p['token_address']}@{stack.info['chain_id']}/transfer"

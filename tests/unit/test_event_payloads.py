@@ -14,7 +14,8 @@ from shared.models.domain import Payment, PaymentStatus, Transfer, TransferStatu
 
 # The body of a payment.overpaid event before the amount boundary moved (issue 10), with
 # the fields screening added to each transaction (issue 12, docs/adr/0020: "sender",
-# "risk", "hold"; additions only, nothing renamed or removed).
+# "risk", "hold"; additions only, nothing renamed or removed) and the hosted checkout's
+# "checkout_url", "success_url", "cancel_url" (issue 13, additions only).
 GOLDEN = (
     '{"object":{"id":"pay_1","object":"payment","status":"overpaid","amount":"1",'
     '"currency":"USDT","network":"bsc","chain_id":97,'
@@ -24,6 +25,8 @@ GOLDEN = (
     '"created_at":1700000000,"expires_at":1700000900,'
     '"payment_uri":"ethereum:0x3333333333333333333333333333333333333333@97/transfer'
     '?address=0x2222222222222222222222222222222222222222&uint256=1000000000000000000",'
+    '"checkout_url":"https://pay.example/pay/pay_1","success_url":"https://shop.example/ok",'
+    '"cancel_url":null,'
     '"transactions":[{"tx_hash":"0x' + "ab" * 32 + '","log_index":3,"block_number":9,'
     '"block_hash":"0x' + "cd" * 32 + '","from":"0x1111111111111111111111111111111111111111",'
     '"sender":"0x1111111111111111111111111111111111111111",'
@@ -60,6 +63,7 @@ def _payment() -> Payment:
         created_at=1_700_000_000,
         expires_at=1_700_000_900,
         amount_received=1_234_500_000_000_000_000,
+        success_url="https://shop.example/ok",
         transactions=[transfer],
     )
 
@@ -67,6 +71,9 @@ def _payment() -> Payment:
 @pytest.fixture
 def eighteen_decimals(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config, "chain", lambda: config.ChainSettings(token_decimals=18))
+    monkeypatch.setattr(
+        config, "checkout", lambda: config.CheckoutSettings(base_url="https://pay.example/")
+    )
 
 
 @pytest.mark.usefixtures("eighteen_decimals")

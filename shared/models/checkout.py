@@ -1,0 +1,43 @@
+"""The public checkout status (``GET /pay/{payment_id}/status``, issue 13): what the
+paying customer's page may know about a payment. Nothing merchant-private: no merchant
+id, order id, metadata or transaction details."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class Confirmations(BaseModel):
+    """Progress of funds seen but not final yet (approximate: blocks the scanner has read
+    on top of the newest such transfer, against the gap to the finalized block)."""
+
+    seen: int
+    required: int
+
+
+class CheckoutOut(BaseModel):
+    id: str
+    object: Literal["checkout"] = "checkout"
+    merchant_name: str
+    # pending | confirming | paid | overpaid | underpaid | expired | canceled | held
+    status: str
+    amount: str  # decimal USDT strings
+    amount_received: str  # seen on chain, final or not
+    amount_remaining: str  # what is still missing ("0" once paid)
+    currency: Literal["USDT"] = "USDT"
+    network: Literal["BNB Smart Chain"] = "BNB Smart Chain"
+    chain_id: int
+    token_address: str
+    token_decimals: int
+    address: str  # the deposit address
+    amount_units: str  # amount_remaining in base units
+    # ethereum:<token>@<chainId>/transfer?address=<deposit>&uint256=<amount_units>
+    eip681: str
+    confirmations: Confirmations | None  # while funds are confirming
+    expires_at: int  # unix seconds
+    created_at: int
+    now: int  # server time, for the countdown
+    success_url: str | None
+    cancel_url: str | None
