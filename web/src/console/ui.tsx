@@ -212,3 +212,7 @@ export function Scroll({ label, children }: { label: string; children: Component
     </div>
   );
 }
+
+/** True when an audit label names the signed-in admin: the API writes "admin:<username>"
+ *  (requested_by, created_by) or the bare username (address_set_by). */
+export const isMe = (by: string | null | undefined, username: string) => !!by && (by === username || by === `admin:${username}`);

@@ -1,7 +1,7 @@
 // Approvals queue: payouts and refunds waiting for a second finance user (four eyes).
 import { api, can, ok } from "../api";
 import type { Ctx } from "../ctx";
-import { Action, Badge, ErrorLine, fmtTime, short, Scroll, useLoad } from "../ui";
+import { Action, Badge, ErrorLine, fmtTime, short, Scroll, isMe, useLoad } from "../ui";
 
 export function Approvals({ ctx }: { ctx: Ctx }) {
   const { data, error, reload } = useLoad(
@@ -35,7 +35,13 @@ export function Approvals({ ctx }: { ctx: Ctx }) {
           </thead>
           <tbody>
             {(data ?? []).map((d) => {
-              const mine = !!d.requested_by && d.requested_by === ctx.me.username;
+              const mine = isMe(d.requested_by, ctx.me.username);
+              // The API refuses these too (shared/disbursements/service.approve); the console says why up front.
+              const blocked = mine
+                ? "Four eyes: another finance user must approve your own request"
+                : isMe(d.key_created_by, ctx.me.username)
+                  ? "You created the API key that requested this, so another finance user must approve"
+                  : undefined;
               return (
                 <tr key={d.id} data-testid="approval-row" data-id={d.id}>
                   <td class="mono">{d.id}</td>
@@ -48,7 +54,7 @@ export function Approvals({ ctx }: { ctx: Ctx }) {
                     {short(d.destination, 12)}
                   </td>
                   <td data-testid={`requested-by-${d.id}`}>
-                    {d.requested_by ?? d.requested_key ?? "—"}
+                    {(d.requested_by ?? d.requested_key ?? "—").replace(/^admin:/, "")}
                     {mine && <span class="muted"> (you)</span>}
                   </td>
                   <td>{fmtTime(d.created_at)}</td>
@@ -58,8 +64,8 @@ export function Approvals({ ctx }: { ctx: Ctx }) {
                         label="Approve"
                         kind="primary"
                         testid={`approve-${d.id}`}
-                        disabled={mine}
-                        title={mine ? "Four eyes: another finance user must approve your own request" : undefined}
+                        disabled={!!blocked}
+                        title={blocked}
                         act={async () =>
                           ok(
                             await api.POST("/admin/settlements/{disbursement_id}/approve", {
@@ -84,7 +90,7 @@ export function Approvals({ ctx }: { ctx: Ctx }) {
                         }
                         done={reload}
                       />
-                      {mine && <span class="muted small">needs a second finance user</span>}
+                      {blocked && <span class="muted small">needs a second finance user</span>}
                     </td>
                   )}
                 </tr>

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, can, ok, type S } from "../api";
 import type { Ctx } from "../ctx";
-import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, Scroll, useLoad } from "../ui";
+import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, Scroll, isMe, useLoad } from "../ui";
 import { useMerchants } from "./payments";
 
 export function Merchants({ ctx }: { ctx: Ctx }) {
@@ -205,8 +205,8 @@ export function MerchantDetail({ ctx, id }: { ctx: Ctx; id: string }) {
                       {k.status === "pending_approval" && (
                         <Action
                           label="Approve"
-                          disabled={k.created_by === ctx.me.username}
-                          title={k.created_by === ctx.me.username ? "Another admin must approve a key you created" : undefined}
+                          disabled={isMe(k.created_by, ctx.me.username)}
+                          title={isMe(k.created_by, ctx.me.username) ? "Another admin must approve a key you created" : undefined}
                           act={async () =>
                             ok(await api.POST("/admin/merchants/{merchant_id}/api_keys/{key_id}/approve", { params: { path: kp } }))
                           }
@@ -262,8 +262,8 @@ export function MerchantDetail({ ctx, id }: { ctx: Ctx; id: string }) {
             <Action
               label="Confirm settlement address"
               kind="primary"
-              disabled={p.address_set_by === ctx.me.username}
-              title={p.address_set_by === ctx.me.username ? "Another admin must confirm an address you set" : undefined}
+              disabled={isMe(p.address_set_by, ctx.me.username)}
+              title={isMe(p.address_set_by, ctx.me.username) ? "Another admin must confirm an address you set" : undefined}
               act={async () => ok(await api.POST("/admin/merchants/{merchant_id}/settlement/confirm", { params: { path } }))}
               done={reload}
             />
