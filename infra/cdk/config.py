@@ -13,6 +13,8 @@
                                       USDT amounts (docs/adr/0013); defaults in shared.config
 -c sweeper_address=0x...              the deployed Sweeper (batched sweeps, ADR 0009)
 -c bundle=false                       read-only synth: skip building assets (ADR 0002)
+-c web_domain=pay.example.com -c web_certificate_arn=arn:aws:acm:us-east-1:...
+                                      the web faces' custom domain (docs/adr/0025); both or neither
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class DeploymentConfig:
     bundle: bool = True
     # BSCPAY_* settings for money movements, validated (e.g. BSCPAY_PAYOUT_COLD_ADDRESS).
     settlement: tuple[tuple[str, str], ...] = ()
+    # The CloudFront distribution's custom domain and its us-east-1 ACM certificate.
+    web_domain: str | None = None
+    web_certificate_arn: str | None = None
 
     def settlement_env(self) -> dict[str, str]:
         return dict(self.settlement)
@@ -187,6 +192,7 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
                 f"-c alarm_sms: {number!r} is not an E.164 phone number such as +14155550100"
             )
 
+    web_domain, web_certificate_arn = _web_domain(lookup)
     return DeploymentConfig(
         prefix=prefix,
         network=network,
@@ -202,4 +208,25 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         bundle=str(lookup("bundle") if lookup("bundle") is not None else "true").lower()
         not in _FALSE,
         settlement=_settlement(lookup),
+        web_domain=web_domain,
+        web_certificate_arn=web_certificate_arn,
     )
+
+
+_DOMAIN_RE = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_CF_CERT_RE = re.compile(r"arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}")
+
+
+def _web_domain(lookup: Any) -> tuple[str | None, str | None]:
+    domain = str(lookup("web_domain") or "").strip().lower() or None
+    cert = str(lookup("web_certificate_arn") or "").strip() or None
+    if (domain is None) != (cert is None):
+        raise ConfigError("pass both -c web_domain=... and -c web_certificate_arn=..., or neither")
+    if domain is not None and not _DOMAIN_RE.fullmatch(domain):
+        raise ConfigError(f"-c web_domain={domain!r} is not a host name such as pay.example.com")
+    if cert is not None and not _CF_CERT_RE.fullmatch(cert):
+        raise ConfigError(
+            f"-c web_certificate_arn={cert!r} must be an ACM certificate in us-east-1 "
+            "(CloudFront only uses certificates from there)"
+        )
+    return domain, cert

@@ -45,6 +45,12 @@ API_THROTTLE_BURST: Final = 200
 # Per source IP over WAF's 5-minute window (WAF evaluates roughly every 30 s). A shared
 # stage limit alone lets one noisy client starve every merchant.
 WAF_RATE_LIMIT_PER_IP_5MIN: Final = 3000
+# GET /pay/{id}/status, the hosted checkout's public status (issue 13): each open page
+# polls about every 2 s, so 50 rps is ~100 pages at once; its own method throttle keeps
+# it from eating the stage budget of the merchant and admin APIs.
+CHECKOUT_STATUS_PATH: Final = "/pay/{id}/status"
+CHECKOUT_STATUS_THROTTLE_RATE_RPS: Final = 50
+CHECKOUT_STATUS_THROTTLE_BURST: Final = 100
 
 # ---- Cognito --------------------------------------------------------------------------
 PASSWORD_MIN_LENGTH: Final = 14

@@ -17,6 +17,7 @@ from infra.cdk.constructs.chain import Chain
 from infra.cdk.constructs.data import Data
 from infra.cdk.constructs.functions import Functions
 from infra.cdk.constructs.monitoring import Monitoring
+from infra.cdk.constructs.web import Web
 from infra.cdk.constructs.webhooks import Webhooks
 from infra.cdk.nag import acknowledge
 
@@ -62,7 +63,9 @@ class BscpayStack(Stack):
             merchant_api=fns["merchant_api"],
             admin_api=fns["admin_api"],
             user_pool=self.auth.user_pool,
+            checkout_api=fns.get("checkout_api"),
         )
+        self._web(prefix)
 
         for name, function in fns.items():
             self.monitoring.watch_function(name, function)
@@ -83,9 +86,35 @@ class BscpayStack(Stack):
             "AlertsTopicArn": self.monitoring.topic.topic_arn,
             "CustodyKeyId": self.data.keys["custody"].key_id,
             "WebhookDlqUrl": self.webhooks.dead_letter_queues["webhooks"].queue_url,
+            "WebUrl": self.web.base_url,
+            "WebDistributionId": self.web.distribution.distribution_id,
         }
         for output_id, value in outputs.items():
             CfnOutput(self, output_id, value=value)
+
+    def _web(self, prefix: str) -> None:
+        """docs/adr/0025: checkout and console behind CloudFront with the API. Every
+        payment object carries checkout_url = BSCPAY_CHECKOUT_BASE_URL + /pay/<id>; the
+        distribution depends on the API's id only (not its stage), so the functions can
+        depend on the distribution without a cycle."""
+        self.web = Web(
+            self,
+            "Web",
+            prefix=prefix,
+            rest_api=self.api.rest_api,
+            user_pool=self.auth.user_pool,
+            console_client=self.auth.console_client,
+            domain_name=self.config.web_domain,
+            certificate_arn=self.config.web_certificate_arn,
+        )
+        for function in self.functions.functions.values():
+            function.add_environment("BSCPAY_CHECKOUT_BASE_URL", self.web.base_url)
+        checkout_api = self.functions.functions.get("checkout_api")
+        if checkout_api is not None:
+            # The viewer's address as CloudFront saw it, for the per-client rate limit.
+            checkout_api.add_environment(
+                "BSCPAY_CHECKOUT_CLIENT_IP_HEADER", "CloudFront-Viewer-Address"
+            )
 
     def _kyc_and_digest(self, prefix: str) -> None:
         """docs/adr/0021: the KYC provider's callback secret (generated here; shared

@@ -42,10 +42,13 @@ def by_property(template: Template, type_: str, name: str) -> dict[str, str]:
 
 
 def function_ids(template: Template, prefix: str) -> dict[str, str]:
-    """{function name in shared.resources: logical id}."""
+    """{function name in shared.resources: logical id}. CDK's own helper functions (the
+    web BucketDeployment's) have no FunctionName and are not ours."""
     out = {}
     for logical_id, fn in resources(template, "AWS::Lambda::Function").items():
-        physical = fn["Properties"]["FunctionName"]
+        physical = fn["Properties"].get("FunctionName")
+        if physical is None:
+            continue
         out[physical.removeprefix(f"{prefix}-").replace("-", "_")] = logical_id
     return out
 

@@ -17,6 +17,12 @@ from tests.infra.conftest import Synthesized
 REVIEWED_RULES = {
     "AwsSolutions-APIG2",  # request validation lives in the Lambdas (API error shape)
     "AwsSolutions-APIG4",  # /v1 is authenticated by HMAC in the Lambda
+    # CloudFront (docs/adr/0025): no geo restriction (customers pay from anywhere), no
+    # CLOUDFRONT-scope WebACL (us-east-1 only; the API keeps its regional one), and the
+    # default *.cloudfront.net certificate when no custom domain is configured
+    "AwsSolutions-CFR1",
+    "AwsSolutions-CFR2",
+    "AwsSolutions-CFR4",
     "AwsSolutions-COG4",  # same: /v1 has no Cognito authorizer by design
     "AwsSolutions-COG2",  # MFA optional (TOTP), threat protection enforced
     "AwsSolutions-IAM4",  # API Gateway's account CloudWatch role (AWS managed policy)

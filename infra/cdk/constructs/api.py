@@ -18,6 +18,9 @@ from infra.cdk.constants import (
     API_THROTTLE_BURST,
     API_THROTTLE_RATE_RPS,
     AUTHORIZER_CACHE_S,
+    CHECKOUT_STATUS_PATH,
+    CHECKOUT_STATUS_THROTTLE_BURST,
+    CHECKOUT_STATUS_THROTTLE_RATE_RPS,
     WAF_RATE_LIMIT_PER_IP_5MIN,
 )
 from infra.cdk.nag import acknowledge
@@ -91,6 +94,7 @@ class Api(Construct):
         merchant_api: lambda_.IFunction,
         admin_api: lambda_.IFunction,
         user_pool: cognito.IUserPool,
+        checkout_api: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         access_logs = logs.LogGroup(
@@ -119,6 +123,14 @@ class Api(Construct):
                 tracing_enabled=True,
                 throttling_rate_limit=API_THROTTLE_RATE_RPS,
                 throttling_burst_limit=API_THROTTLE_BURST,
+                # The public checkout status (polled by every open checkout page) may
+                # never eat the stage's shared budget of the merchant and admin APIs.
+                method_options={
+                    f"{CHECKOUT_STATUS_PATH}/GET": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=CHECKOUT_STATUS_THROTTLE_RATE_RPS,
+                        throttling_burst_limit=CHECKOUT_STATUS_THROTTLE_BURST,
+                    )
+                },
             ),
         )
         for response_type, (status, templates) in _GATEWAY_RESPONSES.items():
@@ -168,6 +180,9 @@ class Api(Construct):
                 "(ADR 0021); authorizers never see the body.",
             )
 
+        if checkout_api is not None:
+            self.checkout_status = self._checkout_status(checkout_api)
+
         # /admin: Cognito ID tokens of the admin pool, checked by API Gateway.
         authorizer = apigw.CognitoUserPoolsAuthorizer(
             self,
@@ -204,6 +219,27 @@ class Api(Construct):
             "one for this service role and only writes CloudWatch Logs.",
         )
         self.web_acl = self._waf(prefix)
+
+    def _checkout_status(self, checkout_api: lambda_.IFunction) -> apigw.Method:
+        """GET /pay/{id}/status (issue 13): the hosted checkout page's public status.
+        Anyone holding the unguessable payment id may read it; it shows nothing
+        merchant-private. Throttled per method above, per client in checkout_api."""
+        integration = apigw.LambdaIntegration(checkout_api, proxy=True, allow_test_invoke=False)
+        method = (
+            self.rest_api.root.add_resource("pay")
+            .add_resource("{id}")
+            .add_resource("status")
+            .add_method("GET", integration, authorization_type=apigw.AuthorizationType.NONE)
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                method,
+                rule,
+                "The hosted checkout's public status, read by the paying customer's "
+                "browser: the unguessable payment id is the capability, the answer holds "
+                "nothing merchant-private; throttled per method and per client IP.",
+            )
+        return method
 
     def _waf(self, prefix: str) -> wafv2.CfnWebACL:
         """Per-IP rate limit (the stage throttle is shared by every merchant), the IP
