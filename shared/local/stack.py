@@ -147,6 +147,9 @@ class LocalStack:
                 "BSCPAY_LOCAL_MODE": "true",
                 # Every payment's checkout_url: the hosted checkout on this API's port.
                 "BSCPAY_CHECKOUT_BASE_URL": f"http://{HOST}:{cfg.api_port}",
+                # Every local page polls from 127.0.0.1: room for many open tabs and tests.
+                "BSCPAY_CHECKOUT_RATE_LIMIT": os.environ.get("BSCPAY_CHECKOUT_RATE_LIMIT")
+                or "1200",
                 "BSCPAY_SCANNER_START_BLOCK": str(head),
                 "BSCPAY_SCANNER_SAFETY_MARGIN_S": "1",
                 # The KYC provider's callback secret (docs/adr/0021); in stack.json.

@@ -30,13 +30,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 Answer = tuple[int, dict[str, str], bytes]
 
-# What CloudFront's response headers policy sends in AWS (infra/cdk/constructs/web.py).
-# Scripts only from this origin (no inline script); styles may be inline (style
-# attributes set by the framework); images also as data:/blob: URLs (the QR code).
+# What CloudFront's response headers policy sends in AWS (infra/cdk/constructs/web.py),
+# less Cognito in connect-src (locally the console signs in through /console/auth/login):
+# scripts and styles only from this origin (no inline <script>, <style> or style=""),
+# images also as data: URLs. The browser tests then catch what AWS would block.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
