@@ -25,6 +25,7 @@ import requests
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from shared.local import chain
 from shared.local.chain import free_port
 from shared.local.stack import REPO_ROOT, LocalStack, StackConfig
 from tests.conftest import fresh_output_dir
@@ -82,6 +83,23 @@ def expiring_payment(stack: dict[str, Any], merchant: Client) -> dict[str, Any]:
     starts so that it has expired by the time the expiry test looks at it."""
     payment: dict[str, Any] = merchant.request(
         "POST", "/v1/payments", {"amount": "4.20", "expires_in": 60, "order_id": "BROWSER-EXP"}
+    )
+    return payment
+
+
+@pytest.fixture(scope="session", autouse=True)
+def underpaid_payment(stack: dict[str, Any], merchant: Client) -> dict[str, Any]:
+    """10 USDT due, 7.5 paid, 60 s expiry, made when the session starts: a payment is
+    ``underpaid`` only once its time is up (shared.payments.state)."""
+    payment: dict[str, Any] = merchant.request(
+        "POST", "/v1/payments", {"amount": "10", "expires_in": 60, "order_id": "BROWSER-UNDER-EXP"}
+    )
+    chain.transfer(
+        stack["rpc_url"],
+        stack["token_address"],
+        stack["customer"]["private_key"],
+        payment["address"],
+        75 * USDT // 10,
     )
     return payment
 
@@ -253,7 +271,11 @@ def record_statuses(page: Page) -> list[str]:
     """Every text the checkout's ``data-testid="status"`` shows, in order, as the page
     changes it (a MutationObserver in each document, before the page's own scripts)."""
     seen: list[str] = []
-    page.expose_function("__bscpayStatusSeen", seen.append)
+
+    def saw(text: str) -> None:
+        seen.append(text)
+
+    page.expose_function("__bscpayStatusSeen", saw)
     page.add_init_script(
         """(() => {
           let last = null;

@@ -127,28 +127,37 @@ def test_paying_on_chain_turns_the_page_to_paid_and_returns_to_the_shop(
     assert _api_status(merchant, payment["id"]) == "paid"
 
 
-def test_an_underpayment_shows_the_amount_still_missing(
+def test_a_part_payment_shows_the_amount_still_missing_at_once(
     stack: dict[str, Any], merchant: Client, page: Page
 ) -> None:
-    payment = _create(merchant, "10", "BROWSER-UNDER")
+    payment = _create(merchant, "10", "BROWSER-PART")
     loads = document_loads(page)
     _open(page, stack, payment)
 
     _pay(stack, payment, 75 * USDT // 10)
 
+    # while the payment is open it waits for the rest: no reload, not paid
     expect(page.get_by_test_id("remaining")).to_have_text(
         amount_pattern(Decimal("2.5")), timeout=120_000
-    )
-    wait_for(
-        lambda: _api_status(merchant, payment["id"]) == "underpaid",
-        "the payment to be underpaid",
-        page=page,
     )
     expect(page.get_by_test_id("status")).not_to_contain_text("Paid")
     status = checkout_status(stack, payment["id"])
     assert Decimal(status["amount_remaining"]) == Decimal("2.5")
     assert status["amount_units"] == str(25 * USDT // 10)
     assert len([url for url in loads if "/pay/" in url]) == 1, loads  # no reload
+
+
+def test_an_underpayment_shows_underpaid_and_the_remaining_amount(
+    stack: dict[str, Any], merchant: Client, page: Page, underpaid_payment: dict[str, Any]
+) -> None:
+    # underpaid_payment: 7.5 of 10 USDT paid when the session started, 60 s expiry
+    _open(page, stack, underpaid_payment)
+
+    status = page.get_by_test_id("status")
+    expect(status).to_have_attribute("data-status", "underpaid", timeout=150_000)
+    expect(status).to_contain_text("Underpaid")
+    expect(page.get_by_test_id("remaining")).to_have_text(amount_pattern(Decimal("2.5")))
+    assert _api_status(merchant, underpaid_payment["id"]) == "underpaid"
 
 
 def test_an_expired_payment_says_expired(
@@ -192,8 +201,12 @@ def test_pay_with_browser_wallet_sends_the_transfer_and_returns_to_the_shop(
 @pytest.mark.parametrize(
     ("label", "options"),
     [
-        ("desktop-light", {"color_scheme": "light"}),
-        ("phone-dark", {"color_scheme": "dark", "viewport": {"width": 360, "height": 780}}),
+        pytest.param("desktop-light", {"color_scheme": "light"}, id="desktop-light"),
+        pytest.param(
+            "phone-dark",
+            {"color_scheme": "dark", "viewport": {"width": 360, "height": 780}},
+            id="phone-dark",
+        ),
     ],
 )
 def test_the_checkout_has_no_serious_accessibility_violations(
