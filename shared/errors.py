@@ -104,6 +104,27 @@ class InvalidState(Conflict):
     code = "invalid_state"
 
 
+class ReturnUnderWay(InvalidState):
+    """Held funds are on their way back to their sender: not released, not returned
+    again, until that refund settles (docs/adr/0020)."""
+
+    code = "return_in_progress"
+
+
+class ConcurrentConflict(Conflict):
+    """A change kept losing races to other writers of the same record (ConcurrentUpdate
+    after the caller's retries): nothing was written; the client may retry."""
+
+    code = "concurrent_update"
+
+
+class HeldFundsUnavailable(Conflict):
+    """The merchant's held account holds less than the held funds a release or return
+    would move (docs/adr/0020): nothing was written."""
+
+    code = "held_funds_unavailable"
+
+
 class UnsupportedMediaType(BscpayError):
     status = 415
     code = "unsupported_media_type"

@@ -136,6 +136,12 @@ def commit(change: DisbursementChange) -> None:
         raise
 
 
+def add_to_transaction(tx: TransactWrite, change: DisbursementChange) -> None:
+    """``change``'s writes inside another change's transaction (a return of held funds
+    commits its refund with the payment's change, docs/adr/0020)."""
+    _write(tx, change)
+
+
 def _audit_entry(change: DisbursementChange) -> audit.AuditEntry:
     d = change.disbursement
     target = f"disbursement:{d.disbursement_id}"

@@ -298,7 +298,7 @@ class TransferModel(_Base):
     risk_level = UnicodeAttribute(null=True)
     risk_source = UnicodeAttribute(null=True)
     flagged_by = UnicodeAttribute(null=True)
-    hold = UnicodeAttribute(null=True)  # held | released | returned
+    hold = UnicodeAttribute(null=True)  # held | released | returning | returned
     held_from = UnicodeAttribute(null=True)
     returned_in = UnicodeAttribute(null=True)
     by_payment = TransfersByPayment()

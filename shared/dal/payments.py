@@ -5,6 +5,7 @@ transfers, events, ledger postings and the address's sweep bookkeeping."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -242,8 +243,14 @@ def _note_late_funds(tx: TransactWrite, change: PaymentChange) -> None:
             aggregates.note(tx, posting.merchant_id, at, posting.journal_id, {"late_funds": amount})
 
 
-def commit(change: PaymentChange) -> None:
-    """Raise ConcurrentUpdate when the payment moved on or a new transfer already exists."""
+def commit(
+    change: PaymentChange, with_writes: Callable[[TransactWrite], None] | None = None
+) -> None:
+    """Raise ConcurrentUpdate when the payment moved on or a new transfer already exists.
+
+    ``with_writes`` adds another change's writes to the same TransactWriteItems (the
+    refund that returns held funds, reserved with the transfers' ``returning`` mark):
+    both commit, or neither; a failed condition of either raises ConcurrentUpdate."""
     bind()
     p = change.payment
     # A change a caller asked for through an API (a merchant cancels) is audited here;
@@ -280,6 +287,8 @@ def commit(change: PaymentChange) -> None:
                 m.AddressModel(p.address.lower()),
                 actions=[m.AddressModel.active.set(False)],
             )
+        if with_writes is not None:
+            with_writes(tx)
 
     try:
         audit.transact(write, requested)

@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -37,9 +38,11 @@ from shared.disbursements.destinations import checked_destination
 from shared.disbursements.fees import network_fee, platform_fee, units
 from shared.disbursements.profiles import require_merchant
 from shared.errors import (
+    ConcurrentConflict,
     ConcurrentUpdate,
     Conflict,
     FourEyes,
+    HeldFundsUnavailable,
     IdempotencyConflict,
     InvalidState,
     MerchantSuspended,
@@ -55,6 +58,8 @@ from shared.models.domain import (
     DisbursementStatus,
     Event,
     Payment,
+    PaymentStatus,
+    Transfer,
 )
 from shared.models.ledger import Kind
 from shared.payments import service as payments
@@ -261,9 +266,59 @@ def return_held(payment_id: str, requested_by: str) -> Disbursement:
     fees (platform fee and network fee come out of the returned funds: the merchant
     never had them). Above the approval threshold it waits for a second finance user,
     like any refund. ``requested_by`` ("admin:<name>") may not be who flagged the
-    sender. Idempotent: a retry finds the same refund and finishes marking the payment."""
-    payment, held = payments.get_held(payment_id)
-    payments.check_four_eyes(held, requested_by)
+    sender.
+
+    The refund, its reservation and the transfers' ``returning`` mark commit in ONE
+    transaction conditioned on the payment's version: the same held funds can never be
+    both returned and released. The payment stays ``held`` until the refund settles
+    (:func:`mark_paid` marks them returned; a failed or rejected refund holds them
+    again). A retry while the return is under way answers that refund."""
+    for _ in range(payments.MAX_RETRIES):
+        under_way = _return_under_way(payment_id)
+        if under_way is not None:
+            return under_way
+        payment, held = payments.get_held(payment_id)
+        payments.check_four_eyes(held, requested_by)
+        change = _return_change(payment, held, requested_by)
+        d = change.disbursement
+        transfer_ids = sorted(t.transfer_id for t in held)
+        try:
+            payments.begin_return(
+                payment,
+                transfer_ids,
+                d.disbursement_id,
+                partial(store.add_to_transaction, change=change),
+            )
+        except ConcurrentUpdate:
+            _explain_return(change)
+            continue  # the payment moved on (another finance user, the scanner): re-read
+        outbox.publish(change.events)
+        logger.info(
+            "held funds returning", extra={"payment_id": payment_id, "refund": d.disbursement_id}
+        )
+        if d.status is DisbursementStatus.QUEUED:
+            enqueue(d)
+        return d
+    raise ConcurrentConflict(f"payment {payment_id} kept changing while it was returned; retry")
+
+
+def _return_under_way(payment_id: str) -> Disbursement | None:
+    """The refund already returning this payment's held funds (a retried request)."""
+    payment = payment_repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
+    if payment is None or payment.status is not PaymentStatus.HELD:
+        return None
+    try:
+        if payments.settle_returns(payment):
+            payment = payment_repo.get_payment(payment_id) or payment
+    except ConcurrentUpdate:
+        raise ConcurrentConflict(f"payment {payment_id} kept changing; retry") from None
+    returning = payments.returning_transfers(payment)
+    if not returning or payments.held_transfers(payment) or not returning[0].returned_in:
+        return None
+    return store.get(returning[0].returned_in)
+
+
+def _return_change(payment: Payment, held: list[Transfer], requested_by: str) -> DisbursementChange:
     senders = {t.from_address.lower() for t in held}
     if len(senders) != 1:
         raise InvalidState(
@@ -279,46 +334,52 @@ def return_held(payment_id: str, requested_by: str) -> Disbursement:
             "amount",
         )
     transfer_ids = sorted(t.transfer_id for t in held)
-    # The payment's version is part of the id: a retry (the refund made, the payment not
-    # yet marked) finds the same refund; after a failed or rejected return, a new one.
-    basis = f"{payment_id}|return|{payment.version}|{','.join(transfer_ids)}"
+    # The payment's version is part of the id: after a failed or rejected return (the
+    # payment's version moved), a new refund.
+    basis = f"{payment.payment_id}|return|{payment.version}|{','.join(transfer_ids)}"
     refund_id = f"re_{hashlib.sha256(basis.encode()).hexdigest()[:32]}"
-    d = store.get(refund_id)
-    if d is not None and d.status in (DisbursementStatus.FAILED, DisbursementStatus.REJECTED):
-        raise Conflict("the previous return of these funds just ended; retry")
-    if d is None:
-        d = _new(
-            DisbursementKind.REFUND,
-            refund_id,
-            merchant_id=payment.merchant_id,
-            payment_id=payment_id,
-            destination=destination,
-            gross=gross,
-            fee=fee,
-            network_fee=nfee,
-            requested_by=requested_by,
-            threshold=units(config.payouts().approval_threshold),
-        )
-        posting = ledger.default().reservation_posting(
-            payment.merchant_id,
-            gross,
-            fee,
-            nfee,
-            refund_id,
-            Kind.REFUND,
-            destination=destination,
-            from_held=True,
-        )
-        change = DisbursementChange(
-            d,
-            postings=[posting],
-            events=[_event(d, "created")],
-            refund_reserve=RefundCap(payment_id, payment.amount_received),
-        )
-        d = _create(change)
-    payments.mark_returned(payment_id, transfer_ids, d.disbursement_id)
-    logger.info("held funds returned", extra={"payment_id": payment_id, "refund": refund_id})
-    return d
+    d = _new(
+        DisbursementKind.REFUND,
+        refund_id,
+        merchant_id=payment.merchant_id,
+        payment_id=payment.payment_id,
+        destination=destination,
+        gross=gross,
+        fee=fee,
+        network_fee=nfee,
+        requested_by=requested_by,
+        threshold=units(config.payouts().approval_threshold),
+    )
+    posting = ledger.default().reservation_posting(
+        payment.merchant_id,
+        gross,
+        fee,
+        nfee,
+        refund_id,
+        Kind.REFUND,
+        destination=destination,
+        from_held=True,
+    )
+    return DisbursementChange(
+        d,
+        postings=[posting],
+        events=[_event(d, "created")],
+        refund_reserve=RefundCap(payment.payment_id, payment.amount_received),
+    )
+
+
+def _explain_return(change: DisbursementChange) -> None:
+    """Why a return's transaction was refused, when the reason still holds: the held
+    account short of the funds (409 ``held_funds_unavailable``) or the refund cap."""
+    for posting in change.postings:
+        try:
+            ledger.default().explain_rejection(posting)
+        except ledger.InsufficientFunds as exc:
+            raise HeldFundsUnavailable(
+                f"the merchant's held account holds {_fmt(exc.balance)} USDT; the return "
+                f"needs {_fmt(exc.requested)}"
+            ) from None
+    _explain(replace(change, postings=[]))
 
 
 def request_cold_move(amount: int, requested_by: str, disbursement_id: str = "") -> Disbursement:
@@ -469,10 +530,26 @@ def reject(disbursement_id: str, admin: str, reason: str) -> Disbursement:
 
 
 def _held_again(d: Disbursement) -> None:
-    """A return of held funds that will not be sent: the payment is held again (its
-    reservation went back to the held account, docs/adr/0020)."""
+    """A return of held funds that will not be sent: its funds are held again (its
+    reservation went back to the held account, docs/adr/0020). Its own transaction,
+    after the refund's: should it not land, the next release or return of the payment
+    finishes it (``payments.settle_returns``); the funds meanwhile stay reserved for
+    nobody, never spendable twice."""
     if d.kind is DisbursementKind.REFUND and d.payment_id:
-        payments.return_failed(d.payment_id, d.disbursement_id)
+        try:
+            payments.return_failed(d.payment_id, d.disbursement_id)
+        except Exception:
+            logger.exception("held again: finished later", extra={"id": d.disbursement_id})
+
+
+def _returned(d: Disbursement) -> None:
+    """A paid return of held funds: the payment's transfers are returned (see
+    :func:`_held_again` for why a failure here is only logged)."""
+    if d.kind is DisbursementKind.REFUND and d.payment_id:
+        try:
+            payments.mark_returned(d.payment_id, d.disbursement_id)
+        except Exception:
+            logger.exception("returned: finished later", extra={"id": d.disbursement_id})
 
 
 def _get_pending(disbursement_id: str) -> Disbursement:
@@ -513,6 +590,7 @@ def mark_paid(d: Disbursement, tx_hash: str, gas_fee_wei: int) -> Disbursement:
             "ledger_cannot_settle", "a sent transfer cannot be booked", id=d.disbursement_id
         )
         raise LedgerShort(d.disbursement_id)
+    _returned(d)
     return new
 
 

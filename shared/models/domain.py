@@ -78,7 +78,9 @@ class Transfer(BaseModel):
     risk_level: str | None = None  # "none" … "severe", "unknown"
     risk_source: str | None = None  # "blocklist" | "provider" | "provider_unavailable"
     flagged_by: str | None = None  # who listed the sender ("admin:<name>")
-    hold: str | None = None  # "held" -> "released" | "returned"; None: never held
+    # "held" -> "released" | "returning" (refund requested) -> "returned" (refund paid)
+    # or "held" again (refund failed/rejected); None: never held
+    hold: str | None = None
     held_from: str | None = None  # the payment's status when these funds were held
     returned_in: str | None = None  # the refund ("re_…") sending them back, once returned
     late: bool = False  # final after its payment had settled: late funds

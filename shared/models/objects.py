@@ -35,7 +35,7 @@ class TransactionOut(BaseModel):
     status: str
     # null until the transfer is final and screened
     risk: RiskOut | None = None
-    # held | released | returned when the funds were held; null otherwise
+    # held | released | returning | returned when the funds were held; null otherwise
     hold: str | None = None
 
     @classmethod

@@ -8,24 +8,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
+from pynamodb.transactions import TransactWrite
 
-from shared import config, ids
+from shared import config, ids, ledger
 from shared.custody import addresses
+from shared.dal import disbursements as refund_store
 from shared.dal import merchants as merchant_repo
 from shared.dal import payments as payment_repo
 from shared.dal import transfers as transfer_repo
 from shared.dal.payments import PaymentChange
 from shared.errors import (
+    ConcurrentConflict,
     ConcurrentUpdate,
     FourEyes,
+    HeldFundsUnavailable,
     InvalidState,
     PaymentNotFound,
+    ReturnUnderWay,
     ValidationFailed,
 )
 from shared.events import outbox, payloads
 from shared.ledger.service import credit_held_posting, credit_payment_posting, release_posting
-from shared.models.domain import Event, Payment, PaymentStatus, Transfer, TransferStatus
+from shared.models.domain import (
+    DisbursementStatus,
+    Event,
+    Payment,
+    PaymentStatus,
+    Transfer,
+    TransferStatus,
+)
 from shared.models.events import EVENT_TYPES
+from shared.models.ledger import InsufficientFunds
 from shared.payments import redirects, state
 from shared.screening import Verdict, screen
 
@@ -266,6 +279,11 @@ def held_transfers(p: Payment) -> list[Transfer]:
     return [t for t in p.transactions if t.hold == "held"]
 
 
+def returning_transfers(p: Payment) -> list[Transfer]:
+    """Held funds reserved for a return (refund ``returned_in``) not settled yet."""
+    return [t for t in p.transactions if t.hold == "returning"]
+
+
 def check_four_eyes(held: list[Transfer], actor_label: str) -> None:
     """Whoever flagged the sender (listed it) may not release or return its funds."""
     if any(t.flagged_by and t.flagged_by == actor_label for t in held):
@@ -275,24 +293,63 @@ def check_four_eyes(held: list[Transfer], actor_label: str) -> None:
 
 
 def get_held(payment_id: str) -> tuple[Payment, list[Transfer]]:
+    """The held payment and its held transfers; 409 when it is not held, or while a
+    return of its held funds is under way (they go one way only)."""
     payment = payment_repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
     if payment is None:
         raise PaymentNotFound(f"no payment {payment_id!r}", "id")
+    try:
+        if settle_returns(payment):
+            payment = payment_repo.get_payment(payment_id) or payment
+    except ConcurrentUpdate:
+        raise ConcurrentConflict(f"payment {payment_id} kept changing; retry") from None
     held = held_transfers(payment)
+    if payment.status is PaymentStatus.HELD and returning_transfers(payment):
+        raise ReturnUnderWay(
+            f"the held funds of payment {payment_id} are being returned "
+            f"(refund {returning_transfers(payment)[0].returned_in})"
+        )
     if payment.status is not PaymentStatus.HELD or not held:
         raise InvalidState(f"payment {payment_id} is {payment.status.value}, not held")
     return payment, held
 
 
+def settle_returns(payment: Payment) -> bool:
+    """Finish what a crash may have left undone after a return's refund ended: paid,
+    the transfers are returned (:func:`mark_returned`); failed or rejected, held again
+    (:func:`return_failed`). True when something was finished."""
+    refunds = {t.returned_in for t in returning_transfers(payment) if t.returned_in}
+    done = False
+    for refund_id in sorted(refunds):
+        d = refund_store.get(refund_id)
+        if d is None:
+            continue
+        if d.status is DisbursementStatus.PAID:
+            mark_returned(payment.payment_id, refund_id)
+            done = True
+        elif d.status in (DisbursementStatus.FAILED, DisbursementStatus.REJECTED):
+            return_failed(payment.payment_id, refund_id)
+            done = True
+    return done
+
+
 def release(payment_id: str, actor_label: str) -> Payment:
     """A finance user cleared the held funds: they move held -> available (one ledger
     posting) and the payment takes the status it would have had, announcing
-    ``payment.released`` (then ``payment.paid`` etc. when that status is new)."""
+    ``payment.released`` (then ``payment.paid`` etc. when that status is new).
+
+    Refused (409) while a return of its held funds is under way; a lost race or a held
+    account short of the funds answers 409 too, never a 5xx. The posting moves exactly
+    this payment's held transfers, which no return has reserved (a return marks them
+    ``returning`` in its reservation's transaction), so it never spends another
+    payment's held funds."""
     _, first = get_held(payment_id)
     check_four_eyes(first, actor_label)
 
     def change(p: Payment) -> PaymentChange | None:
         held = held_transfers(p)
+        if p.status is PaymentStatus.HELD and returning_transfers(p):
+            raise ReturnUnderWay(f"the held funds of payment {payment_id} are being returned")
         if p.status is not PaymentStatus.HELD or not held:
             raise InvalidState(f"payment {payment_id} is {p.status.value}, not held")
         check_four_eyes(held, actor_label)
@@ -310,25 +367,74 @@ def release(payment_id: str, actor_label: str) -> Payment:
         )
         return result
 
-    return _mutate(payment_id, change)
+    try:
+        return _mutate(payment_id, change)
+    except ConcurrentUpdate:
+        _explain_held_shortfall(payment_id)
+        raise ConcurrentConflict(
+            f"payment {payment_id} kept changing while it was released; retry"
+        ) from None
 
 
-def mark_returned(payment_id: str, transfer_ids: list[str], refund_id: str) -> Payment:
-    """The held funds of ``transfer_ids`` are on their way back to the sender (refund
-    ``refund_id``, reserved from the held account): they no longer count as received
-    for the payment's status, which is recomputed (``payment.returned``)."""
+def _explain_held_shortfall(payment_id: str) -> None:
+    """Raise HeldFundsUnavailable when the merchant's held account cannot cover the
+    payment's held funds any more (the reason a release posting keeps failing)."""
+    p = payment_repo.get_payment(payment_id)
+    held = held_transfers(p) if p is not None else []
+    if p is None or not held:
+        return
+    amount = sum(t.amount for t in held)
+    posting = release_posting(p.merchant_id, amount, f"{payment_id}/check", 0)
+    try:
+        ledger.default().explain_rejection(posting)
+    except InsufficientFunds as exc:
+        raise HeldFundsUnavailable(
+            f"the merchant's held account holds {exc.balance} base units; payment "
+            f"{payment_id}'s held funds are {amount}"
+        ) from None
+
+
+def begin_return(
+    p: Payment,
+    transfer_ids: list[str],
+    refund_id: str,
+    with_writes: Callable[[TransactWrite], None],
+) -> Payment:
+    """One attempt to start returning ``p``'s held ``transfer_ids`` (docs/adr/0020):
+    they become ``returning`` (``returned_in`` = the refund) in the same DynamoDB
+    transaction as ``with_writes`` (the refund and its reservation from the held
+    account), conditioned on the payment's version. The payment stays ``held`` (not
+    open: it cannot expire or be canceled) until the refund settles. Raises
+    ConcurrentUpdate when the payment moved on or the reservation was refused."""
+    chosen = [t for t in held_transfers(p) if t.transfer_id in transfer_ids]
+    if p.status is not PaymentStatus.HELD or len(chosen) != len(transfer_ids):
+        raise ConcurrentUpdate(p.payment_id)
+    for t in chosen:
+        t.hold, t.returned_in = "returning", refund_id
+    change = _bump(p)
+    change.updated_transfers.extend((t, TransferStatus.FINAL) for t in chosen)
+    payment_repo.commit(change, with_writes)
+    return change.payment
+
+
+def mark_returned(payment_id: str, refund_id: str) -> Payment:
+    """The refund ``refund_id`` that returns held funds is paid: its transfers are
+    ``returned`` and stop counting towards the payment (``payment.returned``). The
+    payment leaves the hold for good: the status it had when held if that was a
+    settled one (late funds), ``paid``/``overpaid`` if the rest covers it, else it stays
+    ``held`` — never open again, so it is never expired or paid later."""
 
     def change(p: Payment) -> PaymentChange | None:
-        held = [t for t in held_transfers(p) if t.transfer_id in transfer_ids]
-        if not held:
-            return None  # marked already (a retried request)
-        for t in held:
-            t.hold, t.returned_in = "returned", refund_id
+        back = [t for t in returning_transfers(p) if t.returned_in == refund_id]
+        if not back:
+            return None  # marked already (a retry), or nothing of this payment
+        for t in back:
+            t.hold = "returned"
         returned = _event(p, "payment.returned")
         returned.data["refund_id"] = refund_id
-        result = _leave_hold(p, held)
+        result = _leave_hold(p, back, final=True)
         result.events.insert(0, returned)
-        for t in held:
+        for t in back:
             result.updated_transfers.append((t, TransferStatus.FINAL))
         return result
 
@@ -348,26 +454,20 @@ def flaggers_of_return(payment_id: str, refund_id: str) -> set[str]:
 
 def return_failed(payment_id: str, refund_id: str) -> Payment | None:
     """The refund returning held funds failed or was rejected: its reservation went back
-    to the held account, so the funds are held again and so is the payment
-    (``payment.held``). None when ``refund_id`` returned nothing of this payment."""
+    to the held account, so the funds are held again. The payment never left ``held``:
+    no status event (it was counted held once), only its version moves. None when
+    ``refund_id`` returned nothing of this payment."""
     payment = payment_repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
     if payment is None or not any(t.returned_in == refund_id for t in payment.transactions):
         return None
 
     def change(p: Payment) -> PaymentChange | None:
-        back = [t for t in p.transactions if t.hold == "returned" and t.returned_in == refund_id]
+        back = [t for t in returning_transfers(p) if t.returned_in == refund_id]
         if not back:
             return None
         for t in back:
             t.hold, t.returned_in = "held", None
-        if p.status is PaymentStatus.HELD:
-            result = _bump(p)
-            result.events.append(_event(p, "payment.held"))
-        else:
-            result = _transition(p, PaymentStatus.HELD)
-        risk = {"level": back[0].risk_level or "unknown", "source": back[0].risk_source or "none"}
-        for e in result.events:
-            e.data["risk"] = risk
+        result = _bump(p)
         for t in back:
             result.updated_transfers.append((t, TransferStatus.FINAL))
         return result
@@ -375,10 +475,12 @@ def return_failed(payment_id: str, refund_id: str) -> Payment | None:
     return _mutate(payment_id, change)
 
 
-def _leave_hold(p: Payment, cleared: list[Transfer]) -> PaymentChange:
-    """The payment once ``cleared`` left the hold: still held while other funds are;
-    else the status it would have had (from the status it had when first held)."""
-    if held_transfers(p):
+def _leave_hold(p: Payment, cleared: list[Transfer], final: bool = False) -> PaymentChange:
+    """The payment once ``cleared`` left the hold: still held while other funds are
+    held or returning; else the status it would have had (from the status it had when
+    first held). With ``final`` (funds returned), a status that would be open again
+    stays ``held``: the payment is over."""
+    if held_transfers(p) or returning_transfers(p):
         return _bump(p)
     base = next(
         (
@@ -389,6 +491,8 @@ def _leave_hold(p: Payment, cleared: list[Transfer]) -> PaymentChange:
         PaymentStatus.PENDING,
     )
     new_status = state.status_after_funds(base, p.amount, _totals(p), p.tolerance)
+    if final and new_status.is_open:
+        return _bump(p)  # held, for good
     p.status = base
     if new_status == base:
         # e.g. a settled payment whose late funds were held: as it was
@@ -404,11 +508,11 @@ def _risk(verdict: Verdict) -> dict[str, str]:
 
 
 def _totals(p: Payment) -> state.Totals:
-    # Funds returned to a flagged sender do not count towards the payment.
+    # Funds returned (or being returned) to a flagged sender do not count towards the payment.
     returned = sum(
         t.amount
         for t in p.transactions
-        if t.hold == "returned" and t.status == TransferStatus.FINAL
+        if t.hold in ("returning", "returned") and t.status == TransferStatus.FINAL
     )
     return state.Totals(received=p.amount_received - returned, pending=p.amount_pending)
 

@@ -125,6 +125,9 @@ def test_a_listed_sender_is_held_released_by_finance_and_returned_on_chain(
             "0",
             "0",
         )
-        assert client.request("GET", f"/v1/payments/{second['id']}")["status"] != "paid"
+        # and the payment ends held for good (never open again), its funds returned
+        over = client.request("GET", f"/v1/payments/{second['id']}")
+        assert over["status"] == "held"
+        assert [t["hold"] for t in over["transactions"]] == ["returned"]
     finally:
         _call(stack, "support", "DELETE", f"/admin/screening/blocklist/{sender.address}")

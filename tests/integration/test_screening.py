@@ -17,10 +17,16 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from shared import config
+from shared import config, ids, ledger
+from shared.dal import aggregates
+from shared.disbursements import service as disbursements
+from shared.events import outbox
+from shared.ledger.service import release_posting
 from shared.local import chain
 from shared.local.chain import DEPLOYER_PRIVATE_KEY, free_port
 from shared.local.stack import LocalStack
+from shared.models.domain import DisbursementStatus, PaymentStatus
+from shared.payments import service as payments
 from shared.screening import provider, screen
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
@@ -34,6 +40,7 @@ from tests.integration.helpers import (
     merchant_call,
     scan,
 )
+from tests.integration.report_history import settle, sweep
 
 SUPPORT = ("viewer", "support")
 FINANCE = ("viewer", "finance")
@@ -214,14 +221,38 @@ def test_held_funds_are_returned_from_the_held_account_with_refund_fees(
     # reserved from held, never from available
     balance = _balance(merchant)
     assert (balance["available"], balance["held"], balance["pending_payout"]) == ("0", "0", "30")
-    # the payment no longer counts those funds: open again, announced returned
+    # the payment stays held (not open: it can neither expire nor be canceled) while
+    # the funds are on their way back
     after = get_payment(merchant, payment["id"])
-    assert after["status"] == "pending"
-    assert after["transactions"][0]["hold"] == "returned"
+    assert after["status"] == "held"
+    assert after["transactions"][0]["hold"] == "returning"
+    assert payments.expire_if_due(payment["id"], after["expires_at"] + 1) is PaymentStatus.HELD
+    canceled = merchant_call(merchant, "POST", f"/v1/payments/{payment['id']}/cancel")
+    assert canceled.status == 409
+    # a retried return answers the same refund; a release is refused
+    again = admin_call("POST", path, {}, authorizer=as_admin("fay", FINANCE))
+    assert (again.status, again.body["id"]) == (201, refund["id"])
+    release = f"/admin/payments/{payment['id']}/release"
+    refused = admin_call("POST", release, {}, authorizer=as_admin("fin", FINANCE))
+    assert (refused.status, refused.body["error"]["code"]) == (409, "return_in_progress")
+
+    # When the refund is sent on chain
+    sweep(payment)
+    assert settle(refund["id"]) is not None
+    assert disbursements.get(refund["id"]).status is DisbursementStatus.PAID
+
+    # Then the funds are returned: the payment is over (held for good: nothing else
+    # paid it), announced returned once, and nothing is left to release or return
+    done = get_payment(merchant, payment["id"])
+    assert done["status"] == "held"
+    assert done["transactions"][0]["hold"] == "returned"
     types = [e.type for e in events_of_payment(merchant.merchant_id, payment["id"])]
-    assert "payment.returned" in types
-    # a second return: nothing held any more
-    assert admin_call("POST", path, {}, authorizer=as_admin("fay", FINANCE)).status == 409
+    assert types.count("payment.returned") == 1 and types.count("payment.held") == 1
+    balance = _balance(merchant)
+    assert (balance["available"], balance["held"], balance["pending_payout"]) == ("0", "0", "0")
+    for action in (path, release):
+        late = admin_call("POST", action, {}, authorizer=as_admin("fin", FINANCE))
+        assert (late.status, late.body["error"]["code"]) == (409, "invalid_state")
 
 
 def test_a_rejected_return_puts_the_funds_back_in_held(
@@ -258,10 +289,12 @@ def test_a_rejected_return_puts_the_funds_back_in_held(
             "12",
             "0",
         )
-        # the payment is held again
+        # the payment is held again (it never left held: counted held once)
         again = get_payment(merchant, payment["id"])
         assert again["status"] == "held"
         assert again["transactions"][0]["hold"] == "held"
+        types = [e.type for e in events_of_payment(merchant.merchant_id, payment["id"])]
+        assert types.count("payment.held") == 1
         # returned anew: a new refund, not the rejected one
         anew = admin_call(
             "POST", f"/admin/payments/{payment['id']}/return", {}, authorizer=as_admin("fay")
@@ -270,6 +303,221 @@ def test_a_rejected_return_puts_the_funds_back_in_held(
         assert anew.body["id"] != returned.body["id"]
         assert anew.body["status"] == "pending_approval"
         assert _balance(merchant)["held"] == "0"
+    finally:
+        monkeypatch.delenv("BSCPAY_PAYOUT_APPROVAL_THRESHOLD")
+        config.reset()
+
+
+# ---- held funds go one way only (review of issue 12) ------------------------------------
+
+
+def _held_pair(stack: LocalStack, merchant: MerchantCreds, sender: Sender) -> list[str]:
+    """Two payments of 12 the listed sender paid: both held, 24 in held."""
+    assert _list(sender.address, "lee", LISTER).status == 201
+    ids = []
+    for _ in range(2):
+        payment = create_payment(merchant, "12")
+        _pay_final(stack, sender, payment["address"], 12)
+        assert get_payment(merchant, payment["id"])["status"] == "held"
+        ids.append(payment["id"])
+    assert _balance(merchant)["held"] == "24"
+    return ids
+
+
+def test_a_return_cut_short_after_its_reservation_cannot_be_released_too(
+    stack: LocalStack, merchant: MerchantCreds, sender: Sender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = _held_pair(stack, merchant, sender)
+
+    # When the return of A dies right after its transaction (a Lambda timeout)
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise TimeoutError("the Lambda timed out after the refund was reserved")
+
+    monkeypatch.setattr(outbox, "publish", crash)
+    cut = admin_call("POST", f"/admin/payments/{a}/return", {}, authorizer=as_admin("fay", FINANCE))
+    assert cut.status == 500
+    monkeypatch.undo()
+
+    # Then its funds are reserved for the refund and marked returning, together
+    assert get_payment(merchant, a)["transactions"][0]["hold"] == "returning"
+    balance = _balance(merchant)
+    assert (balance["available"], balance["held"], balance["pending_payout"]) == ("0", "12", "12")
+    # and another finance user cannot release them as well
+    refused = admin_call("POST", f"/admin/payments/{a}/release", {}, authorizer=as_admin("fin"))
+    assert (refused.status, refused.body["error"]["code"]) == (409, "return_in_progress")
+    assert _balance(merchant)["available"] == "0"
+    # B's held funds are still its own: released, they are exactly what is left in held
+    released = admin_call("POST", f"/admin/payments/{b}/release", {}, authorizer=as_admin("fin"))
+    assert (released.status, released.body["status"]) == (200, "paid")
+    balance = _balance(merchant)
+    assert (balance["available"], balance["held"], balance["pending_payout"]) == ("12", "0", "12")
+    # and the retried return of A answers its refund
+    retried = admin_call("POST", f"/admin/payments/{a}/return", {}, authorizer=as_admin("fay"))
+    assert retried.status == 201, retried.body
+    assert retried.body["status"] in ("queued", "pending_approval")
+    assert _balance(merchant)["pending_payout"] == "12"
+
+
+def test_a_held_account_short_of_the_funds_answers_409_never_500(
+    stack: LocalStack, merchant: MerchantCreds, sender: Sender
+) -> None:
+    a, _ = _held_pair(stack, merchant, sender)
+    # Given a held account that lost funds behind the payments' back (a defect elsewhere)
+    drain = release_posting(merchant.merchant_id, 20 * USDT, f"test-drain-{a}", ids.now() * 1000)
+    ledger.default()._post(drain)
+    assert _balance(merchant)["held"] == "4"
+    for action in ("release", "return"):
+        reply = admin_call("POST", f"/admin/payments/{a}/{action}", {}, authorizer=as_admin("fay"))
+        assert (reply.status, reply.body["error"]["code"]) == (409, "held_funds_unavailable")
+    assert get_payment(merchant, a)["transactions"][0]["hold"] == "held"
+
+
+def test_concurrent_release_and_return_attempts_never_answer_500(
+    stack: LocalStack, merchant: MerchantCreds, sender: Sender
+) -> None:
+    a, b = _held_pair(stack, merchant, sender)
+    calls = [
+        (a, "release", "fay"),
+        (a, "release", "fin"),
+        (a, "return", "fox"),
+        (b, "return", "fay"),
+        (b, "release", "fin"),
+        (b, "release", "fox"),
+    ]
+    replies: dict[int, Any] = {}
+
+    def run(i: int, payment_id: str, action: str, who: str) -> None:
+        path = f"/admin/payments/{payment_id}/{action}"
+        replies[i] = admin_call("POST", path, {}, authorizer=as_admin(who, FINANCE))
+
+    threads = [threading.Thread(target=run, args=(i, *c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.status in (200, 201, 409) for r in replies.values()), [
+        (r.status, r.body) for r in replies.values()
+    ]
+    # each payment's held funds went one way: released (available) or reserved for a
+    # return (pending_payout), never both, and nothing is left in held
+    balance = _balance(merchant)
+    assert balance["held"] == "0"
+    moved = float(balance["available"]) + float(balance["pending_payout"])
+    assert moved == 24
+    for payment_id in (a, b):
+        [t] = get_payment(merchant, payment_id)["transactions"]
+        assert t["hold"] in ("released", "returning")
+
+
+def test_a_rejected_return_whose_payment_was_not_marked_is_finished_by_the_next_release(
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    sender: Sender,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BSCPAY_PAYOUT_APPROVAL_THRESHOLD", "5")
+    config.reset()
+    try:
+        a, _ = _held_pair(stack, merchant, sender)
+        returned = admin_call("POST", f"/admin/payments/{a}/return", {}, authorizer=as_admin("fay"))
+        assert returned.status == 201, returned.body
+
+        # When the rejection commits but marking the funds held again does not land
+        def crash(*args: Any, **kwargs: Any) -> None:
+            raise TimeoutError("the Lambda timed out after the rejection")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(payments, "return_failed", crash)
+            rejected = admin_call(
+                "POST",
+                f"/admin/settlements/{returned.body['id']}/reject",
+                {"reason": "investigation"},
+                authorizer=as_admin("fin", FINANCE),
+            )
+        assert rejected.status == 200, rejected.body
+        # Then the funds sit in held, claimed by nobody
+        assert get_payment(merchant, a)["transactions"][0]["hold"] == "returning"
+        assert _balance(merchant)["held"] == "24"
+        # and the next release finishes the rejection first, then releases exactly them
+        released = admin_call(
+            "POST", f"/admin/payments/{a}/release", {}, authorizer=as_admin("fin")
+        )
+        assert (released.status, released.body["status"]) == (200, "paid")
+        balance = _balance(merchant)
+        assert (balance["available"], balance["held"], balance["pending_payout"]) == (
+            "12",
+            "12",
+            "0",
+        )
+        types = [e.type for e in events_of_payment(merchant.merchant_id, a)]
+        assert types.count("payment.held") == 1
+    finally:
+        monkeypatch.delenv("BSCPAY_PAYOUT_APPROVAL_THRESHOLD", raising=False)
+        config.reset()
+
+
+def _counts(merchant_id: str) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for day in aggregates.days(merchant_id, "2020-01-01", "2099-12-31"):
+        for name, value in day.values.items():
+            if name in aggregates.COUNTS:
+                totals[name] = totals.get(name, 0) + int(value)
+    return totals
+
+
+def test_a_rejected_return_then_a_release_counts_the_payment_held_once_and_paid_once(
+    stack: LocalStack,
+    merchant: MerchantCreds,
+    sender: Sender,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BSCPAY_PAYOUT_APPROVAL_THRESHOLD", "5")
+    config.reset()
+    try:
+        assert _list(sender.address, "lee", LISTER).status == 201
+        payment = create_payment(merchant, "12")
+        _pay_final(stack, sender, payment["address"], 12)
+        # held -> return requested (waits for approval)
+        returned = admin_call(
+            "POST", f"/admin/payments/{payment['id']}/return", {}, authorizer=as_admin("fay")
+        )
+        assert (returned.status, returned.body["status"]) == (201, "pending_approval")
+        # the expirer runs after the payment's expiry: it stays held
+        expires_at = get_payment(merchant, payment["id"])["expires_at"]
+        assert payments.expire_if_due(payment["id"], expires_at + 1) is PaymentStatus.HELD
+        # the return is rejected: held again, without a second payment.held
+        rejected = admin_call(
+            "POST",
+            f"/admin/settlements/{returned.body['id']}/reject",
+            {"reason": "keep it for the investigation"},
+            authorizer=as_admin("fin", FINANCE),
+        )
+        assert rejected.status == 200, rejected.body
+        assert get_payment(merchant, payment["id"])["status"] == "held"
+        # released by another finance user: paid
+        released = admin_call(
+            "POST", f"/admin/payments/{payment['id']}/release", {}, authorizer=as_admin("fay")
+        )
+        assert (released.status, released.body["status"]) == (200, "paid")
+        assert payments.expire_if_due(payment["id"], expires_at + 2) is PaymentStatus.PAID
+
+        types = [e.type for e in events_of_payment(merchant.merchant_id, payment["id"])]
+        for once in ("payment.held", "payment.released", "payment.paid"):
+            assert types.count(once) == 1, types
+        assert "payment.expired" not in types
+        counts = _counts(merchant.merchant_id)
+        assert counts.get("payments_held") == 1
+        assert counts.get("payments_paid") == 1
+        assert counts.get("payments_expired", 0) == 0
+        report = merchant_call(merchant, "GET", "/v1/reports/summary").body["totals"]
+        assert (report["payments_created"], report["payments_paid"]) == (1, 1)
+        assert report["payments_expired"] == 0
+        balance = _balance(merchant)
+        assert (balance["available"], balance["held"], balance["pending_payout"]) == (
+            "12",
+            "0",
+            "0",
+        )
     finally:
         monkeypatch.delenv("BSCPAY_PAYOUT_APPROVAL_THRESHOLD")
         config.reset()
