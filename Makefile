@@ -106,7 +106,7 @@ synth: install
 layers: install
 	$(PY) layers/build.py
 
-deploy: install layers
+deploy: install layers web  # web: docs/adr/0025 publishes web/dist
 	npx cdk deploy $(CDK_ARGS)
 
 # ---- other -------------------------------------------------------------------------------

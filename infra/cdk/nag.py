@@ -8,7 +8,7 @@ acknowledgment in this app goes through :func:`acknowledge`, which insists on a 
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -30,3 +30,12 @@ def logical_ref(scope: IConstruct, attribute: str = "Arn") -> str:
     """How cdk-nag names ``Fn::GetAtt [<logical id>, <attribute>]`` in a finding id."""
     child = scope.node.default_child or scope
     return f"<{Stack.of(scope).get_logical_id(child)}.{attribute}>"  # type: ignore[arg-type]
+
+
+def pseudo(scope: IConstruct, name: str) -> str:
+    """How cdk-nag prints a pseudo parameter in a finding id: ``<AWS::Region>`` while
+    it is a token, the value itself once the CLI resolved the environment (``cdk synth``
+    with a default region)."""
+    stack = Stack.of(scope)
+    value = {"Partition": stack.partition, "Region": stack.region, "AccountId": stack.account}[name]
+    return f"<AWS::{name}>" if Token.is_unresolved(value) else value

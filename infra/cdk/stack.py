@@ -19,7 +19,7 @@ from infra.cdk.constructs.functions import Functions
 from infra.cdk.constructs.monitoring import Monitoring
 from infra.cdk.constructs.web import Web
 from infra.cdk.constructs.webhooks import Webhooks
-from infra.cdk.nag import acknowledge
+from infra.cdk.nag import acknowledge, pseudo
 
 
 class BscpayStack(Stack):
@@ -154,8 +154,8 @@ class BscpayStack(Stack):
         )
         acknowledge(
             digest_role,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:"
-            f"<AWS::AccountId>:alarm:{prefix}-*]",
+            f"AwsSolutions-IAM5[Resource::arn:{pseudo(self, 'Partition')}:cloudwatch:"
+            f"{pseudo(self, 'Region')}:{pseudo(self, 'AccountId')}:alarm:{prefix}-*]",
             "The digest lists this deployment's own alarms, named by its prefix.",
         )
 

@@ -411,3 +411,21 @@ def test_checkout_status_route_is_public_throttled_and_served_by_checkout_api(
     stage_wide = settings[("/*", "*")]
     assert status["ThrottlingRateLimit"] < stage_wide["ThrottlingRateLimit"]
     assert status["ThrottlingBurstLimit"] < stage_wide["ThrottlingBurstLimit"]
+
+
+# ---- `cdk synth` / `cdk deploy` with a resolved environment -----------------------------
+
+
+def test_cdk_nag_passes_when_the_cli_resolved_account_and_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI sets CDK_DEFAULT_REGION (and the account with credentials): cdk-nag then
+    prints resolved ARNs in finding ids, so acknowledgments must follow (nag.pseudo)."""
+    from infra.cdk.app import create_app
+
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-central-1")
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    app, _ = create_app(cdk_context(), outdir=str(tmp_path), builtin_validation=False)
+    app.synth()  # raises on any unacknowledged finding
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert [v for r in report.get("pluginReports", []) for v in r.get("violations", [])] == []

@@ -31,7 +31,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infra.cdk.constants import API_STAGE, REPO_ROOT
-from infra.cdk.nag import acknowledge, logical_ref
+from infra.cdk.nag import acknowledge, logical_ref, pseudo
 
 WEB_DIST = REPO_ROOT / "web" / "dist"
 # Served by the API origin, in this order before the page behaviours.
@@ -349,6 +349,7 @@ class Web(Construct):
             if child.node.id.startswith("Custom::CDKBucketDeployment")
         ]
         bucket = logical_ref(self.bucket)
+        partition, account, region = (pseudo(self, n) for n in ("Partition", "AccountId", "Region"))
         reasons = {
             "AwsSolutions-L1": "CDK's BucketDeployment handler: CDK picks and updates its runtime.",
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -356,9 +357,9 @@ class Web(Construct):
             "own CloudWatch logs with this managed policy.",
             "AwsSolutions-IAM5[Resource::*]": "CDK's BucketDeployment handler: CloudFront "
             "CreateInvalidation/GetInvalidation have no resource-level permissions.",
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-"
-            "<AWS::AccountId>-<AWS::Region>/*]": "CDK's BucketDeployment handler reads the "
-            "zipped web build from the CDK bootstrap asset bucket.",
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:s3:::cdk-hnb659fds-assets-"
+            f"{account}-{region}/*]": "CDK's BucketDeployment handler reads the zipped web "
+            "build from the CDK bootstrap asset bucket.",
             f"AwsSolutions-IAM5[Resource::{bucket}/*]": "CDK's BucketDeployment handler "
             "copies the web build into the web bucket (any key of the build).",
         }
