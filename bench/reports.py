@@ -5,7 +5,9 @@ remote service to the API.
 
 The counters are written as the transactions would leave them (every shard of every
 day of the year), so the query reads exactly what a year of traffic leaves behind; the
-number of payments does not change what is read. Writes ``bench/results/reports.json``.
+number of payments does not change what is read. Finished days are then folded as the
+daily compaction does (shared.jobs.report_compaction), timed too.
+Writes ``bench/results/reports.json``.
 
     .venv/bin/python -m bench.reports
 """
@@ -33,7 +35,8 @@ GOAL_MS = 1000.0  # "well under a second"
 
 
 def _fill(merchant_id: str, first: date) -> None:
-    """A year of counters for ``merchant_id`` and the platform: PAYMENTS spread evenly."""
+    """A year of counters for ``merchant_id`` and the platform, PAYMENTS spread evenly
+    over every shard of every day, as the transactions leave them."""
     per_day = PAYMENTS // DAYS
     aggregates.bind()
     model = aggregates.ReportBucketModel
@@ -54,7 +57,18 @@ def _fill(merchant_id: str, first: date) -> None:
                     item.fees_earned = n * 10**17
                     for bucket in range(0, 30, 3):
                         setattr(item, aggregates.TTP[bucket], n * 9 // 100)
+                    item.writes = n
                     batch.save(item)
+
+
+def _compact(merchant_id: str, first: date) -> float:
+    """What the daily compaction leaves: one item per finished day. Returns seconds."""
+    start = time.perf_counter()
+    for offset in range(DAYS - 1):  # today stays sharded
+        day = (first + timedelta(days=offset)).isoformat()
+        for pk in (f"m#{merchant_id}", aggregates.PLATFORM):
+            aggregates.compact_day(pk, day)
+    return time.perf_counter() - start
 
 
 def _timed(fn: Callable[[], Any]) -> dict[str, float]:
@@ -88,6 +102,8 @@ def main() -> None:
         merchant_id = "mer_" + "b" * 32
         first = datetime.now(UTC).date() - timedelta(days=DAYS - 1)
         _fill(merchant_id, first)
+        compact_s = _compact(merchant_id, first)
+        print(f"compaction of {DAYS - 1} days x 2 partitions: {compact_s:.1f} s")
         start = int(datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp())
         year = Period(start, start + DAYS * 86_400)
         results: dict[str, Any] = {}
@@ -108,20 +124,21 @@ def main() -> None:
             print(f"{label:24s} p50 {figures['p50_ms']:7.1f} ms  p95 {figures['p95_ms']:7.1f} ms")
     finally:
         stack.stop()
-    # The issue's goal is a merchant's year; the platform's items take every merchant's
-    # writes over PLATFORM_SHARDS items a day, so its year reads 8x as many (ADR 0022).
-    worst = max(r["p95_ms"] for k, r in results.items() if k.startswith("merchant_"))
+    worst = max(r["p95_ms"] for r in results.values())
     figures_out = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "payments_per_merchant_year": PAYMENTS,
+        # finished days folded to one item each; today keeps its shards
         "buckets_read": {
-            "merchant": DAYS * aggregates.MERCHANT_SHARDS,
-            "platform": DAYS * aggregates.PLATFORM_SHARDS,
+            "merchant": DAYS - 1 + aggregates.MERCHANT_SHARDS,
+            "platform": DAYS - 1 + aggregates.PLATFORM_SHARDS,
         },
+        "shards": {"merchant": aggregates.MERCHANT_SHARDS, "platform": aggregates.PLATFORM_SHARDS},
+        "compaction_s": round(compact_s, 1),
         "runs": RUNS,
         "results": results,
-        "goal": {"merchant_year_p95_ms_below": GOAL_MS, "met": worst < GOAL_MS},
+        "goal": {"p95_ms_below": GOAL_MS, "met": worst < GOAL_MS},
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "reports.json").write_text(json.dumps(figures_out, indent=2) + "\n")

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.actor import acting, system
-from shared.jobs import digest
+from shared.jobs import digest, report_compaction
 
 logger = Logger()
 tracer = Tracer()
@@ -30,6 +30,8 @@ def _moment(event: dict[str, Any]) -> datetime:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    moment = _moment(event)
     with acting(system("digest")):
-        result = digest.run(_moment(event))
-    return {"day": result.day, "published": result.published}
+        result = digest.run(moment)
+        folded = report_compaction.run(moment.date())
+    return {"day": result.day, "published": result.published, "days_folded": folded.days_folded}

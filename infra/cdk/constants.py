@@ -235,7 +235,8 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
     # The daily digest (docs/adr/0021): report counters, pending approvals (by_status),
     # each merchant's held funds; one idempotency record per day published.
     "digest": {
-        "report_buckets": "read",
+        # the digest's volumes; folding finished days of counters (ADR 0022)
+        "report_buckets": "read_write",
         "disbursements": "read",
         "merchants": "read",
         "ledger_accounts": "read",

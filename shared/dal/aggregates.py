@@ -1,12 +1,15 @@
-"""Report counters (docs/adr/0022-report-aggregates.md): one item per merchant, UTC day
+"""Report counters (docs/adr/0022-report-aggregates.md): items per merchant, UTC day
 and shard in the ``report_buckets`` table, changed with ``ADD`` in the same
 TransactWriteItems as the payment or ledger change it counts, so a report is a query of
 a few hundred small items, never a scan, and can never disagree with what committed.
 
 - ``pk``: ``m#<merchant id>`` for a merchant, ``all`` for the whole platform;
 - ``sk``: ``<YYYY-MM-DD>#<shard>``; a writer's shard comes from the id it writes
-  (payment or journal). The platform's items take every merchant's writes and are
-  spread over a few shards; a merchant's day is one item, so a year is 365 items.
+  (payment or journal), which spreads concurrent transactions over several items (a
+  transaction touching an item another one is writing is cancelled and retried).
+- Once a day is over, :func:`compact_day` folds its shards into one ``<day>#c`` item
+  (deleting each shard only if no write reached it meanwhile), so a year reads about
+  365 items. A late write to a compacted day makes a new shard item; reads sum them all.
 
 Payment counts and time to paid belong to the day the payment was created (a cohort:
 ``conversion_rate`` is the share of that day's payments that were paid); money belongs
@@ -25,15 +28,17 @@ from decimal import Decimal
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from shared.dal._base import Binder
+from shared.dal._base import Binder, connection, reason_codes
 from shared.dal.ledger_models import IntegerAttribute
 from shared.models.ledger import FEES, HOT, Kind, Posting, Side
 
-MERCHANT_SHARDS = 1
-PLATFORM_SHARDS = 8
+MERCHANT_SHARDS = 8
+PLATFORM_SHARDS = 16
+COMPACTED = "c"  # the shard name of a day's folded item
 PLATFORM = "all"
 
 COUNTS = (
@@ -58,6 +63,7 @@ TTP_EDGES: tuple[int, ...] = (
 TTP_BUCKETS = len(TTP_EDGES) + 1
 TTP = tuple(f"ttp_{i:02d}" for i in range(TTP_BUCKETS))
 FIELDS = (*COUNTS, *AMOUNTS, *TTP)
+WRITES = "writes"  # every write adds 1: compaction deletes a shard only if it is unchanged
 
 # The payment event that counts a payment in a status (an overpaid payment is also paid).
 STATUS_COUNTS: dict[str, tuple[str, ...]] = {
@@ -93,7 +99,7 @@ def _shard(key: str, shards: int) -> int:
 
 
 def _namespace(attrs: dict[str, Any]) -> None:
-    attrs.update({name: IntegerAttribute(null=True) for name in FIELDS})
+    attrs.update({name: IntegerAttribute(null=True) for name in (*FIELDS, WRITES)})
     attrs["pk"] = UnicodeAttribute(hash_key=True)
     attrs["sk"] = UnicodeAttribute(range_key=True)
 
@@ -162,6 +168,7 @@ def _flush(tx: TransactWrite) -> None:
     for (pk, sk), counts in tallies.items():
         actions = [getattr(ReportBucketModel, f).add(n) for f, n in sorted(counts.items()) if n]
         if actions:
+            actions.append(getattr(ReportBucketModel, WRITES).add(1))
             tx.update(ReportBucketModel(pk, sk), actions=actions)
 
 
@@ -194,10 +201,53 @@ def days(merchant_id: str | None, first_day: str, last_day: str) -> Iterator[Day
                 current = DayTotals(day, Counter())
             values = current.values
             for name, value in item.items():
-                if "N" in value:
+                if "N" in value and name != WRITES:
                     values[name] += int(Decimal(value["N"]))
         start_key = page.get("LastEvaluatedKey")
         if not start_key:
             break
     if current is not None:
         yield current
+
+
+# ---- compaction ---------------------------------------------------------------------
+
+
+def compact_day(pk: str, day: str) -> bool | None:
+    """Fold the shards of ``pk``'s ``day`` into its ``<day>#c`` item, in one transaction
+    that deletes each shard only if its ``writes`` is what was read. True when folded,
+    False when there was nothing to fold, None when a write raced it (nothing changed;
+    a later run folds it)."""
+    bind()
+    table = ReportBucketModel._get_connection()
+    condition = ReportBucketModel.sk.startswith(f"{day}#")
+    items = table.query(pk, range_key_condition=condition, consistent_read=True).get("Items", [])
+    shards = [i for i in items if i["sk"]["S"] != f"{day}#{COMPACTED}"]
+    if not shards:
+        return False
+    total: Counter[str] = Counter()
+    for item in shards:
+        for name, value in item.items():
+            if "N" in value and name != WRITES:
+                total[name] += int(Decimal(value["N"]))
+    writes = getattr(ReportBucketModel, WRITES)
+
+    def write(tx: TransactWrite) -> None:
+        actions = [getattr(ReportBucketModel, f).add(n) for f, n in sorted(total.items()) if n]
+        actions.append(writes.add(1))
+        tx.update(ReportBucketModel(pk, f"{day}#{COMPACTED}"), actions=actions)
+        for item in shards:
+            seen = int(Decimal(item.get(WRITES, {}).get("N", "0")))
+            tx.delete(
+                ReportBucketModel(pk, item["sk"]["S"]),
+                condition=writes == seen if seen else writes.does_not_exist(),
+            )
+
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            write(tx)
+    except TransactWriteError as exc:
+        if reason_codes(exc) & {"ConditionalCheckFailed", "TransactionConflict"}:
+            return None
+        raise
+    return True

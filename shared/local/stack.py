@@ -340,13 +340,16 @@ class LocalStack:
     def _digest_loop(self) -> None:
         """EventBridge runs the digest once a day; locally a minute after start, then
         every digest_interval_s (each run rewrites the day's file; SNS gets it once)."""
-        from shared.jobs import digest
+        from datetime import UTC, datetime
+
+        from shared.jobs import digest, report_compaction
 
         first = not self._digest_runs
         self._stop.wait(self.cfg.digest_first_after_s if first else self.cfg.digest_interval_s)
         if not self._stop.is_set():
             self._digest_runs += 1
             digest.run_local(self.cfg.log_dir / "digests")
+            report_compaction.run(datetime.now(UTC).date())
 
     def _settlement_loop(self) -> None:
         from functions.settlement.handler import lambda_handler

@@ -29,6 +29,7 @@ from shared.dal import models as m
 from shared.dal import payments as payment_repo
 from shared.dal._base import bind
 from shared.errors import BscpayError
+from shared.jobs import report_compaction
 from shared.local.stack import LocalStack
 from shared.models.domain import PaymentStatus, Transfer, TransferStatus
 from shared.models.ledger import FEES, Kind, merchant_available
@@ -353,3 +354,34 @@ def test_an_unknown_merchant_has_no_report(stack: LocalStack) -> None:
         "GET", "/admin/reports/summary?merchant_id=mer_00000000000000000000000000000000"
     )
     assert reply.status == 404, reply.body
+
+
+def test_compaction_folds_finished_days_and_a_later_write_still_counts(
+    stack: LocalStack, clock: Clock
+) -> None:
+    clock.now = EPOCH
+    merchant, _, _ = merchants.create_merchant("Folded Shop")
+    run = History(merchant.merchant_id, clock)
+    for step in [*PRELUDE, ("create", 5 * USDT), ("wait", 2 * DAY)]:
+        run.run(step)
+    span = Period(EPOCH - DAY, int(clock.now) + DAY)
+    before = summary(merchant.merchant_id, span, "day")
+
+    today = datetime.fromtimestamp(clock.now, UTC).date()
+    report_compaction.run(today)
+
+    assert summary(merchant.merchant_id, span, "day") == before
+    pk = f"m#{merchant.merchant_id}"
+    days = Counter(
+        str(item.sk).partition("#")[0] for item in aggregates.ReportBucketModel.query(pk)
+    )
+    assert days and all(n == 1 for n in days.values()), days  # one folded item per day
+
+    # A payment created on a folded day is paid now: its cohort day counts it again.
+    run.run(("pay", len(run.payment_ids) - 1, "exact"))
+    after = summary(merchant.merchant_id, span, "day")
+    assert after["totals"]["payments_paid"] == before["totals"]["payments_paid"] + 1
+    expected = brute_force(merchant.merchant_id)
+    for bucket in after["data"]:
+        want = expected.get(_day(bucket["start"]), Counter())
+        assert [bucket[n] for n in aggregates.COUNTS] == [want[n] for n in aggregates.COUNTS]
