@@ -203,9 +203,10 @@ def test_the_rewrite_function_maps_pages_to_their_spa(
     assert _run_rewrite(function["FunctionCode"], uri)["uri"] == rewritten
 
 
-def test_the_root_redirects_to_the_console(template: Template) -> None:
+@pytest.mark.parametrize("uri", ["/", "/console"])
+def test_the_root_redirects_to_the_console(template: Template, uri: str) -> None:
     _, function = _one(template, "AWS::CloudFront::Function")
-    answer = _run_rewrite(function["FunctionCode"], "/")
+    answer = _run_rewrite(function["FunctionCode"], uri)
     assert answer["statusCode"] == 302
     assert answer["headers"]["location"]["value"] == "/console/"
 
