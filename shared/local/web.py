@@ -9,6 +9,7 @@
   (USER_PASSWORD_AUTH) against the local moto pool, answering ``{"id_token",
   "expires_in"}`` or 401. In AWS the console talks to Cognito itself (SRP + TOTP).
 - ``GET /assets/<file>``: the build's hashed assets (web/dist/assets).
+- ``GET /``: a redirect to the console, as in AWS.
 
 Pages and assets carry the security headers CloudFront adds in AWS. Without a build
 (web/dist missing) they answer 404 saying to run ``make web``.
@@ -94,8 +95,8 @@ class LocalWeb:
             return self._login(headers, body)
         if path.startswith("/console/auth/"):
             return _error(404, "route_not_found", "no such route")
-        if path == "/console":
-            return 308, {"Location": "/console/", **SECURITY_HEADERS}, b""
+        if path in ("/", "/console"):  # CloudFront: "/" -> 302 /console/ (ADR 0025)
+            return (302 if path == "/" else 308), {"Location": "/console/", **SECURITY_HEADERS}, b""
         if path.startswith("/console/"):
             return self._only_get(method) or self._page("console", method)
         if _PAY_PAGE.match(path):

@@ -109,3 +109,10 @@ def test_writes_to_pages_are_refused(dist: Path) -> None:
         assert status == 405 and "GET" in headers["Allow"]
     status, _, _ = get(web, "/console/auth/other")
     assert status == 404
+
+
+def test_the_root_and_the_bare_console_path_lead_to_the_console(dist: Path) -> None:
+    web = LocalWeb(dist, None)
+    for path, status in (("/", 302), ("/console", 308)):
+        answer, headers, _ = get(web, path)
+        assert (answer, headers["Location"]) == (status, "/console/")
