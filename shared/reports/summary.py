@@ -25,6 +25,7 @@ from shared.reports.period import EARLIEST, Period, parse_period, parse_time
 INTERVALS = ("day", "week", "month")
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366  # three years of daily buckets at most per request
+LAST_DAY = date(9999, 11, 30)
 
 
 def report_period(from_: str | None, to: str | None) -> Period:
@@ -39,6 +40,8 @@ def days_of(span: Period) -> tuple[date, date]:
     """The whole UTC days a period touches: a bound inside a day takes that whole day."""
     first = datetime.fromtimestamp(span.start, UTC).date()
     last = datetime.fromtimestamp(span.end - 1, UTC).date()
+    if last > LAST_DAY:  # a month bucket must still have a next month
+        raise ValidationFailed(f"a summary ends by {LAST_DAY.isoformat()}", "to")
     if (last - first).days + 1 > MAX_DAYS:
         raise ValidationFailed(f"a summary covers at most {MAX_DAYS} days", "from")
     return first, last

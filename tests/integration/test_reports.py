@@ -339,6 +339,8 @@ def test_the_report_routes_answer_the_merchant_its_own_and_operators_any(
         "from=yesterday",
         "from=2026-12-05&to=2026-12-01",
         "from=2020-01-01&to=2026-01-01",
+        "from=9999-12-01&to=9999-12-31&interval=month",
+        "from=9999-12-20&to=9999-12-31&interval=week",
     ],
 )
 def test_a_bad_report_query_is_a_422_naming_the_parameter(
