@@ -1,6 +1,6 @@
 // Small shared pieces of the console: routing, polling, formatting, action buttons.
 import type { ComponentChildren } from "preact";
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useState } from "preact/hooks";
 
 // ---- routing: /console/<view>/<id?>, history API, no library -------------------------------
 export function useRoute(): [string[], (to: string) => void] {
@@ -36,30 +36,40 @@ export function Link({ href, go, children, ...rest }: { href: string; go: (to: s
 }
 
 // ---- data loading ---------------------------------------------------------------------------
-/** Loads with `load`, again every `everyMs` (0 = once) and whenever `deps` change. */
+/** Loads with `load`, again every `everyMs` (0 = once) and whenever `deps` change. Polls at a fixed
+ *  rate (a slow answer does not push the next request back), at most two requests in flight, and
+ *  an answer older than the one shown is dropped. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs = 0) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [n, setN] = useState(0);
-  const live = useRef(true);
   useEffect(() => {
-    live.current = true;
-    let timer = 0;
+    let live = true;
+    let sent = 0;
+    let shown = 0;
+    let inFlight = 0;
     const run = async () => {
+      if (inFlight >= 2) return;
+      const seq = ++sent;
+      inFlight++;
       try {
         const d = await load();
-        if (!live.current) return;
-        setData(d);
-        setError(null);
+        if (live && seq > shown) {
+          shown = seq;
+          setData(d);
+          setError(null);
+        }
       } catch (e) {
-        if (live.current) setError((e as Error).message);
+        if (live && seq > shown) setError((e as Error).message);
+      } finally {
+        inFlight--;
       }
-      if (live.current && everyMs) timer = window.setTimeout(run, everyMs);
     };
     void run();
+    const timer = everyMs ? window.setInterval(run, everyMs) : 0;
     return () => {
-      live.current = false;
-      clearTimeout(timer);
+      live = false;
+      clearInterval(timer);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, n]);
