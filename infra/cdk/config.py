@@ -15,6 +15,8 @@
 -c bundle=false                       read-only synth: skip building assets (ADR 0002)
 -c web_domain=pay.example.com -c web_certificate_arn=arn:aws:acm:us-east-1:...
                                       the web faces' custom domain (docs/adr/0025); both or neither
+-c web_acl_arn=arn:aws:wafv2:us-east-1:...:global/webacl/...
+                                      a CLOUDFRONT WebACL (us-east-1) for the distribution
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class DeploymentConfig:
     # The CloudFront distribution's custom domain and its us-east-1 ACM certificate.
     web_domain: str | None = None
     web_certificate_arn: str | None = None
+    web_acl_arn: str | None = None  # a CLOUDFRONT-scope WAFv2 WebACL (us-east-1)
 
     def settlement_env(self) -> dict[str, str]:
         return dict(self.settlement)
@@ -210,11 +213,25 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         settlement=_settlement(lookup),
         web_domain=web_domain,
         web_certificate_arn=web_certificate_arn,
+        web_acl_arn=_web_acl(lookup),
     )
 
 
 _DOMAIN_RE = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_CF_WEB_ACL_RE = re.compile(
+    r"arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36}"
+)
 _CF_CERT_RE = re.compile(r"arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}")
+
+
+def _web_acl(lookup: Any) -> str | None:
+    arn = str(lookup("web_acl_arn") or "").strip() or None
+    if arn is not None and not _CF_WEB_ACL_RE.fullmatch(arn):
+        raise ConfigError(
+            f"-c web_acl_arn={arn!r} must be a CLOUDFRONT-scope WAFv2 WebACL ARN "
+            "(arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>)"
+        )
+    return arn
 
 
 def _web_domain(lookup: Any) -> tuple[str | None, str | None]:

@@ -106,6 +106,7 @@ class BscpayStack(Stack):
             console_client=self.auth.console_client,
             domain_name=self.config.web_domain,
             certificate_arn=self.config.web_certificate_arn,
+            web_acl_arn=self.config.web_acl_arn,
         )
         for function in self.functions.functions.values():
             function.add_environment("BSCPAY_CHECKOUT_BASE_URL", self.web.base_url)

@@ -253,6 +253,19 @@ def test_distribution_logs_to_the_log_bucket_and_uses_the_default_certificate(
     assert distribution["HttpVersion"] == "http2and3"
 
 
+def test_a_cloudfront_web_acl_from_us_east_1_can_be_attached(tmp_path: Path) -> None:
+    acl = (
+        "arn:aws:wafv2:us-east-1:123456789012:global/webacl/bscpay-edge/"
+        "0a1b2c3d-0000-4000-8000-000000000000"
+    )
+    assert from_context({**cdk_context(), "web_acl_arn": acl}).web_acl_arn == acl
+    with pytest.raises(ConfigError, match="CLOUDFRONT"):
+        from_context({**cdk_context(), "web_acl_arn": acl.replace("us-east-1", "eu-west-1")})
+    template = _web_template(tmp_path, web_acl=acl)
+    (distribution,) = cfn.resources(template, "AWS::CloudFront::Distribution").values()
+    assert distribution["Properties"]["DistributionConfig"]["WebACLId"] == acl
+
+
 def test_a_custom_domain_requires_tls12_2021_and_a_us_east_1_certificate() -> None:
     base = cdk_context()
     cert = (
@@ -312,7 +325,10 @@ def test_console_config_json_names_the_pool_and_its_client(template: Template) -
 
 
 def _web_template(
-    dist: Path, domain: str | None = None, certificate: str | None = None
+    dist: Path,
+    domain: str | None = None,
+    certificate: str | None = None,
+    web_acl: str | None = None,
 ) -> Template:
     """A small stack holding only the Web construct (a RestApi stand-in, a pool)."""
     app = App(builtin_cloud_formation_validation=False)
@@ -330,6 +346,7 @@ def _web_template(
         console_client=client,
         domain_name=domain,
         certificate_arn=certificate,
+        web_acl_arn=web_acl,
         dist=dist,
     )
     artifact = app.synth().get_stack_by_name("WebOnly")

@@ -98,6 +98,7 @@ class Web(Construct):
         console_client: cognito.IUserPoolClient,
         domain_name: str | None = None,
         certificate_arn: str | None = None,
+        web_acl_arn: str | None = None,
         dist: Path = WEB_DIST,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -275,10 +276,12 @@ class Web(Construct):
             minimum_protocol_version=(
                 cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None
             ),
+            # A CLOUDFRONT-scope WebACL lives in us-east-1: made there, passed in by ARN.
+            web_acl_id=web_acl_arn,
         )
         host = domain_name if domain_name and certificate else None
         self.base_url = f"https://{host or self.distribution.distribution_domain_name}"
-        self._acknowledge(has_certificate=certificate is not None)
+        self._acknowledge(has_certificate=certificate is not None, has_waf=bool(web_acl_arn))
 
         # /console/config.json: what the console needs to sign in against the pool.
         config = {
@@ -375,19 +378,21 @@ class Web(Construct):
             for rule, reason in reasons.items():
                 acknowledge(handler, rule, reason)
 
-    def _acknowledge(self, *, has_certificate: bool) -> None:
+    def _acknowledge(self, *, has_certificate: bool, has_waf: bool) -> None:
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR1",
             "Customers pay from anywhere; sanctions screening happens on the chain side "
             "(docs/adr/0020), not by the viewer's country.",
         )
-        acknowledge(
-            self.distribution,
-            "AwsSolutions-CFR2",
-            "A CLOUDFRONT-scope WebACL must live in us-east-1 and this stack deploys to one "
-            "region; the API origin stays behind the regional WebACL (docs/adr/0025).",
-        )
+        if not has_waf:
+            acknowledge(
+                self.distribution,
+                "AwsSolutions-CFR2",
+                "A CLOUDFRONT-scope WebACL must live in us-east-1 and this stack deploys to "
+                "one region: pass one with -c web_acl_arn; the API origin stays behind the "
+                "regional WebACL either way (docs/adr/0025).",
+            )
         if not has_certificate:
             acknowledge(
                 self.distribution,
