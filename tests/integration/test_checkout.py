@@ -246,6 +246,9 @@ def test_the_status_follows_the_money_with_confirmations(
         "pay_" + "a" * 3000,  # longer than any DynamoDB key
         "pay_%2e%2e%2fadmin",
         "pay_<script>",
+        "%ZZ",
+        "pay_\u00e9",
+        "pay_1 2",
     ],
 )
 def test_unknown_or_malformed_ids_are_404(stack: LocalStack, payment_id: str) -> None:
