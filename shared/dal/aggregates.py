@@ -62,7 +62,11 @@ TTP_EDGES: tuple[int, ...] = (
 )
 TTP_BUCKETS = len(TTP_EDGES) + 1
 TTP = tuple(f"ttp_{i:02d}" for i in range(TTP_BUCKETS))
-FIELDS = (*COUNTS, *AMOUNTS, *TTP)
+# Per merchant and day, the net change of each of its ledger accounts (signed, in the
+# account's normal direction): a statement's opening balance is the balance now minus
+# the changes since, without reading every entry of the history.
+NETS = {"available": "net_available", "pending_payout": "net_pending_payout", "held": "net_held"}
+FIELDS = (*COUNTS, *AMOUNTS, *TTP, *NETS.values())
 WRITES = "writes"  # every write adds 1: compaction deletes a shard only if it is unchanged
 
 # The payment event that counts a payment in a status (an overpaid payment is also paid).
@@ -136,12 +140,27 @@ def note(tx: TransactWrite, merchant_id: str, at: int, key: str, counts: dict[st
 
 
 def note_posting(tx: TransactWrite, posting: Posting) -> None:
-    """The money columns a ledger posting moves for its merchant."""
-    if posting.merchant_id is None:
-        return
-    counts = money_of(posting)
-    if counts:
-        note(tx, posting.merchant_id, posting.created_ms // 1000, posting.journal_id, counts)
+    """The money columns a ledger posting moves for its merchant, and the net change of
+    each merchant account it touches."""
+    at = posting.created_ms // 1000
+    if posting.merchant_id is not None:
+        counts = money_of(posting)
+        if counts:
+            note(tx, posting.merchant_id, at, posting.journal_id, counts)
+    for merchant_id, nets in nets_of(posting).items():
+        note(tx, merchant_id, at, posting.journal_id, nets)
+
+
+def nets_of(posting: Posting) -> dict[str, dict[str, int]]:
+    """{merchant id: {net_<account>: signed change}} for the merchant accounts of a posting."""
+    out: dict[str, Counter[str]] = {}
+    for leg in posting.legs:
+        kind, _, rest = leg.account.name.partition(":")
+        merchant_id, _, account = rest.partition(":")
+        field = NETS.get(account) if kind == "merchant" else None
+        if field is not None:
+            out.setdefault(merchant_id, Counter())[field] += leg.account.delta(leg.side, leg.amount)
+    return {m: {k: v for k, v in c.items() if v} for m, c in out.items() if any(c.values())}
 
 
 def money_of(posting: Posting) -> dict[str, int]:

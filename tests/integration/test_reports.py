@@ -214,6 +214,11 @@ def brute_force(merchant_id: str) -> dict[str, Counter[str]]:
             days[_day(credit.created_ms / 1000)]["gross_received"] += t.amount
             if t.transfer_id in late:
                 days[_day(credit.created_ms / 1000)]["late_funds"] += t.amount
+    # Each merchant account's entries: the day's net change of its balance.
+    for account, field in aggregates.NETS.items():
+        key = f"USDT:merchant:{merchant_id}:{account}"
+        for entry in lm.LedgerEntryModel.query(key):
+            days[_day(int(entry.created_ms) / 1000)][field] += int(entry.delta)
     # Settled reservations: their terms say what left and what was earned.
     for item in lm.LedgerJournalModel.scan(lm.LedgerJournalModel.merchant_id == merchant_id):
         if item.closes_payout is None or not item.journal_id.endswith("/settled"):
@@ -275,6 +280,12 @@ def test_the_summary_equals_a_recomputation_from_the_raw_records(
             assert bucket[name] == _decimal(want[name]), (day, name)
         assert bucket["time_to_paid_p50_s"] == exact_percentile(ttp_by_day[day], 0.5), day
         assert bucket["time_to_paid_p95_s"] == exact_percentile(ttp_by_day[day], 0.95), day
+    # The balance nets per day (what a statement's opening balance is built from).
+    first, last = _day(span.start), _day(span.end - 1)
+    for counted in aggregates.days(merchant.merchant_id, first, last):
+        want = expected.get(counted.day, Counter())
+        for field in aggregates.NETS.values():
+            assert counted.values[field] == want[field], (counted.day, field)
     # Totals are the sum of the days; weeks and months regroup the same days.
     all_days = sum(expected.values(), Counter())
     for name in aggregates.COUNTS:
