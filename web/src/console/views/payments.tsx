@@ -37,8 +37,9 @@ export function Payments({ ctx }: { ctx: Ctx }) {
   }, [data, status, from, to]);
   // Rows that were not there on the previous poll get a short highlight.
   const fresh = useMemo(() => {
+    if (!data) return new Set<string>();
     const prev = seen.current;
-    const ids = new Set((data ?? []).map((p) => p.id));
+    const ids = new Set(data.map((p) => p.id));
     seen.current = ids;
     return prev ? new Set([...ids].filter((i) => !prev.has(i))) : new Set<string>();
   }, [data]);
