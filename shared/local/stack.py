@@ -487,6 +487,9 @@ def main() -> None:
     print(
         f"\nbscpay is running ({time.monotonic() - started:.1f} s)\n"
         f"  API        {info['api_url']}\n"
+        f"  console    {info['api_url']}/console/ (users and passwords in .local/stack.json;"
+        f" `make web` builds it)\n"
+        f"  checkout   {info['api_url']}/pay/<payment id> (each payment's checkout_url)\n"
         f"  chain      {info['rpc_url']} (chain id {info['chain_id']}, 0.45 s blocks)\n"
         f"  USDT       {info['token_address']}\n"
         f"  AWS (moto) {info['aws_endpoint_url']}\n"
