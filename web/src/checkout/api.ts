@@ -1,5 +1,7 @@
 // The public checkout status document: contract 1 on the issue 13 board
 // (GET /pay/<payment_id>/status, no auth, nothing merchant-private).
+import type { components } from "../generated/merchant-api";
+
 export type CheckoutStatus =
   | "pending"
   | "confirming"
@@ -10,29 +12,8 @@ export type CheckoutStatus =
   | "canceled"
   | "held";
 
-export interface Checkout {
-  id: string;
-  object: "checkout";
-  merchant_name: string;
-  status: CheckoutStatus;
-  amount: string;
-  amount_received: string;
-  amount_remaining: string;
-  currency: "USDT";
-  network: string;
-  chain_id: number;
-  token_address: string;
-  token_decimals: number;
-  address: string;
-  amount_units: string;
-  eip681: string;
-  confirmations: { seen: number; required: number } | null;
-  expires_at: number;
-  created_at: number;
-  now: number;
-  success_url: string | null;
-  cancel_url: string | null;
-}
+/** Generated from docs/openapi/merchant-api.json (CheckoutOut): a renamed field fails `tsc`. */
+export type Checkout = components["schemas"]["CheckoutOut"];
 
 export class NotFound extends Error {}
 

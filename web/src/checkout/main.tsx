@@ -2,7 +2,7 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { toCanvas } from "qrcode";
-import { lang, money, t } from "../lib/i18n";
+import { has, lang, money, t } from "../lib/i18n";
 import { type Checkout, NotFound, fetchStatus, paymentIdFromPath } from "./api";
 import { deepLinks, injectedProvider, payWithWallet } from "./wallet";
 import "./checkout.css";
@@ -109,7 +109,7 @@ function CopyButton({ text }: { text: string }) {
 }
 
 function StatusBanner({ p }: { p: Checkout }) {
-  const key = `s_${p.status}` as const;
+  const key = `s_${p.status}`;
   const help: Partial<Record<string, string>> = {
     underpaid: t("underpaid_help"),
     expired: t("expired_help"),
@@ -122,7 +122,7 @@ function StatusBanner({ p }: { p: Checkout }) {
   return (
     <section class={`status status-${p.status}`} role="status" aria-live="polite" aria-atomic="true">
       <p data-testid="status" data-status={p.status} class="status-text">
-        {t(key)}
+        {has(key) ? t(key) : p.status}
         {p.status === "underpaid" && ` · ${t("remaining")}: ${money(p.amount_remaining)} USDT`}
       </p>
       {p.status === "confirming" && c && (

@@ -40,7 +40,8 @@ const en = {
   offline: "Connection lost, retrying…",
   send_exactly: "Send exactly this amount of USDT (BEP-20) on BNB Smart Chain to the address below.",
 };
-type Key = keyof typeof en;
+export type Key = keyof typeof en;
+export const has = (key: string): key is Key => key in en;
 const de: Partial<Record<Key, string>> = {
   pay_to: "Zahlung an",
   amount_due: "Fälliger Betrag",
