@@ -17,7 +17,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 help:
 	@echo "make run     - start the whole local stack (anvil, moto, API on :8000)"
-	@echo "make test    - ruff, mypy, unit, integration, infra and e2e tests"
+	@echo "make test    - ruff, mypy, unit, integration, infra, e2e and browser tests"
 	@echo "make test-soak N=5 - make test N times on fresh clones beside a CPU hog"
 	@echo "make bench   - performance figures into bench/results/"
 	@echo "make web     - build the checkout and console into web/dist/"
@@ -53,7 +53,7 @@ web: web/node_modules/.installed
 run: install
 	$(PY) -m shared.local.stack
 
-test: install browser-deps lint typecheck unit integration infra e2e
+test: install browser-deps lint typecheck unit integration infra e2e browser
 	@echo "make test: all checks passed"
 
 # N runs of `make test`, each on a fresh clone of HEAD, beside one busy process per core.

@@ -151,7 +151,7 @@ def test_a_payout_above_the_threshold_is_approved_by_a_second_finance_user(
     wait_for(
         lambda: _settlement_status(stack, payout_id) == "paid",
         "the approved payout to be paid",
-        timeout=90,
+        timeout=120,
         page=approver,
     )
     expect(approver.get_by_test_id(f"approve-{payout_id}")).to_have_count(0)
