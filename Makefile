@@ -50,7 +50,7 @@ web: web/node_modules/.installed
 	npm run --prefix web --silent build
 
 # ---- the two commands ------------------------------------------------------------------
-run: install
+run: install web
 	$(PY) -m shared.local.stack
 
 test: install browser-deps lint typecheck unit integration infra e2e browser
