@@ -11,6 +11,7 @@ import { MerchantDetail, Merchants } from "./views/merchants";
 import { PaymentDetail, Payments } from "./views/payments";
 import { Reports } from "./views/reports";
 import { Treasury } from "./views/treasury";
+import { Users } from "./views/users";
 import "./console.css";
 
 const VIEWS = [
@@ -20,6 +21,7 @@ const VIEWS = [
   ["treasury", "Treasury"],
   ["reports", "Reports"],
   ["audit", "Audit log"],
+  ["users", "Users"],
 ] as const;
 
 function Login({ cfg, onToken }: { cfg: ConsoleConfig; onToken: (t: string, exp: number) => void }) {
@@ -120,6 +122,7 @@ function Shell({ me, signOut }: { me: S["AdminMeOut"]; signOut: () => void }) {
   else if (view === "treasury") page = <Treasury />;
   else if (view === "reports") page = <Reports />;
   else if (view === "audit") page = <Audit />;
+  else if (view === "users") page = <Users ctx={ctx} />;
   else page = <Payments ctx={ctx} />;
   useEffect(() => {
     document.title = `${VIEWS.find(([v]) => v === view)?.[1] ?? "Payments"} · bscpay console`;
