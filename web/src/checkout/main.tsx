@@ -10,9 +10,11 @@ import "./checkout.css";
 const POLL_MS = 1500;
 const REDIRECT_S = 3;
 const DONE = new Set(["paid", "overpaid", "canceled"]);
-// The customer is asked to (still) send funds only while waiting or underpaid; while a transfer
-// confirms the page shows progress and no second payment button.
-const PAYABLE = new Set(["pending", "underpaid"]);
+// The customer is asked to (still) send funds while waiting, underpaid, or confirming a part of the
+// amount; once the whole amount is confirming the page shows progress and no second payment button.
+const missing = (p: Checkout) => Number(p.amount_remaining) > 0;
+const payable = (p: Checkout) =>
+  p.status === "pending" || p.status === "underpaid" || (p.status === "confirming" && missing(p));
 const TICKING = new Set(["pending", "confirming", "underpaid", "expired"]);
 
 const safeUrl = (u: string | null) => (u && /^https?:\/\//i.test(u) ? u : null);
@@ -133,6 +135,9 @@ function StatusBanner({ p }: { p: Checkout }) {
           </span>
         </div>
       )}
+      {p.status === "confirming" && missing(p) && (
+        <p class="help">{t("partial_help", { received: money(p.amount_received), remaining: money(p.amount_remaining) })}</p>
+      )}
       {help[p.status] && <p class="help">{help[p.status]}</p>}
     </section>
   );
@@ -199,7 +204,7 @@ function WalletPay({ p }: { p: Checkout }) {
 }
 
 function Page({ p, offset }: { p: Checkout; offset: number }) {
-  const payable = PAYABLE.has(p.status);
+  const canPay = payable(p);
   const success = safeUrl(p.success_url);
   const cancel = safeUrl(p.cancel_url);
   return (
@@ -230,7 +235,7 @@ function Page({ p, offset }: { p: Checkout; offset: number }) {
       </dl>
       {TICKING.has(p.status) && <Countdown expiresAt={p.expires_at} offset={offset} status={p.status} />}
       <section class="deposit" aria-labelledby="addr-label">
-        {payable && <p class="help">{t("send_exactly")}</p>}
+        {canPay && <p class="help">{t("send_exactly")}</p>}
         <p id="addr-label" class="label">
           {t("address")}
         </p>
@@ -238,10 +243,10 @@ function Page({ p, offset }: { p: Checkout; offset: number }) {
           {p.address}
         </p>
         <CopyButton text={p.address} />
-        {payable && <Qr text={p.eip681} />}
+        {canPay && <Qr text={p.eip681} />}
       </section>
-      {payable && <WalletPay p={p} />}
-      {payable && cancel && (
+      {canPay && <WalletPay p={p} />}
+      {canPay && cancel && (
         <p class="links">
           <a href={cancel}>{t("cancel")}</a>
         </p>
