@@ -246,9 +246,9 @@ function Page({ p, offset }: { p: Checkout; offset: number }) {
         {canPay && <Qr text={p.eip681} />}
       </section>
       {canPay && <WalletPay p={p} />}
-      {canPay && cancel && (
+      {cancel && (canPay || p.status === "expired" || p.status === "canceled") && (
         <p class="links">
-          <a href={cancel}>{t("cancel")}</a>
+          <a href={cancel}>{canPay ? t("cancel") : t("back_to_shop")}</a>
         </p>
       )}
     </>
