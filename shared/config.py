@@ -371,6 +371,12 @@ class ExportSettings(BaseSettings):
     max_seconds: float = Field(default=10.0, gt=0, le=900)
     # A statement (JSON) lists at most this many ledger entries: 422 beyond it.
     statement_max_entries: int = Field(default=5000, ge=1)
+    # Unix seconds from which every ledger posting also writes its merchant's daily
+    # net_* report counters (when the release adding them was deployed; 1577836800 on a
+    # deployment that had them from the start). 0: inferred from the counters (the day
+    # after the first day that has any). Statements read entries before it, counters
+    # after it (shared/reports/counting.py).
+    counters_since: int = Field(default=0, ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -601,7 +601,9 @@ def admin_export_csv(
     if merchant_id is not None:
         merchants.require_merchant(merchant_id)  # 404 for an unknown merchant
     period = report_period.parse_period(from_, to)
-    return report_responses.csv_response(report_exports.export(kind, merchant_id, period))
+    file = report_exports.export(kind, merchant_id, period)
+    report_responses.audit_export(kind.name, merchant_id, period, file.rows, file)
+    return report_responses.csv_response(file)
 
 
 @app.get(
@@ -616,7 +618,7 @@ def admin_statement(
 ) -> Response[str]:
     merchants.require_merchant(merchant_id)
     period = report_period.parse_period(from_, to)
-    return report_responses.statement_response(merchant_id, period, format_)
+    return report_responses.statement_response(merchant_id, period, format_, audited=True)
 
 
 @app.get(

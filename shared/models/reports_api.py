@@ -49,14 +49,18 @@ class StatementOut(BaseModel):
     fees: str  # fees and network fees of settled payouts and refunds
     payouts: str  # what settled payouts sent
     refunds: str  # what settled refunds sent
-    adjustments: str  # anything else (e.g. held funds returned)
+    # net changes no category explains (an unknown kind, a manual correction, a
+    # reservation that does not net to zero): non-zero makes the statement unbalanced
+    adjustments: str
+    unexplained_journals: list[str]  # their journal ids (the first 20)
+    unexplained_count: int
     closing_balance: str
     closing_balances: dict[str, str]
-    balance_at_to: str  # the stored balances less every entry since `to`
+    balance_at_to: str  # the stored balances less the counters and entries since `to`
     balances_at_to: dict[str, str]
     entry_count: int
     balanced: bool
-    difference: str  # closing - (opening + credits - fees - payouts - refunds + adjustments)
+    difference: str  # closing - (opening + credits - fees - payouts - refunds)
     balance_difference: str  # closing - balance_at_to
     entries: list[StatementEntryOut]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import secrets
 import tempfile
 import time
@@ -54,6 +55,20 @@ def _text(value: str | None) -> str:
     if value and value[0] in "=+-@\t\r":
         return "'" + value
     return value or ""
+
+
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def defused(cell: object) -> object:
+    """Any text cell :func:`write` writes: one starting with ``= + - @`` (or tab, CR)
+    gets a leading ``'`` so a spreadsheet shows it instead of running it as a formula
+    (OWASP "CSV injection"), whichever column it is in (a merchant name, a failure
+    reason, a future free-text column). A plain number (``-2.5``, a negative delta)
+    is left alone: a spreadsheet reads it as the number it is."""
+    if isinstance(cell, str) and cell and cell[0] in "=+-@\t\r" and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def _amount(units: int) -> str:
@@ -256,8 +271,9 @@ def write(
     owner: str,
     store: Callable[[], storage.ExportStore] = storage.default,
 ) -> ExportFile:
-    """Write ``rows`` as CSV (header first, ``\\r\\n`` line ends, quoted as needed) and
-    answer inline or through the exports bucket, by the ``BSCPAY_EXPORT_*`` limits."""
+    """Write ``rows`` as CSV (header first, ``\\r\\n`` line ends, quoted as needed,
+    every text cell :func:`defused`) and answer inline or through the exports bucket,
+    by the ``BSCPAY_EXPORT_*`` limits."""
     settings = config.exports()
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, mode="w+b") as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
@@ -278,7 +294,7 @@ def write(
                     "ask for a shorter period",
                     "to",
                 )
-            writer.writerow(row)
+            writer.writerow([defused(cell) for cell in row])
         text.flush()
         text.detach()  # the spool closes with the with-block, not with the wrapper
         size = spool.tell()

@@ -6,9 +6,14 @@
 - **monthly totals**: per merchant, the summary report's totals for one calendar month
   (``shared.reports.summary``, served from the report counters).
 
-Both read page by page: the large-transfer report walks each merchant's transfers of
-the period twice (per-sender day totals first, then the rows), holding only one number
-per (sender, day) in memory.
+Both read page by page: the large-transfer report walks each merchant's transfers
+twice (per-sender day totals first, over the whole UTC days the period touches, then
+the period's rows), holding only one number per (sender, day) in memory. A transfer's
+day is the UTC day of its block time when the transfer records one, else of
+``seen_at`` (when the scanner first saw it; transfers store no block time today, so a
+rescan long after the block can move a transfer to a later day). Both passes check
+``BSCPAY_EXPORT_MAX_SECONDS`` on every transfer, listed or skipped: past it, 422
+asking for a shorter period.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from shared import config
 from shared.dal import report_queries as queries
 from shared.errors import ValidationFailed
 from shared.models.amounts import format_amount, parse_amount
-from shared.models.domain import Merchant, TransferStatus
+from shared.models.domain import Merchant, Transfer, TransferStatus
 from shared.reports.period import Period, day_of, iso
 
 DEFAULT_THRESHOLD = "10000"  # USDT
@@ -80,19 +85,53 @@ def _amount(units: int) -> str:
     return format_amount(units, config.chain().token_decimals)
 
 
-def large_transfers(period: Period, threshold: int) -> Iterator[dict[str, Any]]:
+class Deadline:
+    """``BSCPAY_EXPORT_MAX_SECONDS`` from the report's start: 422 past it."""
+
+    def __init__(self) -> None:
+        self.budget = config.exports().max_seconds
+        self.end = time.monotonic() + self.budget
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise ReportTooLarge(
+                f"the report took more than {self.budget} s: ask for a shorter period", "from"
+            )
+
+
+DAY = 86_400
+
+
+def whole_days(period: Period) -> Period:
+    """The UTC days ``period`` touches, from the first one's 00:00 to the last one's end."""
+    return Period(period.start - period.start % DAY, -(-period.end // DAY) * DAY)
+
+
+def when(t: Transfer) -> int:
+    """The time a transfer is reported at: its block time if recorded, else seen_at."""
+    block_time = getattr(t, "block_time", None)
+    return int(block_time) if block_time else t.seen_at
+
+
+def large_transfers(
+    period: Period, threshold: int, deadline: Deadline | None = None
+) -> Iterator[dict[str, Any]]:
     """Rows of :data:`LARGE_TRANSFER_COLUMNS`, merchant by merchant, oldest first.
-    Reversed transfers (a reorg took them) are left out."""
+    Reversed transfers (a reorg took them) are left out. A sender's day total sums the
+    whole UTC day, even when ``from`` or ``to`` falls inside it."""
+    deadline = deadline or Deadline()
     merchants = list(queries.merchants())
+    days = whole_days(period)
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for merchant in merchants:
-        for t in queries.transfers(merchant.merchant_id, period.start, period.end):
+        for t in queries.transfers(merchant.merchant_id, days.start, days.end):
+            deadline.check()
             if t.status is not TransferStatus.REVERSED:
-                total = totals[(t.from_address.lower(), day_of(t.seen_at))]
+                total = totals[(t.from_address.lower(), day_of(when(t)))]
                 total[0] += t.amount
                 total[1] += 1
     for merchant in merchants:
-        yield from _large_of(merchant, period, threshold, totals)
+        yield from _large_of(merchant, period, threshold, totals, deadline)
 
 
 def _large_of(
@@ -100,11 +139,13 @@ def _large_of(
     period: Period,
     threshold: int,
     totals: dict[tuple[str, str], list[int]],
+    deadline: Deadline,
 ) -> Iterator[dict[str, Any]]:
     for t in queries.transfers(merchant.merchant_id, period.start, period.end):
+        deadline.check()  # also while skipping: few rows may come out of many transfers
         if t.status is TransferStatus.REVERSED:
             continue
-        day = day_of(t.seen_at)
+        day = day_of(when(t))
         day_total, day_count = totals.get((t.from_address.lower(), day), [t.amount, 1])
         if t.amount >= threshold:
             reason = "single"
@@ -131,11 +172,16 @@ def _large_of(
         }
 
 
-def monthly(month: Period) -> tuple[tuple[str, ...], Iterator[dict[str, Any]]]:
+def monthly(
+    month: Period, deadline: Deadline | None = None
+) -> tuple[tuple[str, ...], Iterator[dict[str, Any]]]:
     """(columns, rows): per merchant, the summary totals of ``month``."""
     from shared.reports.summary import summary  # the lead's report counters
 
+    check = (deadline or Deadline()).check
+
     def totals_of(merchant: Merchant) -> dict[str, Any]:
+        check()
         got = summary(merchant.merchant_id, month, "month")["totals"]
         return {
             "month": iso(month.start)[:7],

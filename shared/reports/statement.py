@@ -5,15 +5,24 @@ running balance, the closing balance, and whether it all adds up.
 The merchant's balance is the sum of its accounts (``available``, ``pending_payout``,
 and ``held`` when screening holds funds). Two independent checks make ``balanced``:
 
-1. **the identity**: opening + credits - fees - payouts - refunds + adjustments =
-   closing, where the categories come from the postings' journals (a settled payout's
-   legs say what was fee and what left; its reservation says payout or refund), and
-2. **the account balances**: closing (opening + Σ period entries, opening = Σ every
-   entry before ``from``) = the stored account balances now - Σ entries since ``to``,
-   i.e. the balance ``GET /v1/balance`` showed at ``to``.
+1. **the identity**: opening + credits - fees - payouts - refunds = closing, where the
+   categories come from the postings' journals (a settled payout's legs say what was
+   fee and what left; its reservation says payout or refund). Journals that only move
+   funds between the merchant's own accounts (payout and refund reservations, their
+   cancellation, a release of held funds) must net to zero on the merchant; any other
+   net change (a kind the statement does not know, a manual correction, a reservation
+   that does not net to zero) is reported as ``adjustments`` and is the identity's
+   ``difference``: the statement is then not balanced;
+2. **the account balances**: closing (opening + Σ period entries) = the balance at
+   ``to`` computed from the stored balances and the daily counters.
 
-Entries are read page by page and merged in time order; nothing holds an account's
-whole history in memory.
+The balance at a time T (the opening at ``from``, the balance at ``to``) is the stored
+balance now less what changed since T: the daily net counters of the whole UTC days
+after T's day (``shared.dal.aggregates``, written in the same transaction as every
+posting) and the entries of T's own day after T. Counters exist only from a day on
+(``shared.reports.counting``); before it the entries themselves are read. Everything,
+from the opening to the summary, runs under ``BSCPAY_EXPORT_MAX_SECONDS``: past it the
+answer is 422 asking for a shorter period, never a gateway timeout.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from shared import config
+from shared.dal import aggregates
 from shared.dal import report_queries as queries
 from shared.errors import ValidationFailed
 from shared.models.amounts import format_amount
@@ -38,7 +48,8 @@ from shared.models.ledger import (
     merchant_held,
     merchant_pending_payout,
 )
-from shared.reports.period import Period, iso, iso_ms
+from shared.reports import counting
+from shared.reports.period import Period, day_of, iso, iso_ms
 
 ENTRY_COLUMNS = (
     "created_at_utc",
@@ -56,6 +67,25 @@ ENTRY_COLUMNS = (
 
 class StatementTooLarge(ValidationFailed):
     code = "statement_too_large"
+
+
+# Journals that move funds between the merchant's own accounts: they must net to zero.
+INTERNAL = frozenset({Kind.PAYOUT, Kind.REFUND, Kind.PAYOUT_CANCELLED, Kind.RELEASE})
+UNEXPLAINED_LISTED = 20  # journal ids the summary names (the count is complete)
+
+
+class Deadline:
+    """``BSCPAY_EXPORT_MAX_SECONDS`` from the statement's start: 422 past it."""
+
+    def __init__(self) -> None:
+        self.budget = config.exports().max_seconds
+        self.end = time.monotonic() + self.budget
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise StatementTooLarge(
+                f"the statement took more than {self.budget} s: ask for a shorter period", "from"
+            )
 
 
 def merchant_accounts(merchant_id: str) -> list[tuple[str, Account]]:
@@ -77,7 +107,9 @@ class _Totals:
     fees: int = 0
     payouts: int = 0
     refunds: int = 0
-    adjustments: int = 0
+    adjustments: int = 0  # net changes no category explains: the identity's difference
+    unexplained: list[str] = field(default_factory=list)  # their journal ids (the first few)
+    unexplained_count: int = 0
 
 
 @dataclass
@@ -86,6 +118,7 @@ class _Running:
 
     labels: dict[Account, str]
     balances: dict[str, int]
+    deadline: Deadline
     totals: _Totals = field(default_factory=_Totals)
     count: int = 0
     _journal: str | None = None
@@ -94,6 +127,7 @@ class _Running:
 
     def rows(self, entries: Iterator[Entry]) -> Iterator[dict[str, object]]:
         for entry in entries:
+            self.deadline.check()
             if entry.journal_id != self._journal:
                 self._close_journal()
                 self._journal, self._journal_kind = entry.journal_id, entry.kind
@@ -133,10 +167,13 @@ class _Running:
                 t.payouts += -net - fee
         elif kind is Kind.REFUND and net < 0:  # a refund posted without a reservation
             t.refunds += -net
-        else:
-            # Reservations and cancellations move funds between the merchant's own
-            # accounts (net 0); anything else (e.g. held funds returned) is an adjustment.
+        elif net != 0:
+            # Reservations, cancellations and releases move funds between the merchant's
+            # own accounts (net 0); anything else is a change nothing here explains.
             t.adjustments += net
+            t.unexplained_count += 1
+            if len(t.unexplained) < UNEXPLAINED_LISTED:
+                t.unexplained.append(journal_id)
 
 
 def _settlement_split(journal_id: str) -> tuple[int, bool]:
@@ -165,20 +202,22 @@ class Statement:
     opening: dict[str, int]
     running: _Running
     rows: Iterator[dict[str, object]]
+    deadline: Deadline
 
     def summary_opening(self) -> str:
         return _amount(sum(self.opening.values()))
 
     def summary(self) -> dict[str, object]:
         closing = dict(self.running.balances)
-        at_to = _balances_at(self.accounts, self.period.end_ms)
+        at_to = _balances_at(self.merchant_id, self.accounts, self.period.end_ms, self.deadline)
         t = self.running.totals
         opening_total, closing_total, at_to_total = (
             sum(self.opening.values()),
             sum(closing.values()),
             sum(at_to.values()),
         )
-        expected = opening_total + t.credits - t.fees - t.payouts - t.refunds + t.adjustments
+        # No adjustments term: a net change no category explains is the difference.
+        expected = opening_total + t.credits - t.fees - t.payouts - t.refunds
         difference = closing_total - expected
         balance_difference = closing_total - at_to_total
         return {
@@ -196,6 +235,8 @@ class Statement:
             "payouts": _amount(t.payouts),
             "refunds": _amount(t.refunds),
             "adjustments": _amount(t.adjustments),
+            "unexplained_journals": list(t.unexplained),
+            "unexplained_count": t.unexplained_count,
             "closing_balance": _amount(closing_total),
             "closing_balances": {k: _amount(v) for k, v in closing.items()},
             "balance_at_to": _amount(at_to_total),
@@ -207,24 +248,41 @@ class Statement:
         }
 
 
-def _balances_at(accounts: list[tuple[str, Account]], end_ms: int) -> dict[str, int]:
-    """Each account's balance at ``end_ms``: its stored balance now less every entry
-    since. Re-read while a posting lands in between (the stored balance moved)."""
+def _balances_at(
+    merchant_id: str, accounts: list[tuple[str, Account]], at_ms: int, deadline: Deadline
+) -> dict[str, int]:
+    """Each account's balance at ``at_ms``: its stored balance now, less the daily net
+    counters of every whole day after ``at_ms``'s day that counting covers, less the
+    entries from ``at_ms`` up to there (its own day, or up to the first counted day).
+    Re-read while a posting lands in between (the stored balance moved)."""
     only = [a for _, a in accounts]
+    counted = counting.counted_from_ms(deadline.check)
+    cut = None if counted is None else max(counting.day_start_ms(at_ms) + counting.DAY_MS, counted)
     for _ in range(3):
         now = queries.balances(only)
-        later = {a: queries.sum_of_deltas(a, end_ms, None) for a in only}
+        later = dict.fromkeys(only, 0)
+        for a in only:
+            for entry in queries.entries(a, at_ms, cut):
+                deadline.check()
+                later[a] += entry.delta
+        if cut is not None:
+            for day in aggregates.days(merchant_id, day_of(cut // 1000), counting.LAST_DAY):
+                deadline.check()
+                for label, a in accounts:
+                    later[a] += day.values.get(aggregates.NETS[label], 0)
         if queries.balances(only) == now:
             break
     return {label: now[a] - later[a] for label, a in accounts}
 
 
-def start(merchant_id: str, period: Period) -> Statement:
+def start(merchant_id: str, period: Period, deadline: Deadline | None = None) -> Statement:
+    """The opening balances (the deadline starts here) and the rows to iterate."""
+    deadline = deadline or Deadline()
     accounts = merchant_accounts(merchant_id)
-    opening = {label: queries.sum_of_deltas(a, None, period.start_ms) for label, a in accounts}
-    running = _Running({a: label for label, a in accounts}, dict(opening))
+    opening = _balances_at(merchant_id, accounts, period.start_ms, deadline)
+    running = _Running({a: label for label, a in accounts}, dict(opening), deadline)
     rows = running.rows(_merged(accounts, period))
-    return Statement(merchant_id, period, accounts, opening, running, rows)
+    return Statement(merchant_id, period, accounts, opening, running, rows, deadline)
 
 
 def statement(merchant_id: str, period: Period) -> dict[str, object]:
@@ -233,13 +291,7 @@ def statement(merchant_id: str, period: Period) -> dict[str, object]:
     limit = config.exports().statement_max_entries
     produced = start(merchant_id, period)
     entries: list[dict[str, object]] = []
-    budget = config.exports().max_seconds
-    deadline = time.monotonic() + budget
     for row in produced.rows:
-        if time.monotonic() > deadline:
-            raise StatementTooLarge(
-                f"the statement took more than {budget} s: ask for a shorter period"
-            )
         if len(entries) >= limit:
             raise StatementTooLarge(
                 f"more than {limit} ledger entries in the period: ask for a shorter period "

