@@ -17,6 +17,13 @@ export type Checkout = components["schemas"]["CheckoutOut"];
 
 export class NotFound extends Error {}
 
+/** 429 from the per-IP limit: wait `retryAfterS` before asking again. */
+export class RateLimited extends Error {
+  constructor(public retryAfterS: number) {
+    super("rate limited");
+  }
+}
+
 export async function fetchStatus(id: string, signal?: AbortSignal): Promise<Checkout> {
   const res = await fetch(`/pay/${encodeURIComponent(id)}/status`, {
     headers: { Accept: "application/json" },
@@ -24,6 +31,7 @@ export async function fetchStatus(id: string, signal?: AbortSignal): Promise<Che
     signal,
   });
   if (res.status === 404) throw new NotFound(id);
+  if (res.status === 429) throw new RateLimited(Math.min(60, Math.max(1, Number(res.headers.get("Retry-After")) || 5)));
   if (!res.ok) throw new Error(`status ${res.status}`);
   return (await res.json()) as Checkout;
 }

@@ -3,7 +3,7 @@ import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { toCanvas } from "qrcode";
 import { has, lang, money, t } from "../lib/i18n";
-import { type Checkout, NotFound, fetchStatus, paymentIdFromPath } from "./api";
+import { type Checkout, NotFound, RateLimited, fetchStatus, paymentIdFromPath } from "./api";
 import { deepLinks, injectedProvider, payWithWallet } from "./wallet";
 import "./checkout.css";
 
@@ -39,8 +39,11 @@ function usePayment(id: string) {
       } catch (err) {
         if (stopped) return;
         if (err instanceof NotFound) return setError("not_found");
-        setError("offline");
-        next = 3000;
+        if (err instanceof RateLimited) next = err.retryAfterS * 1000;
+        else {
+          setError("offline");
+          next = 3000;
+        }
       }
       if (!stopped) timer = window.setTimeout(tick, next);
     };
