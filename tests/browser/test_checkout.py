@@ -107,14 +107,16 @@ def test_the_qr_code_decodes_to_the_eip681_transfer_uri(
 
 
 def test_paying_on_chain_turns_the_page_to_paid_and_returns_to_the_shop(
-    stack: dict[str, Any], merchant: Client, page: Page, shop: ReturnSite
+    stack: dict[str, Any], merchant: Client, pages: Pages, shop: ReturnSite
 ) -> None:
+    page = pages.new()
     success_url = f"{shop.url}/thanks/BROWSER-PAID"
     payment = _create(merchant, "12.50", "BROWSER-PAID", success_url=success_url)
     statuses = record_statuses(page)
     loads = document_loads(page)
     _open(page, stack, payment)
     expect(page.get_by_test_id("status")).not_to_contain_text("Paid")
+    pages.screenshot(page, "waiting")
 
     # When the customer pays from their own wallet (not through the page)
     _pay(stack, payment, 1250 * USDT // 100)
@@ -213,7 +215,7 @@ def test_the_checkout_has_no_serious_accessibility_violations(
     stack: dict[str, Any], merchant: Client, pages: Pages, label: str, options: dict[str, Any]
 ) -> None:
     payment = _create(merchant, "12.50", f"BROWSER-AXE-{label}")
-    page = pages.new(label, **options)
+    page = pages.new("page", **options)
     _open(page, stack, payment)
     expect(page.get_by_test_id("qr")).to_be_visible()
 

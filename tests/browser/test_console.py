@@ -113,15 +113,17 @@ def test_console_login_and_a_new_payment_appears_in_the_live_view(
 
 
 def test_a_viewer_sees_the_approval_queue_but_no_write_buttons(
-    stack: dict[str, Any], pending_payout: dict[str, Any], page: Page
+    stack: dict[str, Any], pending_payout: dict[str, Any], pages: Pages
 ) -> None:
     assert _settlement_status(stack, pending_payout["id"]) == "pending_approval"
+    page = pages.new("viewer")
     login(page, stack, "viewer")
 
     page.get_by_test_id("nav-approvals").click()
     expect(page.get_by_text(pending_payout["id"]).first).to_be_visible()
     assert page.locator('[data-testid^="approve-"], [data-testid^="reject-"]').count() == 0
     assert _write_buttons(page) == []
+    pages.screenshot(page, "viewer-approvals")
 
     page.get_by_test_id("nav-payments").click()
     expect(page.get_by_test_id("payments-table")).to_be_visible()
@@ -140,12 +142,16 @@ def test_a_payout_above_the_threshold_is_approved_by_a_second_finance_user(
     own = requester.get_by_test_id(f"approve-{payout_id}")
     if own.count():  # shown, then disabled (waits for the console to know who is signed in)
         expect(own).to_be_disabled()
+    pages.screenshot(requester, "finance-own-request")
 
     # A second finance user approves it in the console
     approver = pages.new("finance2")
     login(approver, stack, "finance2")
     approver.get_by_test_id("nav-approvals").click()
-    approver.get_by_test_id(f"approve-{payout_id}").click()
+    approve = approver.get_by_test_id(f"approve-{payout_id}")
+    expect(approve).to_be_enabled()
+    pages.screenshot(approver, "finance2-before-approval")
+    approve.click()
 
     # and the payout leaves the queue and is paid on chain
     wait_for(
