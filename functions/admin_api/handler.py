@@ -37,6 +37,7 @@ from shared.models.admin_api import (
     AdminDisbursementList,
     AdminDisbursementOut,
     AdminMeOut,
+    AdminPaymentDetailOut,
     AdminPaymentList,
     AdminPaymentOut,
     AdminUserList,
@@ -62,6 +63,7 @@ from shared.models.api import (
     CreateApiKey,
     CreateMerchant,
     DecideDisbursement,
+    EventOut,
     GasFunding,
     RedeliveryOut,
     ReportSummaryOut,
@@ -283,6 +285,23 @@ def list_payments(
         items, has_more = payments.list_all(size, starting_after)
     data = [{**payment_object(p), "merchant_id": p.merchant_id} for p in items]
     return json_response(200, {"object": "list", "data": data, "has_more": has_more})
+
+
+@app.get(
+    "/admin/payments/<payment_id>",
+    responses=docs.responses(200, AdminPaymentDetailOut, "The payment, its transfers and events"),
+)
+def get_payment(payment_id: str) -> Response[str]:
+    payment = payments.get_any(payment_id)
+    recent, _ = events.list_for(payment.merchant_id, 100, None, None, payment.payment_id)
+    return json_response(
+        200,
+        {
+            **payment_object(payment),
+            "merchant_id": payment.merchant_id,
+            "events": [EventOut.of(e).model_dump() for e in recent],
+        },
+    )
 
 
 def _admin() -> str:

@@ -60,6 +60,7 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", f"{M}/api_keys", EVERYONE),
     Rule("GET", f"{M}/settlement", EVERYONE),
     Rule("GET", "/admin/payments", EVERYONE),
+    Rule("GET", "/admin/payments/<payment_id>", EVERYONE),
     Rule("GET", "/admin/settlements", EVERYONE),
     Rule("GET", S, EVERYONE),
     Rule("GET", "/admin/treasury", EVERYONE),

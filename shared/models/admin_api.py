@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from shared.models.api import DisbursementOut, PaymentOut
+from shared.models.api import DisbursementOut, EventOut, PaymentOut
 
 
 class ApiKeyOut(BaseModel):
@@ -61,6 +61,12 @@ class MerchantList(BaseModel):
 
 class AdminPaymentOut(PaymentOut):
     merchant_id: str
+
+
+class AdminPaymentDetailOut(AdminPaymentOut):
+    """One payment for the console: its transfers and its newest events (up to 100)."""
+
+    events: list[EventOut]
 
 
 class AdminPaymentList(BaseModel):

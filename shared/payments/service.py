@@ -102,6 +102,14 @@ def get(merchant_id: str, payment_id: str) -> Payment:
     return payment
 
 
+def get_any(payment_id: str) -> Payment:
+    """Any merchant's payment, with its transfers (the admin console)."""
+    payment = payment_repo.get_payment(payment_id) if ids.plausible(payment_id, "pay") else None
+    if payment is None:
+        raise PaymentNotFound(f"no payment {payment_id!r}", "payment_id")
+    return payment
+
+
 def list_for_merchant(
     merchant_id: str, limit: int, starting_after: str | None, status: str | None
 ) -> tuple[list[Payment], bool]:

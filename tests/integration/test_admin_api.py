@@ -9,7 +9,16 @@ import pytest
 
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
-from tests.integration.helpers import admin_call, as_admin, create_payment, merchant_call
+from tests.integration.helpers import (
+    USDT,
+    admin_call,
+    as_admin,
+    create_payment,
+    make_final,
+    merchant_call,
+    pay,
+    scan,
+)
 
 
 def new_merchant(name: str = "Admin Made Shop") -> tuple[dict, MerchantCreds]:  # type: ignore[type-arg]
@@ -168,3 +177,24 @@ def test_admin_payment_list_pages_with_a_cursor(stack: LocalStack) -> None:
     first_ids = {p["id"] for p in first.body["data"]}
     assert first_ids.isdisjoint(p["id"] for p in second.body["data"])
     assert second.body["data"], "the second page continues the walk"
+
+
+def test_one_payment_for_the_console_carries_its_transfers_and_events(
+    stack: LocalStack, merchant: MerchantCreds
+) -> None:
+    created = create_payment(merchant, "2.00")
+    pay(stack, created["address"], 2 * USDT)
+    scan()
+    make_final(stack)
+    scan()
+
+    viewer = as_admin("detail-viewer", ("viewer",))
+    reply = admin_call("GET", f"/admin/payments/{created['id']}", authorizer=viewer)
+    assert reply.status == 200, reply.body
+    assert reply.body["merchant_id"] == merchant.merchant_id
+    assert reply.body["status"] == "paid"
+    assert [t["status"] for t in reply.body["transactions"]] == ["final"]
+    assert {"payment.confirming", "payment.paid"} <= {e["type"] for e in reply.body["events"]}
+
+    for missing in ("pay_00000000000000000000000000000000", "nonsense"):
+        assert admin_call("GET", f"/admin/payments/{missing}", authorizer=viewer).status == 404
