@@ -163,20 +163,20 @@ export function Payments({ ctx }: { ctx: Ctx }) {
 }
 
 export function PaymentDetail({ ctx, id }: { ctx: Ctx; id: string }) {
-  // No GET /admin/payments/{id} yet: the detail comes from the live list (polled every 2 s).
+  // GET /admin/payments/{id}: the payment with its transfers and newest events, polled every 2 s.
   const { data, error, reload } = useLoad(
     async () => {
-      const list = ok(await api.GET("/admin/payments", { params: { query: { limit: "100" } } })).data;
-      return { p: list.find((p) => p.id === id) ?? null };
+      const res = await api.GET("/admin/payments/{payment_id}", { params: { path: { payment_id: id } } });
+      if (res.response.status === 404) return { p: null };
+      return { p: ok(res) };
     },
     [id],
     2000,
   );
-  const [eventId, setEventId] = useState("");
   if (error) return <ErrorLine error={error} />;
   if (!data) return <p class="muted">Loading…</p>;
-  if (!data.p) return <p role="alert">Payment {id} is not among the 100 newest payments.</p>;
-  const p: S["AdminPaymentOut"] = data.p;
+  if (!data.p) return <p role="alert">No payment {id}.</p>;
+  const p: S["AdminPaymentDetailOut"] = data.p;
   return (
     <section aria-labelledby="h-pay">
       <p>
@@ -250,36 +250,46 @@ export function PaymentDetail({ ctx, id }: { ctx: Ctx; id: string }) {
             ))}
           </tbody>
         </table>
-        {p.transactions.length === 0 && (
-          <p class="muted">
-            {Number(p.amount_received) > 0
-              ? // TODO(issue 13): GET /admin/payments answers transactions: [] today; a GET /admin/payments/{id}
-                // with its transfers would fill this table.
-                `${p.amount_received} USDT received; the admin API does not list this payment's transfers yet.`
-              : "No transfers seen yet."}
-          </p>
-        )}
+        {p.transactions.length === 0 && <p class="muted">No transfers seen yet.</p>}
       </Scroll>
-      <h2>Events and webhook deliveries</h2>
-      <p class="muted">
-        {/* TODO(issue 13): no admin route lists a payment's events or deliveries yet; redeliver takes an event id. */}
-        The admin API does not list a payment's events yet; merchants see them under GET /v1/events. Redeliver one by id:
-      </p>
-      {can(ctx.roles, "redeliver") && (
-        <form class="inline" onSubmit={(e) => e.preventDefault()}>
-          <Field label="Event id">
-            <input value={eventId} onInput={(e) => setEventId(e.currentTarget.value)} placeholder="evt_…" />
-          </Field>
-          <Action
-            label="Redeliver"
-            testid="redeliver"
-            disabled={!eventId}
-            act={async () =>
-              ok(await api.POST("/admin/events/{event_id}/redeliver", { params: { path: { event_id: eventId.trim() } } }))
-            }
-          />
-        </form>
-      )}
+      <h2>Events</h2>
+      <Scroll label="Events table">
+        <table data-testid="events-table">
+          <thead>
+            <tr>
+              <th scope="col">Event</th>
+              <th scope="col">Type</th>
+              <th scope="col" class="num">Sequence</th>
+              <th scope="col">Created</th>
+              <th scope="col">Webhooks</th>
+            </tr>
+          </thead>
+          <tbody>
+            {p.events.map((e) => (
+              <tr key={e.id}>
+                <td class="mono">{e.id}</td>
+                <td>{e.type}</td>
+                <td class="num">{e.sequence}</td>
+                <td>{fmtTime(e.created)}</td>
+                <td>
+                  {can(ctx.roles, "redeliver") ? (
+                    <Action
+                      label="Redeliver"
+                      testid={`redeliver-${e.id}`}
+                      act={async () =>
+                        ok(await api.POST("/admin/events/{event_id}/redeliver", { params: { path: { event_id: e.id } } }))
+                      }
+                    />
+                  ) : (
+                    "—"
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {p.events.length === 0 && <p class="muted">No events yet.</p>}
+      </Scroll>
     </section>
   );
 }
