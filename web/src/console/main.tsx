@@ -1,12 +1,14 @@
 // Admin console: sign in (local stack or Cognito), then role-aware views over the admin API.
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { toCanvas } from "qrcode";
 import { ApiError, type ConsoleConfig, api, configure, loadConfig, ok, session, whenUnauthorized, type S } from "./api";
-import { initiate, localLogin, respond, type CognitoStep } from "./cognito";
+import { initiate, localLogin, otpauthUri, respond, setupTotp, type CognitoStep } from "./cognito";
 import type { Ctx } from "./ctx";
 import { ErrorLine, Link, useRoute } from "./ui";
 import { Approvals } from "./views/approvals";
 import { Audit } from "./views/audit";
+import { Blocklist } from "./views/blocklist";
 import { MerchantDetail, Merchants } from "./views/merchants";
 import { PaymentDetail, Payments } from "./views/payments";
 import { Reports } from "./views/reports";
@@ -20,6 +22,7 @@ const VIEWS = [
   ["merchants", "Merchants"],
   ["treasury", "Treasury"],
   ["reports", "Reports"],
+  ["blocklist", "Blocklist"],
   ["audit", "Audit log"],
   ["users", "Users"],
 ] as const;
@@ -40,12 +43,19 @@ function Login({ cfg, onToken }: { cfg: ConsoleConfig; onToken: (t: string, exp:
       if (cfg.mode === "local") next = await localLogin(username, password);
       else if (step?.kind === "mfa") next = await respond(cfg, "SOFTWARE_TOKEN_MFA", step.session, username, answer.trim());
       else if (step?.kind === "new_password") next = await respond(cfg, "NEW_PASSWORD_REQUIRED", step.session, username, answer);
+      else if (step?.kind === "mfa_setup") next = await setupTotp(cfg, step.session, username, answer.trim());
       else next = await initiate(cfg, username, password);
       setAnswer("");
       if (next.kind === "done") onToken(next.idToken, next.expiresIn);
       else setStep(next);
     } catch (err) {
-      setError((err as Error).message);
+      const message = (err as Error).message;
+      // A challenge session lasts a few minutes and some failures end it: start over from the password.
+      if (step && /session/i.test(message)) {
+        setStep(null);
+        setAnswer("");
+        setError(`${message} — please sign in again.`);
+      } else setError(message);
     } finally {
       setBusy(false);
     }
@@ -101,12 +111,64 @@ function Login({ cfg, onToken }: { cfg: ConsoleConfig; onToken: (t: string, exp:
             />
           </label>
         )}
+        {step?.kind === "mfa_setup" && <TotpSetup username={username} secret={step.secret} code={answer} setCode={setAnswer} />}
         <ErrorLine error={error} />
-        <button type="submit" class="btn primary" data-testid="login" disabled={busy}>
-          {step ? "Continue" : "Sign in"}
-        </button>
+        {step?.kind === "mfa_setup" ? (
+          <button type="submit" class="btn primary" data-testid="mfa-setup-submit" disabled={busy}>
+            Verify and sign in
+          </button>
+        ) : (
+          <button type="submit" class="btn primary" data-testid="login" disabled={busy}>
+            {step ? "Continue" : "Sign in"}
+          </button>
+        )}
       </form>
     </main>
+  );
+}
+
+/** MFA_SETUP: the new TOTP secret as a QR code (otpauth URI) and as text, then the first code. */
+function TotpSetup({ username, secret, code, setCode }: { username: string; secret: string; code: string; setCode: (c: string) => void }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  const uri = otpauthUri(username, secret);
+  useEffect(() => {
+    if (ref.current)
+      void toCanvas(ref.current, uri, { margin: 4, width: 200, errorCorrectionLevel: "M", color: { dark: "#000000", light: "#ffffff" } });
+  }, [uri]);
+  return (
+    <div class="mfa-setup">
+      <p>
+        This account needs an authenticator app (multi-factor authentication is required). Scan the code with your app, or
+        enter the secret by hand, then type the 6-digit code it shows.
+      </p>
+      <canvas
+        ref={ref}
+        class="qr"
+        data-testid="mfa-setup-qr"
+        role="img"
+        aria-label={`QR code for your authenticator app: ${uri}`}
+        width={200}
+        height={200}
+      />
+      <p>
+        Secret (time-based, 30 s):{" "}
+        <code class="mono secret" data-testid="mfa-setup-secret">
+          {secret}
+        </code>
+      </p>
+      <label class="field">
+        <span>6-digit code from your authenticator app</span>
+        <input
+          data-testid="mfa-setup-code"
+          inputMode="numeric"
+          autocomplete="one-time-code"
+          pattern="[0-9]{6}"
+          required
+          value={code}
+          onInput={(e) => setCode(e.currentTarget.value)}
+        />
+      </label>
+    </div>
   );
 }
 
@@ -122,6 +184,7 @@ function Shell({ me, signOut }: { me: S["AdminMeOut"]; signOut: () => void }) {
   else if (view === "treasury") page = <Treasury />;
   else if (view === "reports") page = <Reports />;
   else if (view === "audit") page = <Audit />;
+  else if (view === "blocklist") page = <Blocklist ctx={ctx} />;
   else if (view === "users") page = <Users ctx={ctx} />;
   else page = <Payments ctx={ctx} />;
   useEffect(() => {
