@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from decimal import Decimal
 from typing import Any
@@ -13,10 +14,12 @@ from typing import Any
 import pytest
 import requests
 from bscpay_merchant import Client
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
+from shared.local import chain
 from tests.browser.conftest import (
     OUTPUT,
+    USDT,
     Pages,
     document_loads,
     login,
@@ -182,3 +185,136 @@ def test_the_console_has_no_serious_accessibility_violations(
     page.get_by_test_id("nav-approvals").click()
     expect(page.get_by_test_id("nav-approvals")).to_be_visible()
     assert serious_accessibility_violations(page, "console-approvals") == []
+
+
+def test_payment_detail_shows_its_transfer_and_events_and_only_support_may_redeliver(
+    stack: dict[str, Any], merchant: Client, pages: Pages
+) -> None:
+    payment = merchant.request(
+        "POST", "/v1/payments", {"amount": "2", "order_id": "BROWSER-DETAIL"}
+    )
+    tx_hash = chain.transfer(
+        stack["rpc_url"],
+        stack["token_address"],
+        stack["customer"]["private_key"],
+        payment["address"],
+        2 * USDT,
+    )
+    wait_for(
+        lambda: merchant.request("GET", f"/v1/payments/{payment['id']}")["status"] == "paid",
+        "the payment to be paid",
+        timeout=90,
+    )
+    detail = f"{stack['api_url']}/console/payments/{payment['id']}"
+
+    # A viewer sees the transfer and the payment.paid event, and no redeliver button
+    viewer = pages.new("viewer")
+    login(viewer, stack, "viewer")
+    viewer.goto(detail)
+    transfer = viewer.locator(f'[title="{tx_hash}" i]').first  # the hash, shortened on screen
+    expect(transfer).to_be_visible()
+    events = viewer.get_by_test_id("events-table")
+    expect(events).to_contain_text("payment.paid")
+    expect(viewer.locator('[data-testid^="redeliver-"]')).to_have_count(0)
+    assert _write_buttons(viewer) == []
+
+    # support may redeliver each event
+    support = pages.new("support")
+    login(support, stack, "support")
+    support.goto(detail)
+    expect(support.get_by_test_id("events-table")).to_contain_text("payment.paid")
+    expect(support.locator('[data-testid^="redeliver-"]').first).to_be_enabled()
+
+
+def test_support_adds_and_removes_a_blocklisted_address_and_a_viewer_only_reads(
+    stack: dict[str, Any], pages: Pages
+) -> None:
+    address = "0x" + secrets.token_hex(20)
+    support = pages.new("support")
+    login(support, stack, "support")
+    support.get_by_test_id("nav-blocklist").click()
+    support.get_by_test_id("blocklist-address").fill(address)
+    support.get_by_test_id("blocklist-reason").fill("browser test: sanctioned address")
+    support.get_by_test_id("blocklist-add").click()
+    row = support.get_by_test_id("blocklist-row").filter(has_text=address)
+    expect(row).to_contain_text("browser test: sanctioned address")
+    pages.screenshot(support, "support-blocklist")
+
+    # A viewer sees the entry and no way to change the list
+    viewer = pages.new("viewer")
+    login(viewer, stack, "viewer")
+    viewer.get_by_test_id("nav-blocklist").click()
+    expect(viewer.get_by_test_id("blocklist-row").filter(has_text=address)).to_be_visible()
+    hooks = '[data-testid="blocklist-add"], [data-testid^="blocklist-remove-"]'
+    expect(viewer.locator(hooks)).to_have_count(0)
+    assert _write_buttons(viewer) == []
+
+    support.get_by_test_id(f"blocklist-remove-{address}").click()
+    expect(row).to_have_count(0)
+    listed = requests.get(
+        f"{stack['api_url']}/admin/screening/blocklist",
+        headers=user_headers(stack, "viewer"),
+        timeout=30,
+    )
+    assert address not in listed.text
+
+
+def test_first_cognito_login_sets_up_totp_when_mfa_is_required(
+    stack: dict[str, Any], pages: Pages
+) -> None:
+    """Cognito mode against a mocked user pool: InitiateAuth answers MFA_SETUP, the console
+    associates a software token, shows it as an otpauth QR + text, verifies the first code
+    and finishes the challenge (the local CSP has no cognito-idp in connect-src: bypassed)."""
+    real = requests.post(
+        f"{stack['api_url']}/console/auth/login", json=stack["users"]["admin"], timeout=30
+    )
+    assert real.status_code == 200, real.text
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    answers = {
+        "InitiateAuth": {"ChallengeName": "MFA_SETUP", "Session": "s1"},
+        "AssociateSoftwareToken": {"SecretCode": secret, "Session": "s2"},
+        "VerifySoftwareToken": {"Status": "SUCCESS", "Session": "s3"},
+        "RespondToAuthChallenge": {
+            "AuthenticationResult": {"IdToken": real.json()["id_token"], "ExpiresIn": 3600}
+        },
+    }
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def cognito(route: Route) -> None:
+        action = route.request.headers["x-amz-target"].rpartition(".")[2]
+        calls.append((action, json.loads(route.request.post_data or "{}")))
+        route.fulfill(content_type="application/x-amz-json-1.1", body=json.dumps(answers[action]))
+
+    config = {
+        "mode": "cognito",
+        "region": "eu-central-1",
+        "user_pool_id": "eu-central-1_x",
+        "client_id": "client1",
+        "api_base": "",
+    }
+    page = pages.new("mfa-setup", bypass_csp=True)
+    page.route("**/console/config.json", lambda r: r.fulfill(json=config))
+    page.route("https://cognito-idp.eu-central-1.amazonaws.com/**", cognito)
+    page.goto(f"{stack['api_url']}/console/")
+    page.get_by_test_id("username").fill("firstadmin")
+    page.get_by_test_id("password").fill("Temporary-Pass-1")
+    page.get_by_test_id("login").click()
+    expect(page.get_by_test_id("mfa-setup-secret")).to_have_text(secret)
+    qr = page.get_by_test_id("mfa-setup-qr")
+    expect(qr).to_have_attribute(
+        "aria-label",
+        re.compile(re.escape(f"otpauth://totp/bscpay:firstadmin?secret={secret}&issuer=bscpay")),
+    )
+    pages.screenshot(page, "mfa-setup-qr")
+    page.get_by_test_id("mfa-setup-code").fill("123456")
+    page.get_by_test_id("mfa-setup-submit").click()
+    expect(page.get_by_test_id("nav-blocklist")).to_be_visible()
+    assert [a for a, _ in calls] == list(answers), calls
+    assert calls[1][1] == {"Session": "s1"}
+    assert calls[2][1] == {
+        "Session": "s2",
+        "UserCode": "123456",
+        "FriendlyDeviceName": "bscpay console",
+    }
+    assert calls[3][1]["ChallengeName"] == "MFA_SETUP" and calls[3][1]["Session"] == "s3"
+    assert calls[3][1]["ChallengeResponses"] == {"USERNAME": "firstadmin"}
