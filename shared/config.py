@@ -183,7 +183,7 @@ class KycSettings(BaseSettings):
     payouts_require_kyc: bool = Field(default=False, validation_alias="BSCPAY_PAYOUTS_REQUIRE_KYC")
     # HMAC-SHA256 secret shared with the KYC provider: the value itself (local stack,
     # tests) or a Secrets Manager secret holding it (AWS). Neither: the callback is off.
-    callback_secret: str = ""
+    callback_secret: SecretStr = SecretStr("")
     callback_secret_arn: str = ""
     # The timestamp a callback is signed with (t= in X-Kyc-Signature) must be this close.
     callback_tolerance_s: int = Field(default=300, ge=30, le=3600)

@@ -7,8 +7,11 @@ The provider signs each call like our own webhooks (docs/adr/0005, 0021)::
 and sends ``{"merchant_id": "mer_…", "status": "pending|verified|rejected",
 "reason": "…"}``. The timestamp must be within ``BSCPAY_KYC_CALLBACK_TOLERANCE_S`` of
 our clock, and a signature is accepted once (``shared.dal.replay``): a captured call
-replayed later is refused. A callback signed before the merchant's last KYC change
-(an admin's decision, a newer provider call) is acknowledged but not applied.
+replayed later is refused. The record is removed again when the call then fails (a
+bad body, an unknown merchant, a throttled write), so the provider's retry of the
+same signed call is applied instead of refused. A callback signed before the
+merchant's last KYC change (an admin's decision, a newer provider call) is
+acknowledged but not applied.
 """
 
 from __future__ import annotations
@@ -75,8 +78,8 @@ def secret() -> str:
     BSCPAY_KYC_CALLBACK_SECRET_ARN names (cached a few minutes); "" when neither."""
     global _secret_cache
     settings = config.kyc()
-    if settings.callback_secret:
-        return settings.callback_secret
+    if settings.callback_secret.get_secret_value():
+        return settings.callback_secret.get_secret_value()
     if not settings.callback_secret_arn:
         return ""
     with _secret_lock:
@@ -116,7 +119,14 @@ def _parse_signature(header: str) -> tuple[str, list[str]]:
 
 
 def verify(headers: Mapping[str, str], body: bytes, now: int) -> str:
-    """The accepted signature, or a 401 saying what is wrong (never the expected value)."""
+    """The signature's timestamp, or a 401 saying what is wrong (never the expected
+    value). The signature is recorded as used: :func:`verified` forgets it again when
+    the call then fails."""
+    return verified(headers, body, now)[0]
+
+
+def verified(headers: Mapping[str, str], body: bytes, now: int) -> tuple[str, str]:
+    """(timestamp, accepted signature), recorded as used; else a 401."""
     key = secret()
     if not key:
         raise CallbackDisabled("the KYC callback is not configured on this deployment")
@@ -144,7 +154,7 @@ def verify(headers: Mapping[str, str], body: bytes, now: int) -> str:
     # Recorded until the timestamp can no longer pass the check above.
     if not replay.first_use(REPLAY_KEY, accepted, now, int(timestamp) + tolerance + 60):
         raise ReplayedRequest("this callback was accepted already", HEADER)
-    return timestamp
+    return timestamp, accepted
 
 
 def _payload(body: bytes) -> dict[str, Any]:
@@ -175,7 +185,20 @@ def handle(headers: Mapping[str, str], body: bytes, method: str) -> tuple[int, d
     if content_type != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json")
     now = ids.now()
-    timestamp = int(verify(headers, body, now))
+    signed_at, signature = verified(headers, body, now)
+    try:
+        return _apply(int(signed_at), body)
+    except Exception:
+        # Nothing was applied (or what was is applied again idempotently): the
+        # provider's retry of this same signed call must not be refused as a replay.
+        try:
+            replay.forget(REPLAY_KEY, signature)
+        except Exception:
+            logger.exception("could not forget a failed KYC callback's signature")
+        raise
+
+
+def _apply(timestamp: int, body: bytes) -> tuple[int, dict[str, Any]]:
     payload = _payload(body)
     merchant_id = payload["merchant_id"]
     with acting(Actor(kind="provider", id="kyc")):

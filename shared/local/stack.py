@@ -224,7 +224,7 @@ class LocalStack:
                 "client_id": res.client_id,
             },
             "users": users,
-            "kyc_callback_secret": config.kyc().callback_secret,
+            "kyc_callback_secret": config.kyc().callback_secret.get_secret_value(),
             "customer": {
                 "address": chain.customer_address,
                 "private_key": chain.customer_private_key,

@@ -226,6 +226,46 @@ def test_a_replayed_callback_is_refused(stack: LocalStack, merchant: MerchantCre
     assert kyc_of(merchant)["kyc_status"] == "rejected"
 
 
+def test_a_signed_call_that_failed_is_applied_when_the_provider_retries_it(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.errors import InvalidState
+    from shared.kyc import service
+
+    # Given the decision cannot be applied the first time (a lost race, a throttled write)
+    real, calls = service.set_status, []
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise InvalidState("the merchant changed meanwhile")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "set_status", failing_once)
+    raw = json.dumps({"merchant_id": merchant.merchant_id, "status": "verified"})
+    header = sign(raw.encode(), [kyc_secret(stack)], int(time.time()))
+    failed = provider_call(stack, raw, signature=header)
+    assert failed.status == 409, failed.body
+    assert kyc_of(merchant)["kyc_status"] == "pending"
+
+    # When the provider retries the very same signed call
+    retried = provider_call(stack, raw, signature=header)
+
+    # Then it is applied, not refused as a replay
+    assert retried.status == 200, retried.body
+    assert retried.body["applied"] is True
+    assert kyc_of(merchant)["kyc_status"] == "verified"
+    # and once applied, that call is a replay
+    again = provider_call(stack, raw, signature=header)
+    assert (again.status, again.error["code"]) == (401, "replayed_request")
+
+
+def test_the_callback_secret_is_never_in_the_settings_repr(stack: LocalStack) -> None:
+    settings = config.kyc()
+    assert kyc_secret(stack) == settings.callback_secret.get_secret_value()
+    assert kyc_secret(stack) not in repr(settings) + str(settings)
+
+
 def test_a_callback_signed_before_the_last_change_is_acknowledged_not_applied(
     stack: LocalStack, merchant: MerchantCreds
 ) -> None:
