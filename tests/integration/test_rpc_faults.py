@@ -233,7 +233,7 @@ def test_failing_first_endpoint_fails_over_and_no_payment_is_missed(
     report = scan_via(proxy.url, stack.info["rpc_url"], iterations=3)
 
     # Then it failed over once and stayed on the healthy endpoint
-    assert sum(proxy.requests.values()) == 1
+    assert sum(proxy.requests.values()) == 1, dict(proxy.requests)
 
     # And the payment was credited and finalized, the cursor at the head
     assert status_of(merchant, payment) == ("paid", "0", "8")
