@@ -349,10 +349,23 @@ def _web_template(
         web_acl_arn=web_acl,
         dist=dist,
     )
-    artifact = app.synth().get_stack_by_name("WebOnly")
-    template: Template = artifact.template
+    assembly = app.synth()
+    template: Template = assembly.get_stack_by_name("WebOnly").template
     template["_built"] = web.built
-    template["_messages"] = [str(m.entry.data) for m in artifact.messages]
+    # Annotations from the assembly's manifest: jsii cannot always hand back the
+    # artifact's message objects (an unregistered MetadataEntry interface).
+    directory = Path(assembly.directory)
+    stack_entry = json.loads((directory / "manifest.json").read_text())["artifacts"]["WebOnly"]
+    metadata = dict(stack_entry.get("metadata", {}))
+    extra = stack_entry.get("additionalMetadataFile")  # newer CDK writes it beside the manifest
+    if extra:
+        metadata.update(json.loads((directory / extra).read_text()))
+    template["_messages"] = [
+        str(entry.get("data"))
+        for entries in metadata.values()
+        for entry in entries
+        if str(entry.get("type", "")).startswith("aws:cdk:") and "data" in entry
+    ]
     return template
 
 
