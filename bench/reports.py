@@ -5,8 +5,9 @@ remote service to the API.
 
 The counters are written as the transactions would leave them (every shard of every
 day of the year), so the query reads exactly what a year of traffic leaves behind; the
-number of payments does not change what is read. Finished days are then folded as the
-daily compaction does (shared.jobs.report_compaction), timed too.
+number of payments does not change what is read. Days older than a week are written as
+the daily compaction leaves them (one item); the last week is sharded and folded by
+the job's own code (shared.jobs.report_compaction), timed too.
 Writes ``bench/results/reports.json``.
 
     .venv/bin/python -m bench.reports
@@ -23,6 +24,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, machine, percentile
 from shared.dal import aggregates
+from shared.jobs import report_compaction
 from shared.local.chain import free_port
 from shared.local.stack import LocalStack, StackConfig
 from shared.reports.period import Period
@@ -43,12 +45,15 @@ def _fill(merchant_id: str, first: date) -> None:
     with model.batch_write() as batch:
         for offset in range(DAYS):
             day = (first + timedelta(days=offset)).isoformat()
+            # Days the daily job has folded already are one item; the last week is sharded.
+            recent = offset >= DAYS - 1 - report_compaction.DAYS_BACK
             for pk, shards in (
                 (f"m#{merchant_id}", aggregates.MERCHANT_SHARDS),
                 (aggregates.PLATFORM, aggregates.PLATFORM_SHARDS),
             ):
-                for shard in range(shards):
-                    n = per_day // shards
+                names = [str(n) for n in range(shards)] if recent else [aggregates.COMPACTED]
+                for shard in names:
+                    n = per_day // len(names)
                     item = model(pk, f"{day}#{shard}")
                     item.payments_created = n
                     item.payments_paid = n * 9 // 10
@@ -62,9 +67,9 @@ def _fill(merchant_id: str, first: date) -> None:
 
 
 def _compact(merchant_id: str, first: date) -> float:
-    """What the daily compaction leaves: one item per finished day. Returns seconds."""
+    """The daily job's work: fold the last DAYS_BACK finished days. Returns seconds."""
     start = time.perf_counter()
-    for offset in range(DAYS - 1):  # today stays sharded
+    for offset in range(DAYS - 1 - report_compaction.DAYS_BACK, DAYS - 1):  # today stays
         day = (first + timedelta(days=offset)).isoformat()
         for pk in (f"m#{merchant_id}", aggregates.PLATFORM):
             aggregates.compact_day(pk, day)
@@ -103,7 +108,8 @@ def main() -> None:
         first = datetime.now(UTC).date() - timedelta(days=DAYS - 1)
         _fill(merchant_id, first)
         compact_s = _compact(merchant_id, first)
-        print(f"compaction of {DAYS - 1} days x 2 partitions: {compact_s:.1f} s")
+        days_back = report_compaction.DAYS_BACK
+        print(f"compaction of {days_back} days x 2 partitions: {compact_s:.1f} s")
         start = int(datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp())
         year = Period(start, start + DAYS * 86_400)
         results: dict[str, Any] = {}
