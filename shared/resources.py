@@ -124,6 +124,8 @@ TABLES: tuple[Table, ...] = (
         "endpoint_id",
         sort_key="attempt_key",
         ttl_attribute="expires_at_ttl",
+        # an event's attempts across endpoints (the console's payment detail)
+        indexes=(Index("by_event", "event_id", "attempt_key"),),
     ),
     Table("idempotency", "idempotency_key", ttl_attribute="expires_at_ttl"),
     # Singletons: the address index counter, the scanner cursor and lease, custody material.

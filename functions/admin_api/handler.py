@@ -34,6 +34,7 @@ from shared.events import log as events
 from shared.events.payloads import payment_object
 from shared.kyc import service as kyc
 from shared.models.admin_api import (
+    AdminDeliveryOut,
     AdminDisbursementList,
     AdminDisbursementOut,
     AdminMeOut,
@@ -84,6 +85,7 @@ from shared.reports import regulatory
 from shared.reports import responses as report_responses
 from shared.reports import summary as reports
 from shared.screening import blocklist as screening_blocklist
+from shared.webhooks import endpoints
 
 logger = Logger()
 tracer = Tracer()
@@ -294,12 +296,14 @@ def list_payments(
 def get_payment(payment_id: str) -> Response[str]:
     payment = payments.get_any(payment_id)
     recent, _ = events.list_for(payment.merchant_id, 100, None, None, payment.payment_id)
+    attempts = endpoints.deliveries_of_events([e.event_id for e in recent])
     return json_response(
         200,
         {
             **payment_object(payment),
             "merchant_id": payment.merchant_id,
             "events": [EventOut.of(e).model_dump() for e in recent],
+            "deliveries": [AdminDeliveryOut.of(d).model_dump() for d in attempts],
         },
     )
 

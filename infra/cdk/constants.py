@@ -182,6 +182,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "ledger_journal": "read_write",
         "events": "read_write",
         "webhook_endpoints": "read",
+        "deliveries": "read",  # a payment's delivery attempts (GET /admin/payments/{id})
         "addresses": "read",  # a settlement address must not be one of our deposits
         # audit records of every admin change; GET /admin/audit and /admin/audit/verify
         "audit": "read_write",

@@ -47,20 +47,28 @@ def deliveries_of(
     bind()
     cond = m.DeliveryModel.attempt_key < before_key if before_key else None
     query = m.DeliveryModel.query(endpoint_id, cond, scan_index_forward=False, limit=limit + 1)
-    items = [
-        Delivery(
-            delivery_id=i.delivery_id,
-            endpoint_id=i.endpoint_id,
-            event_id=i.event_id,
-            event_type=i.event_type,
-            attempt=int(i.attempt),
-            created=int(i.created),
-            status_code=int(i.status_code) if i.status_code is not None else None,
-            latency_ms=int(i.latency_ms),
-            error=i.error,
-            response_excerpt=i.response_excerpt,
-            cursor=i.attempt_key,
-        )
-        for i in take(query, limit + 1)
-    ]
+    items = [_delivery(i) for i in take(query, limit + 1)]
     return items[:limit], len(items) > limit
+
+
+def deliveries_of_event(event_id: str, limit: int = 50) -> list[Delivery]:
+    """An event's attempts across all endpoints, oldest first (at most ``limit``)."""
+    bind()
+    query = m.DeliveryModel.by_event.query(event_id, limit=limit)
+    return [_delivery(i) for i in take(query, limit)]
+
+
+def _delivery(i: m.DeliveryModel) -> Delivery:
+    return Delivery(
+        delivery_id=i.delivery_id,
+        endpoint_id=i.endpoint_id,
+        event_id=i.event_id,
+        event_type=i.event_type,
+        attempt=int(i.attempt),
+        created=int(i.created),
+        status_code=int(i.status_code) if i.status_code is not None else None,
+        latency_ms=int(i.latency_ms),
+        error=i.error,
+        response_excerpt=i.response_excerpt,
+        cursor=i.attempt_key,
+    )

@@ -379,6 +379,17 @@ class WebhookEndpointModel(_Base):
     by_merchant = EndpointsByMerchant()
 
 
+class DeliveriesByEvent(GlobalSecondaryIndex[Any]):
+    """An event's attempts across endpoints, oldest first (a payment's detail page)."""
+
+    class Meta:
+        index_name = "by_event"
+        projection = AllProjection()
+
+    event_id = UnicodeAttribute(hash_key=True)
+    attempt_key = UnicodeAttribute(range_key=True)
+
+
 class DeliveryModel(_Base):
     """One webhook delivery attempt."""
 
@@ -397,6 +408,8 @@ class DeliveryModel(_Base):
     error = UnicodeAttribute(null=True)
     response_excerpt = UnicodeAttribute(null=True)
     expires_at_ttl = NumberAttribute()
+
+    by_event = DeliveriesByEvent()
 
 
 class IdempotencyModel(_Base):

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from shared.models.api import DisbursementOut, EventOut, PaymentOut
+from shared.models.api import DeliveryOut, DisbursementOut, EventOut, PaymentOut
+from shared.models.domain import Delivery
 
 
 class ApiKeyOut(BaseModel):
@@ -63,10 +64,22 @@ class AdminPaymentOut(PaymentOut):
     merchant_id: str
 
 
+class AdminDeliveryOut(DeliveryOut):
+    """A webhook delivery attempt, naming the endpoint it went to."""
+
+    endpoint_id: str
+
+    @classmethod
+    def of(cls, d: Delivery) -> AdminDeliveryOut:
+        return cls(**DeliveryOut.of(d).model_dump(), endpoint_id=d.endpoint_id)
+
+
 class AdminPaymentDetailOut(AdminPaymentOut):
-    """One payment for the console: its transfers and its newest events (up to 100)."""
+    """One payment for the console: its transfers, its newest events (up to 100) and
+    the webhook delivery attempts of those events (newest first, up to 200)."""
 
     events: list[EventOut]
+    deliveries: list[AdminDeliveryOut]
 
 
 class AdminPaymentList(BaseModel):

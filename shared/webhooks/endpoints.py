@@ -94,3 +94,10 @@ def deliveries(
 ) -> tuple[list[Delivery], bool]:
     get_owned(merchant_id, endpoint_id)
     return delivery_repo.deliveries_of(endpoint_id, limit, before)
+
+
+def deliveries_of_events(event_ids: list[str], limit: int = 200) -> list[Delivery]:
+    """Every endpoint's attempts at these events, newest first (the console's payment
+    detail; admin only, so no owner check)."""
+    found = [d for event_id in event_ids for d in delivery_repo.deliveries_of_event(event_id)]
+    return sorted(found, key=lambda d: d.cursor, reverse=True)[:limit]

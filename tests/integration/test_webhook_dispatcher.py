@@ -21,6 +21,8 @@ from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import (
     USDT,
+    admin_call,
+    as_admin,
     create_endpoint,
     create_payment,
     delete_messages,
@@ -160,6 +162,34 @@ def test_receiver_error_fails_the_record_and_pushes_the_retry_out(
     time.sleep(max(0.0, received_at + 1.5 - time.monotonic()))
     assert receive_for(endpoint["id"], timeout_s=1) == []
     delete_messages(messages)
+
+
+def test_the_console_payment_detail_lists_each_delivery_attempt(
+    stack: LocalStack, merchant: MerchantCreds, receiver: Receiver
+) -> None:
+    # Given a receiver that fails the first attempt at a cancellation and takes the second
+    receiver.status = 503
+    endpoint = create_endpoint(merchant, f"{receiver.url}/hook", ["payment.canceled"])
+    payment = create_payment(merchant, "1")
+    merchant_call(merchant, "POST", f"/v1/payments/{payment['id']}/cancel")
+    first = receive_for(endpoint["id"], visibility_s=1)
+    assert len(first) == 1
+    dispatch(first)
+    receiver.status = 200
+    dispatch(first)  # the redelivery of the same message
+    delete_messages(first)
+
+    # When a viewer opens the payment in the console
+    viewer = as_admin("deliveries-viewer", ("viewer",))
+    detail = admin_call("GET", f"/admin/payments/{payment['id']}", authorizer=viewer)
+
+    # Then both attempts are there, newest first, naming the endpoint and the outcome
+    assert detail.status == 200, detail.body
+    attempts = [d for d in detail.body["deliveries"] if d["endpoint_id"] == endpoint["id"]]
+    assert [d["status_code"] for d in attempts] == [200, 503]
+    canceled = next(e for e in detail.body["events"] if e["type"] == "payment.canceled")
+    assert {d["event_id"] for d in attempts} == {canceled["id"]}
+    assert all(d["object"] == "webhook_delivery" for d in attempts)
 
 
 def test_message_for_a_deleted_endpoint_is_dropped_not_retried(
