@@ -27,6 +27,8 @@ from tests.browser.conftest import (
     user_headers,
     wait_for,
 )
+from tests.e2e.conftest import Received, WebhookReceiver
+from tests.e2e.conftest import receiver as receiver  # the fixture, shared with e2e
 from tests.e2e.test_money_out import SETTLEMENT, _paid_and_swept
 
 pytestmark = pytest.mark.e2e
@@ -187,9 +189,12 @@ def test_the_console_has_no_serious_accessibility_violations(
     assert serious_accessibility_violations(page, "console-approvals") == []
 
 
-def test_payment_detail_shows_its_transfer_and_events_and_only_support_may_redeliver(
-    stack: dict[str, Any], merchant: Client, pages: Pages
+def test_payment_detail_shows_its_transfer_events_and_deliveries_and_only_support_may_redeliver(
+    stack: dict[str, Any], merchant: Client, pages: Pages, receiver: WebhookReceiver
 ) -> None:
+    endpoint = merchant.request(
+        "POST", "/v1/webhook_endpoints", {"url": receiver.url, "events": ["payment.paid"]}
+    )
     payment = merchant.request(
         "POST", "/v1/payments", {"amount": "2", "order_id": "BROWSER-DETAIL"}
     )
@@ -218,12 +223,32 @@ def test_payment_detail_shows_its_transfer_and_events_and_only_support_may_redel
     expect(viewer.locator('[data-testid^="redeliver-"]')).to_have_count(0)
     assert _write_buttons(viewer) == []
 
-    # support may redeliver each event
+    # and the webhook delivery of payment.paid to the merchant's endpoint
+    def paid_hooks() -> list[Received]:
+        return receiver.wait_for(
+            lambda r: json.loads(r.body)["data"]["object"]["id"] == payment["id"], timeout=60
+        )
+
+    assert len(paid_hooks()) == 1
+    deliveries = viewer.get_by_test_id("deliveries-table")
+    delivered = deliveries.locator("tbody tr", has_text="payment.paid")
+    expect(delivered).to_have_count(1, timeout=15_000)
+    expect(delivered.first).to_contain_text("delivered")
+    expect(delivered.first).to_contain_text("HTTP 200")
+    expect(delivered.first.locator(f'[title="{endpoint["id"]}"]')).to_be_visible()
+
+    # support may redeliver each event: a second delivery arrives and is listed
     support = pages.new("support")
     login(support, stack, "support")
     support.goto(detail)
-    expect(support.get_by_test_id("events-table")).to_contain_text("payment.paid")
-    expect(support.locator('[data-testid^="redeliver-"]').first).to_be_enabled()
+    paid_row = support.get_by_test_id("events-table").locator("tbody tr", has_text="payment.paid")
+    redeliver = paid_row.locator('[data-testid^="redeliver-"]')
+    expect(redeliver).to_be_enabled()
+    redeliver.click()
+    wait_for(lambda: len(paid_hooks()) == 2, "the redelivered payment.paid", timeout=60)
+    expect(
+        support.get_by_test_id("deliveries-table").locator("tbody tr", has_text="payment.paid")
+    ).to_have_count(2, timeout=15_000)
 
 
 def test_support_adds_and_removes_a_blocklisted_address_and_a_viewer_only_reads(

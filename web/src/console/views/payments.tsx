@@ -290,6 +290,40 @@ export function PaymentDetail({ ctx, id }: { ctx: Ctx; id: string }) {
         </table>
         {p.events.length === 0 && <p class="muted">No events yet.</p>}
       </Scroll>
+      <h2>Webhook deliveries</h2>
+      <Scroll label="Webhook deliveries table">
+        <table data-testid="deliveries-table">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">Event</th>
+              <th scope="col">Endpoint</th>
+              <th scope="col" class="num">Attempt</th>
+              <th scope="col">Outcome</th>
+              <th scope="col" class="num">Latency</th>
+            </tr>
+          </thead>
+          <tbody>
+            {p.deliveries.map((d) => (
+              <tr key={d.id}>
+                <td>{fmtTime(d.created)}</td>
+                <td>{d.event_type}</td>
+                <td class="mono" title={d.endpoint_id}>
+                  {short(d.endpoint_id, 14)}
+                </td>
+                <td class="num">{d.attempt}</td>
+                <td>
+                  <Badge value={d.status_code != null && d.status_code < 300 ? "delivered" : "failed"} />{" "}
+                  {d.status_code != null ? `HTTP ${d.status_code}` : ""}
+                  {d.error && <span class="muted"> {d.error}</span>}
+                </td>
+                <td class="num">{d.latency_ms} ms</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {p.deliveries.length === 0 && <p class="muted">No webhook deliveries yet.</p>}
+      </Scroll>
     </section>
   );
 }
