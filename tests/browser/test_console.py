@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 # Buttons that change something; a viewer must be shown none of them.
 WRITE_ACTION = re.compile(
     r"\b(approve|reject|create|new|add|suspend|resume|revoke|redeliver|rotate|delete|"
-    r"payout|pay out|refund|confirm|release|return|rescan|save|edit|fund)\b",
+    r"payout|pay out|refund|confirm|release|return|rescan|save|edit|fund|book|queue)\b",
     re.IGNORECASE,
 )
 
@@ -188,6 +188,14 @@ def test_the_console_has_no_serious_accessibility_violations(
     expect(page.get_by_test_id("nav-approvals")).to_be_visible()
     assert serious_accessibility_violations(page, "console-approvals") == []
 
+    page.get_by_test_id("nav-treasury").click()
+    expect(page.get_by_test_id("gas-funding")).to_be_visible()
+    assert serious_accessibility_violations(page, "console-treasury") == []
+
+    page.get_by_test_id("nav-reports").click()
+    expect(page.get_by_test_id("download")).to_be_visible()
+    assert serious_accessibility_violations(page, "console-reports") == []
+
 
 def test_payment_detail_shows_its_transfer_events_and_deliveries_and_only_support_may_redeliver(
     stack: dict[str, Any], merchant: Client, pages: Pages, receiver: WebhookReceiver
@@ -249,6 +257,76 @@ def test_payment_detail_shows_its_transfer_events_and_deliveries_and_only_suppor
     expect(
         support.get_by_test_id("deliveries-table").locator("tbody tr", has_text="payment.paid")
     ).to_have_count(2, timeout=15_000)
+
+
+def test_finance_books_gas_support_rescans_and_a_viewer_only_reads_the_treasury(
+    stack: dict[str, Any], pages: Pages
+) -> None:
+    treasury = f"{stack['api_url']}/console/treasury"
+    viewer = pages.new("viewer")
+    login(viewer, stack, "viewer")
+    viewer.goto(treasury)
+    expect(viewer.get_by_text("Hot wallet address")).to_be_visible()
+    expect(viewer.get_by_test_id("gas-funding")).to_have_count(0)
+    expect(viewer.get_by_test_id("rescan")).to_have_count(0)
+    assert _write_buttons(viewer) == []
+
+    # finance books BNB a real transaction sent to the hot wallet
+    hot = requests.get(
+        f"{stack['api_url']}/admin/treasury", headers=user_headers(stack, "viewer"), timeout=30
+    ).json()["hot_wallet"]
+    tx_hash = chain.rpc_call(
+        stack["rpc_url"],
+        "eth_sendTransaction",
+        {"from": stack["customer"]["address"], "to": hot, "value": hex(25 * 10**16)},
+    )
+    finance = pages.new("finance")
+    login(finance, stack, "finance")
+    finance.goto(treasury)
+    form = finance.get_by_test_id("gas-funding")
+    form.get_by_role("textbox").fill(tx_hash)
+    form.get_by_test_id("gas-funding-submit").click()
+    expect(finance.get_by_test_id("gas-funding-done")).to_contain_text("Booked 0.25 BNB")
+    # a hash of no transaction is refused, and the form says why
+    form.get_by_role("textbox").fill("0x" + "ab" * 32)
+    form.get_by_test_id("gas-funding-submit").click()
+    expect(form.get_by_role("alert")).to_contain_text("no mined transaction")
+    expect(finance.get_by_test_id("rescan")).to_have_count(0)  # rescans are support's
+
+    # support queues a rescan of two blocks
+    support = pages.new("support")
+    login(support, stack, "support")
+    support.goto(treasury)
+    rescan = support.get_by_test_id("rescan")
+    rescan.get_by_label("From block").fill("1")
+    rescan.get_by_label("To block").fill("2")
+    rescan.get_by_test_id("rescan-submit").click()
+    expect(support.get_by_test_id("rescan-done")).to_contain_text("Blocks 1")
+    expect(support.get_by_test_id("gas-funding")).to_have_count(0)
+
+
+def test_a_viewer_downloads_a_payments_export_and_a_statement_needs_a_merchant(
+    stack: dict[str, Any], merchant: Client, pages: Pages
+) -> None:
+    payment = merchant.request("POST", "/v1/payments", {"amount": "3", "order_id": "BROWSER-CSV"})
+    page = pages.new("viewer")
+    login(page, stack, "viewer")
+    page.get_by_test_id("nav-reports").click()
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    page.get_by_test_id("download-to").fill(tomorrow)
+    with page.expect_download() as download:
+        page.get_by_test_id("download").click()
+    path = download.value.path()
+    assert download.value.suggested_filename.endswith(".csv")
+    text = path.read_text(encoding="utf-8")
+    assert text.splitlines()[0].startswith("id,") or "id" in text.splitlines()[0], text[:200]
+    assert payment["id"] in text
+    expect(page.get_by_test_id("download-saved")).to_be_visible()
+
+    # a statement is per merchant: the console asks for one instead of calling the API
+    page.get_by_test_id("download-kind").select_option("statement")
+    page.get_by_test_id("download").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose a merchant")
 
 
 def test_support_adds_and_removes_a_blocklisted_address_and_a_viewer_only_reads(

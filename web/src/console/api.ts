@@ -61,8 +61,13 @@ const auth: Middleware = {
 export let api = createClient<paths>({ baseUrl: "" });
 api.use(auth);
 
+let base = "";
+/** Where the admin API is (the local stack: this origin; AWS: config.json's api_base). */
+export const apiBase = () => base;
+
 export function configure(cfg: ConsoleConfig) {
-  api = createClient<paths>({ baseUrl: cfg.api_base.replace(/\/$/, "") });
+  base = cfg.api_base.replace(/\/$/, "");
+  api = createClient<paths>({ baseUrl: base });
   api.use(auth);
 }
 

@@ -181,7 +181,7 @@ function Shell({ me, signOut }: { me: S["AdminMeOut"]; signOut: () => void }) {
   else if (view === "merchants" && id) page = <MerchantDetail ctx={ctx} id={id} />;
   else if (view === "approvals") page = <Approvals ctx={ctx} />;
   else if (view === "merchants") page = <Merchants ctx={ctx} />;
-  else if (view === "treasury") page = <Treasury />;
+  else if (view === "treasury") page = <Treasury ctx={ctx} />;
   else if (view === "reports") page = <Reports />;
   else if (view === "audit") page = <Audit />;
   else if (view === "blocklist") page = <Blocklist ctx={ctx} />;

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type uPlotT from "uplot";
 import { api, ok, type S } from "../api";
 import { ErrorLine, Field, Scroll, useLoad } from "../ui";
+import { Downloads } from "./downloads";
 import { useMerchants } from "./payments";
 
 type Row = S["ReportRow"];
@@ -173,6 +174,7 @@ export function Reports() {
           </tbody>
         </table>
       </Scroll>
+      <Downloads />
     </section>
   );
 }
