@@ -38,7 +38,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 from web3.providers.base import JSONBaseProvider
-from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
+from web3.types import AccessList, Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from shared import config
 from shared.chain import rpc
@@ -49,6 +49,7 @@ __all__ = [
     "ERC20_ABI",
     "GAS_HEADROOM_DEN",
     "GAS_HEADROOM_NUM",
+    "AccessList",
     "BlockNotFound",
     "Contract",
     "ContractLogicError",

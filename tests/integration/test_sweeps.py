@@ -318,15 +318,79 @@ def test_only_the_hot_wallet_can_make_a_delegated_deposit_move_funds(env: Env) -
             "data": rogue_sweeper.encode_abi("sweepMany", args=[token, [deposit.address]]),
         },
         {"to": deposit.address, "data": as_deposit.encode_abi("sweepMany", args=[token, []])},
+        {
+            "to": deposit.address,
+            "data": as_deposit.encode_abi("sweepAmount", args=[token, 9 * USDT]),
+        },
+        {
+            "to": our_sweeper.address,
+            "data": our_sweeper.encode_abi(
+                "sweepManyExact", args=[token, [9 * USDT << 160 | int(deposit.address, 16)]]
+            ),
+        },
+        {
+            "to": rogue,
+            "data": rogue_sweeper.encode_abi(
+                "sweepManyExact", args=[token, [9 * USDT << 160 | int(deposit.address, 16)]]
+            ),
+        },
     ]
     statuses = [_send_raw(env, attacker, {"gas": 200_000, **tx}) for tx in attempts]
 
     # Then every attempt reverts and the deposit keeps its funds
-    assert statuses == [0, 0, 0, 0]
+    assert statuses == [0] * len(attempts)
     assert env.usdt(deposit.address) == 9 * USDT
     # And the hot wallet still can
     result = env.sweeps().batched([deposit.address])
     assert result.amount == 9 * USDT and env.usdt(deposit.address) == 0
+
+
+def test_steady_state_sweeps_send_the_amounts_read_with_an_access_list(env: Env) -> None:
+    # Given deposits delegated by an earlier sweep and paid again
+    deposits = env.fresh(3)
+    env.sweeps().batched(deposits)
+    amounts = [2 * USDT + 1, 3 * USDT + 2, 4 * USDT + 3]
+    for deposit, amount in zip(deposits, amounts, strict=True):
+        env.pay(deposit.address, amount)
+
+    # When they are swept again
+    result = env.sweeps().batched([d.address for d in deposits])
+
+    # Then the transaction carried each amount (sweepManyExact, no balanceOf per deposit)
+    # and an access list naming the deposits and the token's balance slots
+    tx = env.w3.eth.get_transaction(result.tx_hashes[0])
+    selector = Web3.keccak(text="sweepManyExact(address,uint256[])")[:4]
+    assert bytes(tx["input"])[:4] == selector
+    listed = {e["address"].lower(): e["storageKeys"] for e in tx["accessList"]}
+    assert {d.address.lower() for d in deposits} <= set(listed)
+    assert len(listed.get(env.local.token_address.lower(), [])) >= len(deposits)
+    assert sorted(s.amount for s in result.swept) == amounts
+    assert all(env.usdt(d.address) == 0 for d in deposits)
+
+
+def test_an_exact_sweep_moves_no_more_than_asked_and_never_more_than_held(env: Env) -> None:
+    # Given two delegated deposits holding 5 USDT each
+    first, second = env.fresh(2)
+    env.sweeps().batched([first, second])
+    env.pay(first.address, 5 * USDT)
+    env.pay(second.address, 5 * USDT)
+    sweeper = env.w3.eth.contract(
+        address=Web3.to_checksum_address(env.sweeper), abi=load_artifact("Sweeper")["abi"]
+    )
+    token = env.local.token_address
+    hot_key = _key_of(env.hot).hex()
+
+    def exact(*entries: tuple[str, int]) -> int:
+        packed = [amount << 160 | int(address, 16) for address, amount in entries]
+        call = sweeper.encode_abi("sweepManyExact", args=[token, packed])
+        return _send_raw(env, hot_key, {"to": env.sweeper, "data": call, "gas": 300_000})
+
+    # When the hot wallet asks for more than one of them holds, the batch reverts whole
+    assert exact((first.address, 2 * USDT), (second.address, 5 * USDT + 1)) == 0
+    assert (env.usdt(first.address), env.usdt(second.address)) == (5 * USDT, 5 * USDT)
+    # And asking less leaves the rest where it is (a deposit that arrived after the read)
+    assert exact((first.address, 2 * USDT), (second.address, 5 * USDT)) == 1
+    assert (env.usdt(first.address), env.usdt(second.address)) == (3 * USDT, 0)
 
 
 def test_a_batch_with_an_undelegated_deposit_reverts_whole(env: Env) -> None:
