@@ -31,10 +31,11 @@ class WebhookVerificationError(Exception):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, body: Any) -> None:
+    def __init__(self, status: int, body: Any, retry_after_s: float | None = None) -> None:
         super().__init__(f"HTTP {status}: {body}")
         self.status = status
         self.body = body
+        self.retry_after_s = retry_after_s  # the server's Retry-After (429, 503), if any
 
 
 def sign_request(
@@ -106,6 +107,7 @@ class Client:
         timeout: float = 15.0,
         max_retries: int = 2,
         backoff_s: float = 0.5,
+        max_retry_after_s: float = 60.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.key_id = key_id
@@ -113,6 +115,8 @@ class Client:
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        # Waits a Retry-After longer than this raise instead (the caller decides).
+        self.max_retry_after_s = max_retry_after_s
         # Last X-Timestamp used per request content: the same bytes sent again within
         # one second still get a new timestamp, hence a new signature.
         self._last_timestamp: dict[str, int] = {}
@@ -134,10 +138,14 @@ class Client:
             try:
                 return self._send(method, path_with_query, raw, idempotency_key)
             except _Retryable as failed:
-                if attempt >= self.max_retries:
+                wait = self.backoff_s * 2**attempt
+                told = getattr(failed.error, "retry_after_s", None)
+                if told is not None:  # the server said how long: never sooner
+                    wait = max(wait, told)
+                if attempt >= self.max_retries or wait > self.max_retry_after_s:
                     raise failed.error from None
                 attempt += 1
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+                time.sleep(wait)
 
     def signed_headers(self, method: str, path_with_query: str, body: bytes) -> dict[str, str]:
         """X-Api-Key, X-Timestamp and X-Signature for one attempt: a POST or DELETE
@@ -184,9 +192,17 @@ class Client:
                 detail = json.loads(text)
             except ValueError:
                 detail = text.decode(errors="replace")
-            error = ApiError(exc.code, detail)
+            error = ApiError(exc.code, detail, _retry_after(exc.headers.get("Retry-After")))
             if exc.code in RETRY_STATUSES:
                 raise _Retryable(error) from None
             raise error from None
         except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
             raise _Retryable(exc) from None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the API sends delta-seconds; an HTTP date is not used)."""
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None

@@ -95,6 +95,12 @@ class ApiSettings(BaseSettings):
     signature_tolerance_s: int = 300
     default_expires_in_s: int = 900
     max_expires_in_s: int = 7 * 24 * 3600
+    # Requests a minute per API key unless the merchant has its own
+    # (BSCPAY_API_RATE_LIMIT_PER_MINUTE; issue 15, docs/adr/0033).
+    api_rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
+    # Webhook redeliveries and test events a minute per merchant: each one fans out to
+    # every endpoint, so they get their own small budget.
+    webhook_action_limit_per_minute: int = Field(default=10, ge=1, le=10_000)
 
 
 class CheckoutSettings(BaseSettings):

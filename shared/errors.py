@@ -32,10 +32,17 @@ class BscpayError(Exception):
         if "status" in cls.__dict__ and "type" not in cls.__dict__:
             cls.type = type_for_status(cls.status)
 
+    # Seconds a client should wait before retrying (429, 503): sent as Retry-After.
+    retry_after_s: int | None = None
+
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+
+    def headers(self) -> dict[str, str]:
+        """Headers every answer of this error carries."""
+        return {"Retry-After": str(self.retry_after_s)} if self.retry_after_s else {}
 
 
 class MalformedRequest(BscpayError):
@@ -134,6 +141,16 @@ class Throttled(BscpayError):
     status = 429
     type = "rate_limit_error"
     code = "throttled"
+
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(Throttled):
+    """An API key over its request budget (issue 15): 429 ``rate_limited``."""
+
+    code = "rate_limited"
 
 
 class ChainMismatch(Exception):

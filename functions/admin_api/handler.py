@@ -159,6 +159,7 @@ def _merchant(m: Merchant) -> dict[str, Any]:
         "status": m.status,
         "status_reason": m.status_reason,
         "underpay_tolerance_bps": m.underpay_tolerance_bps,
+        "rate_limit_per_minute": m.rate_limit_per_minute,
         "kyc_status": m.kyc_status,
         "kyc_reason": m.kyc_reason,
         "kyc_changed_at": m.kyc_changed_at,
@@ -206,7 +207,7 @@ def list_merchants(
     "/admin/merchants/<merchant_id>", responses=docs.responses(200, MerchantOut, "The merchant")
 )
 def update_merchant(merchant_id: str, body: Annotated[UpdateMerchant, Body()]) -> Response[str]:
-    merchant = merchants.set_underpay_tolerance(merchant_id, body.underpay_tolerance_bps)
+    merchant = merchants.update_settings(merchant_id, body.changes())
     return json_response(200, _merchant(merchant))
 
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import config
-from shared.api import docs, merchant_auth
+from shared.api import budgets, docs, merchant_auth
 from shared.api.http import install_error_handlers, json_response
 from shared.disbursements import service as disbursements
 from shared.events import log as events
@@ -224,6 +224,7 @@ def rotate_webhook_secret(endpoint_id: str) -> Response[str]:
     responses=docs.responses(202, EventOut, "The ping event, queued"),
 )
 def test_webhook_endpoint(endpoint_id: str) -> Response[str]:
+    budgets.spend_webhook_action(_merchant())
     event = endpoints.send_test(_merchant(), endpoint_id)
     return json_response(202, EventOut.of(event).model_dump())
 
@@ -264,6 +265,7 @@ def get_event(event_id: str) -> Response[str]:
     responses=docs.responses(202, RedeliveryOut, "Redelivery queued"),
 )
 def redeliver_event(event_id: str) -> Response[str]:
+    budgets.spend_webhook_action(_merchant())
     count = events.redeliver(_merchant(), event_id)
     return json_response(202, {"id": event_id, "object": "event", "redelivering_to": count})
 

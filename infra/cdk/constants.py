@@ -45,6 +45,10 @@ API_THROTTLE_BURST: Final = 200
 # Per source IP over WAF's 5-minute window (WAF evaluates roughly every 30 s). A shared
 # stage limit alone lets one noisy client starve every merchant.
 WAF_RATE_LIMIT_PER_IP_5MIN: Final = 3000
+# The WAF's coarse first line per API key (X-Api-Key), per 5 minutes: 10x the default
+# per-key budget the API enforces exactly (BSCPAY_API_RATE_LIMIT_PER_MINUTE = 600,
+# docs/adr/0033). A merchant given more than 6,000 a minute needs this raised too.
+WAF_RATE_LIMIT_PER_API_KEY_5MIN: Final = 30_000
 # GET /pay/{id}/status, the hosted checkout's public status (issue 13): each open page
 # polls about every 2 s, so 50 rps is ~100 pages at once; its own method throttle keeps
 # it from eating the stage budget of the merchant and admin APIs.
@@ -165,6 +169,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         # Update/Delete/BatchWrite on the audit table to every role: append-only
         "audit": "read_write",
         "report_buckets": "read_update",  # report counters (ADR 0022); GET /v1/reports/summary
+        "rate_limits": "read_update",  # per-API-key request budgets (shared.api.budgets)
     },
     "admin_api": {
         "merchants": "read_write",  # put_merchant (with first key), tolerance, list

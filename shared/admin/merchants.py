@@ -148,16 +148,33 @@ def revoke_api_key(merchant_id: str, key_id: str) -> None:
 
 
 MAX_TOLERANCE_BPS = 500  # 5 %: beyond that a shortfall is not a rounding matter
+MAX_RATE_LIMIT_PER_MINUTE = 100_000  # per API key; the WAF's first line sits above it
 
 
 def set_underpay_tolerance(merchant_id: str, bps: int) -> Merchant:
-    if not 0 <= bps <= MAX_TOLERANCE_BPS:
+    return update_settings(merchant_id, {"underpay_tolerance_bps": bps})
+
+
+def update_settings(merchant_id: str, changes: dict[str, int | None]) -> Merchant:
+    """Change some of the merchant's settings at once (one audit record)."""
+    bps = changes.get("underpay_tolerance_bps")
+    if "underpay_tolerance_bps" in changes and (bps is None or not 0 <= bps <= MAX_TOLERANCE_BPS):
         raise ValidationFailed(
             f"underpay_tolerance_bps must be between 0 and {MAX_TOLERANCE_BPS}",
             "underpay_tolerance_bps",
         )
-    before = require_merchant(merchant_id).underpay_tolerance_bps
-    if not merchant_repo.set_underpay_tolerance(merchant_id, bps, before):
+    limit = changes.get("rate_limit_per_minute")
+    if limit is not None and not 1 <= limit <= MAX_RATE_LIMIT_PER_MINUTE:
+        raise ValidationFailed(
+            f"rate_limit_per_minute must be between 1 and {MAX_RATE_LIMIT_PER_MINUTE} "
+            "(null: the deployment default)",
+            "rate_limit_per_minute",
+        )
+    if not changes:
+        raise ValidationFailed("name at least one setting to change")
+    current = require_merchant(merchant_id)
+    before = {name: getattr(current, name) for name in changes}
+    if not merchant_repo.update_settings(merchant_id, dict(changes), before):
         raise NotFound(f"no merchant {merchant_id!r}", "merchant_id")
     return require_merchant(merchant_id)
 

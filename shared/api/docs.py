@@ -17,7 +17,7 @@ _ERRORS = {
     409: "Conflict (idempotency or state)",
     415: "The body is not application/json",
     422: "Validation failed",
-    429: "Throttled",
+    429: "Rate limited (rate_limited: the API key is over its budget); see Retry-After",
 }
 
 

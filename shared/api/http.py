@@ -32,6 +32,7 @@ def error_response(exc: BscpayError) -> Response[str]:
         status_code=exc.status,
         content_type="application/json",
         body=error_body(exc.type, exc.code, exc.message, exc.param),
+        headers=exc.headers() or None,
     )
 
 
@@ -115,7 +116,7 @@ def proxy_error(exc: BscpayError) -> dict[str, Any]:
     """An error answered before the resolver runs, as an API Gateway proxy response."""
     return {
         "statusCode": exc.status,
-        "headers": {"Content-Type": "application/json"},
+        "headers": {"Content-Type": "application/json", **exc.headers()},
         "body": error_body(exc.type, exc.code, exc.message, exc.param),
         "isBase64Encoded": False,
     }

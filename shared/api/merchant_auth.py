@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from shared import config, ids
 from shared.actor import Actor, acting
+from shared.api import budgets
 from shared.api.http import check_json_body, error_response, event_body, proxy_error, raw_body
 from shared.auth import hmac_auth
 from shared.custody import envelope
@@ -63,6 +64,7 @@ def resolve(app: APIGatewayRestResolver, raw_event: dict[str, Any], context: Any
             body=event_body(event),
             source_ip=event.request_context.identity.source_ip,
         )
+        budgets.spend(key.key_id, key.merchant_id)
         check_json_body(event)
         if event.http_method.upper() not in ("GET", "HEAD", "OPTIONS"):
             _require_active(key.merchant_id)

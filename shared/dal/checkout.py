@@ -7,36 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
-
 from shared.dal import system as system_repo
-from shared.dal._base import Binder
+from shared.dal.rate_limits import hit as hit  # re-exported: the per-client counter
 
 SCANNER_CURSOR = "scanner_cursor"  # shared.jobs.scanner.CURSOR (dal never imports jobs)
-
-
-class RateLimitModel(Model):
-    class Meta:
-        table_name = "unbound"
-        region = "us-east-1"
-        logical = "rate_limits"
-
-    key = UnicodeAttribute(hash_key=True)
-    hits = NumberAttribute(default=0)
-    expires_at_ttl = NumberAttribute(null=True)
-
-
-bind = Binder((RateLimitModel,))
-
-
-def hit(key: str, expires_at: int) -> int:
-    """Count one request under ``key`` (atomic ADD, creating the item); returns the count
-    so far. The item disappears after ``expires_at`` (TTL)."""
-    bind()
-    item = RateLimitModel(key)
-    item.update(actions=[RateLimitModel.hits.add(1), RateLimitModel.expires_at_ttl.set(expires_at)])
-    return int(item.hits)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,9 @@ def _merchant(item: m.MerchantModel) -> Merchant:
         status_reason=item.status_reason,
         status_changed_at=int(item.status_changed_at) if item.status_changed_at else None,
         underpay_tolerance_bps=int(item.underpay_tolerance_bps or 0),
+        rate_limit_per_minute=(
+            int(item.rate_limit_per_minute) if item.rate_limit_per_minute is not None else None
+        ),
         kyc_status=item.kyc_status or "pending",
         kyc_reason=item.kyc_reason,
         kyc_changed_at=int(item.kyc_changed_at) if item.kyc_changed_at else None,
@@ -90,21 +93,33 @@ def get_merchant(merchant_id: str) -> Merchant | None:
     return _merchant(item)
 
 
-def set_underpay_tolerance(merchant_id: str, bps: int, before: int) -> bool:
+# The merchant's settings an admin may change (POST /admin/merchants/{id}); None removes
+# an optional one (back to the deployment default).
+SETTINGS = ("underpay_tolerance_bps", "rate_limit_per_minute")
+
+
+def update_settings(
+    merchant_id: str, after: dict[str, int | None], before: dict[str, int | None]
+) -> bool:
+    """Set the given settings with their audit record; False when there is no merchant."""
     bind()
+    unknown = set(after) - set(SETTINGS)
+    if unknown or not after:
+        raise ValueError(f"not merchant settings: {sorted(unknown) or 'none'}")
+    model = m.MerchantModel
+    actions = [
+        getattr(model, name).set(value) if value is not None else getattr(model, name).remove()
+        for name, value in after.items()
+    ]
 
     def write(tx: TransactWrite) -> None:
-        tx.update(
-            m.MerchantModel(merchant_id),
-            actions=[m.MerchantModel.underpay_tolerance_bps.set(bps)],
-            condition=m.MerchantModel.merchant_id.exists(),
-        )
+        tx.update(model(merchant_id), actions=actions, condition=model.merchant_id.exists())
 
     entry = audit.AuditEntry(
         "merchant.updated",
         f"merchant:{merchant_id}",
-        before={"underpay_tolerance_bps": before},
-        after={"underpay_tolerance_bps": bps},
+        before=dict(before),
+        after=dict(after),
         merchant_id=merchant_id,
     )
     return audit.committed(write, [entry])

@@ -50,6 +50,7 @@ class MerchantModel(_Base):
     status_reason = UnicodeAttribute(null=True)
     status_changed_at = NumberAttribute(null=True)
     underpay_tolerance_bps = NumberAttribute(default=0)
+    rate_limit_per_minute = NumberAttribute(null=True)  # absent: the deployment default
     kyc_status = UnicodeAttribute(null=True)  # absent: pending
     kyc_reason = UnicodeAttribute(null=True)
     kyc_changed_at = NumberAttribute(null=True)

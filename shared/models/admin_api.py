@@ -44,6 +44,7 @@ class MerchantOut(BaseModel):
     status: Literal["active", "suspended"]
     status_reason: str | None = None
     underpay_tolerance_bps: int
+    rate_limit_per_minute: int | None = None  # None: the deployment default
     kyc_status: Literal["pending", "verified", "rejected"] = "pending"
     kyc_reason: str | None = None
     kyc_changed_at: int | None = None

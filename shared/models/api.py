@@ -58,7 +58,16 @@ class CreateMerchant(_Strict):
 
 
 class UpdateMerchant(_Strict):
-    underpay_tolerance_bps: StrictInt = Field(ge=0, le=500)
+    """The settings to change; the ones left out stay as they are."""
+
+    underpay_tolerance_bps: StrictInt | None = Field(default=None, ge=0, le=500)
+    # Requests a minute each of the merchant's API keys may make; null: the deployment
+    # default (BSCPAY_API_RATE_LIMIT_PER_MINUTE).
+    rate_limit_per_minute: StrictInt | None = Field(default=None, ge=1, le=100_000)
+
+    def changes(self) -> dict[str, int | None]:
+        """The fields the request named (an explicit null resets an optional one)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class Rescan(_Strict):

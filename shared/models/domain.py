@@ -39,6 +39,9 @@ class Merchant(BaseModel):
     status_changed_at: int | None = None
     # Accepted shortfall in basis points (50 = 0.5 %): such payments count as paid.
     underpay_tolerance_bps: int = 0
+    # Requests a minute each of its API keys may make (issue 15); None: the deployment's
+    # default (BSCPAY_API_RATE_LIMIT_PER_MINUTE).
+    rate_limit_per_minute: int | None = None
     # KYC of the merchant (pending | verified | rejected): set by an admin or the KYC
     # provider's signed callback; with BSCPAY_PAYOUTS_REQUIRE_KYC payouts wait for verified.
     kyc_status: str = "pending"

@@ -423,7 +423,18 @@ def test_api_is_logged_throttled_and_behind_a_waf(template: Template) -> None:
     assert stage_id in refs(association["Properties"]["ResourceArn"])
     (acl,) = of_type(template, "AWS::WAFv2::WebACL").values()
     rate = [r for r in acl["Properties"]["Rules"] if "RateBasedStatement" in r["Statement"]]
-    assert rate and rate[0]["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    assert rate and all(r["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429 for r in rate)
+    by_key = {r["Name"]: r["Statement"]["RateBasedStatement"] for r in rate}
+    assert by_key["RateLimitPerIp"]["AggregateKeyType"] == "IP"
+    # issue 15: a rule per API key, aggregated on the X-Api-Key header
+    per_key = by_key["RateLimitPerApiKey"]
+    assert per_key["AggregateKeyType"] == "CUSTOM_KEYS"
+    assert per_key["CustomKeys"] == [
+        {"Header": {"Name": "x-api-key", "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}
+    ]
+    (key_rule,) = [r for r in rate if r["Name"] == "RateLimitPerApiKey"]
+    headers = key_rule["Action"]["Block"]["CustomResponse"]["ResponseHeaders"]
+    assert {"Name": "Retry-After", "Value": "60"} in headers
 
 
 def test_admin_pool_allows_password_and_srp_sign_in_with_a_strong_policy(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -20,13 +20,16 @@ from tests.conftest import fresh_output_dir
 class MerchantCreds:
     merchant_id: str
     key_id: str
-    secret: str
+    secret: str = field(repr=False)  # never in a failing assertion's output
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     # Tests mine every block themselves: a drift still there half a second later is real.
     os.environ.setdefault("BSCPAY_RECONCILE_CONFIRM_AFTER_S", "0.5")
+    # Tests call the handler back to back (hypothesis runs hundreds of requests a minute
+    # on one key); the budget itself is tested with per-merchant budgets.
+    os.environ.setdefault("BSCPAY_API_RATE_LIMIT_PER_MINUTE", "100000")
     cfg = StackConfig(
         api_port=free_port(),
         rpc_port=free_port(),

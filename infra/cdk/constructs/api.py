@@ -21,6 +21,7 @@ from infra.cdk.constants import (
     CHECKOUT_STATUS_PATH,
     CHECKOUT_STATUS_THROTTLE_BURST,
     CHECKOUT_STATUS_THROTTLE_RATE_RPS,
+    WAF_RATE_LIMIT_PER_API_KEY_5MIN,
     WAF_RATE_LIMIT_PER_IP_5MIN,
 )
 from infra.cdk.nag import acknowledge
@@ -275,6 +276,15 @@ class Api(Construct):
                 }
             }
         )
+        rate_limited = json.dumps(
+            {
+                "error": {
+                    "type": "rate_limit_error",
+                    "code": "rate_limited",
+                    "message": "this API key sends too many requests; retry with backoff",
+                }
+            }
+        )
         web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -285,7 +295,10 @@ class Api(Construct):
             custom_response_bodies={
                 "throttled": wafv2.CfnWebACL.CustomResponseBodyProperty(
                     content_type="APPLICATION_JSON", content=throttled
-                )
+                ),
+                "rate_limited": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=rate_limited
+                ),
             },
             rules=[
                 wafv2.CfnWebACL.RuleProperty(
@@ -306,6 +319,45 @@ class Api(Construct):
                         )
                     ),
                     visibility_config=visibility("rate-limit-per-ip"),
+                ),
+                # Per API key (issue 15): requests without the header are not counted
+                # here (the per-IP rule covers them); the exact budget is the API's.
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RateLimitPerApiKey",
+                    priority=3,
+                    action=wafv2.CfnWebACL.RuleActionProperty(
+                        block=wafv2.CfnWebACL.BlockActionProperty(
+                            custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                                response_code=429,
+                                custom_response_body_key="rate_limited",
+                                response_headers=[
+                                    wafv2.CfnWebACL.CustomHTTPHeaderProperty(
+                                        name="Retry-After", value="60"
+                                    )
+                                ],
+                            )
+                        )
+                    ),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            aggregate_key_type="CUSTOM_KEYS",
+                            custom_keys=[
+                                wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
+                                    header=wafv2.CfnWebACL.RateLimitHeaderProperty(
+                                        name="x-api-key",
+                                        text_transformations=[
+                                            wafv2.CfnWebACL.TextTransformationProperty(
+                                                priority=0, type="NONE"
+                                            )
+                                        ],
+                                    )
+                                )
+                            ],
+                            limit=WAF_RATE_LIMIT_PER_API_KEY_5MIN,
+                            evaluation_window_sec=300,
+                        )
+                    ),
+                    visibility_config=visibility("rate-limit-per-api-key"),
                 ),
                 managed("AWSManagedRulesAmazonIpReputationList", 1),
                 managed("AWSManagedRulesKnownBadInputsRuleSet", 2),
