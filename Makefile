@@ -13,7 +13,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help install run test lint fmt typecheck unit integration e2e infra synth layers deploy \
         browser browser-deps web \
-        bench openapi contracts clean test-soak
+        bench load load-soak openapi contracts clean test-soak
 
 help:
 	@echo "make run     - start the whole local stack (anvil, moto, API on :8000)"
@@ -115,6 +115,16 @@ bench: install
 	$(PY) -m bench.webhooks
 	$(PY) -m bench.sweep
 	$(PY) -m bench.reports
+
+# Locust against the whole local stack, then a lost/double-counted payment check
+# (bench/load.py; LOAD_TIME, LOAD_USERS, LOAD_MERCHANTS): bench/results/load.{json,png}
+load: install
+	$(PY) -m bench.load
+
+# The soak: 30 minutes with faults (RPC outages, failing webhook endpoints, settlement
+# crashes): bench/results/load-soak.{json,png}
+load-soak: install
+	LOAD_FAULTS=1 LOAD_TIME=$${LOAD_TIME:-30m} $(PY) -m bench.load
 
 openapi: install
 	$(PY) -m tools.openapi --write

@@ -191,8 +191,11 @@ class ApiGatewayEmulator:
                     if key.lower() not in ("content-length", "connection"):
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a load test stopping): nothing to tell
 
             # API Gateway's {proxy+} ANY method hands every verb to the function.
             do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = do_HEAD = _handle

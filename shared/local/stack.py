@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import secrets
 import signal
 import subprocess
@@ -78,6 +79,12 @@ class StackConfig:
     # Tests of single handlers turn these off and drive the functions themselves.
     serve_api: bool = True
     run_workers: bool = True
+    # Fault injection for `make load` soaks (bench/load.py): an RPC URL tried before
+    # anvil's (a proxy the soak kills and restarts), and the share of settlement
+    # invocations that crash after handling their batch, before SQS deletes it (the
+    # batch comes back after the visibility timeout and is handled again).
+    rpc_front_url: str | None = None
+    crash_settlement_share: float = 0.0
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -140,7 +147,9 @@ class LocalStack:
                 "AWS_SECRET_ACCESS_KEY": "testing",  # moto's dummy credentials
                 "BSCPAY_PREFIX": cfg.prefix,
                 "BSCPAY_CHAIN_ID": str(chain.chain_id),
-                "BSCPAY_RPC_URLS": self._anvil.rpc_url,
+                "BSCPAY_RPC_URLS": ",".join(
+                    u for u in (cfg.rpc_front_url, self._anvil.rpc_url) if u
+                ),
                 "BSCPAY_WS_URL": self._anvil.ws_url,
                 "BSCPAY_TOKEN_ADDRESS": chain.token_address,
                 "BSCPAY_TOKEN_DECIMALS": "18",
@@ -355,7 +364,12 @@ class LocalStack:
         from functions.settlement.handler import lambda_handler
 
         self._drain(
-            config.aws().settlement_queue_url, lambda_handler, "settlement", 120, _sqs_fifo_record
+            config.aws().settlement_queue_url,
+            lambda_handler,
+            "settlement",
+            120,
+            _sqs_fifo_record,
+            crash_share=self.cfg.crash_settlement_share,
         )
 
     def _webhook_loop(self) -> None:
@@ -370,9 +384,11 @@ class LocalStack:
         name: str,
         timeout_s: float,
         to_record: Any = None,
+        crash_share: float = 0.0,
     ) -> None:
         """One poll of Lambda's SQS event source mapping: receive up to 10, invoke the
-        handler, delete what it did not report as failed."""
+        handler, delete what it did not report as failed. With ``crash_share``, that
+        share of invocations dies after the handler ran, before anything is deleted."""
         sqs = aws.client("sqs")
         answer = sqs.receive_message(
             QueueUrl=queue_url,
@@ -386,10 +402,16 @@ class LocalStack:
         build = to_record or _sqs_record
         event = {"Records": [build(m, queue_url) for m in messages]}
         result = handler(event, LambdaContext(name, timeout_s))
+        if crash_share and random.random() < crash_share:  # noqa: S311 - fault injection
+            raise SimulatedCrash(f"{name} died after handling {len(messages)} messages")
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         for m in messages:
             if m["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+class SimulatedCrash(RuntimeError):
+    """A worker invocation killed on purpose by a soak (StackConfig.crash_settlement_share)."""
 
 
 def _start_moto_process(port: int) -> subprocess.Popen[str]:
