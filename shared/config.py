@@ -119,6 +119,12 @@ class CheckoutSettings(BaseSettings):
     # The header carrying the viewer's address when a proxy (CloudFront:
     # "CloudFront-Viewer-Address") sits in front; empty: the connection's source IP.
     client_ip_header: str = ""
+    # The secret CloudFront sends as X-Origin-Verify (docs/adr/0026): with one set, the
+    # header above is believed only on requests carrying it; a request straight to the
+    # API's own endpoint is counted by its source IP, whatever headers it invents.
+    # The value (local stack, tests) or the Secrets Manager secret holding it (AWS).
+    origin_secret: SecretStr = SecretStr("")
+    origin_secret_arn: str = ""
 
     @field_validator("base_url")
     @classmethod

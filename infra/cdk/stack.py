@@ -116,6 +116,11 @@ class BscpayStack(Stack):
             checkout_api.add_environment(
                 "BSCPAY_CHECKOUT_CLIENT_IP_HEADER", "CloudFront-Viewer-Address"
             )
+            # ... believed only with CloudFront's origin secret (read at run time)
+            checkout_api.add_environment(
+                "BSCPAY_CHECKOUT_ORIGIN_SECRET_ARN", self.web.origin_secret.secret_arn
+            )
+            self.web.origin_secret.grant_read(self.functions.roles["checkout_api"])
 
     def _kyc_and_digest(self, prefix: str) -> None:
         """docs/adr/0021: the KYC provider's callback secret (generated here; shared

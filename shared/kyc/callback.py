@@ -20,16 +20,15 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared import aws, config, ids
+from shared import config, ids
 from shared.actor import Actor, acting
 from shared.api.http import error_body
+from shared.aws import secrets as aws_secrets
 from shared.dal import merchants as merchant_repo
 from shared.dal import replay
 from shared.errors import (
@@ -50,10 +49,7 @@ HEADER = "X-Kyc-Signature"
 SOURCE = "provider:kyc"
 REPLAY_KEY = "kyc-callback"  # the replay record's namespace (no API key here)
 MAX_BODY = 16 * 1024
-SECRET_CACHE_S = 300
-
-_secret_lock = threading.Lock()
-_secret_cache: tuple[str, float] | None = None
+SECRET_CACHE_S = 300.0
 
 
 class CallbackDisabled(NotFound):
@@ -76,27 +72,14 @@ class MethodNotAllowed(BscpayError):
 def secret() -> str:
     """The shared secret: BSCPAY_KYC_CALLBACK_SECRET, else the Secrets Manager secret
     BSCPAY_KYC_CALLBACK_SECRET_ARN names (cached a few minutes); "" when neither."""
-    global _secret_cache
     settings = config.kyc()
     if settings.callback_secret.get_secret_value():
         return settings.callback_secret.get_secret_value()
-    if not settings.callback_secret_arn:
-        return ""
-    with _secret_lock:
-        if _secret_cache is None or _secret_cache[1] < time.monotonic():
-            value = aws.client("secretsmanager").get_secret_value(
-                SecretId=settings.callback_secret_arn
-            )
-            _secret_cache = (
-                str(value.get("SecretString") or ""),
-                time.monotonic() + SECRET_CACHE_S,
-            )
-        return _secret_cache[0]
+    return aws_secrets.read(settings.callback_secret_arn, SECRET_CACHE_S)
 
 
 def reset_cache() -> None:
-    global _secret_cache
-    _secret_cache = None
+    aws_secrets.forget()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -132,6 +132,8 @@ def test_a_viewer_sees_the_approval_queue_but_no_write_buttons(
 
     page.get_by_test_id("nav-payments").click()
     expect(page.get_by_test_id("payments-table")).to_be_visible()
+    # rows (and any per-row action) render from the loaded data: wait for them first
+    expect(page.get_by_test_id("payment-row").first).to_be_visible()
     assert _write_buttons(page) == []
 
 

@@ -115,17 +115,52 @@ def test_the_digest_runs_daily_and_publishes_to_the_alerts_topic(template: dict[
                 assert any("Idempotency" in r for r in refs(s["Resource"])), s
 
 
-def test_only_merchant_api_reads_the_kyc_callback_secret(template: dict[str, Any]) -> None:
-    (secret,) = resources(template, "AWS::SecretsManager::Secret")
-    functions = function_ids(template, "bscpay")
-    readers = {
+def _secret_named(template: dict[str, Any], fragment: str) -> str:
+    (secret,) = [
+        sid
+        for sid, r in resources(template, "AWS::SecretsManager::Secret").items()
+        if fragment in str(r["Properties"]["Name"])
+    ]
+    return secret
+
+
+def _readers(template: dict[str, Any], secret: str) -> set[str]:
+    return {
         name
-        for name, fid in functions.items()
+        for name, fid in function_ids(template, "bscpay").items()
         if any(
             allows(s, "secretsmanager:GetSecretValue") and secret in refs(s["Resource"])
             for s in role_statements(template, role_of(template, fid))
         )
     }
-    assert readers == {"merchant_api"}
+
+
+def test_only_merchant_api_reads_the_kyc_callback_secret(template: dict[str, Any]) -> None:
+    secret = _secret_named(template, "kyc-callback")
+    assert _readers(template, secret) == {"merchant_api"}
+    functions = function_ids(template, "bscpay")
     env = props(template, functions["merchant_api"])["Environment"]["Variables"]
     assert secret in refs(env["BSCPAY_KYC_CALLBACK_SECRET_ARN"])
+
+
+def test_cloudfront_proves_itself_to_the_api_with_a_secret_only_checkout_reads(
+    template: dict[str, Any],
+) -> None:
+    # review 13: the checkout's per-viewer limit believes CloudFront-Viewer-Address only
+    # from CloudFront, which sends the origin secret (a dynamic reference, not a value)
+    secret = _secret_named(template, "cloudfront-origin-verify")
+    assert _readers(template, secret) == {"checkout_api"}
+    functions = function_ids(template, "bscpay")
+    env = props(template, functions["checkout_api"])["Environment"]["Variables"]
+    assert secret in refs(env["BSCPAY_CHECKOUT_ORIGIN_SECRET_ARN"])
+    (distribution,) = resources(template, "AWS::CloudFront::Distribution").values()
+    api_origins = [
+        o
+        for o in distribution["Properties"]["DistributionConfig"]["Origins"]
+        if "execute-api" in str(o["DomainName"])
+    ]
+    (origin,) = api_origins
+    (header,) = origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == "X-Origin-Verify"
+    assert "resolve:secretsmanager" in str(header["HeaderValue"])
+    assert secret in refs(header["HeaderValue"])

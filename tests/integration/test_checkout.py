@@ -318,3 +318,51 @@ def test_behind_a_proxy_the_viewer_address_is_counted(
     # Then each has their own budget
     assert first == [200, 200, 429]
     assert second == 200
+
+
+def test_a_viewer_address_is_believed_only_from_our_cloudfront(
+    stack: LocalStack, shop: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the origin secret CloudFront sends as X-Origin-Verify, in Secrets Manager
+    from shared import aws
+    from shared.aws import secrets as aws_secrets
+
+    secret = aws.client("secretsmanager").create_secret(
+        Name=f"origin-verify-{fresh_ip()}", SecretString="cf-" + "7" * 40
+    )
+    aws_secrets.forget()
+    monkeypatch.setattr(
+        config,
+        "checkout",
+        lambda: config.CheckoutSettings(
+            rate_limit=2,
+            client_ip_header="CloudFront-Viewer-Address",
+            origin_secret_arn=secret["ARN"],
+        ),
+    )
+    created = create_payment(shop, "1")
+    caller = fresh_ip()
+
+    def direct(viewer: str, verify: str | None = None) -> int:
+        from functions.checkout_api.handler import lambda_handler
+
+        event = copy.deepcopy(load("checkout_api_get_status"))
+        path = f"/pay/{created['id']}/status"
+        event["path"] = event["requestContext"]["path"] = path
+        event["requestContext"]["identity"]["sourceIp"] = caller
+        headers = {"CloudFront-Viewer-Address": viewer}
+        if verify is not None:
+            headers["X-Origin-Verify"] = verify
+        for name, value in headers.items():
+            event["headers"][name] = value
+            event["multiValueHeaders"][name] = [value]
+        return int(lambda_handler(event, Context())["statusCode"])
+
+    # When one caller goes straight to the API, inventing a new viewer address (and a
+    # wrong secret) every time
+    spoofed = [direct(f"198.51.100.{n}:4000", verify="guess" if n % 2 else None) for n in range(3)]
+    # Then it is counted by its own address: the third request is refused
+    assert spoofed == [200, 200, 429]
+    # While requests through CloudFront (the secret) are counted per viewer
+    assert direct("203.0.113.99:1234", verify="cf-" + "7" * 40) == 200
+    aws_secrets.forget()

@@ -28,6 +28,7 @@ from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.cdk.constants import API_STAGE, REPO_ROOT
@@ -147,11 +148,31 @@ class Web(Construct):
         # The stage's domain from the API id alone: rest_api.url would make the
         # distribution depend on the deployment, whose methods depend on the functions,
         # which get the distribution's domain as BSCPAY_CHECKOUT_BASE_URL (a cycle).
+        # CloudFront proves itself to the API with a secret header (docs/adr/0026): the
+        # checkout's per-viewer rate limit believes CloudFront-Viewer-Address only on
+        # requests that carry it, so a caller going straight to execute-api is counted
+        # by its own address. The template holds a dynamic reference, not the value.
+        self.origin_secret = secretsmanager.Secret(
+            self,
+            "OriginVerifySecret",
+            secret_name=f"{prefix}/cloudfront-origin-verify",
+            description="X-Origin-Verify: CloudFront's proof to the API (checkout rate limit)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+        )
+        acknowledge(
+            self.origin_secret,
+            "AwsSolutions-SMG4",
+            "Sent by CloudFront as an origin header: a rotation changes the distribution "
+            "and the API's reader together, done by an operator with a redeploy.",
+        )
         api_origin = origins.HttpOrigin(
             f"{rest_api.rest_api_id}.execute-api.{region}.{Aws.URL_SUFFIX}",
             origin_path=f"/{API_STAGE}",
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            custom_headers={"X-Origin-Verify": self.origin_secret.secret_value.unsafe_unwrap()},
         )
 
         self.headers_policy = cloudfront.ResponseHeadersPolicy(

@@ -17,7 +17,10 @@ const payable = (p: Checkout) =>
   p.status === "pending" || p.status === "underpaid" || (p.status === "confirming" && missing(p));
 const TICKING = new Set(["pending", "confirming", "underpaid", "expired"]);
 
-const safeUrl = (u: string | null) => (u && /^https?:\/\//i.test(u) ? u : null);
+// https only, http only when this page itself is http (the local stack): a redirect never
+// downgrades (the API refuses http outside local mode too; defence in depth).
+const safeUrl = (u: string | null) =>
+  u && (/^https:\/\//i.test(u) || (location.protocol === "http:" && /^http:\/\//i.test(u))) ? u : null;
 
 function usePayment(id: string) {
   const [data, setData] = useState<Checkout | null>(null);

@@ -24,6 +24,22 @@ export function transferData(to: string, units: string): string {
 
 const UNRECOGNIZED_CHAIN = 4902;
 
+// What a wallet that does not know the chain is asked to add (EIP-3085).
+const KNOWN_CHAINS: Record<number, object> = {
+  56: {
+    chainName: "BNB Smart Chain",
+    nativeCurrency: { name: "BNB", symbol: "BNB", decimals: 18 },
+    rpcUrls: ["https://bsc-dataseed.bnbchain.org"],
+    blockExplorerUrls: ["https://bscscan.com"],
+  },
+  97: {
+    chainName: "BNB Smart Chain Testnet",
+    nativeCurrency: { name: "tBNB", symbol: "tBNB", decimals: 18 },
+    rpcUrls: ["https://bsc-testnet-dataseed.bnbchain.org"],
+    blockExplorerUrls: ["https://testnet.bscscan.com"],
+  },
+};
+
 /** Asks the wallet for an account, the right chain, then the token transfer; returns the tx hash. */
 export async function payWithWallet(p: Checkout, provider: Eip1193): Promise<string> {
   const accounts = (await provider.request({ method: "eth_requestAccounts" })) as string[];
@@ -32,19 +48,9 @@ export async function payWithWallet(p: Checkout, provider: Eip1193): Promise<str
   try {
     await provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId }] });
   } catch (err) {
-    if ((err as { code?: number }).code !== UNRECOGNIZED_CHAIN || p.chain_id !== 56) throw err;
-    await provider.request({
-      method: "wallet_addEthereumChain",
-      params: [
-        {
-          chainId,
-          chainName: "BNB Smart Chain",
-          nativeCurrency: { name: "BNB", symbol: "BNB", decimals: 18 },
-          rpcUrls: ["https://bsc-dataseed.bnbchain.org"],
-          blockExplorerUrls: ["https://bscscan.com"],
-        },
-      ],
-    });
+    const known = KNOWN_CHAINS[p.chain_id];
+    if ((err as { code?: number }).code !== UNRECOGNIZED_CHAIN || !known) throw err;
+    await provider.request({ method: "wallet_addEthereumChain", params: [{ chainId, ...known }] });
   }
   return (await provider.request({
     method: "eth_sendTransaction",
