@@ -395,7 +395,12 @@ def _check(
         if not missing:
             break
         time.sleep(1)
+    # The ledger against the chain once the money stopped moving: deposits, hot wallet, gas
+    from shared.settlement import reconciler
+
+    drift = reconciler.run().drifts
     return {
+        "ledger_drift_after": drift,
         "payments_paid_on_chain": len(sent),
         "lost_payments": len(lost) + len(under),
         "double_credits": len(doubled) + len(over),
@@ -527,7 +532,8 @@ def main() -> None:
             "met": total >= MIN_REQUESTS
             and errors_5xx == 0
             and checked["lost_payments"] == 0
-            and checked["double_credits"] == 0,
+            and checked["double_credits"] == 0
+            and not checked["ledger_drift_after"],
         },
         "machine": machine(),
     }
