@@ -30,10 +30,18 @@ METRICS_NAMESPACE: Final = "bscpay"
 LOG_RETENTION_DAYS: Final = 90
 # chain_scanner keeps a lease in DynamoDB as well; concurrency 1 stops a second copy
 # from even starting while the previous one-minute loop is still running.
-RESERVED_CONCURRENCY: Final[dict[str, int]] = {"chain_scanner": 1}
-# A scheduled tick that could not start (throttled by the concurrency of 1) is useless
-# a minute later: the next tick does the same work. Drop it instead of queueing it.
+# No reserved concurrency (issue 16): reserving any fails stack creation on a new account
+# whose Lambda concurrency quota is still 10. One scanner at a time is the DynamoDB
+# lease on its cursor (shared/jobs/scanner.py): an overlapping tick finds the lease
+# held and returns at once.
+RESERVED_CONCURRENCY: Final[dict[str, int]] = {}
+# A scheduled tick that could not start (throttled) is useless a minute later: the next
+# tick does the same work. Drop it instead of queueing it.
 SCHEDULED_MAX_EVENT_AGE_S: Final = 60
+# The webhook dispatcher's SQS event source polls with at most this many concurrent
+# invocations (issue 16): a backlog of retries can never take the account's concurrency
+# from the APIs.
+WEBHOOK_MAX_CONCURRENCY: Final = 20
 SQS_BATCH_SIZE: Final = 10
 SQS_VISIBILITY_FACTOR: Final = 6  # visibility timeout >= 6x the consumer's timeout
 SQS_MAIN_RETENTION_DAYS: Final = 4  # webhook retries span ~3 days (ADR 0005)

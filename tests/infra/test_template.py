@@ -18,6 +18,7 @@ from infra.cdk.constants import (
     SYSTEM_ACCESS,
     SYSTEM_TABLE,
     TABLE_ACCESS,
+    WEBHOOK_MAX_CONCURRENCY,
 )
 from shared import resources
 from tests.infra.cfn import (
@@ -190,10 +191,26 @@ def test_each_function_runs_its_handler_on_python311_x86_64_with_tracing(
         assert refs(fn["Layers"]) == {layer_id}
 
 
-def test_chain_scanner_never_runs_twice_at_once(
+def test_no_function_reserves_concurrency_a_new_account_does_not_have(
     template: Template, functions: dict[str, str]
 ) -> None:
-    assert props(template, functions["chain_scanner"])["ReservedConcurrentExecutions"] == 1
+    # issue 16: a new account's quota is 10; reserving any fails the first deploy. One
+    # scanner at a time is the cursor lease (tests/integration: lease tests).
+    for name, fid in functions.items():
+        assert "ReservedConcurrentExecutions" not in props(template, fid), name
+
+
+def test_the_webhook_dispatcher_can_never_take_all_concurrency(
+    template: Template, functions: dict[str, str]
+) -> None:
+    mappings = [
+        m["Properties"]
+        for m in of_type(template, "AWS::Lambda::EventSourceMapping").values()
+        if functions["webhook_dispatcher"] in refs(m["Properties"]["FunctionName"])
+    ]
+    assert mappings and all(
+        m["ScalingConfig"]["MaximumConcurrency"] == WEBHOOK_MAX_CONCURRENCY for m in mappings
+    )
 
 
 def test_every_function_gets_the_configuration_shared_config_reads(

@@ -9,7 +9,12 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.cdk.constants import SQS_BATCH_SIZE, SQS_MAIN_RETENTION_DAYS, SQS_VISIBILITY_FACTOR
+from infra.cdk.constants import (
+    SQS_BATCH_SIZE,
+    SQS_MAIN_RETENTION_DAYS,
+    SQS_VISIBILITY_FACTOR,
+    WEBHOOK_MAX_CONCURRENCY,
+)
 from shared import resources
 
 
@@ -65,5 +70,8 @@ class Webhooks(Construct):
                     self.queues[function_spec.queue],
                     batch_size=SQS_BATCH_SIZE,
                     report_batch_item_failures=True,
+                    max_concurrency=(
+                        WEBHOOK_MAX_CONCURRENCY if function_spec.queue == "webhooks" else None
+                    ),
                 )
             )
