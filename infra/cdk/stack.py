@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from aws_cdk import ArnFormat, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
+from aws_cdk import Annotations, ArnFormat, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -41,6 +42,15 @@ class BscpayStack(Stack):
             alarm_emails=config.alarm_emails,
             alarm_sms=config.alarm_sms,
         )
+        if not (config.alarm_emails or config.alarm_sms):
+            # Alarms that reach nobody are a silent outage (issue 16): say it on every synth.
+            message = (
+                "NO ALARM SUBSCRIBERS: ledger drift, finality stalls and webhook DLQs will "
+                "alert nobody. Deploy with -c alarm_email=ops@example.com (and/or "
+                "-c alarm_sms=+14155550100), see README 'Deploying to AWS'."
+            )
+            Annotations.of(self).add_warning_v2("bscpay:no-alarm-subscribers", message)
+            print(f"WARNING: {message}", file=sys.stderr)
         self.functions = Functions(
             self,
             "Functions",
