@@ -121,7 +121,7 @@ class Payer:
         self.stop = threading.Event()
 
     def run(self) -> None:
-        while not self.stop.wait(0.5):
+        while not self.stop.wait(1.0):
             try:
                 self._round()
             except Exception as exc:  # keep paying; report what went wrong
@@ -129,7 +129,7 @@ class Payer:
 
     def _round(self) -> None:
         page = requests.get(
-            f"{self.info['api_url']}/admin/payments?limit=100", headers=self.admin, timeout=30
+            f"{self.info['api_url']}/admin/payments?limit=60", headers=self.admin, timeout=30
         )
         page.raise_for_status()
         fresh = [p for p in page.json()["data"] if p["id"] not in self.seen]
