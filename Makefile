@@ -23,7 +23,7 @@ help:
 	@echo "make web     - build the checkout and console into web/dist/"
 	@echo "make synth   - synthesize the CDK stack (offline)"
 	@echo "make layers  - build the Lambda dependency layer (no Docker)"
-	@echo "make deploy  - cdk deploy (see README: network, rpc_urls, token_address)"
+	@echo "make deploy STAGE=test|prod - cdk deploy of a stage committed in cdk.json (README)"
 
 # ---- installation (idempotent; re-runs only when the lock files change) ----------------
 $(UV):
@@ -100,14 +100,16 @@ browser: install browser-deps web
 	$(PYTEST) tests/browser -q --junitxml=test-output/browser/junit.xml
 
 # ---- infrastructure ----------------------------------------------------------------------
-synth: install
-	npx cdk synth --quiet --no-validation -c bundle=false
+STAGE ?=
+synth: install  # offline, read-only: the committed "test" stage unless STAGE=...
+	npx cdk synth --quiet --no-validation -c bundle=false -c stage=$(or $(STAGE),test)
 
 layers: install
 	$(PY) layers/build.py
 
-deploy: install layers web  # web: docs/adr/0025 publishes web/dist
-	npx cdk deploy $(CDK_ARGS)
+deploy: install layers web  # web: docs/adr/0025 publishes web/dist; STAGE=test|prod (cdk.json)
+	@test -n "$(STAGE)" || { echo "make deploy STAGE=test|prod (the stages in cdk.json)"; exit 2; }
+	npx cdk deploy -c stage=$(STAGE) $(CDK_ARGS)
 
 # ---- other -------------------------------------------------------------------------------
 bench: install

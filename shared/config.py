@@ -46,6 +46,10 @@ class ChainSettings(BaseSettings):
 
     chain_id: int = 56
     rpc_urls: str = ""  # comma-separated, tried in order
+    # In AWS the URLs (they carry providers' API keys) are a Secrets Manager secret,
+    # named here and read at cold start (shared.chain.rpc.endpoints); never in the
+    # template or the environment (issue 16).
+    rpc_urls_secret: str = ""
     # Optional: wake on `newHeads` instead of polling every block interval.
     ws_url: str | None = None
     token_address: str = "0x55d398326f99059fF775485246999027B3197955"

@@ -1,8 +1,17 @@
-"""Deployment settings from CDK context (``-c key=value`` over cdk.json defaults).
+"""Deployment settings: one committed block per stage in cdk.json ("stages"), picked with
+``-c stage=NAME`` (required); a ``-c key=value`` overrides one setting for one run.
 
--c network=bsc-mainnet|bsc-testnet   picks chain id, token and RPC defaults (cdk.json)
+Order: -c value > the stage's block > the network's defaults (cdk.json "networks").
+A stage fixes its network: ``-c network`` may only repeat it, so a later deploy can never
+switch a stage to another chain, and on bsc-mainnet the cold address and the approval
+thresholds are required, so they cannot be dropped by a forgotten flag.
+
+-c stage=test|prod                    the stage block of cdk.json (README "Deploying to AWS")
+-c network=bsc-mainnet|bsc-testnet   picks chain id and token defaults (cdk.json)
 -c prefix=bscpay                      physical-name prefix of every resource
--c rpc_urls=https://a,https://b       JSON-RPC endpoints, tried in order
+-c rpc_urls_secret=bscpay/rpc-urls    Secrets Manager secret holding the JSON-RPC URLs
+                                      (comma-separated; they carry API keys, so never
+                                      in the template or a function's environment)
 -c token_address=0x...                required on testnet (no canonical USDT there)
 -c token_decimals=18  -c finality_fallback_depth=15
 -c alarm_email=ops@example.com,b@x.io  e-mail subscribers of the alerts topic (list or comma string)
@@ -25,7 +34,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from infra.cdk.constants import ADDRESS_RE, PREFIX_RE
 
@@ -42,7 +50,7 @@ class DeploymentConfig:
     prefix: str
     network: str
     chain_id: int
-    rpc_urls: tuple[str, ...]
+    rpc_urls_secret: str  # the Secrets Manager secret's name (the URLs are its value)
     token_address: str
     token_decimals: int
     finality_fallback_depth: int
@@ -55,6 +63,7 @@ class DeploymentConfig:
     web_domain: str | None = None
     web_certificate_arn: str | None = None
     web_acl_arn: str | None = None  # a CLOUDFRONT-scope WAFv2 WebACL (us-east-1)
+    stage: str = ""
 
     def settlement_env(self) -> dict[str, str]:
         return dict(self.settlement)
@@ -63,7 +72,8 @@ class DeploymentConfig:
         """The chain half of every function's environment (read by shared.config)."""
         return {
             "BSCPAY_CHAIN_ID": str(self.chain_id),
-            "BSCPAY_RPC_URLS": ",".join(self.rpc_urls),
+            # only the secret's name: the URLs are read at cold start (shared.chain.rpc)
+            "BSCPAY_RPC_URLS_SECRET": self.rpc_urls_secret,
             "BSCPAY_TOKEN_ADDRESS": self.token_address,
             "BSCPAY_TOKEN_DECIMALS": str(self.token_decimals),
             "BSCPAY_FINALITY_FALLBACK_DEPTH": str(self.finality_fallback_depth),
@@ -142,22 +152,60 @@ def _settlement(lookup: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+# What a bsc-mainnet stage must state itself (issue 16): money settings that must never
+# fall back to code defaults because a flag was forgotten.
+MAINNET_REQUIRED = (
+    "cold_address",
+    "hot_wallet_cap",
+    "payout_approval_threshold",
+    "cold_approval_threshold",
+)
+_SECRET_NAME_RE = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+
+
 def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
     """Build the settings from a context getter (``node.try_get_context``) or a dict."""
-    lookup = get.get if isinstance(get, Mapping) else get
+    raw = get.get if isinstance(get, Mapping) else get
 
-    network = str(lookup("network") or "")
-    networks: dict[str, dict[str, Any]] = lookup("networks") or {}
+    stages: dict[str, dict[str, Any]] = raw("stages") or {}
+    stage = str(raw("stage") or "")
+    if stage not in stages:
+        raise ConfigError(
+            f"-c stage={stage!r}: pass -c stage=NAME, one of {sorted(stages)} (each stage's "
+            "settings are committed in cdk.json under \"stages\"; README 'Deploying to AWS')"
+        )
+    block = stages[stage]
+
+    def lookup(name: str) -> Any:
+        value = raw(name)
+        return block.get(name) if value in (None, "") else value
+
+    network = str(block.get("network") or "")
+    asked = raw("network")
+    if asked not in (None, "", network):
+        raise ConfigError(
+            f"stage {stage!r} is on {network!r}; -c network={asked!r} would switch it "
+            "(change the stage in cdk.json instead)"
+        )
+    networks: dict[str, dict[str, Any]] = raw("networks") or {}
     if network not in networks:
         raise ConfigError(
-            f"-c network={network!r} is unknown; choose one of {sorted(networks)} "
-            "(defaults per network live in cdk.json)"
+            f"stage {stage!r}: network={network!r} is unknown; choose one of "
+            f"{sorted(networks)} (defaults per network live in cdk.json)"
         )
     defaults = networks[network]
 
     def setting(name: str) -> Any:
         value = lookup(name)
         return defaults.get(name) if value in (None, "") else value
+
+    if network == "bsc-mainnet":
+        missing = [name for name in MAINNET_REQUIRED if setting(name) in (None, "")]
+        if missing:
+            raise ConfigError(
+                f"stage {stage!r} (bsc-mainnet) must set {', '.join(missing)} in cdk.json: "
+                "money settings never fall back to defaults on mainnet"
+            )
 
     prefix = str(setting("prefix") or "bscpay")
     if not PREFIX_RE.match(prefix):
@@ -173,16 +221,18 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
     if not ADDRESS_RE.match(token):
         raise ConfigError(f"-c token_address={token!r} is not a 0x-prefixed 20-byte address")
 
-    raw_urls = setting("rpc_urls") or ""
-    if isinstance(raw_urls, list | tuple):
-        raw_urls = ",".join(str(u) for u in raw_urls)
-    urls = tuple(u.strip() for u in str(raw_urls).split(",") if u.strip())
-    if not urls:
-        raise ConfigError(f"pass -c rpc_urls=https://... (comma-separated) for {network}")
-    for url in urls:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("https", "wss") or not parsed.hostname:
-            raise ConfigError(f"RPC URL {url!r} must be https:// or wss:// with a host")
+    if setting("rpc_urls") not in (None, ""):
+        raise ConfigError(
+            "rpc_urls is not a deploy setting: RPC URLs carry providers' API keys, so they "
+            "live in a Secrets Manager secret named by rpc_urls_secret (README 'Deploying "
+            "to AWS')"
+        )
+    rpc_urls_secret = str(setting("rpc_urls_secret") or "")
+    if not _SECRET_NAME_RE.fullmatch(rpc_urls_secret):
+        raise ConfigError(
+            f"stage {stage!r}: rpc_urls_secret={rpc_urls_secret!r} must name the Secrets "
+            "Manager secret holding the JSON-RPC URLs (e.g. bscpay/rpc-urls)"
+        )
 
     alarm_emails = _list("alarm_email", setting("alarm_email"))
     for email in alarm_emails:
@@ -197,10 +247,11 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
 
     web_domain, web_certificate_arn = _web_domain(lookup)
     return DeploymentConfig(
+        stage=stage,
         prefix=prefix,
         network=network,
         chain_id=_int("chain_id", setting("chain_id"), 1, 2**53),
-        rpc_urls=urls,
+        rpc_urls_secret=rpc_urls_secret,
         token_address=token,
         token_decimals=_int("token_decimals", setting("token_decimals") or 18, 0, 36),
         finality_fallback_depth=_int(
@@ -210,7 +261,7 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         alarm_sms=alarm_sms,
         bundle=str(lookup("bundle") if lookup("bundle") is not None else "true").lower()
         not in _FALSE,
-        settlement=_settlement(lookup),
+        settlement=_settlement(setting),
         web_domain=web_domain,
         web_certificate_arn=web_certificate_arn,
         web_acl_arn=_web_acl(lookup),

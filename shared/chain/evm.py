@@ -133,7 +133,7 @@ def client(urls: Sequence[str] | None = None) -> Web3:
     """The Web3 client over ``urls`` (default: every ``BSCPAY_RPC_URLS`` endpoint), one
     per process and endpoint list so that breakers remember a dead node between calls
     (and Lambda invocations)."""
-    chosen = tuple(urls) if urls is not None else tuple(config.chain().rpc_url_list())
+    chosen = tuple(urls) if urls is not None else tuple(rpc.endpoints())
     return _client(chosen)
 
 

@@ -30,7 +30,23 @@ import pybreaker
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from shared import config
+from shared.aws import secrets as aws_secrets
+
 logger = Logger(child=True)
+
+
+def endpoints() -> list[str]:
+    """The JSON-RPC endpoints, in order: ``BSCPAY_RPC_URLS`` (the local stack, tests), else
+    the Secrets Manager secret ``BSCPAY_RPC_URLS_SECRET`` names (comma- or line-separated
+    URLs; cached a few minutes, so a changed provider key is picked up)."""
+    settings = config.chain()
+    urls = settings.rpc_url_list()
+    if urls or not settings.rpc_urls_secret:
+        return urls
+    text = aws_secrets.read(settings.rpc_urls_secret)
+    return [u.strip() for u in text.replace("\n", ",").split(",") if u.strip()]
+
 
 # Messages providers use when an eth_getLogs range or result is too large.
 _RANGE_HINTS = ("limit", "range", "too many", "exceed", "response size", "block range")

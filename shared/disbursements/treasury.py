@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from shared import config, ledger
-from shared.chain.rpc import JsonRpc
+from shared.chain.rpc import JsonRpc, endpoints
 from shared.custody import setup
 from shared.disbursements import schedule
 from shared.errors import InvalidState, ValidationFailed
@@ -48,7 +48,7 @@ def record_gas_funding(tx_hash: str, rpc: JsonRpc | None = None) -> int:
     hot = setup.hot_wallet_address()
     if not hot:
         raise InvalidState("custody is not set up: there is no hot wallet yet")
-    rpc = rpc or JsonRpc(config.chain().rpc_url_list())
+    rpc = rpc or JsonRpc(endpoints())
     tx = rpc.call("eth_getTransactionByHash", [tx_hash])
     receipt = rpc.receipt(tx_hash)
     if not tx or not receipt:

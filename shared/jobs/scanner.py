@@ -28,6 +28,7 @@ from shared import config, ids
 from shared.chain.heads import HeadWatcher
 from shared.chain.logs import TRANSFER_TOPIC, TransferLog, decode, match_transfers
 from shared.chain.rpc import JsonRpc, RpcError
+from shared.chain.rpc import endpoints as rpc_endpoints
 from shared.dal import addresses as address_repo
 from shared.dal import system as system_repo
 from shared.dal import transfers as transfer_repo
@@ -61,7 +62,7 @@ class Scanner:
     def __init__(self, rpc: JsonRpc | None = None) -> None:
         self.settings = config.scanner()
         self.chain = config.chain()
-        self.rpc = rpc or JsonRpc(self.chain.rpc_url_list())
+        self.rpc = rpc or JsonRpc(rpc_endpoints())
         self.token = self.chain.token_address.lower()
         self.owner = f"scanner-{uuid.uuid4().hex[:12]}"
         self._hashes: dict[int, str] = {}

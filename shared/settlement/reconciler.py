@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shared import config, ledger
 from shared.alerts import raise_alert
-from shared.chain.rpc import JsonRpc
+from shared.chain.rpc import JsonRpc, endpoints
 from shared.config import ReconcilerSettings as ReconcilerSettings  # re-exported
 from shared.custody import setup
 from shared.dal import addresses as address_repo
@@ -35,7 +35,7 @@ class ReconcileReport:
 
 def run(rpc: JsonRpc | None = None) -> ReconcileReport:
     settings = config.reconciler()
-    rpc = rpc or JsonRpc(config.chain().rpc_url_list())
+    rpc = rpc or JsonRpc(endpoints())
     checked, drifts = _compare(rpc, settings)
     if drifts:
         # Money in motion (a sweep or payout mined, its ledger posting a moment later)

@@ -25,9 +25,24 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_FILE = "BscpayStack.template.json"
 
 
+# The stage the infra tests synthesize: mainnet with every required money setting (the
+# committed "prod" stage leaves the cold address for the operator to fill in).
+CI_STAGE: dict[str, Any] = {
+    "network": "bsc-mainnet",
+    "prefix": "bscpay",
+    "rpc_urls_secret": "bscpay/rpc-urls",
+    "cold_address": "0x000000000000000000000000000000000000C01d",
+    "hot_wallet_cap": "10000",
+    "payout_approval_threshold": "1000",
+    "cold_approval_threshold": "50000",
+}
+
+
 def cdk_context(**overrides: Any) -> dict[str, Any]:
     context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
     context["bundle"] = "false"
+    context["stages"] = {**context["stages"], "ci": CI_STAGE}
+    context["stage"] = "ci"
     context.update(overrides)
     return context
 

@@ -1,4 +1,5 @@
-"""Deployment settings from CDK context: network defaults from cdk.json, clear failures."""
+"""Deployment settings: committed stages in cdk.json over network defaults, -c over both,
+clear failures (issue 16)."""
 
 from __future__ import annotations
 
@@ -8,41 +9,64 @@ from infra.cdk.config import ConfigError, from_context
 from tests.infra.conftest import cdk_context
 
 
-def test_mainnet_defaults_come_from_cdk_json() -> None:
+def test_a_mainnet_stage_takes_network_defaults_and_its_own_settings() -> None:
     config = from_context(cdk_context(bundle=None))
-    assert config.network == "bsc-mainnet"
-    assert config.chain_id == 56
+    assert (config.stage, config.network, config.chain_id) == ("ci", "bsc-mainnet", 56)
     assert config.token_address == "0x55d398326f99059fF775485246999027B3197955"
     assert config.token_decimals == 18
-    assert config.rpc_urls and all(u.startswith("https://") for u in config.rpc_urls)
+    assert config.rpc_urls_secret == "bscpay/rpc-urls"
     assert config.bundle is True  # deploy-safe default: assets are built
+    # the secret's name, never the URLs, goes to the functions (issue 16)
+    assert config.chain_env()["BSCPAY_RPC_URLS_SECRET"] == "bscpay/rpc-urls"
+    assert "BSCPAY_RPC_URLS" not in config.chain_env()
 
 
-def test_testnet_without_a_token_address_fails_with_the_flag_to_pass() -> None:
-    with pytest.raises(ConfigError, match="-c token_address=0x"):
+def test_the_stage_is_required_and_must_exist() -> None:
+    for stage in (None, "", "staging"):
+        with pytest.raises(ConfigError, match="-c stage=NAME"):
+            from_context(cdk_context(stage=stage))
+
+
+def test_a_stage_cannot_be_switched_to_another_network_by_a_flag() -> None:
+    with pytest.raises(ConfigError, match="would switch it"):
         from_context(cdk_context(network="bsc-testnet"))
+    # repeating the stage's own network is fine
+    assert from_context(cdk_context(network="bsc-mainnet")).chain_id == 56
 
 
-def test_testnet_with_a_token_address_uses_chain_97() -> None:
-    token = "0x337610d27c682E347C9cD60BD4b3b107C9d34dDd"
-    config = from_context(
-        cdk_context(
-            network="bsc-testnet",
-            token_address=token,
-            rpc_urls="https://a.example, https://b.example",
-        )
-    )
-    assert config.chain_id == 97
-    assert config.chain_env()["BSCPAY_RPC_URLS"] == "https://a.example,https://b.example"
-    assert config.chain_env()["BSCPAY_TOKEN_ADDRESS"] == token
+@pytest.mark.parametrize("missing", ["cold_address", "payout_approval_threshold"])
+def test_a_mainnet_stage_without_its_money_settings_fails_the_synth(missing: str) -> None:
+    stage = {**cdk_context()["stages"]["ci"], missing: ""}
+    with pytest.raises(ConfigError, match=f"must set {missing}"):
+        from_context(cdk_context(stages={"ci": stage}))
+
+
+def test_the_committed_stages_are_valid_or_name_what_is_missing() -> None:
+    # test (testnet) synthesizes as committed; prod waits for the operator's cold address
+    test = from_context(cdk_context(stage="test"))
+    assert (test.network, test.chain_id, test.prefix) == ("bsc-testnet", 97, "bscpay-test")
+    assert test.settlement_env()["BSCPAY_PAYOUT_APPROVAL_THRESHOLD"] == "100"
+    with pytest.raises(ConfigError, match="must set cold_address"):
+        from_context(cdk_context(stage="prod"))
+
+
+def test_rpc_urls_are_refused_as_a_deploy_setting() -> None:
+    with pytest.raises(ConfigError, match="Secrets Manager"):
+        from_context(cdk_context(rpc_urls="https://bsc.example/?key=secret"))
+    with pytest.raises(ConfigError, match="rpc_urls_secret"):
+        from_context(cdk_context(rpc_urls_secret="has spaces"))
+
+
+def test_a_testnet_stage_without_a_token_address_fails_with_the_setting_to_add() -> None:
+    stage = {**cdk_context()["stages"]["test"], "token_address": ""}
+    with pytest.raises(ConfigError, match="-c token_address=0x"):
+        from_context(cdk_context(stages={"test": stage}, stage="test"))
 
 
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"network": "bsc-devnet"}, "unknown"),
-        ({"rpc_urls": "http://plain.example"}, "https://"),
-        ({"rpc_urls": " , "}, "rpc_urls"),
+        ({"network": "bsc-devnet"}, "would switch"),
         ({"token_address": "0x1234"}, "20-byte"),
         ({"prefix": "Bad_Prefix"}, "prefix"),
         ({"token_decimals": "eighteen"}, "integer"),
@@ -63,8 +87,8 @@ def test_money_settings_reach_the_functions_environment() -> None:
     config = from_context(cdk_context(cold_address=cold, hot_wallet_cap="2500"))
     env = config.settlement_env()
     assert env == {
-        "BSCPAY_PAYOUT_COLD_ADDRESS": cold,
+        "BSCPAY_PAYOUT_COLD_ADDRESS": cold,  # -c wins over the stage for one run
         "BSCPAY_PAYOUT_HOT_WALLET_CAP": "2500",
+        "BSCPAY_PAYOUT_APPROVAL_THRESHOLD": "1000",  # from the stage
+        "BSCPAY_PAYOUT_COLD_APPROVAL_THRESHOLD": "50000",
     }
-    # unset: the defaults in shared.config apply
-    assert from_context(cdk_context()).settlement_env() == {}

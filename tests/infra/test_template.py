@@ -4,6 +4,7 @@ schedules and alarms in place. Everything is read from the one session synth."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -13,6 +14,7 @@ from infra.cdk.constants import (
     ADDRESS_COUNTER,
     CUSTODY_RECORD,
     RESCAN_QUEUE,
+    RPC_READERS,
     SCANNER_CURSOR,
     SQS_VISIBILITY_FACTOR,
     SYSTEM_ACCESS,
@@ -222,7 +224,7 @@ def test_every_function_gets_the_configuration_shared_config_reads(
         "BSCPAY_SECRETS_KEY_ID",
         "BSCPAY_CUSTODY_KEY_ID",
         "BSCPAY_CHAIN_ID",
-        "BSCPAY_RPC_URLS",
+        "BSCPAY_RPC_URLS_SECRET",
         "BSCPAY_TOKEN_ADDRESS",
         "BSCPAY_TOKEN_DECIMALS",
         "BSCPAY_FINALITY_FALLBACK_DEPTH",
@@ -563,3 +565,23 @@ def test_a_template_synthesized_without_assets_refuses_to_deploy(template: Templ
     rule = template["Rules"]["AssetsNotBundled"]["Assertions"][0]
     assert rule["Assert"] == {"Fn::Equals": ["bundled", "not-bundled"]}
     assert re.search(r"make layers", rule["AssertDescription"])
+
+
+def test_rpc_urls_stay_out_of_the_template_and_only_chain_callers_read_them(
+    template: Template, functions: dict[str, str]
+) -> None:
+    # issue 16: the URLs carry providers' API keys; the template names the secret only
+    text = json.dumps(template)
+    assert 'BSCPAY_RPC_URLS"' not in text and "https://bsc" not in text
+    readers = set()
+    for name, fid in functions.items():
+        env = props(template, fid)["Environment"]["Variables"]
+        assert env["BSCPAY_RPC_URLS_SECRET"] == "bscpay/rpc-urls"
+        statements = role_statements(template, role_of(template, fid))
+        if any(
+            allows(s, "secretsmanager:GetSecretValue")
+            and "secret:bscpay/rpc-urls" in json.dumps(s["Resource"])
+            for s in statements
+        ):
+            readers.add(name)
+    assert readers == set(RPC_READERS)

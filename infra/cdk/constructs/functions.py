@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -37,6 +38,7 @@ from infra.cdk.constants import (
     QUEUE_SENDERS,
     QUEUE_URL_ENV,
     RESERVED_CONCURRENCY,
+    RPC_READERS,
     SCHEDULED_MAX_EVENT_AGE_S,
     SECRETS_KEY,
     SECRETS_KEY_USES,
@@ -98,6 +100,11 @@ class Functions(Construct):
 
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
+        # The JSON-RPC URLs (with providers' API keys): a secret the operator creates
+        # before the first deploy (README); only the functions that call the chain read it.
+        rpc_urls = secretsmanager.Secret.from_secret_name_v2(
+            self, "RpcUrlsSecret", config.rpc_urls_secret
+        )
         for spec in resources.FUNCTIONS:
             name = _camel(spec.name)
             function_name = resources.physical_name(config.prefix, spec.name)
@@ -156,6 +163,8 @@ class Functions(Construct):
             )
             self.functions[spec.name] = function
             self.roles[spec.name] = role
+            if spec.name in RPC_READERS:
+                rpc_urls.grant_read(role)
             self._grant_tables(spec.name, role)
             self._deny_audit_rewrites(role)
 
