@@ -1,7 +1,8 @@
 """CDK app entry point: ``python -m infra.cdk.app`` (cdk.json runs it from the repo root).
 
 Settings come from the stage blocks of cdk.json (``-c stage=test|prod``; ``-c key=value``
-overrides one for one run); see ``infra/cdk/config.py``. cdk-nag's AwsSolutions pack runs on every synth.
+overrides one for one run); see ``infra/cdk/config.py``. cdk-nag's AwsSolutions pack runs
+on every synth.
 """
 
 from __future__ import annotations
