@@ -6,14 +6,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared import logmask
 from shared.actor import acting, system
 from shared.settlement import reconciler
 from shared.settlement.reconciler import metrics
 
-logger = Logger()
+logger = logmask.logger()
 tracer = Tracer()
 
 

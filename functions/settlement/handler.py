@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.batch import (
     SqsFifoPartialProcessor,
     process_partial_response,
@@ -15,13 +15,13 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import aws, config
+from shared import aws, config, logmask
 from shared.actor import acting, system
 from shared.disbursements import worker as disbursements
 from shared.settlement import outbound, worker
 from shared.settlement.worker import metrics
 
-logger = Logger()
+logger = logmask.logger()
 tracer = Tracer()
 # FIFO: after a failed record the rest of the batch is returned unprocessed, in order.
 processor = SqsFifoPartialProcessor()
