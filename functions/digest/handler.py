@@ -30,6 +30,7 @@ def _moment(event: dict[str, Any]) -> datetime:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
+@digest.metrics.log_metrics  # HeldUsdt for the operator's dashboard
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     moment = _moment(event)
     with acting(system("digest")):

@@ -92,6 +92,13 @@ SCANNER_LAG_MINUTES: Final = 5
 FINALITY_STALLED_METRIC: Final = "FinalityStalled"
 FINALITY_STALLED_MINUTES: Final = 3
 HOT_WALLET_BNB_METRIC: Final = "HotWalletBnb"
+HOT_WALLET_USDT_METRIC: Final = "HotWalletUsdt"  # shared/settlement/worker.py
+LEDGER_DRIFT_METRIC: Final = "LedgerDrift"  # shared/settlement/reconciler.py
+HELD_USDT_METRIC: Final = "HeldUsdt"  # shared/jobs/digest.py (daily)
+RUNBOOK_DIR: Final = "docs/runbooks"  # every alarm names its runbook there (issue 15)
+# Oldest message a queue may hold before its alarm (webhooks retry with backoff for
+# days, so only a stuck consumer makes the head old; settlement work is seconds).
+QUEUE_AGE_ALARM_S: Final[dict[str, int]] = {"webhooks": 3600, "settlement": 900}
 HOT_WALLET_BNB_MINIMUM: Final = 0.05  # BNB: a few hundred sweeps' gas on BSC
 
 # ---- KMS ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.cdk.config import DeploymentConfig
-from infra.cdk.constants import CUSTODY_DECRYPTERS, DIGEST_FUNCTION
+from infra.cdk.constants import CUSTODY_DECRYPTERS, DIGEST_FUNCTION, QUEUE_AGE_ALARM_S
 from infra.cdk.constructs.api import Api
 from infra.cdk.constructs.auth import Auth
 from infra.cdk.constructs.chain import Chain
@@ -85,6 +85,16 @@ class BscpayStack(Stack):
         self.monitoring.watch_finality(service="chain_scanner")
         self.monitoring.watch_hot_wallet(service="settlement")
         self.monitoring.watch_api(self.api.rest_api)
+        self.monitoring.watch_ledger(service="reconciler")
+        for name, queue in self.webhooks.queues.items():
+            if name in QUEUE_AGE_ALARM_S:
+                self.monitoring.watch_queue_age(name, queue, QUEUE_AGE_ALARM_S[name])
+        self.dashboard = self.monitoring.dashboard(
+            api=self.api.rest_api,
+            functions=fns,
+            queues=self.webhooks.queues,
+            dead_letter_queues=self.webhooks.dead_letter_queues,
+        )
 
         if not config.bundle:
             self._refuse_deployment()

@@ -26,7 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from shared import aws, config, ids, ledger
 from shared.dal import disbursements as store
@@ -38,6 +39,7 @@ from shared.reports import summary as reports
 from shared.reports.period import Period
 
 logger = Logger(child=True)
+metrics = Metrics(namespace="bscpay")
 
 DAY_S = 86_400
 PENDING_LIMIT = 200  # pending approvals listed (counted up to this many)
@@ -124,6 +126,8 @@ def _held(newly_held: Any) -> dict[str, Any]:
         if not more or not page:
             break
         after = page[-1].created_at
+    # The operator's dashboard plots it (issue 15): held funds waiting for a decision.
+    metrics.add_metric(name="HeldUsdt", unit=MetricUnit.Count, value=total / 10**18)
     return {
         "payments_held_in_period": newly_held,
         "funds_held": _fmt(total),

@@ -272,6 +272,9 @@ class _SweepRun:
         # Gas money left on the hot wallet: alarmed in CDK before sweeps start failing.
         bnb = self.w3.eth.get_balance(self.keys.hot_wallet.address) / 10**18
         metrics.add_metric(name="HotWalletBnb", unit=MetricUnit.Count, value=bnb)
+        # ... and the USDT it holds, for the operator's dashboard (issue 15)
+        usdt = evm.token_balance(self.w3, self.token, self.keys.hot_wallet.address)
+        metrics.add_metric(name="HotWalletUsdt", unit=MetricUnit.Count, value=usdt / 10**18)
 
     def _record_deposit_tx(self, tx_hash: HexStr, raw: bytes) -> None:
         seen = "BROADCAST" if self.seen == "BROADCAST" else "SIGNED"

@@ -1,6 +1,10 @@
-"""Operator alerts: one SNS topic and the alarms that publish to it."""
+"""Operator alerts: one SNS topic, the alarms that publish to it (each naming its
+runbook in docs/runbooks/), and the operator's CloudWatch dashboard (issue 15 §6)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
@@ -17,9 +21,13 @@ from constructs import Construct
 from infra.cdk.constants import (
     FINALITY_STALLED_METRIC,
     FINALITY_STALLED_MINUTES,
+    HELD_USDT_METRIC,
     HOT_WALLET_BNB_METRIC,
     HOT_WALLET_BNB_MINIMUM,
+    HOT_WALLET_USDT_METRIC,
+    LEDGER_DRIFT_METRIC,
     METRICS_NAMESPACE,
+    RUNBOOK_DIR,
     SCANNER_LAG_METRIC,
     SCANNER_LAG_MINUTES,
     SCANNER_LAG_THRESHOLD_BLOCKS,
@@ -72,6 +80,7 @@ class Monitoring(Construct):
         *,
         name: str,
         description: str,
+        runbook: str,
         metric: cloudwatch.IMetric,
         threshold: float = 0,
         periods: int = 1,
@@ -84,7 +93,8 @@ class Monitoring(Construct):
             self,
             construct_id,
             alarm_name=f"{self._prefix}-{name}",
-            alarm_description=description,
+            # What it means is here; how to check and fix it is in the runbook.
+            alarm_description=f"{description} Runbook: {RUNBOOK_DIR}/{runbook}.md",
             metric=metric,
             threshold=threshold,
             comparison_operator=comparison,
@@ -105,6 +115,7 @@ class Monitoring(Construct):
                 f"Messages in the {name} DLQ: deliveries gave up after every retry. "
                 "Inspect, fix the cause, then redrive."
             ),
+            runbook="dlq-not-empty",
             metric=dlq.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(1), statistic="Maximum"
             ),
@@ -115,7 +126,15 @@ class Monitoring(Construct):
             f"{_camel(name)}Errors",
             name=f"{name}-errors",
             description=f"{name} raised errors (see its log group and X-Ray traces).",
+            runbook="function-errors",
             metric=function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+        )
+        self._alarm(
+            f"{_camel(name)}Throttles",
+            name=f"{name}-throttles",
+            description=f"{name} was throttled: the account's concurrency is exhausted.",
+            runbook="function-throttles",
+            metric=function.metric_throttles(period=Duration.minutes(5), statistic="Sum"),
         )
 
     def watch_scanner_lag(self, service: str) -> None:
@@ -128,6 +147,7 @@ class Monitoring(Construct):
                 f"chain_scanner is more than {SCANNER_LAG_THRESHOLD_BLOCKS} blocks behind the "
                 f"head for {SCANNER_LAG_MINUTES} minutes, or not reporting at all."
             ),
+            runbook="scanner-lag",
             metric=cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name=SCANNER_LAG_METRIC,
@@ -151,6 +171,7 @@ class Monitoring(Construct):
                 f"The `finalized` block has not advanced for {FINALITY_STALLED_MINUTES} "
                 "minutes; payments are finalized by the configured depth fallback."
             ),
+            runbook="finality-stalled",
             metric=cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name=FINALITY_STALLED_METRIC,
@@ -172,6 +193,7 @@ class Monitoring(Construct):
                 f"The hot wallet holds less than {HOT_WALLET_BNB_MINIMUM} BNB for gas; "
                 "sweeps will start failing. Top it up and record it in the ledger."
             ),
+            runbook="hot-wallet-bnb-low",
             metric=cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name=HOT_WALLET_BNB_METRIC,
@@ -190,8 +212,154 @@ class Monitoring(Construct):
             "Api5xx",
             name="api-5xx",
             description="API Gateway answered 5xx (Lambda errors, timeouts, limits).",
+            runbook="api-5xx",
             metric=api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
         )
+
+    def watch_ledger(self, service: str) -> None:
+        """The reconciler found the ledger and the chain apart (after its second look)."""
+        self._alarm(
+            "LedgerDrift",
+            name="ledger-drift",
+            description="The ledger and the chain disagree on an account after a re-check.",
+            runbook="ledger-drift",
+            metric=_metric(LEDGER_DRIFT_METRIC, service, "Maximum", minutes=5, label=None),
+        )
+
+    def watch_queue_age(self, name: str, queue: sqs.IQueue, max_age_s: int) -> None:
+        """Work waiting too long: consumers failing, throttled or too few."""
+        self._alarm(
+            f"{_camel(name)}QueueAge",
+            name=f"{name}-queue-age",
+            description=(
+                f"The oldest message on the {name} queue is older than {max_age_s} s: "
+                "work is backing up."
+            ),
+            runbook="queue-age",
+            metric=queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=max_age_s,
+        )
+
+    def dashboard(
+        self,
+        *,
+        api: apigw.RestApi,
+        functions: Mapping[str, lambda_.IFunction],
+        queues: Mapping[str, sqs.IQueue],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+    ) -> cloudwatch.Dashboard:
+        """The operator's one screen: money, chain, delivery, APIs, alarms."""
+        board = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{self._prefix}-operations",
+            default_interval=Duration.hours(6),
+        )
+        minute = Duration.minutes(1)
+        five = Duration.minutes(5)
+
+        def graph(title: str, metrics: list[cloudwatch.IMetric], **kwargs: Any) -> Any:
+            return cloudwatch.GraphWidget(title=title, left=metrics, width=8, height=6, **kwargs)
+
+        board.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms (runbooks in docs/runbooks/)", alarms=self.alarms, width=24, height=4
+            )
+        )
+        board.add_widgets(
+            graph(
+                "API latency (p50, p95, p99)",
+                [
+                    api.metric_latency(statistic=s, period=five, label=s)
+                    for s in ("p50", "p95", "p99")
+                ],
+            ),
+            graph(
+                "API errors (4xx, 5xx)",
+                [
+                    api.metric_client_error(statistic="Sum", period=five, label="4xx"),
+                    api.metric_server_error(statistic="Sum", period=five, label="5xx"),
+                ],
+            ),
+            graph(
+                "Scanner lag (blocks) and finality stall",
+                [
+                    _metric(SCANNER_LAG_METRIC, "chain_scanner", "Maximum", minutes=1),
+                    _metric(FINALITY_STALLED_METRIC, "chain_scanner", "Maximum", minutes=1),
+                ],
+            ),
+        )
+        board.add_widgets(
+            graph(
+                "Webhook backlog and DLQ",
+                [
+                    queues["webhooks"].metric_approximate_number_of_messages_visible(
+                        period=minute, statistic="Maximum", label="waiting"
+                    ),
+                    queues["webhooks"].metric_approximate_age_of_oldest_message(
+                        period=minute, statistic="Maximum", label="oldest (s)"
+                    ),
+                    dead_letter_queues["webhooks"].metric_approximate_number_of_messages_visible(
+                        period=minute, statistic="Maximum", label="DLQ"
+                    ),
+                ],
+            ),
+            graph(
+                "Settlement backlog",
+                [
+                    queues["settlement"].metric_approximate_number_of_messages_visible(
+                        period=minute, statistic="Maximum", label="waiting"
+                    ),
+                    queues["settlement"].metric_approximate_age_of_oldest_message(
+                        period=minute, statistic="Maximum", label="oldest (s)"
+                    ),
+                ],
+            ),
+            graph(
+                "Hot wallet: BNB for gas and USDT",
+                [_metric(HOT_WALLET_BNB_METRIC, "settlement", "Minimum", minutes=5)],
+                right=[_metric(HOT_WALLET_USDT_METRIC, "settlement", "Minimum", minutes=5)],
+            ),
+        )
+        board.add_widgets(
+            graph(
+                "Reconciler drift (accounts apart) and held USDT",
+                [_metric(LEDGER_DRIFT_METRIC, "reconciler", "Maximum", minutes=5)],
+                right=[_metric(HELD_USDT_METRIC, "digest", "Maximum", minutes=60)],
+            ),
+            graph(
+                "Function errors",
+                [
+                    f.metric_errors(period=five, statistic="Sum", label=n)
+                    for n, f in functions.items()
+                ],
+            ),
+            graph(
+                "Function throttles",
+                [
+                    f.metric_throttles(period=five, statistic="Sum", label=n)
+                    for n, f in functions.items()
+                ],
+            ),
+        )
+        return board
+
+
+def _metric(
+    name: str, service: str, statistic: str, minutes: int, label: str | None = ""
+) -> cloudwatch.Metric:
+    """One of our metrics (Powertools adds the service dimension). ``label=None`` for an
+    alarm: a labelled metric would render as metric math instead of a plain metric."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic=statistic,
+        period=Duration.minutes(minutes),
+        label=(label or name) if label is not None else None,
+    )
 
 
 def _camel(logical: str) -> str:
