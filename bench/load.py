@@ -5,7 +5,7 @@ counted twice (issue 15 §2).
    0.45 s blocks, the API, scanner, settlement and webhook workers).
 2. Creates ``LOAD_MERCHANTS`` merchants, each with a webhook endpoint on a receiver here.
 3. Runs Locust headless (bench/locustfile.py, its own process): signed merchant traffic
-   and the console's admin reads, for ``LOAD_TIME`` (default 15 min: moto server, one
+   and the console's admin reads, for ``LOAD_TIME`` (default 20 min: moto server, one
    process emulating DynamoDB/SQS/KMS, is the bottleneck at ~10-20 requests a second on
    2 cores, so this is what it takes to pass 10,000 requests).
 4. Meanwhile a payer pays ~40 % of the new payments exactly, many per block (signed
@@ -50,7 +50,7 @@ from shared.local import admins, chain
 from shared.local.chain import free_port
 from shared.local.stack import LocalStack, StackConfig
 
-RUN_TIME = os.environ.get("LOAD_TIME", "15m")
+RUN_TIME = os.environ.get("LOAD_TIME", "20m")
 USERS = int(os.environ.get("LOAD_USERS", "24"))
 MERCHANTS = int(os.environ.get("LOAD_MERCHANTS", "4"))
 PAY_SHARE = float(os.environ.get("LOAD_PAY_SHARE", "0.4"))
