@@ -117,6 +117,7 @@ bench: install
 	$(PY) -m bench.webhooks
 	$(PY) -m bench.sweep
 	$(PY) -m bench.reports
+	$(PY) -m bench.coldstart
 
 # Locust against the whole local stack, then a lost/double-counted payment check
 # (bench/load.py; LOAD_TIME, LOAD_USERS, LOAD_MERCHANTS): bench/results/load.{json,png}
