@@ -13,7 +13,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help install run test lint fmt typecheck unit integration e2e infra synth layers deploy \
         browser browser-deps web \
-        bench load load-soak openapi contracts clean test-soak
+        bench load load-soak restore-drill openapi contracts clean test-soak
 
 help:
 	@echo "make run     - start the whole local stack (anvil, moto, API on :8000)"
@@ -128,6 +128,11 @@ load: install
 # crashes): bench/results/load-soak.{json,png}
 load-soak: install
 	LOAD_FAULTS=1 LOAD_TIME=$${LOAD_TIME:-30m} $(PY) -m bench.load
+
+# Export every table (ExportTableToPointInTime), import into a new prefix (ImportTable),
+# reconcile the restored ledger against the chain (tools/restore_drill.py, docs/adr/0036)
+restore-drill: install
+	$(PY) -m tools.restore_drill
 
 openapi: install
 	$(PY) -m tools.openapi --write

@@ -8,6 +8,7 @@ Physical names are ``{prefix}-{logical}``; functions learn them from configurati
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,38 @@ class Table:
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
     sort_key_type: str = "S"  # "S" or "N"
+
+    def definition(self) -> dict[str, Any]:
+        """KeySchema, AttributeDefinitions and GlobalSecondaryIndexes as DynamoDB's
+        CreateTable and ImportTable take them (the local stack, the restore drill)."""
+        attrs: dict[str, str] = {self.partition_key: "S"}
+        keys = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
+        if self.sort_key:
+            attrs[self.sort_key] = self.sort_key_type
+            keys.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
+        gsis = []
+        for index in self.indexes:
+            attrs[index.partition_key] = "S"
+            schema = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+            if index.sort_key:
+                attrs[index.sort_key] = index.sort_key_type
+                schema.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
+            gsis.append(
+                {
+                    "IndexName": index.name,
+                    "KeySchema": schema,
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            )
+        out: dict[str, Any] = {
+            "KeySchema": keys,
+            "AttributeDefinitions": [
+                {"AttributeName": k, "AttributeType": v} for k, v in attrs.items()
+            ],
+        }
+        if gsis:
+            out["GlobalSecondaryIndexes"] = gsis
+        return out
 
 
 @dataclass(frozen=True)

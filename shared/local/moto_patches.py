@@ -17,6 +17,7 @@ items and no table is copied.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from typing import Any
 
@@ -38,7 +39,39 @@ def serialize_dynamodb() -> None:
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     _item_level_rollback()
+    _json_lines_import()
     _applied = True
+
+
+class _JsonLines:
+    """DYNAMODB_JSON export files are one JSON object per line. moto's ImportTable reads
+    them with py_partiql_parser's JsonParser, which fails on a string attribute that
+    itself holds JSON (ours do: ``data_json``); the standard library reads them right."""
+
+    @staticmethod
+    def parse(original: str) -> list[Any]:
+        return [json.loads(line) for line in original.splitlines() if line.strip()]
+
+
+def _json_lines_import() -> None:
+    """The restore drill's ImportTable (tools/restore_drill.py) on moto."""
+    import py_partiql_parser
+    from moto.dynamodb.models.table_import import TableImport
+
+    original = TableImport._process_s3_files
+
+    def process(self: Any, s3_backend: Any, bucket: Any) -> None:
+        # moto imports JsonParser inside this method: swap it for the call, under the lock
+        # every DynamoDB call already takes
+        with _LOCK:
+            saved = py_partiql_parser.JsonParser
+            py_partiql_parser.JsonParser = _JsonLines  # type: ignore[assignment,misc]
+            try:
+                original(self, s3_backend, bucket)
+            finally:
+                py_partiql_parser.JsonParser = saved  # type: ignore[misc]
+
+    TableImport._process_s3_files = process  # type: ignore[method-assign]
 
 
 class _NoTableCopies:

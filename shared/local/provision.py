@@ -55,36 +55,7 @@ def create_tables(endpoint: str, region: str, prefix: str) -> None:
         if name in existing:
             _add_missing_indexes(ddb, name, table)
             continue
-        attrs: dict[str, str] = {table.partition_key: "S"}
-        keys = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
-        if table.sort_key:
-            attrs[table.sort_key] = table.sort_key_type
-            keys.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
-        gsis = []
-        for index in table.indexes:
-            attrs[index.partition_key] = "S"
-            schema = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
-            if index.sort_key:
-                attrs[index.sort_key] = index.sort_key_type
-                schema.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
-            gsis.append(
-                {
-                    "IndexName": index.name,
-                    "KeySchema": schema,
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            )
-        args: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": keys,
-            "AttributeDefinitions": [
-                {"AttributeName": k, "AttributeType": v} for k, v in attrs.items()
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if gsis:
-            args["GlobalSecondaryIndexes"] = gsis
-        ddb.create_table(**args)
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **table.definition())
         if table.ttl_attribute:
             ddb.update_time_to_live(
                 TableName=name,
