@@ -30,6 +30,9 @@ class AwsSettings(BaseSettings):
     settlement_queue_url: str = ""
     secrets_key_id: str = ""
     custody_key_id: str = ""
+    # A KMS key in ANOTHER region (its ARN) under which custody setup also seals the
+    # mnemonic: the recovery path when the primary region or its key is lost (ADR 0036).
+    custody_backup_key_id: str = ""
     user_pool_id: str = ""
     alerts_topic_arn: str = ""
     # CSV exports too large to answer inline go here (docs/reports.md); "" = inline only.

@@ -26,5 +26,24 @@ def client(service: str) -> Any:
     )
 
 
+@lru_cache(maxsize=8)
+def client_in(service: str, region: str) -> Any:
+    """A client of another region (the custody backup key, ADR 0036)."""
+    settings = config.aws()
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        region_name=region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=_CONFIG,
+    )
+
+
+def region_of(arn: str) -> str | None:
+    """The region named by an ARN (``arn:aws:kms:us-west-2:…``); None for a bare id."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
+
+
 def reset() -> None:
     client.cache_clear()
+    client_in.cache_clear()

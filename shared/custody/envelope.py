@@ -10,14 +10,20 @@ from __future__ import annotations
 import base64
 import json
 import os
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared import aws
 
 
-def seal(key_id: str, plaintext: bytes, context: dict[str, str]) -> str:
-    kms = aws.client("kms")
+def _kms(region: str | None) -> Any:
+    return aws.client_in("kms", region) if region else aws.client("kms")
+
+
+def seal(key_id: str, plaintext: bytes, context: dict[str, str], region: str | None = None) -> str:
+    """Seal under ``key_id`` (in ``region``, default this deployment's)."""
+    kms = _kms(region)
     data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)
     nonce = os.urandom(12)
     aad = json.dumps(context, sort_keys=True).encode()
@@ -31,9 +37,9 @@ def seal(key_id: str, plaintext: bytes, context: dict[str, str]) -> str:
     return json.dumps(blob, separators=(",", ":"))
 
 
-def open_sealed(sealed: str, context: dict[str, str]) -> bytes:
+def open_sealed(sealed: str, context: dict[str, str], region: str | None = None) -> bytes:
     blob = json.loads(sealed)
-    kms = aws.client("kms")
+    kms = _kms(region)
     data_key = kms.decrypt(CiphertextBlob=base64.b64decode(blob["key"]), EncryptionContext=context)[
         "Plaintext"
     ]

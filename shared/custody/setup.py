@@ -24,6 +24,7 @@ def ensure_custody() -> str:
     if existing:
         return existing
     # Imported here: eth_account stays out of the API functions that read the xpub.
+    from shared.custody import backup
     from shared.custody.signer import keys_from_mnemonic
 
     mnemonic = hd.new_mnemonic()
@@ -33,6 +34,8 @@ def ensure_custody() -> str:
         # Public: the reconciler reads the hot wallet's balances without any key.
         "hot_wallet": keys_from_mnemonic(mnemonic, []).hot_wallet.address,
         "sealed_mnemonic": envelope.seal(config.aws().custody_key_id, mnemonic.encode(), CONTEXT),
+        # and under the other region's backup key when one is configured (ADR 0036)
+        **backup.seal_backup(mnemonic),
     }
     del mnemonic
     system_repo.put_system_once(CUSTODY_RECORD, record, ids.now())

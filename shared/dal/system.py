@@ -44,6 +44,21 @@ def put_system_once(name: str, data: dict[str, Any], now: int) -> bool:
     return True
 
 
+def replace_system_data(name: str, before_json: str, data: dict[str, Any], now: int) -> bool:
+    """Replace a singleton's data only while it still holds ``before_json`` (compare and
+    set); False when it changed meanwhile or does not exist."""
+    bind()
+    try:
+        m.SystemModel(name, data_json=json.dumps(data), updated_at=now).save(
+            condition=m.SystemModel.data_json == before_json
+        )
+    except PutError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
 def acquire_lease(name: str, owner: str, now: float, lease_s: float) -> int | None:
     """Take or extend the lease; returns the stored block cursor (None when unset)."""
     bind()
