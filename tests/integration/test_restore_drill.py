@@ -32,20 +32,24 @@ def bucket(stack: LocalStack) -> Iterator[str]:
     config.reset()
 
 
-def test_a_restored_prefix_holds_the_same_money_and_matches_the_chain(
-    stack: LocalStack, merchant: MerchantCreds, bucket: str
-) -> None:
-    # Given a payment paid and final (the ledger credited the merchant)
-    payment = create_payment(merchant, "3")
-    pay(stack, payment["address"], 3 * USDT)
+def _paid_then_restored(
+    stack: LocalStack, merchant: MerchantCreds, bucket: str, usdt: int
+) -> restore_drill.Restored:
+    """A payment paid and final (the ledger credited the merchant), then every table
+    exported and imported into a new prefix."""
+    payment = create_payment(merchant, str(usdt))
+    pay(stack, payment["address"], usdt * USDT)
     scan()
     make_final(stack)
     scan()
-    source = config.aws().prefix
     target = f"bscpay-it-r{uuid.uuid4().hex[:6]}"
+    return restore_drill.restore(config.aws().prefix, target, bucket)
 
-    # When every table is exported and imported into a new prefix
-    restored = restore_drill.restore(source, target, bucket)
+
+def test_a_restored_prefix_holds_the_same_money_and_matches_the_chain(
+    stack: LocalStack, merchant: MerchantCreds, bucket: str
+) -> None:
+    restored = _paid_then_restored(stack, merchant, bucket, 3)
 
     # Then every table was restored, and the verification passes on the new prefix
     assert set(restored.items) == {t.logical for t in resources.TABLES}
@@ -57,17 +61,10 @@ def test_a_restored_prefix_holds_the_same_money_and_matches_the_chain(
 def test_a_restore_that_lost_an_item_fails_the_drill(
     stack: LocalStack, merchant: MerchantCreds, bucket: str
 ) -> None:
-    payment = create_payment(merchant, "2")
-    pay(stack, payment["address"], 2 * USDT)
-    scan()
-    make_final(stack)
-    scan()
-    source = config.aws().prefix
-    target = f"bscpay-it-r{uuid.uuid4().hex[:6]}"
-    restored = restore_drill.restore(source, target, bucket)
+    restored = _paid_then_restored(stack, merchant, bucket, 2)
     # a ledger entry goes missing in the restored copy
     ddb = aws.client("dynamodb")
-    table = resources.physical_name(target, "ledger_entries")
+    table = resources.physical_name(restored.target_prefix, "ledger_entries")
     item = ddb.scan(TableName=table, Limit=1)["Items"][0]
     spec = next(t for t in resources.TABLES if t.logical == "ledger_entries")
     key = {spec.partition_key: item[spec.partition_key]}
