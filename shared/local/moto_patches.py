@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from typing import Any
 
 _LOCK = threading.RLock()
@@ -40,7 +41,19 @@ def serialize_dynamodb() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     _item_level_rollback()
     _json_lines_import()
+    _cheap_sqs_clock()
     _applied = True
+
+
+def _cheap_sqs_clock() -> None:
+    """moto's SQS decides each message's visibility with a datetime round trip per
+    message, per check; a long poll re-checks every message on every change to the
+    queue. With webhook retries waiting invisibly for their backoff, that took a whole
+    core under load (the soak in bench/load.py). The same comparison on time.time()."""
+    from moto.sqs.models import Message
+
+    Message.visible = property(lambda self: time.time() * 1000.0 > self.visible_at)  # type: ignore[method-assign,assignment]
+    Message.delayed = property(lambda self: time.time() * 1000.0 < self.delayed_until)  # type: ignore[method-assign,assignment]
 
 
 class _JsonLines:
