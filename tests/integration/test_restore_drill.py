@@ -54,7 +54,9 @@ def test_a_restored_prefix_holds_the_same_money_and_matches_the_chain(
     # Then every table was restored, and the verification passes on the new prefix
     assert set(restored.items) == {t.logical for t in resources.TABLES}
     report = restore_drill.verify(restored, [merchant.merchant_id])
-    assert report["ok"] and report["ledger_drift"] == []
+    # (the shared test stack's ledger and chain are apart by what other tests did: the
+    # restored copy must meet the chain exactly as the source does)
+    assert report["ok"] and report["ledger_drift"] == report["source_ledger_drift"]
     assert report["merchant_balances"][merchant.merchant_id]["available"] == str(3 * USDT)
 
 
