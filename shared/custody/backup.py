@@ -21,7 +21,8 @@ import sys
 from typing import Any
 
 from shared import aws, config, ids
-from shared.custody import envelope, hd, setup
+from shared.custody import envelope, hd
+from shared.custody.record import CONTEXT, CUSTODY_RECORD
 from shared.dal import system as system_repo
 
 BACKUP_CONTEXT = {"purpose": "bscpay-custody-mnemonic-backup"}
@@ -32,7 +33,7 @@ class BackupError(RuntimeError):
 
 
 def _stored() -> str:
-    item = system_repo.get_system(setup.CUSTODY_RECORD)
+    item = system_repo.get_system(CUSTODY_RECORD)
     if item is None or not item.data_json:
         raise BackupError("custody is not set up: run `python -m shared.custody.setup`")
     return str(item.data_json)
@@ -63,7 +64,7 @@ def add() -> str:
     record = dict(json.loads(stored))
     if record.get("sealed_mnemonic_backup"):
         return str(record["backup_key"])
-    mnemonic = envelope.open_sealed(record["sealed_mnemonic"], setup.CONTEXT).decode()
+    mnemonic = envelope.open_sealed(record["sealed_mnemonic"], CONTEXT).decode()
     try:
         fields = seal_backup(mnemonic)
     finally:
@@ -71,9 +72,7 @@ def add() -> str:
     if not fields:
         raise BackupError("set BSCPAY_CUSTODY_BACKUP_KEY_ID (a KMS key ARN in another region)")
     # Everything else in the record stays as it was; a concurrent change wins.
-    if not system_repo.replace_system_data(
-        setup.CUSTODY_RECORD, stored, {**record, **fields}, ids.now()
-    ):
+    if not system_repo.replace_system_data(CUSTODY_RECORD, stored, {**record, **fields}, ids.now()):
         raise BackupError("the custody record changed meanwhile; run it again")
     return fields["backup_key"]
 

@@ -12,10 +12,9 @@ import json
 
 from shared import config, ids
 from shared.custody import envelope, hd
+from shared.custody.record import CONTEXT as CONTEXT  # re-exported
+from shared.custody.record import CUSTODY_RECORD as CUSTODY_RECORD  # re-exported
 from shared.dal import system as system_repo
-
-CUSTODY_RECORD = "custody"
-CONTEXT = {"purpose": "bscpay-custody-mnemonic"}
 
 
 def ensure_custody() -> str:
