@@ -5,7 +5,8 @@ adds up (issue 15 §5, docs/adr/0036).
    merchant, payments paid on chain, finalized, credited and swept to the hot wallet
    (so the outgoing transactions, nonces and ledger postings of a sweep are restored).
 2. Export every table with DynamoDB's own ``ExportTableToPointInTime`` to S3
-   (DYNAMODB_JSON, gzip: the format AWS writes; moto implements it).
+   (DYNAMODB_JSON, gzip: the format AWS writes; moto implements it). With ``--scan``,
+   where the export API is not available, a paginated scan writes the same format.
 3. Restore each export with ``ImportTable`` into a NEW resource prefix (the tables are
    created by the import, with their keys and indexes from ``shared.resources``; TTL
    and point-in-time recovery switched on again, as an import does not carry them).
@@ -17,10 +18,13 @@ The same two calls restore a real deployment (README "Backups and disaster recov
 ``restore()`` and ``verify()`` are the code the drill runs.
 
     .venv/bin/python -m tools.restore_drill          # exit 1 when the drill fails
+    .venv/bin/python -m tools.restore_drill --scan   # export by paginated scan instead
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
 import sys
@@ -34,6 +38,7 @@ from typing import Any
 from shared import aws, config, resources
 
 EXPORT_TIMEOUT_S = 300.0
+SCAN_PART_ITEMS = 10_000  # items per data file of a scan export
 
 
 class DrillFailed(RuntimeError):
@@ -105,6 +110,54 @@ def export_tables(source_prefix: str, bucket: str, label: str) -> dict[str, str]
     return data
 
 
+def _plain(value: Any) -> Any:
+    """A low-level attribute value as DYNAMODB_JSON writes it (binary as base64)."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _put_part(s3: Any, bucket: str, prefix: str, part: int, lines: list[str]) -> int:
+    """Write ``lines`` as data file number ``part`` and empty the list; the next part's number."""
+    body = "".join(f"{line}\n" for line in lines).encode()
+    s3.put_object(Bucket=bucket, Key=f"{prefix}part-{part:05d}.json.gz", Body=gzip.compress(body))
+    lines.clear()
+    return part + 1
+
+
+def scan_export_tables(
+    source_prefix: str, bucket: str, label: str, part_items: int | None = None
+) -> dict[str, str]:
+    """The export's format without ``ExportTableToPointInTime`` (DynamoDB Local, or a
+    role that may read but not export): every table read with a strongly consistent,
+    paginated scan and written as gzip DYNAMODB_JSON lines (``{"Item": {...}}``) under
+    ``<label>/<table>/scan/data/``, so ``import_tables`` restores it the same way.
+    Unlike an export it is not one point in time: write traffic should be stopped."""
+    ddb, s3 = aws.client("dynamodb"), aws.client("s3")
+    per_file = part_items or SCAN_PART_ITEMS
+    data: dict[str, str] = {}
+    for table in resources.TABLES:
+        prefix = f"{label}/{table.logical}/scan/data/"
+        lines: list[str] = []
+        parts = 0
+        pages = ddb.get_paginator("scan").paginate(
+            TableName=resources.physical_name(source_prefix, table.logical), ConsistentRead=True
+        )
+        for page in pages:
+            for item in page["Items"]:
+                lines.append(json.dumps({"Item": _plain(item)}, separators=(",", ":")))
+                if len(lines) >= per_file:
+                    parts = _put_part(s3, bucket, prefix, parts, lines)
+        if lines or not parts:  # an empty table still gets its (empty) data file
+            _put_part(s3, bucket, prefix, parts, lines)
+        data[table.logical] = prefix
+    return data
+
+
 def import_tables(bucket: str, exports: dict[str, str], target_prefix: str) -> dict[str, int]:
     """``ImportTable`` each export into a new table of ``target_prefix``."""
     ddb = aws.client("dynamodb")
@@ -149,9 +202,15 @@ def import_tables(bucket: str, exports: dict[str, str], target_prefix: str) -> d
     return counts
 
 
-def restore(source_prefix: str, target_prefix: str, bucket: str) -> Restored:
+def restore(
+    source_prefix: str, target_prefix: str, bucket: str, *, by_scan: bool = False
+) -> Restored:
+    """Export every table of ``source_prefix`` (``ExportTableToPointInTime``, or a
+    paginated scan in the same format with ``by_scan``) and import it into
+    ``target_prefix``."""
     label = f"restore-drill/{source_prefix}/{int(time.time())}"
-    exports = export_tables(source_prefix, bucket, label)
+    export = scan_export_tables if by_scan else export_tables
+    exports = export(source_prefix, bucket, label)
     items = import_tables(bucket, exports, target_prefix)
     return Restored(source_prefix, target_prefix, exports, items)
 
@@ -281,7 +340,8 @@ def _settled() -> bool:
     return not reconciler.run().drifts
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    by_scan = "--scan" in (sys.argv[1:] if argv is None else argv)
     from shared.local.chain import free_port
     from shared.local.stack import LocalStack, StackConfig
 
@@ -302,7 +362,7 @@ def main() -> None:
         _wait("the ledger to match the chain before the export", _settled, timeout_s=120)
         bucket = "bscpay-drill-backups"  # in AWS: a versioned bucket in another account/region
         aws.client("s3").create_bucket(Bucket=bucket)
-        restored = restore("bscpay-drill", "bscpay-restored", bucket)
+        restored = restore("bscpay-drill", "bscpay-restored", bucket, by_scan=by_scan)
         report = verify(restored, merchant_ids)
         if report["ledger_drift"]:  # the source was settled before the export
             raise DrillFailed(f"the restored ledger does not match the chain: {report}")
@@ -312,6 +372,7 @@ def main() -> None:
     finally:
         stack.stop()
     report["seconds"] = round(time.monotonic() - started, 1)
+    report["export"] = "scan" if by_scan else "ExportTableToPointInTime"
     out = workdir / "restore-drill.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     print(
