@@ -131,8 +131,8 @@ load-soak: install
 
 # Export every table (ExportTableToPointInTime), import into a new prefix (ImportTable),
 # reconcile the restored ledger against the chain (tools/restore_drill.py, docs/adr/0036)
-restore-drill: install
-	$(PY) -m tools.restore_drill
+restore-drill: install  # ARGS=--scan: export by paginated scan instead
+	$(PY) -m tools.restore_drill $(ARGS)
 
 openapi: install
 	$(PY) -m tools.openapi --write
