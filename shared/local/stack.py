@@ -51,6 +51,10 @@ LOCAL_USERS: dict[str, tuple[str, tuple[str, ...]]] = {
 LOCAL_COLD_ADDRESS = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
 
 
+# A worker that found its queue empty asks again after this long (Lambda's event source
+# mapping long-polls; the local stack short-polls, see LocalStack._drain).
+EMPTY_POLL_PAUSE_S = 0.2
+
 @dataclass
 class StackConfig:
     api_port: int = 8000
@@ -390,14 +394,17 @@ class LocalStack:
         handler, delete what it did not report as failed. With ``crash_share``, that
         share of invocations dies after the handler ran, before anything is deleted."""
         sqs = aws.client("sqs")
+        # Short polls and a pause when empty: moto's long poll re-checks every message on
+        # every change to the queue, which took a whole core once retries piled up.
         answer = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=0,
             MessageSystemAttributeNames=["All"],
         )
         messages = answer.get("Messages", [])
         if not messages:
+            time.sleep(EMPTY_POLL_PAUSE_S)
             return
         build = to_record or _sqs_record
         event = {"Records": [build(m, queue_url) for m in messages]}
