@@ -55,6 +55,7 @@ LOCAL_COLD_ADDRESS = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
 # mapping long-polls; the local stack short-polls, see LocalStack._drain).
 EMPTY_POLL_PAUSE_S = 0.2
 
+
 @dataclass
 class StackConfig:
     api_port: int = 8000
