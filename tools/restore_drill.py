@@ -42,7 +42,7 @@ SCAN_PART_ITEMS = 10_000  # items per data file of a scan export
 
 
 class DrillFailed(RuntimeError):
-    pass
+    """An export, an import or the comparison after the restore went wrong."""
 
 
 @dataclass

@@ -29,7 +29,7 @@ BACKUP_CONTEXT = {"purpose": "bscpay-custody-mnemonic-backup"}
 
 
 class BackupError(RuntimeError):
-    pass
+    """The backup copy cannot be made or does not open to this deployment's xpub."""
 
 
 def _stored() -> str:
