@@ -16,7 +16,7 @@ import solc from 'solc'
 
 const EVM_VERSION = 'cancun'
 const OPTIMIZER = { enabled: true, runs: 200 }
-const CONTRACTS = ['TetherToken', 'PaymentRouter', 'Sweeper']
+const CONTRACTS = ['TetherToken', 'PaymentRouter', 'Sweeper', 'PriceFeed', 'StableToken']
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
 const outDir = join(repoRoot, 'shared', 'chain', 'artifacts')

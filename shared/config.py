@@ -403,9 +403,56 @@ def exports() -> ExportSettings:
     return ExportSettings()
 
 
+class PricingSettings(BaseSettings):
+    """Fiat-priced payments (``BSCPAY_PRICE_*``, issue 14, docs/adr/0027): Chainlink
+    feeds on the chain, checked for age and against a second, independent HTTP source."""
+
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_PRICE_", extra="ignore")
+
+    # Feed addresses per pair, all quoted in USD: '{"EUR/USD": "0x…", "USDT/USD": "0x…"}'.
+    # The fiat currencies a payment may be priced in are USD and every "<X>/USD" here
+    # whose X is not a token symbol. Empty: fiat pricing is off (400 on `price`).
+    feeds: str = "{}"
+    # A feed whose latest round is older than this is stale (Chainlink's fiat and
+    # stablecoin feeds on BSC have a 24 h heartbeat; a 25 h default leaves one hour).
+    max_age_s: int = Field(default=90_000, ge=60)
+    # The second source: GET returns {"rates": {"EUR/USD": "1.0801", ...}} (docs/pricing.md).
+    rates_url: str = ""
+    rates_timeout_s: float = Field(default=2.0, gt=0, le=10)
+    # The feed and the second source may differ by at most this much.
+    max_deviation_bps: int = Field(default=100, ge=1, le=2_000)
+    # After this many failures in a row the second source is not asked for
+    # `rates_breaker_reset_s` seconds (quotes answer 503 meanwhile).
+    rates_breaker_fail_max: int = Field(default=3, ge=1)
+    rates_breaker_reset_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds_shape(cls, value: str) -> str:
+        feeds = json.loads(value or "{}")
+        if not isinstance(feeds, dict):
+            raise ValueError("BSCPAY_PRICE_FEEDS must be a JSON object of pair -> address")
+        for pair, address in feeds.items():
+            if not (isinstance(pair, str) and pair.endswith("/USD") and len(pair) >= 5):
+                raise ValueError(f"BSCPAY_PRICE_FEEDS: {pair!r} is not an <X>/USD pair")
+            if not (isinstance(address, str) and address.startswith("0x") and len(address) == 42):
+                raise ValueError(f"BSCPAY_PRICE_FEEDS: {pair} needs a 0x-prefixed address")
+            int(address, 16)
+        return value
+
+    def feed_map(self) -> dict[str, str]:
+        return dict(json.loads(self.feeds or "{}"))
+
+
+@lru_cache(maxsize=1)
+def pricing() -> PricingSettings:
+    return PricingSettings()
+
+
 def reset() -> None:
     """Forget cached settings (tests and the local stack change the environment)."""
     for fn in (
+        pricing,
         aws,
         chain,
         api,

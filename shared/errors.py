@@ -153,6 +153,18 @@ class RateLimited(Throttled):
     code = "rate_limited"
 
 
+class PriceUnavailable(BscpayError):
+    """No trustworthy price now (a stale or unreadable feed, or the second source
+    disagrees or is down): 503 ``price_unavailable``; never a wrong quote (issue 14)."""
+
+    status = 503
+    code = "price_unavailable"
+
+    def __init__(self, message: str, retry_after_s: int = 30) -> None:
+        super().__init__(message, "price")
+        self.retry_after_s = retry_after_s
+
+
 class ChainMismatch(Exception):
     """The node or token does not match configuration; the scanner refuses to run."""
 

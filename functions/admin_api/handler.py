@@ -160,6 +160,7 @@ def _merchant(m: Merchant) -> dict[str, Any]:
         "status_reason": m.status_reason,
         "underpay_tolerance_bps": m.underpay_tolerance_bps,
         "rate_limit_per_minute": m.rate_limit_per_minute,
+        "price_spread_bps": m.price_spread_bps,
         "kyc_status": m.kyc_status,
         "kyc_reason": m.kyc_reason,
         "kyc_changed_at": m.kyc_changed_at,

@@ -77,7 +77,8 @@ def _units(amount: str, param: str = "amount") -> int:
 @app.post("/v1/payments", responses=docs.responses(201, PaymentOut, "The new payment"))
 def create_payment(body: Annotated[CreatePayment, Body()]) -> Response[str]:
     request = payments.NewPayment(
-        amount=_units(body.amount),
+        amount=_units(body.amount) if body.amount is not None else 0,
+        price=(body.price.amount, body.price.currency) if body.price else None,
         order_id=body.order_id,
         metadata=body.metadata,
         expires_in=body.expires_in,

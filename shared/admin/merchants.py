@@ -149,6 +149,7 @@ def revoke_api_key(merchant_id: str, key_id: str) -> None:
 
 MAX_TOLERANCE_BPS = 500  # 5 %: beyond that a shortfall is not a rounding matter
 MAX_RATE_LIMIT_PER_MINUTE = 100_000  # per API key; the WAF's first line sits above it
+MAX_SPREAD_BPS = 1_000  # 10 %: a spread beyond that is a different price, not a spread
 
 
 def set_underpay_tolerance(merchant_id: str, bps: int) -> Merchant:
@@ -169,6 +170,11 @@ def update_settings(merchant_id: str, changes: dict[str, int | None]) -> Merchan
             f"rate_limit_per_minute must be between 1 and {MAX_RATE_LIMIT_PER_MINUTE} "
             "(null: the deployment default)",
             "rate_limit_per_minute",
+        )
+    spread = changes.get("price_spread_bps")
+    if "price_spread_bps" in changes and spread is not None and not 0 <= spread <= MAX_SPREAD_BPS:
+        raise ValidationFailed(
+            f"price_spread_bps must be between 0 and {MAX_SPREAD_BPS}", "price_spread_bps"
         )
     if not changes:
         raise ValidationFailed("name at least one setting to change")

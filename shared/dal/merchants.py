@@ -77,6 +77,7 @@ def _merchant(item: m.MerchantModel) -> Merchant:
         rate_limit_per_minute=(
             int(item.rate_limit_per_minute) if item.rate_limit_per_minute is not None else None
         ),
+        price_spread_bps=int(item.price_spread_bps or 0),
         kyc_status=item.kyc_status or "pending",
         kyc_reason=item.kyc_reason,
         kyc_changed_at=int(item.kyc_changed_at) if item.kyc_changed_at else None,
@@ -95,7 +96,7 @@ def get_merchant(merchant_id: str) -> Merchant | None:
 
 # The merchant's settings an admin may change (POST /admin/merchants/{id}); None removes
 # an optional one (back to the deployment default).
-SETTINGS = ("underpay_tolerance_bps", "rate_limit_per_minute")
+SETTINGS = ("underpay_tolerance_bps", "rate_limit_per_minute", "price_spread_bps")
 
 
 def update_settings(

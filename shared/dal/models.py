@@ -51,6 +51,7 @@ class MerchantModel(_Base):
     status_changed_at = NumberAttribute(null=True)
     underpay_tolerance_bps = NumberAttribute(default=0)
     rate_limit_per_minute = NumberAttribute(null=True)  # absent: the deployment default
+    price_spread_bps = NumberAttribute(null=True)  # absent: 0
     kyc_status = UnicodeAttribute(null=True)  # absent: pending
     kyc_reason = UnicodeAttribute(null=True)
     kyc_changed_at = NumberAttribute(null=True)
@@ -135,6 +136,7 @@ class PaymentModel(_Base):
     paid_at = NumberAttribute(null=True)
     success_url = UnicodeAttribute(null=True)  # the hosted checkout's redirects
     cancel_url = UnicodeAttribute(null=True)
+    quote_json = UnicodeAttribute(null=True)  # a fiat-priced payment's quote (issue 14)
     open = UnicodeAttribute(null=True)  # "open" while the expirer must watch it (sparse GSI)
     version = NumberAttribute(default=0)
     event_seq = NumberAttribute(default=0)

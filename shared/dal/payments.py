@@ -23,6 +23,7 @@ from shared.models.domain import (
     Event,
     Payment,
     PaymentStatus,
+    Quote,
     Transfer,
     TransferStatus,
 )
@@ -56,6 +57,7 @@ def _payment_item(p: Payment) -> m.PaymentModel:
         paid_at=p.paid_at,
         success_url=p.success_url,
         cancel_url=p.cancel_url,
+        quote_json=p.quote.model_dump_json() if p.quote else None,
         open="open" if p.status.is_open else None,
         version=p.version,
         event_seq=p.event_seq,
@@ -83,6 +85,7 @@ def _payment(item: m.PaymentModel) -> Payment:
         paid_at=int(item.paid_at) if item.paid_at is not None else None,
         success_url=item.success_url,
         cancel_url=item.cancel_url,
+        quote=Quote.model_validate_json(item.quote_json) if item.quote_json else None,
         version=int(item.version),
         event_seq=int(item.event_seq),
     )

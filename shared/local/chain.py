@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +48,24 @@ CUSTOMER_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # account 1
 CUSTOMER_PRIVATE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 # Account 6 signs one 0-value marker transaction into the first block of every reorg.
 REORG_MARKER_PRIVATE_KEY = "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e"
+# Accounts 10 and 11 of the same mnemonic (anvil funds only 0-9; the bootstrap tops them
+# up): the price feeds' writer and the other stablecoins' issuer. Own senders keep the
+# deployer's nonces, so USDT, the router and the Sweeper keep their well-known addresses.
+ORACLE_PRIVATE_KEY = "0xf214f2b2cd398c806f84e317254e0f0b801d0643303237d97a22a48e01628897"
+ISSUER_PRIVATE_KEY = "0x701b615bbdfb9de65240bc28bd21bbc0d996645a3dd57e7b12bc2bdf6f192c82"
+
+# The feeds the local stack deploys and their starting answers (8 decimals, as
+# Chainlink's fiat and stablecoin feeds on BSC).
+FEED_DECIMALS = 8
+LOCAL_FEEDS = {
+    "EUR/USD": "1.08",
+    "GBP/USD": "1.27",
+    "USDT/USD": "1.00",
+    "USDC/USD": "1.00",
+    "FDUSD/USD": "1.00",
+}
+# The other stablecoins on the local chain: symbol -> (name, decimals); 18 as on BSC.
+LOCAL_STABLECOINS = {"USDC": ("USD Coin", 18), "FDUSD": ("First Digital USD", 18)}
 
 USDT_DECIMALS = 18  # as BSC USDT (not 6 as on Ethereum/Tron)
 CUSTOMER_USDT = 1_000_000 * 10**USDT_DECIMALS
@@ -319,10 +338,10 @@ def _tx_hash(receipt: TxReceipt) -> HexStr:
     return HexStr(receipt["transactionHash"].to_0x_hex())
 
 
-def _deploy(rpc_url: str, deployer_key: str, name: str) -> str:
+def _deploy(rpc_url: str, deployer_key: str, name: str, *args: Any) -> str:
     artifact = load_artifact(name)
     factory = web3_for(rpc_url).eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    receipt = _sign_and_send(rpc_url, deployer_key, factory.constructor())
+    receipt = _sign_and_send(rpc_url, deployer_key, factory.constructor(*args))
     address = receipt["contractAddress"]
     if address is None:
         raise TransactionFailed(f"deploying {name} produced no contract address")
@@ -337,6 +356,42 @@ def deploy_token(rpc_url: str, deployer_key: str = DEPLOYER_PRIVATE_KEY) -> str:
 def deploy_router(rpc_url: str, deployer_key: str = DEPLOYER_PRIVATE_KEY) -> str:
     """Deploy PaymentRouter; returns its checksummed address."""
     return _deploy(rpc_url, deployer_key, "PaymentRouter")
+
+
+def deploy_stable_token(
+    rpc_url: str, symbol: str, name: str, decimals: int = 18, issuer_key: str = ISSUER_PRIVATE_KEY
+) -> str:
+    """Deploy a StableToken (another stablecoin, or a look-alike of one); the issuer mints."""
+    return _deploy(rpc_url, issuer_key, "StableToken", name, symbol, decimals)
+
+
+def deploy_price_feed(
+    rpc_url: str, pair: str, answer: str, oracle_key: str = ORACLE_PRIVATE_KEY
+) -> str:
+    """Deploy a Chainlink-compatible PriceFeed for ``pair`` answering ``answer`` (decimal)."""
+    return _deploy(rpc_url, oracle_key, "PriceFeed", FEED_DECIMALS, pair, _feed_units(answer))
+
+
+def _feed_units(answer: str) -> int:
+    return int(Decimal(answer) * 10**FEED_DECIMALS)
+
+
+def feed_contract(rpc_url: str, feed: str) -> Contract:
+    abi = load_artifact("PriceFeed")["abi"]
+    return web3_for(rpc_url).eth.contract(address=Web3.to_checksum_address(feed), abi=abi)
+
+
+def set_price(rpc_url: str, feed: str, answer: str, *, age_s: int = 0) -> HexStr:
+    """A new round on ``feed``: ``answer`` (decimal), updated ``age_s`` seconds before the
+    latest block (age_s > 0 makes the feed stale); returns the tx hash."""
+    contract = feed_contract(rpc_url, feed)
+    if age_s <= 0:
+        fn = contract.functions.updateAnswer(_feed_units(answer))
+    else:
+        stamp = int(web3_for(rpc_url).eth.get_block("latest")["timestamp"]) - age_s
+        round_id = contract.functions.latestRound().call() + 1
+        fn = contract.functions.updateRoundData(round_id, _feed_units(answer), stamp, stamp)
+    return _tx_hash(_sign_and_send(rpc_url, ORACLE_PRIVATE_KEY, fn))
 
 
 def mint(rpc_url: str, token: str, deployer_key: str, to: str, amount_base_units: int) -> HexStr:
@@ -438,6 +493,10 @@ class LocalChain:
     deployer_address: str
     customer_address: str
     customer_private_key: str
+    # Every stablecoin the local stack accepts, USDT included: symbol -> address.
+    tokens: dict[str, str] = field(default_factory=dict)
+    # Chainlink-compatible feeds: "EUR/USD" -> address.
+    price_feeds: dict[str, str] = field(default_factory=dict)
 
 
 def bootstrap_local_chain(
@@ -447,7 +506,8 @@ def bootstrap_local_chain(
     customer_key: str = CUSTOMER_PRIVATE_KEY,
     customer_usdt_base_units: int = CUSTOMER_USDT,
 ) -> LocalChain:
-    """Deploy USDT + PaymentRouter, give the customer 1,000,000 USDT and BNB for gas.
+    """Deploy USDT + PaymentRouter, USDC + FDUSD and the price feeds; give the customer
+    1,000,000 of each stablecoin and BNB for gas.
 
     On a fresh anvil the deployer's first two transactions give fixed addresses:
     token 0x5FbDB2315678afecb367f032d93F642f64180aa3, router
@@ -460,8 +520,24 @@ def bootstrap_local_chain(
     router = deploy_router(rpc_url, deployer_key)
     mint(rpc_url, token, deployer_key, customer, customer_usdt_base_units)
     # anvil pre-funds its dev accounts with 10,000 BNB; top up other customers for gas.
-    if w3.eth.get_balance(customer) < _MIN_CUSTOMER_BNB_WEI:
-        rpc_call(rpc_url, "anvil_setBalance", customer, hex(_TOPUP_BNB_WEI))
+    for funded in (
+        customer,
+        Account.from_key(ORACLE_PRIVATE_KEY).address,
+        Account.from_key(ISSUER_PRIVATE_KEY).address,
+    ):
+        if w3.eth.get_balance(funded) < _MIN_CUSTOMER_BNB_WEI:
+            rpc_call(rpc_url, "anvil_setBalance", funded, hex(_TOPUP_BNB_WEI))
+    tokens = {"USDT": token}
+    for symbol, (name, decimals) in LOCAL_STABLECOINS.items():
+        tokens[symbol] = deploy_stable_token(rpc_url, symbol, name, decimals)
+        mint(
+            rpc_url,
+            tokens[symbol],
+            ISSUER_PRIVATE_KEY,
+            customer,
+            customer_usdt_base_units // 10**USDT_DECIMALS * 10**decimals,
+        )
+    feeds = {pair: deploy_price_feed(rpc_url, pair, answer) for pair, answer in LOCAL_FEEDS.items()}
     return LocalChain(
         rpc_url=rpc_url,
         chain_id=w3.eth.chain_id,
@@ -470,4 +546,6 @@ def bootstrap_local_chain(
         deployer_address=deployer,
         customer_address=customer,
         customer_private_key=customer_key,
+        tokens=tokens,
+        price_feeds=feeds,
     )

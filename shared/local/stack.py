@@ -30,6 +30,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from shared import aws, config
+from shared.local.rates import RatesStub
 from shared.local import chain as local_chain
 from shared.local import metrics_sink, moto_patches, provision
 from shared.local.apigw import ApiGatewayEmulator, CognitoVerifier, LambdaContext, Route
@@ -109,6 +110,7 @@ class LocalStack:
     _moto: ThreadedMotoServer | None = None
     _moto_process: subprocess.Popen[str] | None = None
     _anvil: local_chain.Anvil | None = None
+    _rates: RatesStub | None = None
     _api: ApiGatewayEmulator | None = None
     worker_errors: list[str] = field(default_factory=list)
     _digest_runs: int = 0
@@ -142,6 +144,8 @@ class LocalStack:
             extra_args=cfg.anvil_args,
         )
         chain = local_chain.bootstrap_local_chain(self._anvil.rpc_url)
+        # The second price source: follows the feeds unless a test moves it (issue 14).
+        self._rates = RatesStub(self._anvil.rpc_url, chain.price_feeds).start()
         res = provision.provision(aws_url, cfg.region, cfg.prefix)
         head = int(local_chain.rpc_call(self._anvil.rpc_url, "eth_blockNumber"), 16)
         os.environ.update(
@@ -158,6 +162,10 @@ class LocalStack:
                 "BSCPAY_WS_URL": self._anvil.ws_url,
                 "BSCPAY_TOKEN_ADDRESS": chain.token_address,
                 "BSCPAY_TOKEN_DECIMALS": "18",
+                "BSCPAY_PRICE_FEEDS": json.dumps(chain.price_feeds),
+                "BSCPAY_PRICE_RATES_URL": f"{self._rates.url}/rates",
+                # anvil's clock is the wall clock: an hour is plenty for feeds it writes.
+                "BSCPAY_PRICE_MAX_AGE_S": "3600",
                 "BSCPAY_LOCAL_MODE": "true",
                 # Every payment's checkout_url: the hosted checkout on this API's port.
                 "BSCPAY_CHECKOUT_BASE_URL": f"http://{HOST}:{cfg.api_port}",
@@ -222,6 +230,9 @@ class LocalStack:
             "rpc_url": self._anvil.rpc_url,
             "chain_id": chain.chain_id,
             "token_address": chain.token_address,
+            "tokens": chain.tokens,
+            "price_feeds": chain.price_feeds,
+            "rates_url": self._rates.url,  # POST /overrides, /status: see shared/local/rates.py
             "aws_endpoint_url": aws_url,
             "region": cfg.region,
             "prefix": cfg.prefix,  # python -m shared.jobs.digest finds the stack by these
@@ -265,6 +276,8 @@ class LocalStack:
             thread.join(timeout=10)
         if self._api is not None:
             self._api.stop()
+        if self._rates is not None:
+            self._rates.stop()
         if self._anvil is not None:
             self._anvil.stop()
         if self._moto is not None:

@@ -45,6 +45,7 @@ class MerchantOut(BaseModel):
     status_reason: str | None = None
     underpay_tolerance_bps: int
     rate_limit_per_minute: int | None = None  # None: the deployment default
+    price_spread_bps: int = 0  # added to fiat-priced payments' rate
     kyc_status: Literal["pending", "verified", "rejected"] = "pending"
     kyc_reason: str | None = None
     kyc_changed_at: int | None = None

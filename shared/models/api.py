@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from shared.models.amounts import format_amount
 from shared.models.domain import Delivery, Event, WebhookEndpoint
@@ -19,9 +27,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PriceIn(_Strict):
+    """A fiat price (issue 14): the token amount comes from a quote, locked for the
+    payment's life. Currencies: USD and those with a configured feed (docs/pricing.md)."""
+
+    amount: StrictStr = Field(min_length=1, max_length=40, examples=["19.99"])
+    currency: StrictStr = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+
+
 class CreatePayment(_Strict):
-    # A JSON number is rejected (422): amounts are decimal strings only.
-    amount: StrictStr = Field(max_length=40, examples=["12.50"])
+    # A JSON number is rejected (422): amounts are decimal strings only. Exactly one of
+    # `amount` (in the token) and `price` (in a fiat currency).
+    amount: StrictStr | None = Field(default=None, max_length=40, examples=["12.50"])
+    price: PriceIn | None = None
     currency: Literal["USDT"] = "USDT"
     order_id: StrictStr | None = Field(default=None, min_length=1, max_length=200)
     metadata: dict[StrictStr, StrictStr] = Field(default_factory=dict)
@@ -45,6 +63,12 @@ class CreatePayment(_Strict):
                 raise ValueError("metadata keys are 1-40 characters, values at most 500")
         return value
 
+    @model_validator(mode="after")
+    def _amount_or_price(self) -> CreatePayment:
+        if (self.amount is None) == (self.price is None):
+            raise ValueError("give exactly one of amount (in the token) and price (in fiat)")
+        return self
+
 
 class CreateWebhookEndpoint(_Strict):
     url: StrictStr = Field(min_length=8, max_length=2048)
@@ -64,6 +88,8 @@ class UpdateMerchant(_Strict):
     # Requests a minute each of the merchant's API keys may make; null: the deployment
     # default (BSCPAY_API_RATE_LIMIT_PER_MINUTE).
     rate_limit_per_minute: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    # Added to fiat-priced payments' exchange rate, in basis points (issue 14).
+    price_spread_bps: StrictInt | None = Field(default=None, ge=0, le=1_000)
 
     def changes(self) -> dict[str, int | None]:
         """The fields the request named (an explicit null resets an optional one)."""

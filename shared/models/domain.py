@@ -42,6 +42,8 @@ class Merchant(BaseModel):
     # Requests a minute each of its API keys may make (issue 15); None: the deployment's
     # default (BSCPAY_API_RATE_LIMIT_PER_MINUTE).
     rate_limit_per_minute: int | None = None
+    # Added to the exchange rate of its fiat-priced payments (basis points; issue 14).
+    price_spread_bps: int = 0
     # KYC of the merchant (pending | verified | rejected): set by an admin or the KYC
     # provider's signed callback; with BSCPAY_PAYOUTS_REQUIRE_KYC payouts wait for verified.
     kyc_status: str = "pending"
@@ -89,6 +91,30 @@ class Transfer(BaseModel):
     late: bool = False  # final after its payment had settled: late funds
 
 
+class QuoteSource(BaseModel):
+    """Where one rate of a quote came from."""
+
+    type: str  # "chainlink" (a feed on the chain) | "http" (the second source)
+    pair: str  # "EUR/USD"
+    value: str  # USD per unit, decimal string
+    feed: str | None = None  # the feed's address (chainlink)
+    round_id: int | None = None
+    updated_at: int | None = None  # the round's time (chainlink)
+
+
+class Quote(BaseModel):
+    """How a fiat price became the payment's token amount (issue 14, docs/adr/0027). The
+    rate is locked for the payment's life: ``expires_at`` is the payment's."""
+
+    price_amount: str  # the merchant's fiat price, decimal string
+    price_currency: str  # "EUR"
+    rate: str  # tokens per fiat unit, spread included, rounded up (10 decimals)
+    spread_bps: int = 0
+    sources: list[QuoteSource] = Field(default_factory=list)
+    at: int
+    expires_at: int
+
+
 class Payment(BaseModel):
     payment_id: str
     merchant_id: str
@@ -110,6 +136,7 @@ class Payment(BaseModel):
     # The hosted checkout's redirects (issue 13); None when the merchant gave none.
     success_url: str | None = None
     cancel_url: str | None = None
+    quote: Quote | None = None  # a fiat-priced payment's quote (issue 14)
     version: int = 0
     event_seq: int = 0
     transactions: list[Transfer] = Field(default_factory=list)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import config
 from shared.models.amounts import format_amount
-from shared.models.domain import Payment, Transfer
+from shared.models.domain import Payment, Quote, QuoteSource, Transfer
 
 
 class RiskOut(BaseModel):
@@ -56,6 +56,34 @@ class TransactionOut(BaseModel):
         )
 
 
+class PriceOut(BaseModel):
+    amount: str
+    currency: str
+
+
+class QuoteOut(BaseModel):
+    """A fiat-priced payment's quote (issue 14): the rate is locked until ``expires_at``
+    (the payment's expiry)."""
+
+    price: PriceOut
+    rate: str  # tokens per unit of the price's currency, spread included
+    spread_bps: int
+    sources: list[QuoteSource]
+    at: int
+    expires_at: int
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuoteOut:
+        return cls(
+            price=PriceOut(amount=quote.price_amount, currency=quote.price_currency),
+            rate=quote.rate,
+            spread_bps=quote.spread_bps,
+            sources=quote.sources,
+            at=quote.at,
+            expires_at=quote.expires_at,
+        )
+
+
 class PaymentOut(BaseModel):
     id: str
     object: Literal["payment"] = "payment"
@@ -79,6 +107,7 @@ class PaymentOut(BaseModel):
     checkout_url: str | None
     success_url: str | None  # where the checkout sends the customer once paid
     cancel_url: str | None  # where it sends them when they give up
+    quote: QuoteOut | None = None  # set when the payment was priced in fiat
     transactions: list[TransactionOut]
 
     @classmethod
@@ -107,6 +136,7 @@ class PaymentOut(BaseModel):
             checkout_url=f"{base}/pay/{payment.payment_id}" if base else None,
             success_url=payment.success_url,
             cancel_url=payment.cancel_url,
+            quote=QuoteOut.of(payment.quote) if payment.quote else None,
             transactions=[TransactionOut.of(t, decimals) for t in payment.transactions],
         )
 

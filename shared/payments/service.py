@@ -51,18 +51,20 @@ MAX_RETRIES = 8
 class NewPayment:
     """What a merchant asks for; the handler has parsed the amount into base units."""
 
-    amount: int
+    amount: int  # base units; 0 when priced in fiat (the quote sets it)
     order_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     expires_in: int | None = None  # seconds; None: the API's default
     success_url: str | None = None  # the hosted checkout's redirects (issue 13)
     cancel_url: str | None = None
+    # A fiat price (amount as a decimal string, currency) instead of a token amount.
+    price: tuple[str, str] | None = None
 
 
 def create(merchant_id: str, request: NewPayment) -> Payment:
     chain = config.chain()
     amount = request.amount
-    if amount <= 0:
+    if request.price is None and amount <= 0:
         raise ValidationFailed("amount must be greater than zero", "amount")
     local_mode = config.api().local_mode
     for param, url in (("success_url", request.success_url), ("cancel_url", request.cancel_url)):
@@ -71,8 +73,19 @@ def create(merchant_id: str, request: NewPayment) -> Payment:
     expires_in = request.expires_in or config.api().default_expires_in_s
     merchant = merchant_repo.get_merchant(merchant_id)
     tolerance_bps = merchant.underpay_tolerance_bps if merchant else 0
-    index, address = addresses.allocate()
     now = ids.now()
+    quote = None
+    if request.price is not None:
+        from shared.pricing import quotes  # only fiat-priced payments read the feeds
+
+        amount, quote = quotes.quote(
+            *request.price,
+            token="USDT",
+            token_decimals=chain.token_decimals,
+            spread_bps=merchant.price_spread_bps if merchant else 0,
+            expires_at=now + expires_in,
+        )
+    index, address = addresses.allocate()
     payment = Payment(
         payment_id=ids.new_id("pay"),
         merchant_id=merchant_id,
@@ -90,6 +103,7 @@ def create(merchant_id: str, request: NewPayment) -> Payment:
         tolerance=amount * tolerance_bps // 10_000,
         success_url=request.success_url,
         cancel_url=request.cancel_url,
+        quote=quote,
     )
     payment_repo.insert_payment(payment)
     return payment
