@@ -16,7 +16,7 @@ from shared.dal import merchants as merchant_repo
 from shared.dal import payments as payment_repo
 from shared.errors import PaymentNotFound
 from shared.models.amounts import format_amount
-from shared.models.checkout import CheckoutOut, Confirmations
+from shared.models.checkout import CheckoutOut, CheckoutPrice, Confirmations
 from shared.models.domain import Payment, PaymentStatus, TransferStatus
 
 _SETTLED = (PaymentStatus.PAID, PaymentStatus.OVERPAID)
@@ -59,6 +59,15 @@ def view(payment: Payment, now: float) -> CheckoutOut:
         now=int(now),
         success_url=payment.success_url,
         cancel_url=payment.cancel_url,
+        price=(
+            CheckoutPrice(
+                amount=payment.quote.price_amount,
+                currency=payment.quote.price_currency,
+                rate=payment.quote.rate,
+            )
+            if payment.quote
+            else None
+        ),
     )
 
 

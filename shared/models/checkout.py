@@ -17,6 +17,14 @@ class Confirmations(BaseModel):
     required: int
 
 
+class CheckoutPrice(BaseModel):
+    """A fiat-priced payment's price and its locked rate (issue 14)."""
+
+    amount: str  # "19.99"
+    currency: str  # "EUR"
+    rate: str  # USDT per unit of the currency, locked for the payment's life
+
+
 class CheckoutOut(BaseModel):
     id: str
     object: Literal["checkout"] = "checkout"
@@ -41,3 +49,4 @@ class CheckoutOut(BaseModel):
     now: int  # server time, for the countdown
     success_url: str | None
     cancel_url: str | None
+    price: CheckoutPrice | None = None  # set when the merchant priced it in fiat

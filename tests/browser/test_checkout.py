@@ -233,3 +233,18 @@ def test_the_checkout_speaks_the_browsers_language(
     expect(page.locator("html")).to_have_attribute("lang", re.compile(r"^de"))
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "pending")
     expect(page.get_by_test_id("status")).to_contain_text("Zahlung")
+
+
+def test_a_fiat_priced_payment_shows_its_price_and_locked_rate(
+    stack: dict[str, Any], merchant: Client, page: Page
+) -> None:
+    payment: dict[str, Any] = merchant.request(
+        "POST", "/v1/payments", {"price": {"amount": "19.99", "currency": "EUR"}}
+    )
+
+    _open(page, stack, payment)
+
+    assert amount_in(page.get_by_test_id("amount").text_content()) == Decimal("21.5892")
+    price = page.get_by_test_id("price")
+    expect(price).to_contain_text("19.99 EUR")
+    expect(price).to_contain_text("1 EUR = 1.08 USDT")

@@ -228,6 +228,15 @@ function Page({ p, offset }: { p: Checkout; offset: number }) {
             {money(p.amount)} USDT
           </dd>
         </div>
+        {p.price && (
+          <div class="row">
+            <dt class="label">{t("price")}</dt>
+            <dd class="value" data-testid="price">
+              {money(p.price.amount)} {p.price.currency}
+              <span class="muted"> · {t("rate_locked", { currency: p.price.currency, rate: p.price.rate })}</span>
+            </dd>
+          </div>
+        )}
         <div class="row">
           <dt class="label">{t("remaining")}</dt>
           <dd class="value" data-testid="remaining">

@@ -3,6 +3,8 @@
 const en = {
   pay_to: "Pay to",
   amount_due: "Amount due",
+  price: "Price",
+  rate_locked: "1 {currency} = {rate} USDT, locked until the payment expires",
   remaining: "Still to pay",
   received: "Received",
   network: "USDT · BNB Smart Chain",
@@ -46,6 +48,8 @@ export const has = (key: string): key is Key => key in en;
 const de: Partial<Record<Key, string>> = {
   pay_to: "Zahlung an",
   amount_due: "Fälliger Betrag",
+  price: "Preis",
+  rate_locked: "1 {currency} = {rate} USDT, fest bis zum Ablauf der Zahlung",
   remaining: "Noch offen",
   received: "Erhalten",
   network_label: "Token und Netzwerk",
