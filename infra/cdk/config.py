@@ -30,6 +30,7 @@ thresholds are required, so they cannot be dropped by a forgotten flag.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,6 +65,14 @@ class DeploymentConfig:
     web_certificate_arn: str | None = None
     web_acl_arn: str | None = None  # a CLOUDFRONT-scope WAFv2 WebACL (us-east-1)
     stage: str = ""
+    # Fiat pricing (issue 14): Chainlink feeds per pair (network defaults in cdk.json)
+    # and the second source; without a second source fiat pricing is off.
+    price_feeds: tuple[tuple[str, str], ...] = ()
+    price_rates_url: str = ""
+
+    @property
+    def fiat_pricing(self) -> bool:
+        return bool(self.price_feeds and self.price_rates_url)
 
     def settlement_env(self) -> dict[str, str]:
         return dict(self.settlement)
@@ -77,6 +86,14 @@ class DeploymentConfig:
             "BSCPAY_TOKEN_ADDRESS": self.token_address,
             "BSCPAY_TOKEN_DECIMALS": str(self.token_decimals),
             "BSCPAY_FINALITY_FALLBACK_DEPTH": str(self.finality_fallback_depth),
+            **(
+                {
+                    "BSCPAY_PRICE_FEEDS": json.dumps(dict(self.price_feeds), sort_keys=True),
+                    "BSCPAY_PRICE_RATES_URL": self.price_rates_url,
+                }
+                if self.fiat_pricing
+                else {}
+            ),
         }
 
 
@@ -246,7 +263,10 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
             )
 
     web_domain, web_certificate_arn = _web_domain(lookup)
+    price_feeds, price_rates_url = _pricing(setting)
     return DeploymentConfig(
+        price_feeds=price_feeds,
+        price_rates_url=price_rates_url,
         stage=stage,
         prefix=prefix,
         network=network,
@@ -266,6 +286,24 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         web_certificate_arn=web_certificate_arn,
         web_acl_arn=_web_acl(lookup),
     )
+
+
+_PAIR_RE = re.compile(r"[A-Z0-9]{2,10}/USD")
+
+
+def _pricing(setting: Any) -> tuple[tuple[tuple[str, str], ...], str]:
+    """``price_feeds`` ({"EUR/USD": "0x…"}; the network's defaults in cdk.json) and
+    ``price_rates_url`` (https; the second source, docs/pricing.md)."""
+    feeds = setting("price_feeds") or {}
+    if not isinstance(feeds, dict):
+        raise ConfigError("price_feeds must be an object of pair -> feed address in cdk.json")
+    for pair, address in feeds.items():
+        if not _PAIR_RE.fullmatch(str(pair)) or not ADDRESS_RE.match(str(address)):
+            raise ConfigError(f"price_feeds: {pair!r} -> {address!r} is not <X>/USD -> 0x address")
+    url = str(setting("price_rates_url") or "")
+    if url and not url.startswith("https://"):
+        raise ConfigError(f"-c price_rates_url={url!r} must be an https:// URL")
+    return tuple(sorted((str(k), str(v)) for k, v in feeds.items())), url
 
 
 _DOMAIN_RE = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

@@ -43,7 +43,13 @@ SCHEDULED_MAX_EVENT_AGE_S: Final = 60
 # from the APIs.
 WEBHOOK_MAX_CONCURRENCY: Final = 20
 # Functions that call the chain and so read the RPC URLs secret (issue 16).
-RPC_READERS: Final[tuple[str, ...]] = ("chain_scanner", "settlement", "reconciler", "admin_api")
+RPC_READERS: Final[tuple[str, ...]] = (
+    "chain_scanner",
+    "settlement",
+    "reconciler",
+    "admin_api",
+    "merchant_api",  # fiat quotes read the price feeds (issue 14)
+)
 SQS_BATCH_SIZE: Final = 10
 SQS_VISIBILITY_FACTOR: Final = 6  # visibility timeout >= 6x the consumer's timeout
 SQS_MAIN_RETENTION_DAYS: Final = 4  # webhook retries span ~3 days (ADR 0005)

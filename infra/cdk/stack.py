@@ -51,6 +51,14 @@ class BscpayStack(Stack):
             )
             Annotations.of(self).add_info(message)  # a warning would fail cdk-nag's report
             print(f"WARNING: {message}", file=sys.stderr)
+        if not config.fiat_pricing:
+            message = (
+                "Fiat pricing is off: payments priced in EUR/USD/... answer 400 until "
+                "price_feeds and price_rates_url (the second source) are set for this stage "
+                "(docs/pricing.md)."
+            )
+            Annotations.of(self).add_info(message)
+            print(f"NOTE: {message}", file=sys.stderr)
         self.functions = Functions(
             self,
             "Functions",

@@ -33,7 +33,7 @@ class RatesStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # quiet: the local stack has its own logs
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
@@ -44,7 +44,7 @@ class RatesStub:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if self.path.split("?")[0] != "/rates":
                     self._answer(404, {"error": "not found"})
                 elif stub.status != 200:
@@ -52,7 +52,7 @@ class RatesStub:
                 else:
                     self._answer(200, {"rates": stub.rates()})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY:
                     self._answer(413, {"error": "too large"})

@@ -30,10 +30,10 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from shared import aws, config
-from shared.local.rates import RatesStub
 from shared.local import chain as local_chain
 from shared.local import metrics_sink, moto_patches, provision
 from shared.local.apigw import ApiGatewayEmulator, CognitoVerifier, LambdaContext, Route
+from shared.local.rates import RatesStub
 from shared.local.web import CognitoPool, LocalWeb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,9 @@ Any doubt is a 503 ``price_unavailable``; a wrong quote is never made.
 
 from __future__ import annotations
 
+import re
 import time
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal
 from fractions import Fraction
 
 from shared import config
@@ -35,20 +36,20 @@ def currencies(token_symbols: set[str]) -> list[str]:
     return sorted(fiat | {"USD"})
 
 
+_PRICE_RE = re.compile(r"[0-9]{1,15}(\.[0-9]{1,8})?")  # MAX_PRICE_PLACES decimals
+
+
 def parse_price(amount: str) -> Decimal:
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
+    """A plain decimal string ("19.99"): at most 15 integer digits and 8 decimals."""
+    if not _PRICE_RE.fullmatch(amount):
         raise ValidationFailed(
-            f"price.amount {amount!r} is not a decimal number", "price"
-        ) from None
-    if not value.is_finite() or value <= 0:
-        raise ValidationFailed("price.amount must be greater than zero", "price")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MAX_PRICE_PLACES:
-        raise ValidationFailed(
-            f"price.amount has at most {MAX_PRICE_PLACES} decimal places", "price"
+            f'price.amount {amount[:40]!r} is not a decimal number like "19.99" '
+            f"(at most {MAX_PRICE_PLACES} decimal places)",
+            "price",
         )
+    value = Decimal(amount)
+    if value <= 0:
+        raise ValidationFailed("price.amount must be greater than zero", "price")
     return value
 
 

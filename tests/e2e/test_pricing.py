@@ -170,9 +170,7 @@ def test_a_stale_feed_gives_503_price_unavailable_with_retry_after(
     assert again["amount"] == "1.08"
 
 
-def test_a_disagreeing_or_silent_second_source_gives_503(
-    stack: dict[str, Any], rates: str
-) -> None:
+def test_a_disagreeing_or_silent_second_source_gives_503(stack: dict[str, Any], rates: str) -> None:
     _, client = _shop(stack, "Doubtful Shop")
     # When the second source says EUR/USD is 1.20 while the feed says 1.08
     requests.post(f"{rates}/overrides", json={"EUR/USD": "1.20"}, timeout=10)
@@ -181,9 +179,12 @@ def test_a_disagreeing_or_silent_second_source_gives_503(
     assert "differ" in refused.body["error"]["message"]
     # A difference inside the configured 1 % is fine
     requests.post(f"{rates}/overrides", json={"EUR/USD": "1.085"}, timeout=10)
-    assert client.request(
-        "POST", "/v1/payments", {"price": {"amount": "10", "currency": "EUR"}}
-    )["amount"] == "10.8"
+    assert (
+        client.request("POST", "/v1/payments", {"price": {"amount": "10", "currency": "EUR"}})[
+            "amount"
+        ]
+        == "10.8"
+    )
     # When the second source fails, no quote is made either
     requests.post(f"{rates}/status", json={"status": 500}, timeout=10)
     refused = _refusal(client, {"price": {"amount": "10", "currency": "EUR"}})

@@ -92,3 +92,20 @@ def test_money_settings_reach_the_functions_environment() -> None:
         "BSCPAY_PAYOUT_APPROVAL_THRESHOLD": "1000",  # from the stage
         "BSCPAY_PAYOUT_COLD_APPROVAL_THRESHOLD": "50000",
     }
+
+
+def test_fiat_pricing_needs_the_network_feeds_and_a_second_source() -> None:
+    # The mainnet network carries Chainlink's BSC feeds; without a second source the
+    # functions get none of it (fiat pricing answers 400, the synth says so).
+    off = from_context(cdk_context())
+    assert dict(off.price_feeds)["EUR/USD"] == "0x0bf79F617988C472DcA68ff41eFe1338955b9A80"
+    assert not off.fiat_pricing
+    assert "BSCPAY_PRICE_FEEDS" not in off.chain_env()
+
+    on = from_context(cdk_context(price_rates_url="https://rates.example/v1/usd"))
+    env = on.chain_env()
+    assert env["BSCPAY_PRICE_RATES_URL"] == "https://rates.example/v1/usd"
+    assert '"USDT/USD": "0xB97Ad0E74fa7d920791E90258A6E2085088b4320"' in env["BSCPAY_PRICE_FEEDS"]
+
+    with pytest.raises(ConfigError, match="https://"):
+        from_context(cdk_context(price_rates_url="http://rates.example"))
