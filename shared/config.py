@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import resources
@@ -42,8 +42,23 @@ class AwsSettings(BaseSettings):
         return resources.physical_name(self.prefix, logical)
 
 
+# The stablecoins bscpay knows (each is an asset of the ledger, shared.models.ledger).
+KNOWN_TOKENS = ("USDT", "USDC", "FDUSD")
+
+
+class Token(BaseModel):
+    """One accepted BEP20 stablecoin: its symbol (the payment's ``currency``), its
+    contract (0x hex as configured; compare with ``.lower()``) and decimals."""
+
+    model_config = ConfigDict(frozen=True)
+
+    symbol: str
+    address: str
+    decimals: int
+
+
 class ChainSettings(BaseSettings):
-    """The chain and token this deployment accepts."""
+    """The chain and tokens this deployment accepts."""
 
     model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore")
 
@@ -55,8 +70,12 @@ class ChainSettings(BaseSettings):
     rpc_urls_secret: str = ""
     # Optional: wake on `newHeads` instead of polling every block interval.
     ws_url: str | None = None
-    token_address: str = "0x55d398326f99059fF775485246999027B3197955"
+    token_address: str = "0x55d398326f99059fF775485246999027B3197955"  # USDT
     token_decimals: int = 18
+    # The other stablecoins accepted beside USDT (issue 14 §3, docs/adr/0028), e.g.
+    # '{"USDC": {"address": "0x8AC7…", "decimals": 18}, "FDUSD": {...}}'. Symbols from
+    # KNOWN_TOKENS; every token has the decimals of USDT (18 on BSC). Empty: USDT only.
+    tokens: str = "{}"
     # Used when the node's `finalized` tag is absent or stops advancing for
     # `finality_stall_s` seconds: blocks this deep under the head count as final.
     finality_fallback_depth: int = 15
@@ -89,6 +108,58 @@ class ChainSettings(BaseSettings):
         ):
             raise ValueError("BSCPAY_RISK_TIERS must be a JSON list of {min_amount, extra_depth}")
         return value
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens_shape(cls, value: str) -> str:
+        tokens = json.loads(value or "{}")
+        if not isinstance(tokens, dict):
+            raise ValueError("BSCPAY_TOKENS must be a JSON object of symbol -> {address, decimals}")
+        for symbol, spec in tokens.items():
+            if symbol not in KNOWN_TOKENS:
+                raise ValueError(f"BSCPAY_TOKENS: {symbol!r} is not one of {KNOWN_TOKENS}")
+            address = spec.get("address", "") if isinstance(spec, dict) else ""
+            if not (isinstance(address, str) and address.startswith("0x") and len(address) == 42):
+                raise ValueError(f"BSCPAY_TOKENS: {symbol} needs a 0x-prefixed address")
+            int(address, 16)
+        return value
+
+    @model_validator(mode="after")
+    def _tokens_agree(self) -> ChainSettings:
+        seen: set[str] = set()
+        for token in self.token_list().values():
+            if token.decimals != self.token_decimals:
+                raise ValueError(
+                    f"BSCPAY_TOKENS: {token.symbol} has {token.decimals} decimals; every "
+                    f"accepted token must have USDT's {self.token_decimals}"
+                )
+            if token.address.lower() in seen:
+                raise ValueError(f"BSCPAY_TOKENS: {token.address} is listed twice")
+            seen.add(token.address.lower())
+        return self
+
+    def token_list(self) -> dict[str, Token]:
+        """Every accepted token by symbol, USDT (``token_address``) first."""
+        out = {
+            "USDT": Token(symbol="USDT", address=self.token_address, decimals=self.token_decimals)
+        }
+        for symbol, spec in json.loads(self.tokens or "{}").items():
+            if symbol == "USDT":
+                continue  # USDT is token_address
+            out[symbol] = Token(
+                symbol=symbol,
+                address=str(spec["address"]),
+                decimals=int(spec.get("decimals", self.token_decimals)),
+            )
+        return out
+
+    def token(self, symbol: str) -> Token | None:
+        return self.token_list().get(symbol)
+
+    def token_at(self, address: str) -> Token | None:
+        return next(
+            (t for t in self.token_list().values() if t.address.lower() == address.lower()), None
+        )
 
     def rpc_url_list(self) -> list[str]:
         return [u.strip() for u in self.rpc_urls.split(",") if u.strip()]

@@ -79,6 +79,7 @@ def create_payment(body: Annotated[CreatePayment, Body()]) -> Response[str]:
     request = payments.NewPayment(
         amount=_units(body.amount) if body.amount is not None else 0,
         price=(body.price.amount, body.price.currency) if body.price else None,
+        currency=body.currency,
         order_id=body.order_id,
         metadata=body.metadata,
         expires_in=body.expires_in,
@@ -117,7 +118,7 @@ def cancel_payment(payment_id: str) -> Response[str]:
 
 @app.get("/v1/balance", responses=docs.responses(200, BalanceOut, "The merchant's balance"))
 def get_balance() -> Response[str]:
-    balance = BalanceOut.of(balances.of(_merchant()), config.chain().token_decimals)
+    balance = BalanceOut.of(balances.per_currency(_merchant()), config.chain().token_decimals)
     return json_response(200, balance.model_dump())
 
 

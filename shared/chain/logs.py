@@ -50,18 +50,22 @@ def decode(log: Mapping[str, Any]) -> TransferLog | None:
 
 
 def match_transfers(
-    raw_logs: Iterable[Mapping[str, Any]], token: str, active: Container[str] | None = None
+    raw_logs: Iterable[Mapping[str, Any]],
+    token: str | Container[str],
+    active: Container[str] | None = None,
 ) -> list[TransferLog]:
-    """The scanner's matching step: well-formed Transfer logs of ``token`` that move a
-    non-zero amount and were not removed, in order. With ``active`` (lower-case 0x
-    addresses), only those whose recipient is in it."""
-    token = token.lower()
+    """The scanner's matching step: well-formed Transfer logs of ``token`` (one address,
+    or a set of lower-case addresses: every configured token) that move a non-zero
+    amount and were not removed, in order. With ``active`` (lower-case 0x addresses),
+    only those whose recipient is in it. A look-alike token (another address with the
+    same name or symbol) is never matched: only the addresses count."""
+    tokens: Container[str] = {token.lower()} if isinstance(token, str) else token
     matched: list[TransferLog] = []
     for raw in raw_logs:
         log = decode(raw)
         if (
             log is not None
-            and log.token == token
+            and log.token in tokens
             and log.value > 0
             and not log.removed
             and (active is None or log.to_address in active)

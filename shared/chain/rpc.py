@@ -369,14 +369,24 @@ class JsonRpc:
             raise RpcError(f"{token} does not answer decimals(): not a token contract")
         return int(result, 16)
 
+    def erc20_symbol(self, token: str) -> str:
+        """``symbol()`` as a string (ABI-encoded string or, for old tokens, bytes32)."""
+        result = self.call("eth_call", [{"to": token, "data": "0x95d89b41"}, "latest"])
+        raw = bytes.fromhex(str(result or "0x")[2:])
+        if len(raw) >= 96 and int.from_bytes(raw[:32], "big") == 32:
+            length = int.from_bytes(raw[32:64], "big")
+            return raw[64 : 64 + length].decode("utf-8", "replace")
+        return raw[:32].rstrip(b"\0").decode("utf-8", "replace")
+
     # -- log ranges -----------------------------------------------------------------------
 
     def verified_logs(
-        self, address: str, topic0: str, from_block: int, to_block: int
+        self, address: str | list[str], topic0: str, from_block: int, to_block: int
     ) -> tuple[list[dict[str, Any]], str]:
         """All logs of the range and the hash of ``to_block``, from one endpoint that
         provably had the whole range, unchanged while it answered. Raises RpcError when
-        no endpoint did (the scanner retries the range on its next step)."""
+        no endpoint did (the scanner retries the range on its next step). ``address``:
+        one contract or several (one eth_getLogs for all configured tokens, issue 14)."""
         last: Exception | None = None
         for endpoint in self._order():
             try:
@@ -410,7 +420,7 @@ class JsonRpc:
         return str(block["hash"]).lower()
 
     def _split_logs(
-        self, endpoint: Endpoint, address: str, topic0: str, start: int, end: int
+        self, endpoint: Endpoint, address: str | list[str], topic0: str, start: int, end: int
     ) -> list[dict[str, Any]]:
         """eth_getLogs, halving the range on provider range/size limits; never skips."""
         params = [

@@ -39,26 +39,43 @@ class DueDeposit:
     amount: int  # final units credited since the last sweep
 
 
-def due_deposits(limit: int, min_amount: int = 1) -> list[DueDeposit]:
-    """Up to ``limit`` addresses owing at least ``min_amount`` to the next sweep, largest
-    first. The index is sorted by the amount due, so the query never reads the dust
-    below ``min_amount`` (anyone can send it to any of our public addresses): it stays
-    recorded, and becomes due once more funds at that address add up to the minimum."""
+def due_key(address: str, currency: str) -> str:
+    """The item that counts ``currency`` due at ``address``: the address's own item for
+    USDT, ``"<address>#<SYMBOL>"`` for another token (issue 14 §3). An address may hold
+    several tokens at once (USDT sent to a USDC payment); each is swept on its own."""
+    address = address.lower()
+    return address if currency == "USDT" else f"{address}#{currency}"
+
+
+def due_value(currency: str) -> str:
+    """The sparse index's partition of ``currency``'s due deposits."""
+    return "due" if currency == "USDT" else f"due#{currency}"
+
+
+def due_deposits(limit: int, min_amount: int = 1, currency: str = "USDT") -> list[DueDeposit]:
+    """Up to ``limit`` addresses owing at least ``min_amount`` of ``currency`` to the next
+    sweep, largest first. The index is sorted by the amount due, so the query never
+    reads the dust below ``min_amount`` (anyone can send it to any of our public
+    addresses): it stays recorded, and becomes due once more funds at that address add
+    up to the minimum."""
     bind()
     query = m.AddressModel.by_sweep_due.query(
-        "due",
+        due_value(currency),
         range_key_condition=m.AddressModel.sweep_amount >= min_amount,
         scan_index_forward=False,
         limit=limit,
     )
-    return [DueDeposit(i.address, int(i.derivation_index), int(i.sweep_amount)) for i in query]
+    return [
+        DueDeposit(i.address.split("#")[0], int(i.derivation_index), int(i.sweep_amount))
+        for i in query
+    ]
 
 
-def sweep_recorded(address: str, amount: int, sweep_id: str) -> None:
-    """``amount`` left the address in sweep ``sweep_id`` (counted once per sweep); it is
-    no longer due once nothing is left."""
+def sweep_recorded(address: str, amount: int, sweep_id: str, currency: str = "USDT") -> None:
+    """``amount`` of ``currency`` left the address in sweep ``sweep_id`` (counted once per
+    sweep); it is no longer due once nothing is left."""
     bind()
-    item = m.AddressModel(address.lower())
+    item = m.AddressModel(due_key(address, currency))
     try:
         item.update(
             actions=[

@@ -34,7 +34,7 @@ from pynamodb.transactions import TransactWrite
 
 from shared.dal._base import Binder, connection, reason_codes
 from shared.dal.ledger_models import IntegerAttribute
-from shared.models.ledger import FEES, HOT, Kind, Posting, Side
+from shared.models.ledger import FEES, HOT, Asset, Kind, Posting, Side
 
 MERCHANT_SHARDS = 8
 PLATFORM_SHARDS = 16
@@ -169,6 +169,8 @@ def money_of(posting: Posting) -> dict[str, int]:
     for the merchant's settlement address / a payer (net of fees)."""
     counts: Counter[str] = Counter()
     for leg in posting.legs:
+        if leg.account.asset is not Asset.USDT:
+            continue  # reports are in USDT; other tokens' money is not counted (issue 14)
         signed = leg.amount if leg.side == Side.CREDIT else -leg.amount
         if posting.kind == Kind.PAYMENT and leg.account.name.startswith("merchant:"):
             counts["gross_received"] += signed

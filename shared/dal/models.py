@@ -304,6 +304,7 @@ class TransferModel(_Base):
     hold = UnicodeAttribute(null=True)  # held | released | returning | returned
     held_from = UnicodeAttribute(null=True)
     returned_in = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)  # absent: USDT (issue 14 §3)
     by_payment = TransfersByPayment()
     unfinal_by_block = TransfersUnfinal()
     by_merchant = TransfersByMerchant()

@@ -13,6 +13,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared import actor
+from shared.dal import addresses as address_repo
 from shared.dal import aggregates, audit, ledger_repo
 from shared.dal import events as event_repo
 from shared.dal import models as m
@@ -212,6 +213,7 @@ class PaymentChange:
     postings: list[Posting] = field(default_factory=list)
     # Final units that arrived at the payment's address: it now has something to sweep.
     sweep_due: int = 0
+    sweep_currency: str = "USDT"  # the token those units are in (issue 14 §3)
 
 
 def _status_entry(p: Payment) -> audit.AuditEntry:
@@ -277,12 +279,24 @@ def commit(
         if counts:
             aggregates.note(tx, p.merchant_id, p.created_at, p.payment_id, counts)
         _note_late_funds(tx, change)
-        if change.sweep_due > 0:
+        if change.sweep_due > 0 and change.sweep_currency == "USDT":
             tx.update(
                 m.AddressModel(p.address.lower()),
                 actions=[
                     m.AddressModel.sweep_due.set("due"),
                     m.AddressModel.sweep_amount.add(change.sweep_due),
+                ],
+            )
+        elif change.sweep_due > 0:
+            # Another token's due amount: an item of its own (shared/dal/addresses.py).
+            tx.update(
+                m.AddressModel(address_repo.due_key(p.address, change.sweep_currency)),
+                actions=[
+                    m.AddressModel.sweep_due.set(address_repo.due_value(change.sweep_currency)),
+                    m.AddressModel.sweep_amount.add(change.sweep_due),
+                    m.AddressModel.derivation_index.set(p.derivation_index),
+                    m.AddressModel.payment_id.set(p.payment_id),
+                    m.AddressModel.merchant_id.set(p.merchant_id),
                 ],
             )
         if change.deactivate_address:

@@ -38,6 +38,7 @@ def _transfer(item: m.TransferModel) -> Transfer:
         hold=item.hold,
         held_from=item.held_from,
         returned_in=item.returned_in,
+        currency=item.currency or "USDT",
     )
 
 
@@ -64,6 +65,7 @@ def transfer_item(t: Transfer) -> m.TransferModel:
         hold=t.hold,
         held_from=t.held_from,
         returned_in=t.returned_in,
+        currency=None if t.currency == "USDT" else t.currency,
     )
 
 

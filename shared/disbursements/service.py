@@ -202,6 +202,12 @@ def request_refund(
     """Send ``amount`` back to ``address`` from the merchant's balance; the merchant's
     balance also pays the network fee. At most what the payment received, in total."""
     payment = _merchant_payment(merchant_id, payment_id)
+    if payment.currency != "USDT":
+        # Refunds, payouts and the hot wallet's bookkeeping are in USDT (issue 14 §3,
+        # docs/adr/0028): a USDC payment's refund would send the wrong token.
+        raise InvalidState(
+            f"payment {payment_id} was paid in {payment.currency}; refunds are in USDT only"
+        )
     if payment.amount_received <= 0:
         # Late funds count: a payer who paid an expired payment is the classic refund.
         raise InvalidState(f"payment {payment_id} has received no final funds to refund")

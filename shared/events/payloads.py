@@ -12,13 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from shared import config
-from shared.models.domain import Payment
-from shared.models.objects import PaymentOut
+from shared.models.domain import Payment, Transfer
+from shared.models.objects import PaymentOut, TransactionOut
 
 
 def payment_object(payment: Payment) -> dict[str, Any]:
     """The payment exactly as the merchant API shows it (amounts as decimal strings)."""
     return PaymentOut.of(payment, config.chain().token_decimals).to_json()
+
+
+def transfer_object(transfer: Transfer) -> dict[str, Any]:
+    """One transfer as the payment object lists it (``transactions[]``)."""
+    return TransactionOut.of(transfer, config.chain().token_decimals).model_dump(by_alias=True)
 
 
 def payment_data(payment: Payment) -> dict[str, Any]:

@@ -64,23 +64,40 @@ class Scanner:
         self.chain = config.chain()
         self.rpc = rpc or JsonRpc(rpc_endpoints())
         self.token = self.chain.token_address.lower()
+        # Every accepted token, lower-case address -> symbol (issue 14 §3): one
+        # eth_getLogs asks for all of them.
+        self.tokens = {t.address.lower(): t.symbol for t in self.chain.token_list().values()}
+        self.token_addresses = sorted(self.tokens)
         self.owner = f"scanner-{uuid.uuid4().hex[:12]}"
         self._hashes: dict[int, str] = {}
+        self._checked = False  # tokens answered decimals() and symbol() as configured
         # When `finalized` last advanced (wall clock): kept with the cursor, so a stall
         # is measured across invocations, not from each invocation's start.
         self._last_finalized = -1
         self._finalized_moved_at = time.time()
 
     def check_chain(self) -> None:
-        """Refuse to run against the wrong chain or token (DESIGN §4)."""
+        """Refuse to run against the wrong chain or tokens (DESIGN §4): each configured
+        token must answer its configured decimals() and its symbol()."""
         chain_id = self.rpc.chain_id()
         if chain_id != self.chain.chain_id:
             raise ChainMismatch(f"node chain id {chain_id} != configured {self.chain.chain_id}")
-        decimals = self.rpc.erc20_decimals(self.token)
-        if decimals != self.chain.token_decimals:
-            raise ChainMismatch(
-                f"token decimals {decimals} != configured {self.chain.token_decimals}"
-            )
+        if self._checked:
+            return
+        for token in self.chain.token_list().values():
+            decimals = self.rpc.erc20_decimals(token.address)
+            if decimals != token.decimals:
+                raise ChainMismatch(
+                    f"{token.symbol} at {token.address}: decimals {decimals} != configured "
+                    f"{token.decimals}"
+                )
+            symbol = self.rpc.erc20_symbol(token.address)
+            if symbol != token.symbol:
+                raise ChainMismatch(
+                    f"the token configured as {token.symbol} at {token.address} calls itself "
+                    f"{symbol!r}"
+                )
+        self._checked = True
 
     def run(self, remaining_ms: Callable[[], int]) -> ScanReport:
         report = ScanReport()
@@ -131,7 +148,9 @@ class Scanner:
         progressed = False
         if cursor < head:
             to_block = min(head, cursor + self.settings.max_blocks_per_query)
-            logs, to_hash = self.rpc.verified_logs(self.token, TRANSFER_TOPIC, cursor + 1, to_block)
+            logs, to_hash = self.rpc.verified_logs(
+                self._log_address(), TRANSFER_TOPIC, cursor + 1, to_block
+            )
             report.transfers_recorded += self._record(logs)
             self._remember(to_block, to_hash)
             system_repo.advance_cursor(
@@ -153,8 +172,12 @@ class Scanner:
             outbox.relay()
         return cursor, progressed
 
+    def _log_address(self) -> str | list[str]:
+        """One address when only USDT is accepted (as every provider takes), else all."""
+        return self.token if len(self.token_addresses) == 1 else self.token_addresses
+
     def _record(self, raw_logs: list[dict[str, object]]) -> int:
-        transfers = match_transfers(raw_logs, self.token)
+        transfers = match_transfers(raw_logs, set(self.tokens))
         if not transfers:
             return 0
         owners = address_repo.payments_for_addresses(t.to_address for t in transfers)
@@ -195,6 +218,7 @@ class Scanner:
             payment_id=payment_id,
             merchant_id=merchant_id,
             seen_at=now,
+            currency=self.tokens[log.token],
         )
 
     def finalized_block(self, head: int) -> int:
@@ -248,7 +272,7 @@ class Scanner:
             log = decode(raw)
             if (
                 log is not None
-                and log.token == self.token
+                and self.tokens.get(log.token) == transfer.currency
                 and log.log_index == transfer.log_index
                 and log.to_address == transfer.to_address
                 and log.value == transfer.amount
@@ -268,7 +292,7 @@ class Scanner:
         start, end = int(entry["from"]), min(int(entry["to"]), cursor)
         if start <= end:
             chunk_end = min(start + self.settings.max_blocks_per_query - 1, end)
-            logs, _ = self.rpc.verified_logs(self.token, TRANSFER_TOPIC, start, chunk_end)
+            logs, _ = self.rpc.verified_logs(self._log_address(), TRANSFER_TOPIC, start, chunk_end)
             report.transfers_recorded += self._record(logs)
             if chunk_end < end:
                 system_repo.advance_rescan(entry, chunk_end + 1)

@@ -31,7 +31,6 @@ from typing import Protocol
 from shared.errors import ValidationFailed
 from shared.models.ledger import (
     COLD,
-    DEPOSITS,
     FEES,
     GAS,
     GAS_EXPENSE,
@@ -60,6 +59,8 @@ from shared.models.ledger import (
     Side,
     checked_amount,
     checked_id,
+    deposits_of,
+    hot_of,
     merchant_available,
     merchant_held,
     merchant_pending_payout,
@@ -133,9 +134,13 @@ class Ledger:
             )
         )
 
-    def sweep(self, amount: int, gas_bnb: int, journal_id: str) -> Journal:
-        """USDT moved from deposit addresses to the hot wallet, paying ``gas_bnb``."""
-        legs = _entries(debit=HOT, credit=DEPOSITS, amount=checked_amount(amount, "amount"))
+    def sweep(
+        self, amount: int, gas_bnb: int, journal_id: str, asset: Asset = Asset.USDT
+    ) -> Journal:
+        """``asset`` moved from deposit addresses to the hot wallet, paying ``gas_bnb``."""
+        legs = _entries(
+            debit=hot_of(asset), credit=deposits_of(asset), amount=checked_amount(amount, "amount")
+        )
         legs += _gas(gas_bnb)
         return self._post(_posting(journal_id, Kind.SWEEP, self._clock(), legs))
 
@@ -290,9 +295,12 @@ class Ledger:
         more = len(items) > limit
         return EntryPage(page, _encode_cursor(page[-1].entry_key) if more else None)
 
-    def merchant_balance(self, merchant_id: str) -> MerchantBalance:
-        available, pending = merchant_available(merchant_id), merchant_pending_payout(merchant_id)
-        held = merchant_held(merchant_id)
+    def merchant_balance(self, merchant_id: str, asset: Asset = Asset.USDT) -> MerchantBalance:
+        available = merchant_available(merchant_id, asset)
+        pending = merchant_pending_payout(merchant_id)
+        if asset is not Asset.USDT:  # payouts are in USDT only (issue 14 §3)
+            pending = Account(asset, pending.name)
+        held = merchant_held(merchant_id, asset)
         got = self._repo.balances([available, pending, held])
         return MerchantBalance(
             available=got[available], pending_payout=got[pending], held=got[held]
@@ -417,33 +425,37 @@ def reconcile(
 
 
 def credit_payment_posting(
-    merchant_id: str, amount: int, journal_id: str, created_ms: int
+    merchant_id: str, amount: int, journal_id: str, created_ms: int, asset: Asset = Asset.USDT
 ) -> Posting:
-    """Debit holdings:deposits, credit the merchant's available balance."""
+    """Debit holdings:deposits, credit the merchant's available balance (in ``asset``)."""
     legs = _entries(
-        debit=DEPOSITS,
-        credit=merchant_available(merchant_id),
+        debit=deposits_of(asset),
+        credit=merchant_available(merchant_id, asset),
         amount=checked_amount(amount, "amount"),
     )
     return _posting(journal_id, Kind.PAYMENT, created_ms, legs, merchant_id=merchant_id)
 
 
-def credit_held_posting(merchant_id: str, amount: int, journal_id: str, created_ms: int) -> Posting:
+def credit_held_posting(
+    merchant_id: str, amount: int, journal_id: str, created_ms: int, asset: Asset = Asset.USDT
+) -> Posting:
     """Final funds from a flagged sender: debit holdings:deposits, credit the merchant's
     held account (docs/adr/0020). Same journal id as the credit it replaces."""
     legs = _entries(
-        debit=DEPOSITS,
-        credit=merchant_held(merchant_id),
+        debit=deposits_of(asset),
+        credit=merchant_held(merchant_id, asset),
         amount=checked_amount(amount, "amount"),
     )
     return _posting(journal_id, Kind.PAYMENT, created_ms, legs, merchant_id=merchant_id)
 
 
-def release_posting(merchant_id: str, amount: int, journal_id: str, created_ms: int) -> Posting:
-    """Held funds a finance user released: held -> available."""
+def release_posting(
+    merchant_id: str, amount: int, journal_id: str, created_ms: int, asset: Asset = Asset.USDT
+) -> Posting:
+    """Held funds a finance user released: held -> available (in ``asset``)."""
     legs = _entries(
-        debit=merchant_held(merchant_id),
-        credit=merchant_available(merchant_id),
+        debit=merchant_held(merchant_id, asset),
+        credit=merchant_available(merchant_id, asset),
         amount=checked_amount(amount, "amount"),
     )
     return _posting(journal_id, Kind.RELEASE, created_ms, legs, merchant_id=merchant_id)

@@ -162,6 +162,14 @@ class LocalStack:
                 "BSCPAY_WS_URL": self._anvil.ws_url,
                 "BSCPAY_TOKEN_ADDRESS": chain.token_address,
                 "BSCPAY_TOKEN_DECIMALS": "18",
+                # USDC and FDUSD beside USDT (issue 14 §3)
+                "BSCPAY_TOKENS": json.dumps(
+                    {
+                        symbol: {"address": address, "decimals": 18}
+                        for symbol, address in chain.tokens.items()
+                        if symbol != "USDT"
+                    }
+                ),
                 "BSCPAY_PRICE_FEEDS": json.dumps(chain.price_feeds),
                 "BSCPAY_PRICE_RATES_URL": f"{self._rates.url}/rates",
                 # anvil's clock is the wall clock: an hour is plenty for feeds it writes.

@@ -40,7 +40,8 @@ class CreatePayment(_Strict):
     # `amount` (in the token) and `price` (in a fiat currency).
     amount: StrictStr | None = Field(default=None, max_length=40, examples=["12.50"])
     price: PriceIn | None = None
-    currency: Literal["USDT"] = "USDT"
+    # The token to be paid in: USDT, or another configured stablecoin (USDC, FDUSD).
+    currency: StrictStr = Field(default="USDT", pattern=r"^[A-Z]{2,10}$", examples=["USDT"])
     order_id: StrictStr | None = Field(default=None, min_length=1, max_length=200)
     metadata: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     expires_in: StrictInt | None = Field(default=None, ge=60, le=7 * 24 * 3600)
@@ -280,19 +281,42 @@ class RedeliveryOut(BaseModel):
     redelivering_to: int
 
 
+class CurrencyBalanceOut(BaseModel):
+    currency: str  # "USDT", "USDC", "FDUSD"
+    available: str
+    pending_payout: str
+    held: str
+
+
 class BalanceOut(BaseModel):
+    """The USDT balance (top level, as before issue 14) and every accepted token's."""
+
     object: Literal["balance"] = "balance"
     currency: Literal["USDT"] = "USDT"
     available: str  # final funds credited to the merchant
     pending_payout: str  # reserved for payouts not yet settled
     held: str = "0"  # from flagged senders, awaiting review (docs/adr/0020)
+    balances: list[CurrencyBalanceOut] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, balance: MerchantBalance, decimals: int) -> BalanceOut:
+    def of(cls, per_currency: dict[str, MerchantBalance], decimals: int) -> BalanceOut:
+        def fmt(value: int) -> str:
+            return format_amount(value, decimals)
+
+        usdt = per_currency["USDT"]
         return cls(
-            available=format_amount(balance.available, decimals),
-            pending_payout=format_amount(balance.pending_payout, decimals),
-            held=format_amount(balance.held, decimals),
+            available=fmt(usdt.available),
+            pending_payout=fmt(usdt.pending_payout),
+            held=fmt(usdt.held),
+            balances=[
+                CurrencyBalanceOut(
+                    currency=symbol,
+                    available=fmt(b.available),
+                    pending_payout=fmt(b.pending_payout),
+                    held=fmt(b.held),
+                )
+                for symbol, b in per_currency.items()
+            ],
         )
 
 

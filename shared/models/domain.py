@@ -89,6 +89,9 @@ class Transfer(BaseModel):
     held_from: str | None = None  # the payment's status when these funds were held
     returned_in: str | None = None  # the refund ("re_…") sending them back, once returned
     late: bool = False  # final after its payment had settled: late funds
+    # The token moved (issue 14 §3). Another configured token than the payment's is
+    # credited in its own currency and never counted toward the payment.
+    currency: str = "USDT"
 
 
 class QuoteSource(BaseModel):

@@ -21,6 +21,9 @@ PaymentEventType = Literal[
     "payment.held",
     "payment.released",
     "payment.returned",
+    # Another accepted token than the payment's arrived at its address (issue 14 §3):
+    # credited in its own currency, never counted toward the payment.
+    "payment.other_currency_received",
 ]
 # Money leaving the merchant's balance (docs/adr/0013).
 DisbursementEventType = Literal[

@@ -26,6 +26,12 @@ MAX_ID_LENGTH = 200
 class Asset(StrEnum):
     USDT = "USDT"
     BNB = "BNB"
+    # The other stablecoins a deployment may accept (issue 14 §3): each its own ledger.
+    USDC = "USDC"
+    FDUSD = "FDUSD"
+
+
+STABLECOINS: tuple[Asset, ...] = (Asset.USDT, Asset.USDC, Asset.FDUSD)
 
 
 class Side(StrEnum):
@@ -85,14 +91,24 @@ USDT_HOLDINGS: tuple[Account, ...] = (DEPOSITS, HOT, COLD)
 SYSTEM_ACCOUNTS: tuple[Account, ...] = (*HOLDINGS, FEES, NETWORK_FEES, GAS_EXPENSE, OPERATOR_EQUITY)
 
 
-def merchant_available(merchant_id: str) -> Account:
-    return Account(Asset.USDT, f"merchant:{checked_id(merchant_id, 'merchant_id')}:available")
+def deposits_of(asset: Asset) -> Account:
+    """``asset`` on deposit addresses (USDT: :data:`DEPOSITS`)."""
+    return Account(asset, DEPOSITS.name)
 
 
-def merchant_held(merchant_id: str) -> Account:
+def hot_of(asset: Asset) -> Account:
+    """``asset`` on the hot wallet (USDT: :data:`HOT`)."""
+    return Account(asset, HOT.name)
+
+
+def merchant_available(merchant_id: str, asset: Asset = Asset.USDT) -> Account:
+    return Account(asset, f"merchant:{checked_id(merchant_id, 'merchant_id')}:available")
+
+
+def merchant_held(merchant_id: str, asset: Asset = Asset.USDT) -> Account:
     """Final funds from a flagged sender, until a finance user releases or returns them
     (docs/adr/0020): never available, never paid out."""
-    return Account(Asset.USDT, f"merchant:{checked_id(merchant_id, 'merchant_id')}:held")
+    return Account(asset, f"merchant:{checked_id(merchant_id, 'merchant_id')}:held")
 
 
 def merchant_pending_payout(merchant_id: str) -> Account:

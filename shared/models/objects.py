@@ -32,6 +32,9 @@ class TransactionOut(BaseModel):
     from_: str = Field(alias="from")
     sender: str  # the sending address (same as "from")
     amount: str
+    # The token moved: the payment's currency, or another accepted token (never counted
+    # toward the payment; credited in its own currency, issue 14 §3).
+    currency: str = "USDT"
     status: str
     # null until the transfer is final and screened
     risk: RiskOut | None = None
@@ -48,6 +51,7 @@ class TransactionOut(BaseModel):
             from_=transfer.from_address,
             sender=transfer.from_address,
             amount=format_amount(transfer.amount, decimals),
+            currency=transfer.currency,
             status=transfer.status.value,
             risk=RiskOut(level=transfer.risk_level, source=transfer.risk_source or "none")
             if transfer.risk_level

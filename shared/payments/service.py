@@ -38,7 +38,7 @@ from shared.models.domain import (
     TransferStatus,
 )
 from shared.models.events import EVENT_TYPES
-from shared.models.ledger import InsufficientFunds
+from shared.models.ledger import Asset, InsufficientFunds
 from shared.payments import redirects, state
 from shared.screening import Verdict, screen
 
@@ -59,10 +59,18 @@ class NewPayment:
     cancel_url: str | None = None
     # A fiat price (amount as a decimal string, currency) instead of a token amount.
     price: tuple[str, str] | None = None
+    currency: str = "USDT"  # the token paid in (issue 14 §3)
 
 
 def create(merchant_id: str, request: NewPayment) -> Payment:
     chain = config.chain()
+    token = chain.token(request.currency)
+    if token is None:
+        raise ValidationFailed(
+            f"currency {request.currency!r} is not accepted; use one of "
+            f"{', '.join(chain.token_list())}",
+            "currency",
+        )
     amount = request.amount
     if request.price is None and amount <= 0:
         raise ValidationFailed("amount must be greater than zero", "amount")
@@ -80,8 +88,8 @@ def create(merchant_id: str, request: NewPayment) -> Payment:
 
         amount, quote = quotes.quote(
             *request.price,
-            token="USDT",
-            token_decimals=chain.token_decimals,
+            token=token.symbol,
+            token_decimals=token.decimals,
             spread_bps=merchant.price_spread_bps if merchant else 0,
             expires_at=now + expires_in,
         )
@@ -92,7 +100,8 @@ def create(merchant_id: str, request: NewPayment) -> Payment:
         status=PaymentStatus.PENDING,
         amount=amount,
         chain_id=chain.chain_id,
-        token_address=chain.token_address,
+        currency=token.symbol,
+        token_address=token.address,
         address=address,
         derivation_index=index,
         order_id=request.order_id,
@@ -179,7 +188,8 @@ def record_transfer(transfer: Transfer) -> bool:
         known = next((t for t in p.transactions if t.transfer_id == transfer.transfer_id), None)
         if known is not None and known.status != TransferStatus.REVERSED:
             return None  # recorded or revived meanwhile
-        p.amount_pending += transfer.amount
+        if _counts(p, transfer):
+            p.amount_pending += transfer.amount
         if known is not None:
             p.transactions.remove(known)
         p.transactions.append(transfer)
@@ -236,6 +246,8 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
         current = next((t for t in p.transactions if t.transfer_id == transfer.transfer_id), None)
         if current is None or current.status != TransferStatus.PENDING:
             return None  # already handled
+        if not _counts(p, current):
+            return _settle_other_currency(p, current, canonical, verdict)
         p.amount_pending -= current.amount
         was_settled = p.status in state.SETTLED
         postings = []
@@ -253,7 +265,13 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
             # Final funds are the merchant's (or held for review), in the same
             # transaction (journal id = transfer).
             postings.append(
-                credit(p.merchant_id, current.amount, current.transfer_id, int(time.time() * 1000))
+                credit(
+                    p.merchant_id,
+                    current.amount,
+                    current.transfer_id,
+                    int(time.time() * 1000),
+                    Asset(current.currency),
+                )
             )
         else:
             current.status = TransferStatus.REVERSED
@@ -275,10 +293,44 @@ def finalize_transfer(transfer: Transfer, canonical: bool) -> None:
         result.updated_transfers.append((current, TransferStatus.PENDING))
         result.postings.extend(postings)
         if canonical:
-            result.sweep_due = current.amount
+            result.sweep_due, result.sweep_currency = current.amount, current.currency
         return result
 
     _mutate(transfer.payment_id, change)
+
+
+def _counts(p: Payment, transfer: Transfer) -> bool:
+    """Only the payment's own token counts toward it (issue 14 §3)."""
+    return transfer.currency == p.currency
+
+
+def _settle_other_currency(
+    p: Payment, current: Transfer, canonical: bool, verdict: Verdict | None
+) -> PaymentChange:
+    """Another configured token than the payment's (USDT sent to a USDC payment): never
+    counted toward the payment, never lost. Final, it is credited to the merchant in its
+    own currency (held, from a flagged sender) and announced as
+    ``payment.other_currency_received``; reversed, it just leaves. The payment's status
+    does not move."""
+    result = _bump(p)
+    result.updated_transfers.append((current, TransferStatus.PENDING))
+    if not canonical:
+        current.status = TransferStatus.REVERSED
+        return result
+    assert verdict is not None
+    current.status = TransferStatus.FINAL
+    current.risk_level, current.risk_source = verdict.level, verdict.source
+    asset = Asset(current.currency)
+    credit = credit_held_posting if verdict.flagged else credit_payment_posting
+    result.postings.append(
+        credit(p.merchant_id, current.amount, current.transfer_id, int(time.time() * 1000), asset)
+    )
+    event = _event(p, "payment.other_currency_received")
+    event.data["transfer"] = payloads.transfer_object(current)
+    event.data["held"] = verdict.flagged
+    result.events.append(event)
+    result.sweep_due, result.sweep_currency = current.amount, current.currency
+    return result
 
 
 def expire_if_due(payment_id: str, now: int) -> PaymentStatus | None:
@@ -385,7 +437,9 @@ def release(payment_id: str, actor_label: str) -> Payment:
             result.updated_transfers.append((t, TransferStatus.FINAL))
         amount = sum(t.amount for t in held)
         result.postings.append(
-            release_posting(p.merchant_id, amount, journal_id, int(time.time() * 1000))
+            release_posting(
+                p.merchant_id, amount, journal_id, int(time.time() * 1000), Asset(p.currency)
+            )
         )
         return result
 
@@ -406,7 +460,7 @@ def _explain_held_shortfall(payment_id: str) -> None:
     if p is None or not held:
         return
     amount = sum(t.amount for t in held)
-    posting = release_posting(p.merchant_id, amount, f"{payment_id}/check", 0)
+    posting = release_posting(p.merchant_id, amount, f"{payment_id}/check", 0, Asset(p.currency))
     try:
         ledger.default().explain_rejection(posting)
     except InsufficientFunds as exc:

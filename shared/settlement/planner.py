@@ -29,21 +29,29 @@ def sweep_id(addresses: list[str], salt: str = "") -> str:
 
 def enqueue_due() -> str | None:
     """Run every minute by the expirer: first re-send the sweeps left open
-    (:func:`resume_open`), then one sweep message for the due deposits worth sweeping;
-    its id, or None."""
+    (:func:`resume_open`), then one sweep message per accepted token for its due
+    deposits worth sweeping; the USDT sweep's id (else another token's), or None."""
     settings = config.planner()
     resume_open(settings=settings)
-    # Only addresses worth the gas, read as such from the index: dust never takes a slot.
-    due = address_repo.due_deposits(settings.batch, max(settings.min_amount, 1))
-    if not due or not config.aws().settlement_queue_url:
+    if not config.aws().settlement_queue_url:
         return None
-    deposits = [{"address": d.address, "index": d.derivation_index} for d in due]
-    salt = f"{sum(d.amount for d in due)}|{ids.now() // 3600}"
-    sid = sweep_id([d.address for d in due], salt)
-    # The same set twice within SQS's 5-minute window is one message; later
-    # duplicates find the sweep CONFIRMED and do nothing.
-    _send(sid, deposits, dedup=sid)
-    return sid
+    sent: list[str] = []
+    for symbol in config.chain().token_list():
+        # Only addresses worth the gas, read as such from the index: dust never takes
+        # a slot.
+        due = address_repo.due_deposits(settings.batch, max(settings.min_amount, 1), symbol)
+        if not due:
+            continue
+        deposits = [{"address": d.address, "index": d.derivation_index} for d in due]
+        salt = f"{sum(d.amount for d in due)}|{ids.now() // 3600}"
+        # USDT keeps the id it always had; another token's sweep of the same addresses
+        # is a sweep of its own.
+        sid = sweep_id([d.address for d in due], salt if symbol == "USDT" else f"{salt}|{symbol}")
+        # The same set twice within SQS's 5-minute window is one message; later
+        # duplicates find the sweep CONFIRMED and do nothing.
+        _send(sid, deposits, dedup=sid, currency=symbol)
+        sent.append(sid)
+    return sent[0] if sent else None
 
 
 def resume_open(now: int | None = None, settings: PlannerSettings | None = None) -> list[str]:
@@ -67,7 +75,12 @@ def resume_open(now: int | None = None, settings: PlannerSettings | None = None)
         deposits = record.payload.get("deposits")
         if not deposits or sid in sent:
             continue
-        _send(sid, deposits, dedup=hashlib.sha256(f"{sid}|resume|{window}".encode()).hexdigest())
+        _send(
+            sid,
+            deposits,
+            dedup=hashlib.sha256(f"{sid}|resume|{window}".encode()).hexdigest(),
+            currency=str(record.payload.get("token") or "USDT"),
+        )
         logger.warning(
             "open sweep sent to the queue again",
             extra={"sweep_id": sid, "record": record.tx_id, "updated_at": record.updated_at},
@@ -76,10 +89,13 @@ def resume_open(now: int | None = None, settings: PlannerSettings | None = None)
     return sent
 
 
-def _send(sid: str, deposits: list[dict[str, Any]], *, dedup: str) -> None:
+def _send(sid: str, deposits: list[dict[str, Any]], *, dedup: str, currency: str = "USDT") -> None:
+    body: dict[str, Any] = {"kind": "sweep", "sweep_id": sid, "deposits": deposits}
+    if currency != "USDT":
+        body["token"] = currency  # absent: USDT (messages from before issue 14)
     aws.client("sqs").send_message(
         QueueUrl=config.aws().settlement_queue_url,
-        MessageBody=json.dumps({"kind": "sweep", "sweep_id": sid, "deposits": deposits}),
+        MessageBody=json.dumps(body),
         MessageGroupId=HOT_WALLET_GROUP,
         MessageDeduplicationId=dedup,
     )

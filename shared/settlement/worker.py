@@ -59,7 +59,7 @@ from shared.dal import addresses as address_repo
 from shared.dal import outgoing
 from shared.dal.outgoing import Attempt, NonceClaim, TransferRecord
 from shared.errors import ConcurrentUpdate
-from shared.models.ledger import Posting
+from shared.models.ledger import Asset, Posting
 from shared.settlement import custody
 from shared.settlement.outbound import (
     NonceCall,
@@ -99,10 +99,19 @@ def handle(
     and test seams of the hot-wallet transactions (default: ``BSCPAY_OUTBOUND_*``)."""
     sweep_id = str(message["sweep_id"])
     deposits: list[dict[str, Any]] = list(message["deposits"])
+    symbol = str(message.get("token") or "USDT")
+    token = config.chain().token(symbol)
+    if token is None:
+        # A token no longer accepted: its deposits stay due, an operator must look.
+        raise_alert("sweep_token_unknown", "sweep of a token not configured", token=symbol)
+        return Outcome(sweep_id, "FAILED", 0, 0)
+    payload: dict[str, Any] = {"deposits": deposits}
+    if symbol != "USDT":
+        payload["token"] = symbol
     record: outgoing.Outgoing | None = None
     for n in range(MAX_ROUNDS):
         record_id = round_id(sweep_id, n)
-        outgoing.create_sweep(record_id, {"deposits": deposits}, ids.now())
+        outgoing.create_sweep(record_id, payload, ids.now())
         record = outgoing.get_outgoing(record_id)
         assert record is not None
         if record.state != "FAILED":
@@ -121,7 +130,7 @@ def handle(
         )
     w3 = evm.client()  # every BSCPAY_RPC_URLS endpoint, with failover (docs/adr/0014)
     keys = custody.load_keys(int(d["index"]) for d in deposits)
-    run = _SweepRun(w3, keys, record, settings or config.outbound(), hooks)
+    run = _SweepRun(w3, keys, record, settings or config.outbound(), hooks, token)
     try:
         return run.go(sweep_id, deposits)
     except TransferStillPending as exc:
@@ -184,6 +193,7 @@ class _SweepRun:
         record: outgoing.Outgoing,
         settings: OutboundSettings,
         hooks: OutboundHooks | None,
+        token: config.Token | None = None,
     ) -> None:
         self.w3 = w3
         self.keys = keys
@@ -195,7 +205,10 @@ class _SweepRun:
         self.balance_block: int | None = None  # where the balances were read
         self.settings = settings
         self.sweep_settings = config.sweeps()
-        self.token = config.chain().token_address
+        token = token or config.chain().token("USDT")
+        assert token is not None
+        self.symbol = token.symbol  # what this sweep moves (issue 14 §3)
+        self.token = token.address
         self.outbound = Outbound(
             w3,
             keys.hot_wallet,
@@ -273,8 +286,9 @@ class _SweepRun:
         bnb = self.w3.eth.get_balance(self.keys.hot_wallet.address) / 10**18
         metrics.add_metric(name="HotWalletBnb", unit=MetricUnit.Count, value=bnb)
         # ... and the USDT it holds, for the operator's dashboard (issue 15)
-        usdt = evm.token_balance(self.w3, self.token, self.keys.hot_wallet.address)
-        metrics.add_metric(name="HotWalletUsdt", unit=MetricUnit.Count, value=usdt / 10**18)
+        if self.symbol == "USDT":
+            usdt = evm.token_balance(self.w3, self.token, self.keys.hot_wallet.address)
+            metrics.add_metric(name="HotWalletUsdt", unit=MetricUnit.Count, value=usdt / 10**18)
 
     def _record_deposit_tx(self, tx_hash: HexStr, raw: bytes) -> None:
         seen = "BROADCAST" if self.seen == "BROADCAST" else "SIGNED"
@@ -420,19 +434,22 @@ class _SweepRun:
                 self._book_gas(mined)
             return
         book = ledger.default()
+        asset = Asset(self.symbol)
         try:
-            book.sweep(mined.amount, gas_bnb=mined.fee_wei, journal_id=mined.journal_id)
+            book.sweep(
+                mined.amount, gas_bnb=mined.fee_wei, journal_id=mined.journal_id, asset=asset
+            )
         except ledger.JournalConflict:
             # Booked before without its gas (the fallback below): the same booking.
             # Anything else still conflicts, and raises.
-            book.sweep(mined.amount, gas_bnb=0, journal_id=mined.journal_id)
+            book.sweep(mined.amount, gas_bnb=0, journal_id=mined.journal_id, asset=asset)
         except ledger.InsufficientFunds as exc:
-            # Gas paid from BNB the ledger was not told about: record the USDT move
+            # Gas paid from BNB the ledger was not told about: record the token move
             # (it happened) and alert; the reconciler shows the BNB drift.
             self._alert_gas(mined, exc)
-            book.sweep(mined.amount, gas_bnb=0, journal_id=mined.journal_id)
+            book.sweep(mined.amount, gas_bnb=0, journal_id=mined.journal_id, asset=asset)
         for address, amount in mined.swept.items():
-            address_repo.sweep_recorded(address, amount, mined.journal_id)
+            address_repo.sweep_recorded(address, amount, mined.journal_id, self.symbol)
 
     def _book_gas(self, mined: _Mined) -> None:
         """The gas of a transaction that moved no tokens (a top-up, a reverted or

@@ -48,6 +48,7 @@ CONTRACT_KEYS = {
     "now",
     "success_url",
     "cancel_url",
+    "price",  # a fiat-priced payment's price and locked rate (issue 14)
 }
 
 _next_ip = iter(range(1, 250))
