@@ -69,6 +69,9 @@ class DeploymentConfig:
     # and the second source; without a second source fiat pricing is off.
     price_feeds: tuple[tuple[str, str], ...] = ()
     price_rates_url: str = ""
+    # The other stablecoins beside USDT (issue 14 §3): symbol -> address, 18 decimals as
+    # USDT on BSC (network defaults in cdk.json; a stage may set its own "tokens").
+    tokens: tuple[tuple[str, str], ...] = ()
 
     @property
     def fiat_pricing(self) -> bool:
@@ -86,6 +89,19 @@ class DeploymentConfig:
             "BSCPAY_TOKEN_ADDRESS": self.token_address,
             "BSCPAY_TOKEN_DECIMALS": str(self.token_decimals),
             "BSCPAY_FINALITY_FALLBACK_DEPTH": str(self.finality_fallback_depth),
+            **(
+                {
+                    "BSCPAY_TOKENS": json.dumps(
+                        {
+                            s: {"address": a, "decimals": self.token_decimals}
+                            for s, a in self.tokens
+                        },
+                        sort_keys=True,
+                    )
+                }
+                if self.tokens
+                else {}
+            ),
             **(
                 {
                     "BSCPAY_PRICE_FEEDS": json.dumps(dict(self.price_feeds), sort_keys=True),
@@ -265,6 +281,7 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
     web_domain, web_certificate_arn = _web_domain(lookup)
     price_feeds, price_rates_url = _pricing(setting)
     return DeploymentConfig(
+        tokens=_tokens(setting("tokens")),
         price_feeds=price_feeds,
         price_rates_url=price_rates_url,
         stage=stage,
@@ -286,6 +303,23 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         web_certificate_arn=web_certificate_arn,
         web_acl_arn=_web_acl(lookup),
     )
+
+
+_KNOWN_TOKENS = ("USDC", "FDUSD")  # beside USDT (shared.config.KNOWN_TOKENS)
+
+
+def _tokens(value: Any) -> tuple[tuple[str, str], ...]:
+    if not value:
+        return ()
+    if not isinstance(value, dict):
+        raise ConfigError("tokens must be an object of symbol -> address in cdk.json")
+    for symbol, address in value.items():
+        if symbol not in _KNOWN_TOKENS or not ADDRESS_RE.match(str(address)):
+            raise ConfigError(
+                f"tokens: {symbol!r} -> {address!r}: symbols are {', '.join(_KNOWN_TOKENS)}, "
+                "addresses 0x-prefixed (USDT is token_address)"
+            )
+    return tuple(sorted((str(k), str(v)) for k, v in value.items()))
 
 
 _PAIR_RE = re.compile(r"[A-Z0-9]{2,10}/USD")

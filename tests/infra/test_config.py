@@ -3,6 +3,8 @@ clear failures (issue 16)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.cdk.config import ConfigError, from_context
@@ -109,3 +111,13 @@ def test_fiat_pricing_needs_the_network_feeds_and_a_second_source() -> None:
 
     with pytest.raises(ConfigError, match="https://"):
         from_context(cdk_context(price_rates_url="http://rates.example"))
+
+
+def test_mainnet_accepts_usdc_and_fdusd_beside_usdt() -> None:
+    env = from_context(cdk_context()).chain_env()
+    assert json.loads(env["BSCPAY_TOKENS"]) == {
+        "FDUSD": {"address": "0xc5f0f7b66764F6ec8C8Dff7BA683102295E16409", "decimals": 18},
+        "USDC": {"address": "0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d", "decimals": 18},
+    }
+    with pytest.raises(ConfigError, match="symbols are"):
+        from_context(cdk_context(tokens={"DAI": "0x" + "1" * 40}))

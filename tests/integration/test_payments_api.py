@@ -45,6 +45,7 @@ PAYMENT_FIELDS = {
     "checkout_url",  # the hosted checkout (issue 13)
     "success_url",
     "cancel_url",
+    "quote",  # null unless priced in fiat (issue 14)
     "transactions",
 }
 

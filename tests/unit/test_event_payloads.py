@@ -15,7 +15,8 @@ from shared.models.domain import Payment, PaymentStatus, Transfer, TransferStatu
 # The body of a payment.overpaid event before the amount boundary moved (issue 10), with
 # the fields screening added to each transaction (issue 12, docs/adr/0020: "sender",
 # "risk", "hold"; additions only, nothing renamed or removed) and the hosted checkout's
-# "checkout_url", "success_url", "cancel_url" (issue 13, additions only).
+# "checkout_url", "success_url", "cancel_url" (issue 13, additions only), and the fiat
+# "quote" and each transaction's token "currency" (issue 14, additions only).
 GOLDEN = (
     '{"object":{"id":"pay_1","object":"payment","status":"overpaid","amount":"1",'
     '"currency":"USDT","network":"bsc","chain_id":97,'
@@ -26,11 +27,11 @@ GOLDEN = (
     '"payment_uri":"ethereum:0x3333333333333333333333333333333333333333@97/transfer'
     '?address=0x2222222222222222222222222222222222222222&uint256=1000000000000000000",'
     '"checkout_url":"https://pay.example/pay/pay_1","success_url":"https://shop.example/ok",'
-    '"cancel_url":null,'
+    '"cancel_url":null,"quote":null,'
     '"transactions":[{"tx_hash":"0x' + "ab" * 32 + '","log_index":3,"block_number":9,'
     '"block_hash":"0x' + "cd" * 32 + '","from":"0x1111111111111111111111111111111111111111",'
     '"sender":"0x1111111111111111111111111111111111111111",'
-    '"amount":"1.2345","status":"final","risk":null,"hold":null}]}}'
+    '"amount":"1.2345","currency":"USDT","status":"final","risk":null,"hold":null}]}}'
 )
 
 

@@ -430,7 +430,7 @@ class LedgerScenario:
             assert all(e.account == account for e in listed)
             assert sum(e.delta for e in listed) == self.ledger.balance(account), account
         # (2) debits equal credits, per asset
-        assert self.ledger.trial_balance() == {Asset.USDT: 0, Asset.BNB: 0}
+        assert self.ledger.trial_balance() == {asset: 0 for asset in Asset}
         # (3) what is owed or earned is what is held; held = opening + in - out
         held = sum(everything.get(a, 0) for a in USDT_HOLDINGS)
         owed = sum(
