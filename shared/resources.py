@@ -218,6 +218,13 @@ TABLES: tuple[Table, ...] = (
     # Per-client request counters of the public checkout status endpoint (issue 13):
     # "<endpoint>#<client ip>#<window start>", incremented with ADD, gone after a TTL.
     Table("rate_limits", "key", ttl_attribute="expires_at_ttl"),
+    # Customer deposit addresses (issue 14 §2): "cus_…" items, listed per merchant newest
+    # first; one "ref#<merchant>#<sha256(reference)>" item per reference keeps it unique.
+    Table(
+        "customers",
+        "customer_id",
+        indexes=(Index("by_merchant", "merchant_id", "created_key"),),
+    ),
 )
 
 QUEUES: tuple[Queue, ...] = (

@@ -20,12 +20,16 @@ from shared.kyc import callback as kyc_callback
 from shared.models.amounts import parse_amount
 from shared.models.api import (
     BalanceOut,
+    CreateCustomer,
     CreatePayment,
     CreateRefund,
     CreateWebhookEndpoint,
+    CustomerList,
+    CustomerOut,
     DeletedOut,
     DeliveryList,
     DeliveryOut,
+    DepositList,
     DisbursementList,
     DisbursementOut,
     EventList,
@@ -37,10 +41,10 @@ from shared.models.api import (
     WebhookEndpointList,
     WebhookEndpointOut,
 )
-from shared.models.domain import DisbursementKind, Payment, PaymentStatus
+from shared.models.domain import Customer, DisbursementKind, Payment, PaymentStatus
 from shared.models.events import EventType
 from shared.models.reports_api import StatementOut
-from shared.payments import balances
+from shared.payments import balances, customers
 from shared.payments import service as payments
 from shared.reports import exports as report_exports
 from shared.reports import period as report_period
@@ -59,6 +63,7 @@ PAYMENT_ID = r"^pay_[0-9a-f]{1,60}$"
 EVENT_ID = r"^evt_[0-9a-f]{1,60}$"
 PAYOUT_ID = r"^po_[0-9a-f]{1,60}$"
 REFUND_ID = r"^re_[0-9a-f]{1,60}$"
+CUSTOMER_ID = r"^cus_[0-9a-f]{1,60}$"
 
 
 def _merchant() -> str:
@@ -114,6 +119,59 @@ def get_payment(payment_id: str) -> Response[str]:
 )
 def cancel_payment(payment_id: str) -> Response[str]:
     return json_response(200, _payment(payments.cancel(_merchant(), payment_id)))
+
+
+def _customer(c: Customer) -> dict[str, Any]:
+    token = config.chain().token(c.currency)
+    return {
+        "id": c.customer_id,
+        "object": "customer",
+        "reference": c.reference,
+        "currency": c.currency,
+        "address": c.address,
+        "network": "bsc",
+        "chain_id": config.chain().chain_id,
+        "token_address": token.address if token else None,
+        "created_at": c.created_at,
+    }
+
+
+@app.post(
+    "/v1/customers",
+    responses={
+        **docs.responses(201, CustomerOut, "A new customer and its permanent deposit address"),
+        **docs.responses(200, CustomerOut, "The customer this reference already names"),
+    },
+)
+def create_customer(body: Annotated[CreateCustomer, Body()]) -> Response[str]:
+    customer, created = customers.create(_merchant(), body.reference, body.currency)
+    return json_response(201 if created else 200, _customer(customer))
+
+
+@app.get("/v1/customers", responses=docs.responses(200, CustomerList, "Customers, newest first"))
+def list_customers(
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    starting_after: Annotated[str | None, Query(pattern=CUSTOMER_ID)] = None,
+) -> Response[str]:
+    items, has_more = customers.list_for_merchant(_merchant(), limit, starting_after)
+    return json_response(
+        200, {"object": "list", "data": [_customer(c) for c in items], "has_more": has_more}
+    )
+
+
+@app.get("/v1/customers/<customer_id>", responses=docs.responses(200, CustomerOut, "The customer"))
+def get_customer(customer_id: str) -> Response[str]:
+    return json_response(200, _customer(customers.get(_merchant(), customer_id)))
+
+
+@app.get(
+    "/v1/customers/<customer_id>/deposits",
+    responses=docs.responses(200, DepositList, "Every deposit to the customer's address"),
+)
+def list_deposits(customer_id: str) -> Response[str]:
+    customer, found = customers.deposits(_merchant(), customer_id)
+    data = [customers.deposit_object(customer, t) for t in found]
+    return json_response(200, {"object": "list", "data": data, "has_more": False})
 
 
 @app.get("/v1/balance", responses=docs.responses(200, BalanceOut, "The merchant's balance"))

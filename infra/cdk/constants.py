@@ -193,6 +193,8 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "audit": "read_write",
         "report_buckets": "read_update",  # report counters (ADR 0022); GET /v1/reports/summary
         "rate_limits": "read_update",  # per-API-key request budgets (shared.api.budgets)
+        # POST /v1/customers puts the customer and its reference item; reads and lists
+        "customers": "read_write",
     },
     "admin_api": {
         "merchants": "read_write",  # put_merchant (with first key), tolerance, list
@@ -237,6 +239,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         "audit": "read_write",  # the credit posting's audit record (ADR 0017)
         "screening": "read_write",  # blocklist reads, cached provider verdicts (ADR 0020)
         "report_buckets": "read_update",  # counters with each payment change (ADR 0022)
+        "customers": "read",  # a deposit's event names its customer (issue 14 §2)
     },
     "webhook_dispatcher": {
         "events": "read",  # event_payload

@@ -447,7 +447,36 @@ class SystemModel(_Base):
     signed_out = MapAttribute(null=True)  # type: ignore[var-annotated]
 
 
+class CustomersByMerchant(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "by_merchant"
+        projection = AllProjection()
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class CustomerModel(_Base):
+    """A customer's permanent deposit address (issue 14 §2); also the reference items
+    (``ref#…``: only ``customer_id`` and ``points_to``) that keep references unique."""
+
+    class Meta(_Base.Meta):
+        logical = "customers"
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    points_to = UnicodeAttribute(null=True)  # a reference item: the customer it names
+    merchant_id = UnicodeAttribute(null=True)
+    reference = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    address = UnicodeAttribute(null=True)
+    derivation_index = NumberAttribute(null=True)
+    created_at = NumberAttribute(null=True)
+    created_key = UnicodeAttribute(null=True)
+    by_merchant = CustomersByMerchant()
+
+
 ALL_MODELS: tuple[type[_Base], ...] = (
+    CustomerModel,
     MerchantModel,
     ApiKeyModel,
     PaymentModel,

@@ -35,7 +35,7 @@ from shared.dal import transfers as transfer_repo
 from shared.errors import ChainMismatch, ConcurrentUpdate
 from shared.events import outbox
 from shared.models.domain import Transfer
-from shared.payments import service
+from shared.payments import customers, service
 
 logger = Logger(child=True)
 metrics = Metrics(namespace="bscpay")
@@ -56,6 +56,13 @@ class ScanReport:
     iterations: int = 0
     rescans: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+def _settle(transfer: Transfer, canonical: bool) -> None:
+    if customers.is_customer(transfer.payment_id):
+        customers.finalize(transfer, canonical)
+    else:
+        service.finalize_transfer(transfer, canonical)
 
 
 class Scanner:
@@ -188,7 +195,12 @@ class Scanner:
             if owner is None:
                 continue
             payment_id, merchant_id = owner
-            if service.record_transfer(self._transfer(log, payment_id, merchant_id, now)):
+            transfer = self._transfer(log, payment_id, merchant_id, now)
+            # A customer's permanent address (issue 14 §2) or a payment's.
+            record = (
+                customers.record if customers.is_customer(payment_id) else service.record_transfer
+            )
+            if record(transfer):
                 recorded += 1
                 metrics.add_metric("TransfersMatched", MetricUnit.Count, 1)
                 if log.block_timestamp is not None:
@@ -251,7 +263,7 @@ class Scanner:
             canonical = self._still_on_chain(transfer, finalized)
             if canonical is None:
                 continue  # moved to a block that is not final yet
-            service.finalize_transfer(transfer, canonical)
+            _settle(transfer, canonical)
             metrics.add_metric(
                 "FinalizationLatencySeconds",
                 MetricUnit.Seconds,
@@ -338,7 +350,7 @@ class Scanner:
             else:
                 gone = int(receipt.get("status", "0x0"), 16) != 1
             if gone:
-                service.finalize_transfer(transfer, canonical=False)
+                _settle(transfer, canonical=False)
                 logger.warning(
                     "transfer reversed by reorg",
                     extra={"payment_id": transfer.payment_id, "tx": transfer.tx_hash},

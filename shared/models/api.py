@@ -20,7 +20,7 @@ from shared.models.events import SUBSCRIBABLE_EVENT_TYPES, SubscribableEventType
 from shared.models.ledger import MerchantBalance
 
 # The payment object is shared with event payloads; imported here for the responses below.
-from shared.models.objects import PaymentOut
+from shared.models.objects import PaymentOut, RiskOut
 
 
 class _Strict(BaseModel):
@@ -377,3 +377,56 @@ class ReportSummaryOut(BaseModel):
     merchant_id: str | None
     data: list[ReportRow]
     totals: ReportRow
+
+
+# ---- customer deposit addresses (issue 14 §2) ------------------------------------------
+
+
+class CreateCustomer(_Strict):
+    """The merchant's own name for its customer; the same reference always gives the
+    same customer and address."""
+
+    reference: StrictStr = Field(min_length=1, max_length=128, examples=["user-42"])
+    currency: StrictStr = Field(default="USDT", pattern=r"^[A-Z]{2,10}$", examples=["USDT"])
+
+
+class CustomerOut(BaseModel):
+    id: str
+    object: Literal["customer"] = "customer"
+    reference: str
+    currency: str  # the token the merchant expects; every accepted token is credited
+    address: str  # permanent: every final transfer to it is a deposit
+    network: Literal["bsc"] = "bsc"
+    chain_id: int
+    token_address: str
+    created_at: int
+
+
+class DepositOut(BaseModel):
+    id: str  # "dep_…"
+    object: Literal["deposit"] = "deposit"
+    customer: str
+    reference: str | None
+    amount: str
+    currency: str
+    status: str  # pending | final | reversed
+    sender: str
+    address: str
+    tx_hash: str
+    log_index: int
+    block_number: int
+    seen_at: int
+    risk: RiskOut | None = None
+    held: bool = False  # from a flagged sender: credited to held, awaiting review
+
+
+class CustomerList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[CustomerOut]
+    has_more: bool
+
+
+class DepositList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[DepositOut]
+    has_more: bool = False

@@ -94,6 +94,18 @@ class Transfer(BaseModel):
     currency: str = "USDT"
 
 
+class Customer(BaseModel):
+    """A merchant's customer with a permanent deposit address (issue 14 §2)."""
+
+    customer_id: str
+    merchant_id: str
+    reference: str
+    currency: str
+    address: str
+    derivation_index: int
+    created_at: int
+
+
 class QuoteSource(BaseModel):
     """Where one rate of a quote came from."""
 

@@ -44,11 +44,18 @@ AccountEventType = Literal[
     "merchant.resumed",
     "merchant.kyc_updated",
 ]
+# Customer deposit addresses (issue 14 §2): a final deposit credited, a seen one
+# removed by a reorg before it was final.
+DepositEventType = Literal["deposit.received", "deposit.reversed"]
 # One flat Literal, not a union of three: a wrong name is then one error that lists
 # every accepted type, about the entry itself (param "events.0"), not one error per
 # union member ("events.0.literal[...]").
 SubscribableEventType = Literal[
-    PaymentEventType, DisbursementEventType, AccountEventType, "settlement.address_changed"
+    PaymentEventType,
+    DisbursementEventType,
+    AccountEventType,
+    DepositEventType,
+    "settlement.address_changed",
 ]
 # What the event log can be filtered by: every event type and test pings.
 EventType = Literal[SubscribableEventType, "ping"]
@@ -57,5 +64,6 @@ SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = (
     *EVENT_TYPES,
     *get_args(DisbursementEventType),
     *get_args(AccountEventType),
+    *get_args(DepositEventType),
     "settlement.address_changed",
 )
