@@ -41,6 +41,7 @@ def view(payment: Payment, now: float) -> CheckoutOut:
         id=payment.payment_id,
         merchant_name=merchant.name if merchant else "",
         status=payment.status.value,
+        currency=payment.currency,
         amount=format_amount(payment.amount, decimals),
         amount_received=format_amount(seen, decimals),
         amount_remaining=format_amount(remaining, decimals),

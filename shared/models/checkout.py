@@ -22,7 +22,7 @@ class CheckoutPrice(BaseModel):
 
     amount: str  # "19.99"
     currency: str  # "EUR"
-    rate: str  # USDT per unit of the currency, locked for the payment's life
+    rate: str  # tokens per unit of the currency, locked for the payment's life
 
 
 class CheckoutOut(BaseModel):
@@ -34,7 +34,7 @@ class CheckoutOut(BaseModel):
     amount: str  # decimal USDT strings
     amount_received: str  # seen on chain, final or not
     amount_remaining: str  # what is still missing ("0" once paid)
-    currency: Literal["USDT"] = "USDT"
+    currency: str = "USDT"  # the token to pay in: USDT, USDC or FDUSD (issue 14 §3)
     network: Literal["BNB Smart Chain"] = "BNB Smart Chain"
     chain_id: int
     token_address: str

@@ -248,3 +248,17 @@ def test_a_fiat_priced_payment_shows_its_price_and_locked_rate(
     price = page.get_by_test_id("price")
     expect(price).to_contain_text("19.99 EUR")
     expect(price).to_contain_text("1 EUR = 1.08 USDT")
+
+
+def test_a_usdc_payment_asks_for_usdc_everywhere_on_the_page(
+    stack: dict[str, Any], merchant: Client, page: Page
+) -> None:
+    payment = _create(merchant, "4.20", "BROWSER-USDC", currency="USDC")
+
+    _open(page, stack, payment)
+
+    expect(page.get_by_test_id("amount")).to_contain_text("USDC")
+    expect(page.get_by_test_id("remaining")).to_contain_text("USDC")
+    expect(page.get_by_text("USDC · BNB Smart Chain")).to_be_visible()
+    expect(page.get_by_text("in USDC (BEP-20)")).to_be_visible()
+    expect(page.get_by_text("USDT")).to_have_count(0)

@@ -131,7 +131,7 @@ function StatusBanner({ p }: { p: Checkout }) {
     <section class={`status status-${p.status}`} role="status" aria-live="polite" aria-atomic="true">
       <p data-testid="status" data-status={p.status} class="status-text">
         {has(key) ? t(key) : p.status}
-        {p.status === "underpaid" && ` · ${t("remaining")}: ${money(p.amount_remaining)} USDT`}
+        {p.status === "underpaid" && ` · ${t("remaining")}: ${money(p.amount_remaining)} ${p.currency}`}
       </p>
       {p.status === "confirming" && c && (
         <div class="progress">
@@ -142,7 +142,7 @@ function StatusBanner({ p }: { p: Checkout }) {
         </div>
       )}
       {p.status === "confirming" && missing(p) && (
-        <p class="help">{t("partial_help", { received: money(p.amount_received), remaining: money(p.amount_remaining) })}</p>
+        <p class="help">{t("partial_help", { received: money(p.amount_received), remaining: money(p.amount_remaining), token: p.currency })}</p>
       )}
       {help[p.status] && <p class="help">{help[p.status]}</p>}
     </section>
@@ -225,7 +225,7 @@ function Page({ p, offset }: { p: Checkout; offset: number }) {
         <div class="row">
           <dt class="label">{t("amount_due")}</dt>
           <dd class="value big" data-testid="amount">
-            {money(p.amount)} USDT
+            {money(p.amount)} {p.currency}
           </dd>
         </div>
         {p.price && (
@@ -233,24 +233,24 @@ function Page({ p, offset }: { p: Checkout; offset: number }) {
             <dt class="label">{t("price")}</dt>
             <dd class="value" data-testid="price">
               {money(p.price.amount)} {p.price.currency}
-              <span class="muted"> · {t("rate_locked", { currency: p.price.currency, rate: p.price.rate })}</span>
+              <span class="muted"> · {t("rate_locked", { currency: p.price.currency, rate: p.price.rate, token: p.currency })}</span>
             </dd>
           </div>
         )}
         <div class="row">
           <dt class="label">{t("remaining")}</dt>
           <dd class="value" data-testid="remaining">
-            {money(p.amount_remaining)} USDT
+            {money(p.amount_remaining)} {p.currency}
           </dd>
         </div>
         <div class="row">
           <dt class="label">{t("network_label")}</dt>
-          <dd class="value">{t("network")}</dd>
+          <dd class="value">{t("network", { token: p.currency })}</dd>
         </div>
       </dl>
       {TICKING.has(p.status) && <Countdown expiresAt={p.expires_at} offset={offset} status={p.status} />}
       <section class="deposit" aria-labelledby="addr-label">
-        {canPay && <p class="help">{t("send_exactly")}</p>}
+        {canPay && <p class="help">{t("send_exactly", { token: p.currency })}</p>}
         <p id="addr-label" class="label">
           {t("address")}
         </p>

@@ -4,10 +4,10 @@ const en = {
   pay_to: "Pay to",
   amount_due: "Amount due",
   price: "Price",
-  rate_locked: "1 {currency} = {rate} USDT, locked until the payment expires",
+  rate_locked: "1 {currency} = {rate} {token}, locked until the payment expires",
   remaining: "Still to pay",
   received: "Received",
-  network: "USDT · BNB Smart Chain",
+  network: "{token} · BNB Smart Chain",
   network_label: "Token and network",
   address: "Deposit address",
   copy: "Copy address",
@@ -32,7 +32,7 @@ const en = {
   confirmations: "confirmations",
   underpaid_help: "Part of the amount arrived. Please send the remaining amount to the same address.",
   expired_help: "This payment request has expired. Funds sent to this address later are still credited to the merchant; contact the merchant if you paid late.",
-  partial_help: "{received} USDT arrived. Please send the remaining {remaining} USDT to the same address.",
+  partial_help: "{received} {token} arrived. Please send the remaining {remaining} {token} to the same address.",
   held_help: "The payment arrived and is held for a compliance review. The merchant will contact you.",
   canceled_help: "The merchant canceled this payment request. Do not send funds.",
   paid_help: "Thank you, the payment is complete.",
@@ -41,7 +41,7 @@ const en = {
   cancel: "Cancel and return to the shop",
   not_found: "This payment does not exist.",
   offline: "Connection lost, retrying…",
-  send_exactly: "Send the amount still to pay, in USDT (BEP-20) on BNB Smart Chain, to the address below.",
+  send_exactly: "Send the amount still to pay, in {token} (BEP-20) on BNB Smart Chain, to the address below.",
 };
 export type Key = keyof typeof en;
 export const has = (key: string): key is Key => key in en;
@@ -49,7 +49,7 @@ const de: Partial<Record<Key, string>> = {
   pay_to: "Zahlung an",
   amount_due: "Fälliger Betrag",
   price: "Preis",
-  rate_locked: "1 {currency} = {rate} USDT, fest bis zum Ablauf der Zahlung",
+  rate_locked: "1 {currency} = {rate} {token}, fest bis zum Ablauf der Zahlung",
   remaining: "Noch offen",
   received: "Erhalten",
   network_label: "Token und Netzwerk",
@@ -76,7 +76,7 @@ const de: Partial<Record<Key, string>> = {
   confirmations: "Bestätigungen",
   underpaid_help: "Ein Teil des Betrags ist eingegangen. Bitte senden Sie den Restbetrag an dieselbe Adresse.",
   expired_help: "Diese Zahlungsanforderung ist abgelaufen. Später an diese Adresse gesendete Beträge werden dem Händler trotzdem gutgeschrieben; wenden Sie sich bei verspäteter Zahlung an den Händler.",
-  partial_help: "{received} USDT sind eingegangen. Bitte senden Sie die restlichen {remaining} USDT an dieselbe Adresse.",
+  partial_help: "{received} {token} sind eingegangen. Bitte senden Sie die restlichen {remaining} {token} an dieselbe Adresse.",
   held_help: "Die Zahlung ist eingegangen und wird geprüft. Der Händler meldet sich bei Ihnen.",
   canceled_help: "Der Händler hat diese Zahlungsanforderung storniert. Bitte nichts senden.",
   paid_help: "Vielen Dank, die Zahlung ist abgeschlossen.",
@@ -85,7 +85,7 @@ const de: Partial<Record<Key, string>> = {
   cancel: "Abbrechen und zurück zum Shop",
   not_found: "Diese Zahlung gibt es nicht.",
   offline: "Verbindung unterbrochen, neuer Versuch…",
-  send_exactly: "Senden Sie den noch offenen Betrag in USDT (BEP-20) im BNB Smart Chain-Netzwerk an die folgende Adresse.",
+  send_exactly: "Senden Sie den noch offenen Betrag in {token} (BEP-20) im BNB Smart Chain-Netzwerk an die folgende Adresse.",
 };
 
 export const lang: "en" | "de" = (navigator.languages ?? [navigator.language]).find((l) =>
