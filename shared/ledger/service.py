@@ -38,6 +38,7 @@ from shared.models.ledger import (
     HOT,
     NETWORK_FEES,
     OPERATOR_EQUITY,
+    STABLECOINS,
     Account,
     Asset,
     Entry,
@@ -102,6 +103,20 @@ class LedgerRepository(Protocol):
 
 
 # ---- the ledger ---------------------------------------------------------------------------
+
+# The other stablecoins' deposit and hot-wallet holdings (issue 14 §3).
+OTHER_TOKEN_HOLDINGS: tuple[Account, ...] = tuple(
+    account
+    for asset in STABLECOINS
+    if asset is not Asset.USDT
+    for account in (deposits_of(asset), hot_of(asset))
+)
+
+
+def holding_name(account: Account) -> str:
+    """``holdings:hot`` for USDT and BNB (the names reconciliation always used),
+    ``USDC:holdings:hot`` for another stablecoin."""
+    return account.name if account.asset in (Asset.USDT, Asset.BNB) else account.key
 
 
 def _now_ms() -> int:
@@ -307,10 +322,12 @@ class Ledger:
         )
 
     def holdings(self) -> dict[str, int]:
-        """What the ledger says is on chain: ``holdings:deposits|hot|cold`` (USDT) and
-        ``holdings:gas`` (BNB)."""
-        got = self._repo.balances(HOLDINGS)
-        return {account.name: got[account] for account in HOLDINGS}
+        """What the ledger says is on chain: ``holdings:deposits|hot|cold`` (USDT),
+        ``holdings:gas`` (BNB), and ``<TOKEN>:holdings:deposits|hot`` for the other
+        stablecoins (issue 14 §3)."""
+        accounts = (*HOLDINGS, *OTHER_TOKEN_HOLDINGS)
+        got = self._repo.balances(accounts)
+        return {holding_name(account): got[account] for account in accounts}
 
     def journal(self, journal_id: str) -> Journal | None:
         return self._repo.journal(journal_id)
@@ -408,7 +425,7 @@ def reconcile(
     keyed by holdings account name (``holdings:deposits``, ``holdings:hot``,
     ``holdings:cold`` in USDT base units; ``holdings:gas`` in BNB wei). Only the names
     given are compared. A difference within ``tolerance[name]`` (default 0) is no drift."""
-    known = {account.name for account in HOLDINGS}
+    known = {holding_name(account) for account in (*HOLDINGS, *OTHER_TOKEN_HOLDINGS)}
     unknown = set(chain_balances) - known
     if unknown:
         raise ValueError(f"unknown holdings accounts {sorted(unknown)}; expected {sorted(known)}")

@@ -64,20 +64,29 @@ def run(rpc: JsonRpc | None = None) -> ReconcileReport:
 def _compare(
     rpc: JsonRpc, settings: ReconcilerSettings, only: set[str] | None = None
 ) -> tuple[int, list[ledger.Drift]]:
-    token = config.chain().token_address
+    """Every accepted token's deposits and hot wallet (issue 14 §3), and the gas."""
     chain: dict[str, int] = {}
-    addresses: set[str] = set()
-    if only is None or "holdings:deposits" in only:
-        pending = transfer_repo.unfinal_transfers()
-        addresses = {d.address for d in address_repo.due_deposits(settings.max_addresses)}
-        addresses |= {t.to_address.lower() for t in pending}
-        # The ledger holds only final funds: funds still pending are taken off the chain.
-        on_chain = sum(rpc.token_balance(token, a) for a in addresses)
-        chain["holdings:deposits"] = on_chain - sum(t.amount for t in pending)
-    tolerance: dict[str, int] = {}
+    checked = 0
     hot = setup.hot_wallet_address()
+    pending = (
+        transfer_repo.unfinal_transfers()
+        if only is None or any(name.endswith("holdings:deposits") for name in only)
+        else []
+    )
+    for token in config.chain().token_list().values():
+        prefix = "" if token.symbol == "USDT" else f"{token.symbol}:"
+        if only is None or f"{prefix}holdings:deposits" in only:
+            mine = [t for t in pending if t.currency == token.symbol]
+            due = address_repo.due_deposits(settings.max_addresses, currency=token.symbol)
+            addresses = {d.address for d in due} | {t.to_address.lower() for t in mine}
+            # The ledger holds only final funds: funds still pending are taken off the chain.
+            on_chain = sum(rpc.token_balance(token.address, a) for a in addresses)
+            chain[f"{prefix}holdings:deposits"] = on_chain - sum(t.amount for t in mine)
+            checked += len(addresses)
+        if hot and (only is None or f"{prefix}holdings:hot" in only):
+            chain[f"{prefix}holdings:hot"] = rpc.token_balance(token.address, hot)
+    tolerance: dict[str, int] = {}
     if hot:
-        chain["holdings:hot"] = rpc.token_balance(token, hot)
         chain["holdings:gas"] = int(str(rpc.call("eth_getBalance", [hot, "latest"])), 16)
         tolerance["holdings:gas"] = settings.gas_tolerance_wei
-    return len(addresses), ledger.reconcile(ledger.default(), chain, tolerance)
+    return checked, ledger.reconcile(ledger.default(), chain, tolerance)

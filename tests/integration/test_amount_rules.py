@@ -89,6 +89,7 @@ def test_scanner_refuses_a_token_whose_decimals_differ(
 ) -> None:
     # USDT on Ethereum has 6 decimals, on BSC 18: a config mix-up must not run
     monkeypatch.setenv("BSCPAY_TOKEN_DECIMALS", "6")
+    monkeypatch.setenv("BSCPAY_TOKENS", "{}")  # USDT alone (USDC and FDUSD have 18 too)
     config.reset()
     try:
         with pytest.raises(ChainMismatch, match="decimals"):

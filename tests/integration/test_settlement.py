@@ -490,11 +490,15 @@ def test_a_replayed_sweep_first_booked_without_its_gas_counts_as_booked(
     real_sweep = ledger.Ledger.sweep
 
     def gas_not_covered(
-        self: ledger.Ledger, amount: int, gas_bnb: int, journal_id: str
+        self: ledger.Ledger,
+        amount: int,
+        gas_bnb: int,
+        journal_id: str,
+        asset: ledger.Asset = ledger.Asset.USDT,
     ) -> ledger.Journal:
         if gas_bnb:
             raise ledger.InsufficientFunds(ledger.GAS, 0, gas_bnb)
-        return real_sweep(self, amount, gas_bnb, journal_id)
+        return real_sweep(self, amount, gas_bnb, journal_id, asset)
 
     monkeypatch.setattr(ledger.Ledger, "sweep", gas_not_covered)
     monkeypatch.setattr(worker._SweepRun, "_close", _die_before_close)
