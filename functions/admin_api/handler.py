@@ -387,7 +387,11 @@ def request_payout(merchant_id: str, body: Annotated[RequestPayout, Body()]) -> 
         raise ValidationFailed("Idempotency-Key is longer than 255 characters", "Idempotency-Key")
     payout_id = disbursements.payout_id_for(merchant_id, requester, key) if key else ""
     payout = disbursements.request_payout(
-        merchant_id, requester, _units(body.amount, "amount"), disbursement_id=payout_id
+        merchant_id,
+        requester,
+        _units(body.amount, "amount"),
+        disbursement_id=payout_id,
+        currency=body.currency,
     )
     return json_response(201, disbursements.to_admin_json(payout))
 

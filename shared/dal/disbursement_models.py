@@ -69,6 +69,7 @@ class DisbursementModel(_Base):
     reason = UnicodeAttribute(null=True)
     tx_hash = UnicodeAttribute(null=True)
     gas_fee_wei = IntegerAttribute(null=True)
+    currency = UnicodeAttribute(null=True)  # absent: USDT (issue 14 §3)
     created_at = NumberAttribute(null=True)
     created_key = UnicodeAttribute(null=True)
     updated_at = NumberAttribute(null=True)

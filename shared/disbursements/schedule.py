@@ -66,8 +66,10 @@ def _scheduled_payouts(now: int, report: ScheduleReport) -> None:
     for profile in store.scheduled_profiles(PayoutSchedule.DAILY):
         if moment.hour < config.payouts().daily_hour_utc:
             continue
-        # One daily payout per merchant and day; later funds wait for tomorrow.
-        _try_payout(profile.merchant_id, _id("po", profile.merchant_id, day), report)
+        # One daily payout per merchant, day and token; later funds wait for tomorrow.
+        for symbol in config.chain().token_list():
+            slot = (day,) if symbol == "USDT" else (day, symbol)  # USDT keeps its old ids
+            _try_payout(profile.merchant_id, _id("po", profile.merchant_id, *slot), report, symbol)
     for profile in store.scheduled_profiles(PayoutSchedule.THRESHOLD):
         if profile.address_confirmed_by is None:
             continue  # request_payout would refuse it too; not worth a balance read
@@ -88,9 +90,13 @@ def _scheduled_payouts(now: int, report: ScheduleReport) -> None:
         _try_payout(profile.merchant_id, ids.new_id("po"), report)
 
 
-def _try_payout(merchant_id: str, disbursement_id: str, report: ScheduleReport) -> None:
+def _try_payout(
+    merchant_id: str, disbursement_id: str, report: ScheduleReport, currency: str = "USDT"
+) -> None:
     try:
-        d = service.request_payout(merchant_id, "schedule", disbursement_id=disbursement_id)
+        d = service.request_payout(
+            merchant_id, "schedule", disbursement_id=disbursement_id, currency=currency
+        )
     except (BscpayError, ledger.InsufficientFunds) as exc:
         # Nothing worth paying (balance under the minimum after fees) or no address.
         logger.debug("no scheduled payout", extra={"merchant_id": merchant_id, "why": str(exc)})

@@ -61,7 +61,7 @@ from shared.models.domain import (
     PaymentStatus,
     Transfer,
 )
-from shared.models.ledger import Kind
+from shared.models.ledger import Asset, Kind
 from shared.payments import service as payments
 
 logger = Logger(child=True)
@@ -109,11 +109,22 @@ SameApprover = FourEyes  # the requester, the address setter, the key's creator
 
 
 def request_payout(
-    merchant_id: str, requested_by: str, amount: int | None = None, disbursement_id: str = ""
+    merchant_id: str,
+    requested_by: str,
+    amount: int | None = None,
+    disbursement_id: str = "",
+    currency: str = "USDT",
 ) -> Disbursement:
     """Pay ``amount`` (default: the whole available balance) of the merchant's balance
-    to its settlement address, less the platform and network fees. A ``disbursement_id``
-    that exists already (a schedule slot, an idempotency key) returns that payout."""
+    in ``currency`` (a token it was paid in, issue 14 §3) to its settlement address,
+    less the platform and network fees (in that token). A ``disbursement_id`` that
+    exists already (a schedule slot, an idempotency key) returns that payout."""
+    if config.chain().token(currency) is None:
+        raise ValidationFailed(
+            f"currency {currency!r} is not accepted; use one of "
+            f"{', '.join(config.chain().token_list())}",
+            "currency",
+        )
     if disbursement_id:
         existing = store.get(disbursement_id)
         if existing is not None and existing.merchant_id == merchant_id:
@@ -138,7 +149,7 @@ def request_payout(
     kyc_wait = kyc_waiting(merchant_id)
     if kyc_wait is not None:
         raise kyc_wait
-    available = ledger.default().merchant_balance(merchant_id).available
+    available = ledger.default().merchant_balance(merchant_id, Asset(currency)).available
     gross = available if amount is None else amount
     if gross > available:
         raise BalanceTooLow(available, gross)
@@ -169,9 +180,16 @@ def request_payout(
             # nor may they send money to it on their own, ever
             or requested_by == f"admin:{profile.address_changed_by}"
         ),
+        currency=currency,
     )
     posting = ledger.default().reservation_posting(
-        merchant_id, gross, fee, nfee, d.disbursement_id, destination=d.destination
+        merchant_id,
+        gross,
+        fee,
+        nfee,
+        d.disbursement_id,
+        destination=d.destination,
+        asset=Asset(currency),
     )
     return _create(DisbursementChange(d, postings=[posting], events=[_event(d, "created")]))
 
@@ -202,12 +220,6 @@ def request_refund(
     """Send ``amount`` back to ``address`` from the merchant's balance; the merchant's
     balance also pays the network fee. At most what the payment received, in total."""
     payment = _merchant_payment(merchant_id, payment_id)
-    if payment.currency != "USDT":
-        # Refunds, payouts and the hot wallet's bookkeeping are in USDT (issue 14 §3,
-        # docs/adr/0028): a USDC payment's refund would send the wrong token.
-        raise InvalidState(
-            f"payment {payment_id} was paid in {payment.currency}; refunds are in USDT only"
-        )
     if payment.amount_received <= 0:
         # Late funds count: a payer who paid an expired payment is the classic refund.
         raise InvalidState(f"payment {payment_id} has received no final funds to refund")
@@ -239,9 +251,17 @@ def request_refund(
         requested_by=requested_by,
         threshold=threshold,
         needs_approval=over_daily,
+        currency=payment.currency,  # a refund goes back in the token it was paid in
     )
     posting = ledger.default().reservation_posting(
-        merchant_id, d.gross, fee, nfee, d.disbursement_id, Kind.REFUND, destination=destination
+        merchant_id,
+        d.gross,
+        fee,
+        nfee,
+        d.disbursement_id,
+        Kind.REFUND,
+        destination=destination,
+        asset=Asset(payment.currency),
     )
     change = DisbursementChange(
         d,
@@ -355,6 +375,7 @@ def _return_change(payment: Payment, held: list[Transfer], requested_by: str) ->
         network_fee=nfee,
         requested_by=requested_by,
         threshold=units(config.payouts().approval_threshold),
+        currency=payment.currency,
     )
     posting = ledger.default().reservation_posting(
         payment.merchant_id,
@@ -365,6 +386,7 @@ def _return_change(payment: Payment, held: list[Transfer], requested_by: str) ->
         Kind.REFUND,
         destination=destination,
         from_held=True,
+        asset=Asset(payment.currency),
     )
     return DisbursementChange(
         d,
@@ -422,6 +444,7 @@ def _new(
     payment_id: str | None = None,
     address_set_by: str | None = None,
     needs_approval: bool = False,
+    currency: str = "USDT",
 ) -> Disbursement:
     now = ids.now()
     pending = needs_approval or gross > threshold
@@ -443,6 +466,7 @@ def _new(
         address_set_by=address_set_by,
         requested_key=caller.id if by_key else None,
         key_created_by=caller.created_by if by_key else None,
+        currency=currency,
         created_at=now,
         updated_at=now,
     )
@@ -753,7 +777,7 @@ def to_json(d: Disbursement) -> dict[str, Any]:
         "id": d.disbursement_id,
         "object": d.kind.value,
         "status": d.status.value,
-        "currency": "USDT",
+        "currency": d.currency,
         "amount": _fmt(d.amount),
         "gross": _fmt(d.gross),
         "fee": _fmt(d.fee),

@@ -38,6 +38,15 @@ def overview() -> dict[str, Any]:
             "owed_in_flight": format_amount(owed, decimals),
         },
         "bnb": {"gas": format_amount(holdings["holdings:gas"], BNB_DECIMALS)},
+        # The other accepted tokens (issue 14 §3): on deposit addresses and the hot wallet.
+        "tokens": {
+            symbol: {
+                "deposits": format_amount(holdings.get(f"{symbol}:holdings:deposits", 0), decimals),
+                "hot": format_amount(holdings.get(f"{symbol}:holdings:hot", 0), decimals),
+            }
+            for symbol in config.chain().token_list()
+            if symbol != "USDT"
+        },
     }
 
 

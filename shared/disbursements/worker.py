@@ -21,6 +21,7 @@ from shared.chain import evm
 from shared.dal import outgoing
 from shared.disbursements import service
 from shared.models.domain import Disbursement, DisbursementKind, DisbursementStatus
+from shared.models.ledger import Asset
 from shared.settlement import custody, outbound
 from shared.settlement.worker import Outcome
 
@@ -75,12 +76,18 @@ def handle(
         return d
     w3 = evm.client()  # every BSCPAY_RPC_URLS endpoint, with failover (docs/adr/0014)
     hot_wallet = custody.load_keys([]).hot_wallet
+    token = config.chain().token(d.currency)
+    if token is None:
+        raise_alert(
+            "disbursement_refused", f"{d.currency} is not accepted any more", id=d.disbursement_id
+        )
+        return d  # left for an operator: its reservation stays
     if d.status is DisbursementStatus.QUEUED:
         # What the chain holds and what the ledger knows the hot wallet holds: sending
         # more than the ledger knows would leave a transfer it cannot book.
         held = min(
-            evm.token_balance(w3, config.chain().token_address, hot_wallet.address),
-            ledger.default().holdings()["holdings:hot"],
+            evm.token_balance(w3, token.address, hot_wallet.address),
+            ledger.default().holdings()[ledger.holding_name(ledger.hot_of(Asset(d.currency)))],
         )
         if held < d.amount:
             # Counted from when it became queued (approval can come much later).
@@ -99,7 +106,7 @@ def handle(
         d.disbursement_id,
         d.destination,
         d.amount,
-        token=config.chain().token_address,
+        token=token.address,
         gas=evm.gas_policy(),
         kind=d.kind.value,
         hooks=hooks,

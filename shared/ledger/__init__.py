@@ -13,6 +13,7 @@ from shared.ledger.service import (
     Ledger,
     LedgerRepository,
     credit_payment_posting,
+    holding_name,
     reconcile,
 )
 from shared.models.ledger import (
@@ -42,6 +43,7 @@ from shared.models.ledger import (
     Posting,
     PostingRejected,
     Side,
+    hot_of,
     merchant_available,
     merchant_pending_payout,
 )
@@ -90,6 +92,8 @@ __all__ = [
     "Side",
     "credit_payment_posting",
     "default",
+    "holding_name",
+    "hot_of",
     "merchant_available",
     "merchant_pending_payout",
     "reconcile",

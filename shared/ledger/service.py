@@ -31,12 +31,10 @@ from typing import Protocol
 from shared.errors import ValidationFailed
 from shared.models.ledger import (
     COLD,
-    FEES,
     GAS,
     GAS_EXPENSE,
     HOLDINGS,
     HOT,
-    NETWORK_FEES,
     OPERATOR_EQUITY,
     STABLECOINS,
     Account,
@@ -61,10 +59,12 @@ from shared.models.ledger import (
     checked_amount,
     checked_id,
     deposits_of,
+    fees_of,
     hot_of,
     merchant_available,
     merchant_held,
     merchant_pending_payout,
+    network_fees_of,
 )
 
 MAX_PAGE = 1000
@@ -201,13 +201,16 @@ class Ledger:
         *,
         destination: str | None = None,
         from_held: bool = False,
+        asset: Asset = Asset.USDT,
     ) -> Posting:
         """A reservation of ``gross`` for money leaving the hot wallet later: a payout
         (``Kind.PAYOUT``) or a refund (``Kind.REFUND``, its ``net`` goes to the payer).
         ``destination``: the address ``net`` is for, part of the reservation, so a
         disbursement record changed afterwards no longer matches it. ``from_held``: a
         refund of held funds to their sender (docs/adr/0020) reserves from the held
-        account; cancelling it returns them there, never to available."""
+        account; cancelling it returns them there, never to available. ``asset``: the
+        token it is paid in (issue 14 §3); settling and cancelling read it back from
+        this reservation's legs."""
         checked_id(journal_id, "journal_id")
         if kind not in (Kind.PAYOUT, Kind.REFUND):
             raise InvalidPosting(f"{kind} is not a reservation", "kind")
@@ -222,20 +225,30 @@ class Ledger:
             raise InvalidPosting("fee and network_fee must leave a positive payout", "fee")
         if from_held and kind is not Kind.REFUND:
             raise InvalidPosting("only a refund can be reserved from held funds", "kind")
-        source = merchant_held(merchant_id) if from_held else merchant_available(merchant_id)
-        legs = _entries(debit=source, credit=merchant_pending_payout(merchant_id), amount=gross)
+        source = (
+            merchant_held(merchant_id, asset)
+            if from_held
+            else merchant_available(merchant_id, asset)
+        )
+        legs = _entries(
+            debit=source, credit=merchant_pending_payout(merchant_id, asset), amount=gross
+        )
         return _posting(
             journal_id, kind, self._clock(), legs, merchant_id=merchant_id, payout=terms
         )
 
     def settle_posting(self, payout_journal_id: str, gas_bnb: int = 0) -> Posting:
-        terms = self._reservation(payout_journal_id)
-        pending = merchant_pending_payout(terms.merchant_id)
+        terms, asset = self._reservation_of(payout_journal_id)
+        pending = merchant_pending_payout(terms.merchant_id, asset)
         legs = [
             Leg(pending, Side.DEBIT, terms.gross),
-            Leg(HOT, Side.CREDIT, terms.net),
-            *([Leg(FEES, Side.CREDIT, terms.fee)] if terms.fee else []),
-            *([Leg(NETWORK_FEES, Side.CREDIT, terms.network_fee)] if terms.network_fee else []),
+            Leg(hot_of(asset), Side.CREDIT, terms.net),
+            *([Leg(fees_of(asset), Side.CREDIT, terms.fee)] if terms.fee else []),
+            *(
+                [Leg(network_fees_of(asset), Side.CREDIT, terms.network_fee)]
+                if terms.network_fee
+                else []
+            ),
             *_gas(gas_bnb),
         ]
         return _posting(
@@ -250,10 +263,10 @@ class Ledger:
     def cancel_posting(self, payout_journal_id: str, gas_bnb: int = 0) -> Posting:
         """``gas_bnb``: what a transfer that failed on chain (reverted, or cancelled by a
         self-transfer) still cost the hot wallet."""
-        terms = self._reservation(payout_journal_id)
+        terms, asset = self._reservation_of(payout_journal_id)
         legs = _entries(
-            debit=merchant_pending_payout(terms.merchant_id),
-            credit=self._reserved_from(payout_journal_id, terms.merchant_id),
+            debit=merchant_pending_payout(terms.merchant_id, asset),
+            credit=self._reserved_from(payout_journal_id, terms.merchant_id, asset),
             amount=terms.gross,
         )
         legs += _gas(gas_bnb)
@@ -312,9 +325,7 @@ class Ledger:
 
     def merchant_balance(self, merchant_id: str, asset: Asset = Asset.USDT) -> MerchantBalance:
         available = merchant_available(merchant_id, asset)
-        pending = merchant_pending_payout(merchant_id)
-        if asset is not Asset.USDT:  # payouts are in USDT only (issue 14 §3)
-            pending = Account(asset, pending.name)
+        pending = merchant_pending_payout(merchant_id, asset)
         held = merchant_held(merchant_id, asset)
         got = self._repo.balances([available, pending, held])
         return MerchantBalance(
@@ -342,22 +353,28 @@ class Ledger:
 
     # -- internals --
 
-    def _reserved_from(self, payout_journal_id: str, merchant_id: str) -> Account:
+    def _reserved_from(
+        self, payout_journal_id: str, merchant_id: str, asset: Asset = Asset.USDT
+    ) -> Account:
         """The account a reservation took its funds from (available, or held for the
         return of held funds): where a cancellation puts them back."""
         reserved = self._repo.journal(payout_journal_id)
-        held = merchant_held(merchant_id)
+        held = merchant_held(merchant_id, asset)
         if reserved is not None and any(
             leg.account == held and leg.side is Side.DEBIT for leg in reserved.legs
         ):
             return held
-        return merchant_available(merchant_id)
+        return merchant_available(merchant_id, asset)
 
     def _reservation(self, payout_journal_id: str) -> PayoutTerms:
+        return self._reservation_of(payout_journal_id)[0]
+
+    def _reservation_of(self, payout_journal_id: str) -> tuple[PayoutTerms, Asset]:
+        """The reservation's terms and the token it is in (its legs' asset)."""
         reserved = self._repo.journal(payout_journal_id)
         if reserved is None or reserved.payout is None or reserved.closes_payout is not None:
             raise PayoutNotFound(f"no payout {payout_journal_id!r}", "journal_id")
-        return reserved.payout
+        return reserved.payout, reserved.legs[0].account.asset
 
     def _post(self, posting: Posting) -> Journal:
         for _ in range(MAX_ATTEMPTS):

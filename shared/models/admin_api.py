@@ -143,6 +143,12 @@ class TreasuryOut(BaseModel):
     hot_wallet_cap: str
     usdt: TreasuryUsdt
     bnb: TreasuryBnb
+    tokens: dict[str, TreasuryToken] = {}  # USDC, FDUSD: deposits and hot wallet
+
+
+class TreasuryToken(BaseModel):
+    deposits: str
+    hot: str
 
 
 class GasFundingOut(BaseModel):

@@ -117,6 +117,8 @@ class SettlementProfileIn(_Strict):
 
 class RequestPayout(_Strict):
     amount: StrictStr | None = Field(default=None, max_length=64)
+    # The token to pay out from its balance in (issue 14 §3).
+    currency: StrictStr = Field(default="USDT", pattern=r"^[A-Z]{2,10}$")
 
 
 class GasFunding(_Strict):
@@ -326,7 +328,7 @@ class DisbursementOut(BaseModel):
     id: str
     object: Literal["payout", "refund", "cold_move"]
     status: Literal["pending_approval", "queued", "processing", "paid", "failed", "rejected"]
-    currency: Literal["USDT"] = "USDT"
+    currency: str = "USDT"  # the token sent: USDT, USDC or FDUSD (issue 14 §3)
     amount: str  # what reaches the destination
     gross: str  # what left the merchant's balance
     fee: str

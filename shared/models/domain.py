@@ -240,6 +240,7 @@ class Disbursement(BaseModel):
     reason: str | None = None  # rejection or failure reason
     tx_hash: str | None = None
     gas_fee_wei: int | None = None
+    currency: str = "USDT"  # the token sent (issue 14 §3)
     created_at: int
     updated_at: int
     version: int = 0

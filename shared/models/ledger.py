@@ -111,8 +111,17 @@ def merchant_held(merchant_id: str, asset: Asset = Asset.USDT) -> Account:
     return Account(asset, f"merchant:{checked_id(merchant_id, 'merchant_id')}:held")
 
 
-def merchant_pending_payout(merchant_id: str) -> Account:
-    return Account(Asset.USDT, f"merchant:{checked_id(merchant_id, 'merchant_id')}:pending_payout")
+def merchant_pending_payout(merchant_id: str, asset: Asset = Asset.USDT) -> Account:
+    return Account(asset, f"merchant:{checked_id(merchant_id, 'merchant_id')}:pending_payout")
+
+
+def fees_of(asset: Asset) -> Account:
+    """Platform fees earned in ``asset`` (USDT: :data:`FEES`)."""
+    return Account(asset, FEES.name)
+
+
+def network_fees_of(asset: Asset) -> Account:
+    return Account(asset, NETWORK_FEES.name)
 
 
 # ---- postings ---------------------------------------------------------------------------

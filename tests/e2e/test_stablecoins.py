@@ -173,3 +173,85 @@ def test_an_unknown_currency_is_refused(stack: dict[str, Any]) -> None:
     )
     assert (priced["currency"], priced["amount"]) == ("FDUSD", "10.8")
     assert {s["pair"] for s in priced["quote"]["sources"]} == {"EUR/USD", "FDUSD/USD"}
+
+
+def test_a_usdc_payment_is_refunded_and_paid_out_in_usdc(stack: dict[str, Any]) -> None:
+    payer = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"  # anvil dev account #8 (public)
+    settlement = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"  # anvil dev account #7 (public)
+    rpc, usdc = stack["rpc_url"], stack["tokens"]["USDC"]
+    api = stack["api_url"]
+    created = requests.post(
+        f"{api}/admin/merchants",
+        json={"name": "USDC Payout Shop"},
+        headers=user_headers(stack, "admin"),
+        timeout=30,
+    )
+    shop = created.json()
+    client = Client(api, shop["api_key"]["id"], shop["api_key"]["secret"])
+    payment = client.request("POST", "/v1/payments", {"amount": "20", "currency": "USDC"})
+    _send(stack, "USDC", payment["address"], 20 * UNIT)
+    _until(
+        lambda: (
+            client.request("GET", f"/v1/payments/{payment['id']}")["status"] == "paid"
+            and chain.token_balance(rpc, usdc, payment["address"]) == 0
+        ),
+        120,
+        "the USDC payment is paid and swept",
+    )
+
+    # A refund of a USDC payment goes back in USDC
+    payer_before = chain.token_balance(rpc, usdc, payer)
+    refund = client.request(
+        "POST", f"/v1/payments/{payment['id']}/refunds", {"address": payer, "amount": "2"}
+    )
+    assert refund["currency"] == "USDC"
+    done = _until(
+        lambda: (
+            (r := client.request("GET", f"/v1/refunds/{refund['id']}"))["status"]
+            in ("paid", "failed")
+            and r
+        ),
+        90,
+        "the refund is sent",
+    )
+    assert done["status"] == "paid", done
+    assert chain.token_balance(rpc, usdc, payer) - payer_before == 2 * UNIT
+
+    # and the rest of the USDC balance is paid out in USDC
+    base = f"{api}/admin/merchants/{shop['id']}"
+    requests.post(
+        f"{base}/settlement",
+        json={"address": settlement},
+        headers=user_headers(stack, "admin"),
+        timeout=10,
+    ).raise_for_status()
+    requests.post(
+        f"{base}/settlement/confirm", headers=user_headers(stack, "admin2"), timeout=10
+    ).raise_for_status()
+    available = _balances(client)["USDC"]
+    settlement_before = chain.token_balance(rpc, usdc, settlement)
+    made = requests.post(
+        f"{base}/payouts",
+        json={"currency": "USDC"},
+        headers=user_headers(stack, "finance"),
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    payout = made.json()
+    assert (payout["currency"], Decimal(payout["gross"])) == ("USDC", available)
+    paid = _until(
+        lambda: (
+            (p := client.request("GET", f"/v1/settlements/{payout['id']}"))["status"]
+            in ("paid", "failed")
+            and p
+        ),
+        90,
+        "the payout is sent",
+    )
+    assert paid["status"] == "paid", paid
+    assert chain.token_balance(rpc, usdc, settlement) - settlement_before == int(
+        Decimal(payout["amount"]) * UNIT
+    )
+    assert _balances(client)["USDC"] == 0
+    # and the USDT side was never touched
+    assert _balances(client)["USDT"] == 0
