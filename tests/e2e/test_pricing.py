@@ -130,7 +130,7 @@ def test_usd_and_gbp_prices_and_the_merchants_spread(stack: dict[str, Any]) -> N
 
 def test_bad_prices_are_refused_with_a_clear_4xx(stack: dict[str, Any]) -> None:
     _, client = _shop(stack, "Careful Shop")
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"price": {"amount": "10", "currency": "JPY"}},  # no feed for it
         {"price": {"amount": "10", "currency": "USDT"}},  # not a fiat currency
         {"price": {"amount": "-1", "currency": "EUR"}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from eth_account import Account
+from web3 import Web3
 
 from shared.chain.artifacts import load_artifact
 from shared.custody import setup
@@ -26,7 +27,9 @@ def test_the_command_deploys_a_sweeper_operated_by_the_hot_wallet(
     address = out.split("Sweeper deployed at ")[1].split()[0]
     assert deployer.key.to_0x_hex()[2:] not in out  # the key is never printed
     w3 = chain.web3_for(stack.info["rpc_url"])
-    contract = w3.eth.contract(address=address, abi=load_artifact("Sweeper")["abi"])
+    contract = w3.eth.contract(
+        address=Web3.to_checksum_address(address), abi=load_artifact("Sweeper")["abi"]
+    )
     assert contract.functions.OPERATOR().call() == setup.hot_wallet_address()
     assert f'"sweeper_address": "{address}"' in out
 
