@@ -118,6 +118,8 @@ bench: install
 	$(PY) -m bench.sweep
 	$(PY) -m bench.reports
 	$(PY) -m bench.coldstart
+	$(PY) -m bench.scale
+	$(PY) -m bench.cost
 
 # Locust against the whole local stack, then a lost/double-counted payment check
 # (bench/load.py; LOAD_TIME, LOAD_USERS, LOAD_MERCHANTS): bench/results/load.{json,png}
