@@ -535,6 +535,7 @@ def main() -> None:
     started = time.monotonic()
     stack.start()
     info = stack.info
+    tokens = "".join(f"  {symbol:<10} {address}\n" for symbol, address in info["tokens"].items())
     print(
         f"\nbscpay is running ({time.monotonic() - started:.1f} s)\n"
         f"  API        {info['api_url']}\n"
@@ -542,7 +543,9 @@ def main() -> None:
         f" `make web` builds it)\n"
         f"  checkout   {info['api_url']}/pay/<payment id> (each payment's checkout_url)\n"
         f"  chain      {info['rpc_url']} (chain id {info['chain_id']}, 0.45 s blocks)\n"
-        f"  USDT       {info['token_address']}\n"
+        + tokens
+        + f"  prices     Chainlink-style feeds on the chain (stack.json: price_feeds);"
+        f" second source {info['rates_url']}/rates\n"
         f"  AWS (moto) {info['aws_endpoint_url']}\n"
         f"  merchant   {info['merchant']['id']} key {info['merchant']['api_key_id']}\n"
         f"  secrets    in .local/stack.json (local only)\n"

@@ -80,6 +80,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs = 0)
 export const fmtTime = (s: number | null | undefined) =>
   s ? new Date(s * 1000).toISOString().replace("T", " ").slice(0, 19) + "Z" : "—";
 export const fmtUsdt = (a: string | null | undefined) => (a == null ? "—" : `${a} USDT`);
+/** An amount in its token: USDT, USDC or FDUSD (issue 14). */
+export const fmtToken = (a: string | null | undefined, token: string) => (a == null ? "—" : `${a} ${token}`);
 export const short = (s: string | null | undefined, n = 10) => (!s ? "—" : s.length > n + 4 ? `${s.slice(0, n)}…${s.slice(-4)}` : s);
 
 export function txLink(chainId: number, hash: string) {

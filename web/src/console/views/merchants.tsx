@@ -94,6 +94,7 @@ export function MerchantDetail({ ctx, id }: { ctx: Ctx; id: string }) {
   const [threshold, setThreshold] = useState("");
   const [tol, setTol] = useState("");
   const [payout, setPayout] = useState("");
+  const [payoutToken, setPayoutToken] = useState("USDT");
   const reload = () => {
     list.reload();
     keys.reload();
@@ -304,7 +305,16 @@ export function MerchantDetail({ ctx, id }: { ctx: Ctx; id: string }) {
         <>
           <h2>Payout</h2>
           <form class="inline" onSubmit={(e) => e.preventDefault()}>
-            <Field label="Amount (USDT, empty = everything available)">
+            <Field label="Token">
+              <select value={payoutToken} onChange={(e) => setPayoutToken(e.currentTarget.value)}>
+                {["USDT", "USDC", "FDUSD"].map((token) => (
+                  <option key={token} value={token}>
+                    {token}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            <Field label={`Amount (${payoutToken}, empty = everything available)`}>
               <input inputMode="decimal" value={payout} onInput={(e) => setPayout(e.currentTarget.value)} />
             </Field>
             <Action
@@ -314,7 +324,7 @@ export function MerchantDetail({ ctx, id }: { ctx: Ctx; id: string }) {
                 ok(
                   await api.POST("/admin/merchants/{merchant_id}/payouts", {
                     params: { path },
-                    body: payout.trim() ? { amount: payout.trim() } : {},
+                    body: { ...(payout.trim() ? { amount: payout.trim() } : {}), currency: payoutToken },
                   }),
                 )
               }

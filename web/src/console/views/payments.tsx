@@ -3,7 +3,7 @@
 import { useMemo, useRef, useState } from "preact/hooks";
 import { api, can, ok, type S } from "../api";
 import type { Ctx } from "../ctx";
-import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, fmtUsdt, short, txLink, Scroll, useLoad } from "../ui";
+import { Action, Badge, ErrorLine, Facts, Field, Link, fmtTime, fmtToken, short, txLink, Scroll, useLoad } from "../ui";
 
 // The newest 50: enough for a live view, and the list answers twice as fast as with 100.
 const LIVE_ROWS = 50;
@@ -107,8 +107,8 @@ export function Payments({ ctx }: { ctx: Ctx }) {
                 <td>
                   <Badge value={p.status} />
                 </td>
-                <td class="num">{p.amount}</td>
-                <td class="num">{p.amount_received}</td>
+                <td class="num">{fmtToken(p.amount, p.currency)}</td>
+                <td class="num">{fmtToken(p.amount_received, p.currency)}</td>
                 <td>{p.order_id ?? "—"}</td>
                 <td>{fmtTime(p.created_at)}</td>
               </tr>
@@ -191,10 +191,13 @@ export function PaymentDetail({ ctx, id }: { ctx: Ctx; id: string }) {
         rows={[
           ["Merchant", p.merchant_id],
           ["Order", p.order_id ?? "—"],
-          ["Amount", fmtUsdt(p.amount)],
-          ["Received", fmtUsdt(p.amount_received)],
-          ["Pending", fmtUsdt(p.amount_pending)],
-          ["Excess", fmtUsdt(p.amount_excess)],
+          ["Amount", fmtToken(p.amount, p.currency)],
+          ["Received", fmtToken(p.amount_received, p.currency)],
+          ["Pending", fmtToken(p.amount_pending, p.currency)],
+          ["Excess", fmtToken(p.amount_excess, p.currency)],
+          ...(p.quote
+            ? ([["Price", `${p.quote.price.amount} ${p.quote.price.currency} at ${p.quote.rate} ${p.currency} each`]] as [string, string][])
+            : []),
           ["Deposit address", <span class="mono">{p.address}</span>],
           ["Created", fmtTime(p.created_at)],
           ["Expires", fmtTime(p.expires_at)],

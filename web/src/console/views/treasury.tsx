@@ -21,6 +21,10 @@ export function Treasury({ ctx }: { ctx: Ctx }) {
             <Card label="Owed, in flight" value={fmtUsdt(data.usdt.owed_in_flight)} />
             <Card label="Gas (BNB)" value={`${trimDecimals(data.bnb.gas, 6)} BNB`} title={`${data.bnb.gas} BNB`} />
             <Card label="Hot wallet cap" value={fmtUsdt(data.hot_wallet_cap)} />
+            {Object.entries(data.tokens ?? {}).flatMap(([token, held]) => [
+              <Card key={`${token}-d`} label={`${token} on deposit addresses`} value={`${held.deposits} ${token}`} />,
+              <Card key={`${token}-h`} label={`${token} on the hot wallet`} value={`${held.hot} ${token}`} />,
+            ])}
           </div>
           <Facts
             rows={[
