@@ -300,6 +300,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
 CUSTODY_RECORD: Final = "custody"  # shared.custody.setup.CUSTODY_RECORD
 ADDRESS_COUNTER: Final = "address_index"  # shared.custody.addresses.ADDRESS_COUNTER
 SCANNER_CURSOR: Final = "scanner_cursor"  # shared.jobs.scanner.CURSOR
+SCANNER_HASHES: Final = "scanner_hashes"  # shared.jobs.scanner.HASHES (fork detection)
 RESCAN_QUEUE: Final = "rescan_queue"  # shared.dal.system.RESCAN_QUEUE
 HOT_WALLET_NONCE: Final = "nonce#hot_wallet"  # shared.dal.outgoing.HOT_WALLET_NONCE
 
@@ -316,7 +317,8 @@ SYSTEM_ACCESS: Final[dict[str, SystemItems]] = {
     "merchant_api": SystemItems(read=(CUSTODY_RECORD, ADDRESS_COUNTER), update=(ADDRESS_COUNTER,)),
     # cursor, lease and recent block hashes; block ranges queued for a rescan
     "chain_scanner": SystemItems(
-        read=(SCANNER_CURSOR, RESCAN_QUEUE), update=(SCANNER_CURSOR, RESCAN_QUEUE)
+        read=(SCANNER_CURSOR, SCANNER_HASHES, RESCAN_QUEUE),
+        update=(SCANNER_CURSOR, SCANNER_HASHES, RESCAN_QUEUE),
     ),
     # POST /admin/chain/rescan appends to the queue (UpdateItem, never reads); the hot
     # wallet's public address (refused as a settlement address)

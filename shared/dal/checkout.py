@@ -24,7 +24,9 @@ def scan_progress() -> ScanProgress | None:
     if item is None or item.block is None:
         return None
     finalized: int | None = None
-    try:
+    if item.finalized is not None:
+        return ScanProgress(head=int(item.block), finalized=int(item.finalized))
+    try:  # a cursor written by an older release kept it in data_json
         data: Any = json.loads(item.data_json or "{}")
         value = (data.get("finalized") or [None])[0]
         finalized = int(value) if value is not None and int(value) >= 0 else None

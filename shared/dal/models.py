@@ -438,6 +438,8 @@ class SystemModel(_Base):
     name = UnicodeAttribute(hash_key=True)
     counter = NumberAttribute(null=True)
     block = NumberAttribute(null=True)
+    # The scanner cursor: the last finalized block it saw (read by the checkout status)
+    finalized = NumberAttribute(null=True)
     lease_owner = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)
     data_json = UnicodeAttribute(null=True)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 
+from shared import ids
 from shared.dal import audit
 from shared.dal import models as m
 from shared.dal._base import bind, is_condition_failure
@@ -82,21 +84,55 @@ def acquire_lease(name: str, owner: str, now: float, lease_s: float) -> int | No
     return int(item.block) if item.block is not None else None
 
 
-def advance_cursor(name: str, owner: str, block: int, now: float, lease_s: float) -> None:
-    """Move the cursor forward, only while we still hold the lease."""
+def advance_cursor(
+    name: str, owner: str, block: int, now: float, lease_s: float, finalized: int | None = None
+) -> None:
+    """Move the cursor forward (and note the last finalized block seen), only while we
+    still hold the lease. The item stays small: one write unit per block (issue 16 §3)."""
     bind()
+    actions: list[Action] = [
+        m.SystemModel.block.set(block),
+        m.SystemModel.lease_until.set(now + lease_s),
+        m.SystemModel.updated_at.set(int(now)),
+    ]
+    if finalized is not None and finalized >= 0:
+        actions.append(m.SystemModel.finalized.set(finalized))
     try:
         m.SystemModel(name).update(
-            actions=[
-                m.SystemModel.block.set(block),
-                m.SystemModel.lease_until.set(now + lease_s),
-                m.SystemModel.updated_at.set(int(now)),
-            ],
+            actions=actions,
             condition=(m.SystemModel.lease_owner == owner),
         )
     except UpdateError as exc:
         if is_condition_failure(exc):
             raise ConcurrentUpdate(name) from exc
+        raise
+
+
+def save_beside_lease(
+    lease_name: str, owner: str, name: str, data_json: str, *, drop_legacy: bool = False
+) -> None:
+    """Store ``data_json`` in its own item ``name``, only while ``owner`` holds the lease
+    on ``lease_name`` (one transaction). ``drop_legacy``: also remove the data an older
+    release kept on the lease item itself, so that item shrinks back to one write unit."""
+    bind()
+
+    def write(tx: Any) -> None:
+        # An UpdateItem, not a ConditionCheck: the lease condition needs no other grant.
+        actions: list[Action] = [m.SystemModel.updated_at.set(ids.now())]
+        if drop_legacy:
+            actions.append(m.SystemModel.data_json.remove())
+        tx.update(
+            m.SystemModel(lease_name),
+            actions=actions,
+            condition=m.SystemModel.lease_owner == owner,
+        )
+        tx.update(m.SystemModel(name), actions=[m.SystemModel.data_json.set(data_json)])
+
+    try:
+        audit.transact(write, [])
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            raise ConcurrentUpdate(lease_name) from exc
         raise
 
 

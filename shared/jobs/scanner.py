@@ -15,6 +15,7 @@ counted from the block it is in now.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -41,6 +42,12 @@ logger = Logger(child=True)
 metrics = Metrics(namespace="bscpay")
 
 CURSOR = "scanner_cursor"
+# The recent block hashes live in an item of their own, written every few steps and at
+# the end of each invocation, not with every cursor move (issue 16 §3: the cursor item
+# stays one write unit). Hashes lost in a crash only cost the next invocation its fork
+# check of those blocks; finality still re-reads every transfer's receipt.
+HASHES = "scanner_hashes"
+HASH_SAVE_STEPS = 20
 HASH_WINDOW = 128  # recent block hashes kept for fork detection
 
 
@@ -78,6 +85,8 @@ class Scanner:
         self.owner = f"scanner-{uuid.uuid4().hex[:12]}"
         self._hashes: dict[int, str] = {}
         self._checked = False  # tokens answered decimals() and symbol() as configured
+        self._unsaved_steps = 0
+        self._legacy_hashes = False  # hashes found on the cursor item (an older release)
         # When `finalized` last advanced (wall clock): kept with the cursor, so a stall
         # is measured across invocations, not from each invocation's start.
         self._last_finalized = -1
@@ -137,6 +146,10 @@ class Scanner:
                     heads.wait()
         finally:
             heads.stop()
+            if self._unsaved_steps:
+                # A lease that moved on: the next holder keeps its own hashes.
+                with contextlib.suppress(ConcurrentUpdate):
+                    self._save_hashes()
             system_repo.release_lease(CURSOR, self.owner)
         return report
 
@@ -161,9 +174,16 @@ class Scanner:
             report.transfers_recorded += self._record(logs)
             self._remember(to_block, to_hash)
             system_repo.advance_cursor(
-                CURSOR, self.owner, to_block, time.time(), self.settings.lease_s
+                CURSOR,
+                self.owner,
+                to_block,
+                time.time(),
+                self.settings.lease_s,
+                finalized=self._last_finalized,
             )
-            self._save_hashes()
+            self._unsaved_steps += 1
+            if self._unsaved_steps >= HASH_SAVE_STEPS or self._legacy_hashes:
+                self._save_hashes()
             report.blocks_scanned += to_block - cursor
             if head - to_block > self.settings.max_blocks_per_query:
                 logger.info(
@@ -334,6 +354,7 @@ class Scanner:
         report.rewinds += 1
         logger.warning("reorg detected; rewinding", extra={"from": cursor, "to": fork})
         system_repo.advance_cursor(CURSOR, self.owner, fork, time.time(), self.settings.lease_s)
+        self._unsaved_steps += 1  # the pruned hashes are saved with the next save
         self._reverse_orphans(fork)
         return fork
 
@@ -375,7 +396,13 @@ class Scanner:
             del self._hashes[old]
 
     def _load_hashes(self) -> None:
-        item = system_repo.get_system(CURSOR)
+        # An older release kept them on the cursor item: the next save moves them to
+        # their own item and shrinks the cursor back to one write unit.
+        cursor = system_repo.get_system(CURSOR)
+        self._legacy_hashes = bool(cursor is not None and cursor.data_json)
+        item = system_repo.get_system(HASHES)
+        if item is None or not item.data_json:
+            item = cursor
         if item is None or not item.data_json:
             return
         data = json.loads(item.data_json)
@@ -390,7 +417,11 @@ class Scanner:
             "hashes": self._hashes,
             "finalized": [self._last_finalized, self._finalized_moved_at],
         }
-        system_repo.save_lease_data(CURSOR, self.owner, json.dumps(data))
+        system_repo.save_beside_lease(
+            CURSOR, self.owner, HASHES, json.dumps(data), drop_legacy=self._legacy_hashes
+        )
+        self._legacy_hashes = False
+        self._unsaved_steps = 0
 
     def _start_block(self) -> int:
         configured = self.settings.start_block

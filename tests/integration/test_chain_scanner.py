@@ -3,12 +3,13 @@ deposit addresses move payments pending -> confirming -> paid (DESIGN §3, §4).
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from shared.dal import system as system_repo
-from shared.jobs.scanner import CURSOR, Scanner
+from shared.jobs.scanner import CURSOR, HASHES, Scanner
 from shared.local import chain
 from shared.local.stack import LocalStack
 from tests.integration.conftest import MerchantCreds
@@ -264,3 +265,32 @@ def test_a_second_scanner_backs_off_while_the_lease_is_held(
     # And once the lease is free, the next invocation picks the transfer up
     scan()
     assert get_payment(merchant, payment["id"])["status"] == "confirming"
+
+
+def test_the_cursor_stays_one_small_item_and_the_hashes_live_beside_it(
+    stack: LocalStack,
+) -> None:
+    """issue 16 §3: the cursor moves every block, so it must not carry the ~11 KB of
+    block hashes; a cursor an older release wrote (hashes in its data_json) is migrated."""
+    scan()
+    chain.mine(stack.info["rpc_url"], 1)
+    scan()  # the finalized block noted on the cursor is the one the step before saw
+    cursor = system_repo.get_system(CURSOR)
+    hashes = system_repo.get_system(HASHES)
+    assert cursor is not None and hashes is not None
+    assert cursor.data_json is None
+    assert cursor.finalized is not None and cursor.finalized <= int(cursor.block)
+    saved = json.loads(hashes.data_json or "{}")
+    assert str(cursor.block) in saved["hashes"]
+
+    # Given a cursor as an older release left it: the hashes on the cursor item
+    owner = "scanner-legacy"
+    system_repo.acquire_lease(CURSOR, owner, time.time(), 30)
+    system_repo.save_lease_data(CURSOR, owner, hashes.data_json or "{}")
+    system_repo.release_lease(CURSOR, owner)
+    # When the scanner runs, the hashes move to their own item and the cursor shrinks
+    chain.mine(stack.info["rpc_url"], 2)
+    scan()
+    migrated = system_repo.get_system(CURSOR)
+    assert migrated is not None and migrated.data_json is None
+    assert system_repo.get_system(HASHES) is not None
