@@ -94,6 +94,7 @@ class BscpayStack(Stack):
         self.monitoring.watch_hot_wallet(service="settlement")
         self.monitoring.watch_api(self.api.rest_api)
         self.monitoring.watch_ledger(service="reconciler")
+        self.monitoring.watch_dynamodb()
         for name, queue in self.webhooks.queues.items():
             if name in QUEUE_AGE_ALARM_S:
                 self.monitoring.watch_queue_age(name, queue, QUEUE_AGE_ALARM_S[name])

@@ -68,3 +68,19 @@ def test_new_alarms_watch_drift_queue_age_and_throttles(template: dict[str, Any]
     assert "LedgerDrift" in metrics
     assert metrics.count("ApproximateAgeOfOldestMessage") == 2  # webhooks, settlement
     assert metrics.count("Throttles") == metrics.count("Errors")  # one per function
+
+
+def test_dynamodb_throttles_and_errors_are_alarmed_over_every_table(
+    template: dict[str, Any],
+) -> None:
+    """issue 16 §2: one Metrics Insights alarm each, grouped by table and operation."""
+    queries = [
+        q["Expression"]
+        for a in of_type(template, "AWS::CloudWatch::Alarm").values()
+        for q in a["Properties"].get("Metrics", [])
+        if "Expression" in q
+    ]
+    for metric in ("ThrottledRequests", "SystemErrors"):
+        assert any(
+            f"SUM({metric})" in q and '"AWS/DynamoDB", Operation, TableName' in q for q in queries
+        ), metric

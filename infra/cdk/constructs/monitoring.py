@@ -226,6 +226,31 @@ class Monitoring(Construct):
             metric=_metric(LEDGER_DRIFT_METRIC, service, "Maximum", minutes=5, label=None),
         )
 
+    def watch_dynamodb(self) -> None:
+        """Throttled requests and DynamoDB's own errors, over every table (issue 16 §2).
+        One Metrics Insights query per alarm: a per-table alarm would cost 20x as much
+        and the first thing an operator asks is which table, which the query's graph
+        shows on the dashboard."""
+        for metric_name, name, what in (
+            ("ThrottledRequests", "dynamodb-throttles", "throttled requests"),
+            ("SystemErrors", "dynamodb-errors", "internal server errors"),
+        ):
+            self._alarm(
+                f"DynamoDb{metric_name}",
+                name=name,
+                description=f"DynamoDB answered {what} to this account's tables.",
+                runbook=name,
+                metric=cloudwatch.MathExpression(
+                    # a CloudWatch Metrics Insights query over our own constants
+                    expression=(
+                        f'SELECT SUM({metric_name}) FROM SCHEMA("AWS/DynamoDB", '  # noqa: S608
+                        "Operation, TableName)"
+                    ),
+                    period=Duration.minutes(5),
+                    label=f"DynamoDB {what}",
+                ),
+            )
+
     def watch_queue_age(self, name: str, queue: sqs.IQueue, max_age_s: int) -> None:
         """Work waiting too long: consumers failing, throttled or too few."""
         self._alarm(
