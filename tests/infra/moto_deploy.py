@@ -74,17 +74,29 @@ def moto_copy(
     return walk(t), gone
 
 
-def deploy(template: dict[str, Any]) -> MotoDeploy:
-    """Inside ``moto.mock_aws()``: publish the assets, create the stack, report."""
+def client(endpoint: str, service: str) -> Any:
     import boto3
+
+    return boto3.client(  # type: ignore[call-overload]  # the service is a variable
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",  # moto's dummy credentials
+        aws_secret_access_key="testing",
+    )
+
+
+def deploy(template: dict[str, Any], endpoint: str) -> MotoDeploy:
+    """Against a moto server at ``endpoint``: publish the assets, create the stack,
+    report. (A server, not ``mock_aws``: nothing else in the process is patched.)"""
     from moto.cloudformation import parsing
     from moto.core import DEFAULT_ACCOUNT_ID
 
     account = DEFAULT_ACCOUNT_ID
-    boto3.client("ssm", region_name=REGION).put_parameter(
+    client(endpoint, "ssm").put_parameter(
         Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value="25", Type="String"
     )
-    s3 = boto3.client("s3", region_name=REGION)
+    s3 = client(endpoint, "s3")
     bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{account}-{REGION}"
     s3.create_bucket(Bucket=bucket)
     archive = io.BytesIO()
@@ -94,7 +106,7 @@ def deploy(template: dict[str, Any]) -> MotoDeploy:
         s3.put_object(Bucket=bucket, Key=key, Body=archive.getvalue())
 
     ready, gone = moto_copy(template, set(parsing.get_model_map()), account)
-    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn = client(endpoint, "cloudformation")
     cfn.create_stack(
         StackName="bscpay-smoke",
         TemplateBody=json.dumps(ready),
