@@ -48,6 +48,9 @@ def endpoints() -> list[str]:
     return [u.strip() for u in text.replace("\n", ",").split(",") if u.strip()]
 
 
+# Calls per JSON-RPC batch: providers commonly accept 100 to 1,000.
+BATCH_SIZE = 100
+
 # Messages providers use when an eth_getLogs range or result is too large.
 _RANGE_HINTS = ("limit", "range", "too many", "exceed", "response size", "block range")
 
@@ -137,7 +140,7 @@ class JsonRpc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         return _validated(reply, rid)
 
-    def _send(self, url: str, payload: dict[str, Any], read_timeout_s: float) -> Any:
+    def _send(self, url: str, payload: Any, read_timeout_s: float) -> Any:
         """POST ``payload``; the decoded JSON body. A short connect timeout (a dead or
         black-holed endpoint costs ``connect_timeout_s``), then ``read_timeout_s`` for
         the answer (a busy node may take long)."""
@@ -238,6 +241,74 @@ class JsonRpc:
         if isinstance(last, RpcError):
             raise last
         raise RpcError(f"all RPC endpoints failed for {method}: {last}")
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]], size: int = BATCH_SIZE) -> list[Any]:
+        """The results of many calls in JSON-RPC batches of ``size`` (one HTTP request
+        each; issue 16 §2: the reconciler reads thousands of balances), in order. Each
+        batch fails over like :meth:`call`; an endpoint that answers a batch with
+        anything but a complete list of results (some providers refuse batches) gets
+        the batch's calls one by one. Any error answer raises RpcError."""
+        results: list[Any] = []
+        for start in range(0, len(calls), size):
+            results.extend(self._batch(list(calls[start : start + size])))
+        return results
+
+    def _batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        last: Exception | None = None
+        for endpoint in self._order():
+            if endpoint.breaker.current_state == pybreaker.STATE_OPEN:
+                last = pybreaker.CircuitBreakerError(endpoint.label)
+                continue
+            try:
+                # Not through the breaker: a provider refusing batches is not down.
+                answers = self._send_batch(endpoint.url, calls)
+            except Unreachable as exc:
+                self._count_error(endpoint)
+                last = exc
+                continue
+            except (OSError, ValueError, RpcError):
+                # No usable batch answer from a node that is up (batches refused, an
+                # error answer, a garbled reply): the same calls one by one, each with
+                # the usual breaker and error handling.
+                try:
+                    answers = [self._on(endpoint, method, params) for method, params in calls]
+                except (RpcError, pybreaker.CircuitBreakerError, OSError, ValueError) as inner:
+                    last = inner
+                    continue
+            self._preferred = self.endpoints.index(endpoint)
+            return list(answers)
+        if isinstance(last, RpcError):
+            raise last
+        raise RpcError(f"all RPC endpoints failed for a batch of {len(calls)}: {last}")
+
+    def _send_batch(self, url: str, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        ids = [next(self._ids) for _ in calls]
+        payload = [
+            {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+            for rid, (method, params) in zip(ids, calls, strict=True)
+        ]
+        try:
+            reply = self._send(url, payload, self.timeout_s)
+        except http.client.HTTPException as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(reply, list) or len(reply) != len(calls):
+            raise ValueError("no complete JSON-RPC batch answer")
+        by_id = {item.get("id"): item for item in reply if isinstance(item, dict)}
+        out = []
+        for rid in ids:
+            answer = _validated(by_id.get(rid), rid)
+            if answer.get("error"):
+                err = answer["error"]
+                raise RpcError(str(err.get("message")), err.get("code"))
+            out.append(answer.get("result"))
+        return out
+
+    def token_balances(
+        self, token: str, holders: Sequence[str], block: str = "latest"
+    ) -> list[int]:
+        """``token.balanceOf`` of every holder, read in JSON-RPC batches."""
+        calls = [("eth_call", [_balance_call(token, h), block]) for h in holders]
+        return [_quantity(result, "balanceOf") for result in self.batch(calls)]
 
     def call_on(self, endpoint: Endpoint, method: str, params: list[Any]) -> Any:
         """``method`` on this one endpoint, no failover: to check one node's answer
@@ -448,9 +519,13 @@ def token_balance(
     one implementation, over any JSON-RPC ``call(method, params) -> result`` (the
     scanner's :class:`JsonRpc`, or a web3 client through ``evm.token_balance``). An
     answer that is no number (e.g. ``0x``: no contract there) raises RpcError."""
-    data = "0x70a08231" + holder.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
     tag = hex(block) if isinstance(block, int) else block
-    return _quantity(call("eth_call", [{"to": token, "data": data}, tag]), "balanceOf")
+    return _quantity(call("eth_call", [_balance_call(token, holder), tag]), "balanceOf")
+
+
+def _balance_call(token: str, holder: str) -> dict[str, str]:
+    data = "0x70a08231" + holder.lower().removeprefix("0x").rjust(64, "0")  # balanceOf
+    return {"to": token, "data": data}
 
 
 def _is_revert(error: Any) -> bool:
