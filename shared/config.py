@@ -364,6 +364,9 @@ class PlannerSettings(BaseSettings):
     # Below this (base units) a sweep would mostly pay gas: wait for more to arrive.
     min_amount: int = Field(default=10**18, ge=0)
     batch: int = Field(default=50, ge=1, le=200)
+    # Sweeps planned per token and run (each of up to `batch` deposits): the planner's
+    # ceiling is batch x max_batches deposits a minute (issue 16 §2), not one batch.
+    max_batches: int = Field(default=10, ge=1, le=100)
     # A sweep record left open (not CONFIRMED/FAILED) and unchanged this long is sent
     # to the queue again: its message ran out of receives (~6 minutes of "not mined
     # yet") and went to the DLQ, and nothing else would ever finish it.

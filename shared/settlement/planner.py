@@ -38,19 +38,23 @@ def enqueue_due() -> str | None:
     sent: list[str] = []
     for symbol in config.chain().token_list():
         # Only addresses worth the gas, read as such from the index: dust never takes
-        # a slot.
-        due = address_repo.due_deposits(settings.batch, max(settings.min_amount, 1), symbol)
-        if not due:
-            continue
-        deposits = [{"address": d.address, "index": d.derivation_index} for d in due]
-        salt = f"{sum(d.amount for d in due)}|{ids.now() // 3600}"
-        # USDT keeps the id it always had; another token's sweep of the same addresses
-        # is a sweep of its own.
-        sid = sweep_id([d.address for d in due], salt if symbol == "USDT" else f"{salt}|{symbol}")
-        # The same set twice within SQS's 5-minute window is one message; later
-        # duplicates find the sweep CONFIRMED and do nothing.
-        _send(sid, deposits, dedup=sid, currency=symbol)
-        sent.append(sid)
+        # a slot. Up to max_batches sweeps of `batch` deposits each, largest first.
+        due_all = address_repo.due_deposits(
+            settings.batch * settings.max_batches, max(settings.min_amount, 1), symbol
+        )
+        for start in range(0, len(due_all), settings.batch):
+            due = due_all[start : start + settings.batch]
+            deposits = [{"address": d.address, "index": d.derivation_index} for d in due]
+            salt = f"{sum(d.amount for d in due)}|{ids.now() // 3600}"
+            # USDT keeps the id it always had; another token's sweep of the same
+            # addresses is a sweep of its own.
+            sid = sweep_id(
+                [d.address for d in due], salt if symbol == "USDT" else f"{salt}|{symbol}"
+            )
+            # The same set twice within SQS's 5-minute window is one message; later
+            # duplicates find the sweep CONFIRMED and do nothing.
+            _send(sid, deposits, dedup=sid, currency=symbol)
+            sent.append(sid)
     return sent[0] if sent else None
 
 

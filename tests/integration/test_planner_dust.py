@@ -159,3 +159,42 @@ def test_dust_on_the_lowest_addresses_never_blocks_a_sweepable_deposit(
     _sweep_until_named(topped)
     assert _token_balance(stack, topped) == 0
     assert _address_item(topped).sweep_due is None
+
+
+def test_one_planner_run_plans_several_bounded_sweeps(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 16 §2: the planner's ceiling is batch x max_batches deposits a run."""
+    # Given five deposits worth far more than anything else left due in this stack
+    big = 7_777 * USDT
+    paid = [create_payment(merchant, "7777") for _ in range(5)]
+    for p in paid:
+        pay(stack, p["address"], big)
+    make_final(stack)
+    scan()
+    scan()
+    monkeypatch.setenv("BSCPAY_SWEEP_MIN_AMOUNT", str(big))
+    monkeypatch.setenv("BSCPAY_SWEEP_BATCH", "2")
+    monkeypatch.setenv("BSCPAY_SWEEP_MAX_BATCHES", "3")
+    config.reset()
+    try:
+        # When the planner runs once
+        first = planner.enqueue_due()
+        assert first is not None
+        # Then it plans three sweeps of at most two deposits: all five, each once
+        sqs, url = aws.client("sqs"), config.aws().settlement_queue_url
+        named: list[list[str]] = []
+        deadline = time.monotonic() + 30
+        while len(named) < 3 and time.monotonic() < deadline:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for message in got.get("Messages", []):
+                body = json.loads(message["Body"])
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                if body.get("kind") == "sweep" and body.get("deposits"):
+                    named.append([d["address"] for d in body["deposits"]])
+        assert sorted(len(n) for n in named) == [1, 2, 2]
+        flat = [a for n in named for a in n]
+        assert sorted(flat) == sorted(p["address"].lower() for p in paid)
+    finally:
+        monkeypatch.undo()
+        config.reset()
