@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -276,11 +277,15 @@ class Scanner:
     def _finalize(self, head: int) -> int:
         finalized = self.finalized_block(head)
         done = 0
-        for transfer in transfer_repo.unfinal_transfers(up_to_block=finalized):
-            # Risk tiers: large transfers wait for extra depth beyond finality.
-            if transfer.block_number > finalized - self.chain.extra_depth_for(transfer.amount):
-                continue
-            canonical = self._still_on_chain(transfer, finalized)
+        # Risk tiers: large transfers wait for extra depth beyond finality.
+        due = [
+            t
+            for t in transfer_repo.unfinal_transfers(up_to_block=finalized)
+            if t.block_number <= finalized - self.chain.extra_depth_for(t.amount)
+        ]
+        receipts = self._receipts({t.tx_hash for t in due})
+        for transfer in due:
+            canonical = self._still_on_chain(transfer, finalized, receipts)
             if canonical is None:
                 continue  # moved to a block that is not final yet
             _settle(transfer, canonical)
@@ -292,8 +297,32 @@ class Scanner:
             done += 1
         return done
 
-    def _still_on_chain(self, transfer: Transfer, finalized: int) -> bool | None:
-        receipt = self.rpc.receipt(transfer.tx_hash)
+    def _receipts(self, tx_hashes: set[str]) -> dict[str, dict[str, Any] | None]:
+        """Every receipt at once, 100 per JSON-RPC batch (issue 16 §2: finality work
+        grows with transfers per block, not round trips). Empty when the batch fails:
+        each transfer then asks for its own, as before."""
+        if len(tx_hashes) < 2:
+            return {}
+        ordered = sorted(tx_hashes)
+        try:
+            answers = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in ordered])
+        except RpcError as exc:
+            logger.warning("batched receipts failed; one by one", extra={"error": str(exc)})
+            return {}
+        return {
+            h: a if isinstance(a, dict) else None for h, a in zip(ordered, answers, strict=True)
+        }
+
+    def _still_on_chain(
+        self,
+        transfer: Transfer,
+        finalized: int,
+        receipts: dict[str, dict[str, Any] | None] | None = None,
+    ) -> bool | None:
+        if receipts is not None and transfer.tx_hash in receipts:
+            receipt = receipts[transfer.tx_hash]
+        else:
+            receipt = self.rpc.receipt(transfer.tx_hash)
         if receipt is None:
             return None if self._block_still_there(transfer) else False
         if int(receipt.get("status", "0x0"), 16) != 1:

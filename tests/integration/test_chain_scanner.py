@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
+from shared.chain.rpc import JsonRpc
 from shared.dal import system as system_repo
 from shared.jobs.scanner import CURSOR, HASHES, Scanner
 from shared.local import chain
@@ -294,3 +296,32 @@ def test_the_cursor_stays_one_small_item_and_the_hashes_live_beside_it(
     migrated = system_repo.get_system(CURSOR)
     assert migrated is not None and migrated.data_json is None
     assert system_repo.get_system(HASHES) is not None
+
+
+def test_finality_reads_the_receipts_of_many_transfers_in_one_batch(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 16 §2: one JSON-RPC batch for the receipts of every transfer turning final,
+    not a round trip each."""
+    scan()
+    payments = [create_payment(merchant, "3") for _ in range(4)]
+    for p in payments:
+        pay(stack, p["address"], 3 * USDT)
+    scan()
+    make_final(stack)
+    batches: list[int] = []
+    real_batch = JsonRpc.batch
+
+    def counted(self: JsonRpc, calls: Any, size: int = 100) -> list[Any]:
+        if calls and calls[0][0] == "eth_getTransactionReceipt":
+            batches.append(len(calls))
+        return real_batch(self, calls, size)
+
+    def single(self: JsonRpc, tx_hash: str) -> Any:
+        raise AssertionError("a receipt was asked for on its own")
+
+    monkeypatch.setattr(JsonRpc, "batch", counted)
+    monkeypatch.setattr(JsonRpc, "receipt", single)
+    scan()
+    assert batches and max(batches) >= 2  # (the first scan may have finalized some)
+    assert {get_payment(merchant, p["id"])["status"] for p in payments} == {"paid"}
