@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 
@@ -16,6 +17,18 @@ from shared.models.domain import (
 EVENT_RETENTION_DAYS = 30
 
 
+# The outbox index's partitions (issue 16 §2): every new event is written into one of
+# them, so the index's write load spreads over OUTBOX_SHARDS partitions instead of one
+# ("pending", which events from before the sharding may still be in).
+OUTBOX_SHARDS = 8
+LEGACY_OUTBOX = "pending"
+
+
+def outbox_shard(event_id: str) -> str:
+    digest = hashlib.sha256(event_id.encode()).digest()
+    return f"pending#{digest[0] % OUTBOX_SHARDS}"
+
+
 def event_item(e: Event, outbox: bool = True) -> m.EventModel:
     payload = {"id": e.event_id, "type": e.type, "created": e.created, "data": e.data}
     return m.EventModel(
@@ -27,7 +40,7 @@ def event_item(e: Event, outbox: bool = True) -> m.EventModel:
         created_key=created_key(e.created, e.event_id),
         seq=e.seq,
         payload_json=json.dumps(payload, separators=(",", ":")),
-        outbox="pending" if outbox else None,
+        outbox=outbox_shard(e.event_id) if outbox else None,
         expires_at_ttl=e.created + EVENT_RETENTION_DAYS * 86400 + 86400,
     )
 
@@ -70,11 +83,18 @@ def event_payload(event_id: str) -> tuple[str, str] | None:
 
 
 def outbox_pending(created_before: int, limit: int = 100) -> list[Event]:
+    """Undispatched events created before ``created_before``, oldest first, across every
+    outbox partition (at most ``limit``)."""
     bind()
-    query = m.EventModel.outbox_index.query(
-        "pending", m.EventModel.created_key < f"{created_before:012d}", limit=limit
-    )
-    return [_event(i) for i in query]
+    found: list[m.EventModel] = []
+    for partition in (LEGACY_OUTBOX, *(f"pending#{n}" for n in range(OUTBOX_SHARDS))):
+        found.extend(
+            m.EventModel.outbox_index.query(
+                partition, m.EventModel.created_key < f"{created_before:012d}", limit=limit
+            )
+        )
+    found.sort(key=lambda item: str(item.created_key))
+    return [_event(i) for i in found[:limit]]
 
 
 def mark_dispatched(event_id: str) -> None:

@@ -349,7 +349,8 @@ class EventModel(_Base):
     created_key = UnicodeAttribute()
     seq = NumberAttribute(default=0)
     payload_json = UnicodeAttribute()
-    outbox = UnicodeAttribute(null=True)  # "pending" until handed to the webhook queue
+    # "pending#<shard>" until handed to the webhook queue (shared.dal.events.outbox_shard)
+    outbox = UnicodeAttribute(null=True)
     expires_at_ttl = NumberAttribute()
     by_merchant = EventsByMerchant()
     by_payment = EventsByPayment()

@@ -1,6 +1,7 @@
 """The transactional outbox.
 
-Events are written with ``outbox="pending"`` in the same DynamoDB transaction as
+Events are written with ``outbox="pending#<shard>"`` (one of eight index partitions)
+in the same DynamoDB transaction as
 the state change. ``publish`` then fans each event out as one SQS message per
 subscribed webhook endpoint and clears the flag. If the process dies in between,
 or SQS refuses, ``relay`` (run by the expirer every minute and by the scanner)

@@ -114,3 +114,28 @@ def test_only_subscribed_event_types_are_enqueued(
     assert len(got) == 1
     assert receive_for(paid_only["id"], timeout_s=1.5) == []
     delete_messages(got)
+
+
+def test_the_outbox_index_is_spread_over_partitions_and_old_entries_still_relay(
+    stack: LocalStack, merchant: MerchantCreds, sqs_down: None
+) -> None:
+    """issue 16 §2: events go to one of eight outbox partitions, not all to "pending";
+    an event an older release left under "pending" is still found and relayed."""
+    from shared.dal import events as event_repo
+    from shared.dal import models as m
+
+    create_endpoint(merchant, UNREACHABLE_HOOK, ["payment.canceled"])
+    made = [create_payment(merchant, "1") for _ in range(12)]
+    for p in made:
+        merchant_call(merchant, "POST", f"/v1/payments/{p['id']}/cancel")
+    partitions = {
+        m.EventModel.get(e.event_id).outbox
+        for p in made
+        for e in events_of_payment(merchant.merchant_id, p["id"])
+    }
+    assert partitions <= {f"pending#{n}" for n in range(event_repo.OUTBOX_SHARDS)}
+    assert len(partitions) > 1
+    # An event written by an older release, under the single partition
+    [legacy] = events_of_payment(merchant.merchant_id, made[0]["id"])
+    m.EventModel(legacy.event_id).update(actions=[m.EventModel.outbox.set("pending")])
+    assert legacy.event_id in outbox_ids()
