@@ -68,7 +68,11 @@ class Webhooks(Construct):
             functions[function_spec.name].add_event_source(
                 sources.SqsEventSource(
                     self.queues[function_spec.queue],
-                    batch_size=SQS_BATCH_SIZE,
+                    # Settlement: one hot-wallet message per invocation (issue 16 §2): a
+                    # batch of ten, each waiting for its receipts, could outlive the
+                    # function's timeout and hold the FIFO group for the visibility
+                    # timeout; one message always fits in it.
+                    batch_size=1 if queue_spec.fifo else SQS_BATCH_SIZE,
                     report_batch_item_failures=True,
                     max_concurrency=(
                         WEBHOOK_MAX_CONCURRENCY if function_spec.queue == "webhooks" else None
