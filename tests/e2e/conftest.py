@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -102,3 +103,32 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 def event_type(r: Received) -> str:
     return str(json.loads(r.body).get("type"))
+
+
+def new_shop(stack: dict[str, Any], name: str) -> tuple[str, Any]:
+    """A new merchant created by the local admin: its id and a signed client for its
+    first key (no client-side retries: a test sees every answer)."""
+    import requests
+    from bscpay_merchant import Client
+
+    created = requests.post(
+        f"{stack['api_url']}/admin/merchants",
+        json={"name": name},
+        headers=user_headers(stack, "admin"),
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    shop = created.json()
+    key = shop["api_key"]
+    return shop["id"], Client(stack["api_url"], key["id"], key["secret"], max_retries=0)
+
+
+def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """``check()``'s first truthy answer, polled every 0.3 s; fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}")

@@ -5,49 +5,24 @@ that is their sum, every deposit swept from the same address."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
-from bscpay_merchant import ApiError, Client, verify_webhook
+from bscpay_merchant import ApiError, verify_webhook
 
 from shared.local import chain
-from tests.e2e.conftest import WebhookReceiver, event_type, user_headers
+from tests.e2e.conftest import WebhookReceiver, event_type, new_shop, until
 
 pytestmark = pytest.mark.e2e
 
 UNIT = 10**18
 
 
-def _shop(stack: dict[str, Any], name: str) -> Client:
-    created = requests.post(
-        f"{stack['api_url']}/admin/merchants",
-        json={"name": name},
-        headers=user_headers(stack, "admin"),
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
-    key = created.json()["api_key"]
-    return Client(stack["api_url"], key["id"], key["secret"], max_retries=0)
-
-
-def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
-
-
 def test_a_customer_address_takes_three_deposits(
     stack: dict[str, Any], receiver: WebhookReceiver
 ) -> None:
-    client = _shop(stack, "Top-up Shop")
+    client = new_shop(stack, "Top-up Shop")[1]
     endpoint = client.request(
         "POST",
         "/v1/webhook_endpoints",
@@ -83,7 +58,7 @@ def test_a_customer_address_takes_three_deposits(
             if event_type(r) == "deposit.received"
         ]
 
-    events = _until(lambda: len(received()) >= 3 and received(), 120, "three deposit.received")
+    events = until(lambda: len(received()) >= 3 and received(), 120, "three deposit.received")
     objects = [e["data"]["object"] for e in events]
     assert sorted(o["tx_hash"] for o in objects) == sorted(hashes)
     for o in objects:
@@ -105,7 +80,7 @@ def test_a_customer_address_takes_three_deposits(
     assert sorted(d["id"] for d in listed) == sorted(o["id"] for o in objects)
     assert {d["status"] for d in listed} == {"final"}
     # and the address is swept, and stays the customer's
-    _until(
+    until(
         lambda: (
             chain.token_balance(stack["rpc_url"], stack["token_address"], customer["address"]) == 0
         ),
@@ -120,7 +95,7 @@ def test_a_customer_address_takes_three_deposits(
 
 
 def test_customers_are_listed_and_private_to_their_merchant(stack: dict[str, Any]) -> None:
-    shop, other = _shop(stack, "Listing Shop"), _shop(stack, "Other Shop")
+    shop, other = new_shop(stack, "Listing Shop")[1], new_shop(stack, "Other Shop")[1]
     made = [
         shop.request("POST", "/v1/customers", {"reference": f"u-{i}", "currency": "USDC"})
         for i in range(3)
@@ -140,7 +115,7 @@ def test_customers_are_listed_and_private_to_their_merchant(stack: dict[str, Any
 
 
 def test_bad_customer_requests_are_4xx_and_change_nothing(stack: dict[str, Any]) -> None:
-    client = _shop(stack, "Strict Customer Shop")
+    client = new_shop(stack, "Strict Customer Shop")[1]
     client.request("POST", "/v1/customers", {"reference": "kept", "currency": "USDT"})
     for body in (
         {},

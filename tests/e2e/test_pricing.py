@@ -14,22 +14,9 @@ import requests
 from bscpay_merchant import ApiError, Client
 
 from shared.local import chain
-from tests.e2e.conftest import user_headers
+from tests.e2e.conftest import new_shop, user_headers
 
 pytestmark = pytest.mark.e2e
-
-
-def _shop(stack: dict[str, Any], name: str) -> tuple[str, Client]:
-    created = requests.post(
-        f"{stack['api_url']}/admin/merchants",
-        json={"name": name},
-        headers=user_headers(stack, "admin"),
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
-    shop = created.json()
-    key = shop["api_key"]
-    return shop["id"], Client(stack["api_url"], key["id"], key["secret"], max_retries=0)
 
 
 def _refusal(client: Client, body: dict[str, Any]) -> ApiError:
@@ -52,7 +39,7 @@ def rates(stack: dict[str, Any]) -> Iterator[str]:
 def test_a_eur_priced_payment_is_quoted_from_the_feeds_and_paid_exactly(
     stack: dict[str, Any],
 ) -> None:
-    _, client = _shop(stack, "Euro Shop")
+    _, client = new_shop(stack, "Euro Shop")
     # When a merchant prices a payment at 19.99 EUR (feeds: EUR/USD 1.08, USDT/USD 1.00)
     payment = client.request(
         "POST", "/v1/payments", {"price": {"amount": "19.99", "currency": "EUR"}}
@@ -105,7 +92,7 @@ def test_a_eur_priced_payment_is_quoted_from_the_feeds_and_paid_exactly(
 
 
 def test_usd_and_gbp_prices_and_the_merchants_spread(stack: dict[str, Any]) -> None:
-    merchant_id, client = _shop(stack, "Spread Shop")
+    merchant_id, client = new_shop(stack, "Spread Shop")
     usd = client.request("POST", "/v1/payments", {"price": {"amount": "5", "currency": "USD"}})
     assert (usd["amount"], usd["quote"]["rate"]) == ("5", "1")
     assert [s["pair"] for s in usd["quote"]["sources"]] == ["USDT/USD", "USDT/USD"]
@@ -129,7 +116,7 @@ def test_usd_and_gbp_prices_and_the_merchants_spread(stack: dict[str, Any]) -> N
 
 
 def test_bad_prices_are_refused_with_a_clear_4xx(stack: dict[str, Any]) -> None:
-    _, client = _shop(stack, "Careful Shop")
+    _, client = new_shop(stack, "Careful Shop")
     cases: list[dict[str, Any]] = [
         {"price": {"amount": "10", "currency": "JPY"}},  # no feed for it
         {"price": {"amount": "10", "currency": "USDT"}},  # not a fiat currency
@@ -150,7 +137,7 @@ def test_bad_prices_are_refused_with_a_clear_4xx(stack: dict[str, Any]) -> None:
 def test_a_stale_feed_gives_503_price_unavailable_with_retry_after(
     stack: dict[str, Any],
 ) -> None:
-    _, client = _shop(stack, "Stale Shop")
+    _, client = new_shop(stack, "Stale Shop")
     feed = stack["price_feeds"]["EUR/USD"]
     # When the EUR/USD feed's latest round is two hours old (the local limit is one)
     chain.set_price(stack["rpc_url"], feed, "1.08", age_s=7200)
@@ -171,7 +158,7 @@ def test_a_stale_feed_gives_503_price_unavailable_with_retry_after(
 
 
 def test_a_disagreeing_or_silent_second_source_gives_503(stack: dict[str, Any], rates: str) -> None:
-    _, client = _shop(stack, "Doubtful Shop")
+    _, client = new_shop(stack, "Doubtful Shop")
     # When the second source says EUR/USD is 1.20 while the feed says 1.08
     requests.post(f"{rates}/overrides", json={"EUR/USD": "1.20"}, timeout=10)
     refused = _refusal(client, {"price": {"amount": "10", "currency": "EUR"}})

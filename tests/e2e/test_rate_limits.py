@@ -11,29 +11,16 @@ import pytest
 import requests
 from bscpay_merchant import ApiError, Client
 
-from tests.e2e.conftest import user_headers
+from tests.e2e.conftest import new_shop, user_headers
 
 pytestmark = pytest.mark.e2e
-
-
-def _shop(stack: dict[str, Any], name: str) -> tuple[str, Client]:
-    created = requests.post(
-        f"{stack['api_url']}/admin/merchants",
-        json={"name": name},
-        headers=user_headers(stack, "admin"),
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
-    shop = created.json()
-    key = shop["api_key"]
-    return shop["id"], Client(stack["api_url"], key["id"], key["secret"], max_retries=0)
 
 
 def test_lowering_a_merchants_budget_gives_its_key_429_with_retry_after(
     stack: dict[str, Any],
 ) -> None:
-    merchant_id, client = _shop(stack, "Budget Shop")
-    _, neighbour = _shop(stack, "Neighbour Shop")
+    merchant_id, client = new_shop(stack, "Budget Shop")
+    _, neighbour = new_shop(stack, "Neighbour Shop")
     assert client.request("GET", "/v1/payments?limit=1")["object"] == "list"
 
     # When support lowers the merchant's budget to 2 requests a minute

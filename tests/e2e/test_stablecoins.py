@@ -5,8 +5,6 @@ USDT and announced, and the balance per currency."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,33 +13,11 @@ import requests
 from bscpay_merchant import ApiError, Client
 
 from shared.local import chain
-from tests.e2e.conftest import WebhookReceiver, event_type, user_headers
+from tests.e2e.conftest import WebhookReceiver, event_type, new_shop, until, user_headers
 
 pytestmark = pytest.mark.e2e
 
 UNIT = 10**18
-
-
-def _shop(stack: dict[str, Any], name: str) -> Client:
-    created = requests.post(
-        f"{stack['api_url']}/admin/merchants",
-        json={"name": name},
-        headers=user_headers(stack, "admin"),
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
-    key = created.json()["api_key"]
-    return Client(stack["api_url"], key["id"], key["secret"], max_retries=0)
-
-
-def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 def _balances(client: Client) -> dict[str, Decimal]:
@@ -56,7 +32,7 @@ def _send(stack: dict[str, Any], symbol: str, to: str, units: int) -> str:
 
 
 def test_a_usdc_payment_is_paid_swept_and_credited_in_usdc(stack: dict[str, Any]) -> None:
-    client = _shop(stack, "USDC Shop")
+    client = new_shop(stack, "USDC Shop")[1]
     assert set(_balances(client)) == {"USDT", "USDC", "FDUSD"}
     payment = client.request("POST", "/v1/payments", {"amount": "9.5", "currency": "USDC"})
     assert payment["currency"] == "USDC"
@@ -65,7 +41,7 @@ def test_a_usdc_payment_is_paid_swept_and_credited_in_usdc(stack: dict[str, Any]
 
     _send(stack, "USDC", payment["address"], 95 * UNIT // 10)
 
-    paid = _until(
+    paid = until(
         lambda: (
             (p := client.request("GET", f"/v1/payments/{payment['id']}"))["status"] == "paid" and p
         ),
@@ -75,7 +51,7 @@ def test_a_usdc_payment_is_paid_swept_and_credited_in_usdc(stack: dict[str, Any]
     assert paid["transactions"][0]["currency"] == "USDC"
     assert _balances(client) == {"USDT": 0, "USDC": Decimal("9.5"), "FDUSD": 0}
     # and its USDC leaves the deposit address for the hot wallet
-    _until(
+    until(
         lambda: (
             chain.token_balance(stack["rpc_url"], stack["tokens"]["USDC"], payment["address"]) == 0
         ),
@@ -85,7 +61,7 @@ def test_a_usdc_payment_is_paid_swept_and_credited_in_usdc(stack: dict[str, Any]
 
 
 def test_a_look_alike_usdc_is_never_credited(stack: dict[str, Any]) -> None:
-    client = _shop(stack, "Careful USDC Shop")
+    client = new_shop(stack, "Careful USDC Shop")[1]
     # A token with USDC's name, symbol and decimals at another address
     fake = chain.deploy_stable_token(stack["rpc_url"], "USDC", "USD Coin", 18)
     chain.mint(
@@ -97,7 +73,7 @@ def test_a_look_alike_usdc_is_never_credited(stack: dict[str, Any]) -> None:
     )
     # A real 1 USDC transfer to the same address afterwards shows the scanner got past it
     _send(stack, "USDC", payment["address"], UNIT)
-    seen = _until(
+    seen = until(
         lambda: (
             (p := client.request("GET", f"/v1/payments/{payment['id']}"))["transactions"]
             and p["amount_received"] == "1"
@@ -114,7 +90,7 @@ def test_a_look_alike_usdc_is_never_credited(stack: dict[str, Any]) -> None:
 def test_usdt_sent_to_a_usdc_payment_is_credited_as_usdt_and_announced(
     stack: dict[str, Any], receiver: WebhookReceiver
 ) -> None:
-    client = _shop(stack, "Mixed Shop")
+    client = new_shop(stack, "Mixed Shop")[1]
     client.request(
         "POST",
         "/v1/webhook_endpoints",
@@ -144,7 +120,7 @@ def test_usdt_sent_to_a_usdc_payment_is_credited_as_usdt_and_announced(
     assert _balances(client) == {"USDT": Decimal("3"), "USDC": 0, "FDUSD": 0}
     # and the payment is still paid by its own token
     _send(stack, "USDC", payment["address"], 3 * UNIT)
-    _until(
+    until(
         lambda: client.request("GET", f"/v1/payments/{payment['id']}")["status"] == "paid",
         90,
         "the USDC payment is paid",
@@ -152,7 +128,7 @@ def test_usdt_sent_to_a_usdc_payment_is_credited_as_usdt_and_announced(
     assert _balances(client) == {"USDT": Decimal("3"), "USDC": Decimal("3"), "FDUSD": 0}
     # and both tokens leave the address
     rpc = stack["rpc_url"]
-    _until(
+    until(
         lambda: (
             chain.token_balance(rpc, stack["tokens"]["USDT"], payment["address"]) == 0
             and chain.token_balance(rpc, stack["tokens"]["USDC"], payment["address"]) == 0
@@ -163,7 +139,7 @@ def test_usdt_sent_to_a_usdc_payment_is_credited_as_usdt_and_announced(
 
 
 def test_an_unknown_currency_is_refused(stack: dict[str, Any]) -> None:
-    client = _shop(stack, "Picky Shop")
+    client = new_shop(stack, "Picky Shop")[1]
     for currency in ("DAI", "usdc", "BUSD"):
         with pytest.raises(ApiError) as refused:
             client.request("POST", "/v1/payments", {"amount": "1", "currency": currency})
@@ -190,7 +166,7 @@ def test_a_usdc_payment_is_refunded_and_paid_out_in_usdc(stack: dict[str, Any]) 
     client = Client(api, shop["api_key"]["id"], shop["api_key"]["secret"])
     payment = client.request("POST", "/v1/payments", {"amount": "20", "currency": "USDC"})
     _send(stack, "USDC", payment["address"], 20 * UNIT)
-    _until(
+    until(
         lambda: (
             client.request("GET", f"/v1/payments/{payment['id']}")["status"] == "paid"
             and chain.token_balance(rpc, usdc, payment["address"]) == 0
@@ -205,7 +181,7 @@ def test_a_usdc_payment_is_refunded_and_paid_out_in_usdc(stack: dict[str, Any]) 
         "POST", f"/v1/payments/{payment['id']}/refunds", {"address": payer, "amount": "2"}
     )
     assert refund["currency"] == "USDC"
-    done = _until(
+    done = until(
         lambda: (
             (r := client.request("GET", f"/v1/refunds/{refund['id']}"))["status"]
             in ("paid", "failed")
@@ -239,7 +215,7 @@ def test_a_usdc_payment_is_refunded_and_paid_out_in_usdc(stack: dict[str, Any]) 
     assert made.status_code == 201, made.text
     payout = made.json()
     assert (payout["currency"], Decimal(payout["gross"])) == ("USDC", available)
-    paid = _until(
+    paid = until(
         lambda: (
             (p := client.request("GET", f"/v1/settlements/{payout['id']}"))["status"]
             in ("paid", "failed")
