@@ -64,6 +64,7 @@ from shared.models.api import (
     CreateApiKey,
     CreateMerchant,
     DecideDisbursement,
+    DepositOut,
     EventOut,
     GasFunding,
     RedeliveryOut,
@@ -78,6 +79,7 @@ from shared.models.api import (
 )
 from shared.models.domain import ApiKey, DisbursementStatus, Merchant, PayoutSchedule
 from shared.models.reports_api import LargeTransferList, MonthlyReport, StatementOut
+from shared.payments import customers
 from shared.payments import service as payments
 from shared.reports import exports as report_exports
 from shared.reports import period as report_period
@@ -597,6 +599,16 @@ def remove_from_blocklist(address: str) -> Response[str]:
 def release_held_payment(payment_id: str) -> Response[str]:
     p = payments.release(payment_id, current_actor().label)
     return json_response(200, {**payment_object(p), "merchant_id": p.merchant_id})
+
+
+@app.post(
+    "/admin/customers/<customer_id>/deposits/<deposit_id>/release",
+    responses=docs.responses(200, DepositOut, "Released: the deposit's funds are available"),
+)
+def release_held_deposit(customer_id: str, deposit_id: str) -> Response[str]:
+    return json_response(
+        200, customers.release_held(customer_id, deposit_id, current_actor().label)
+    )
 
 
 @app.post(

@@ -91,6 +91,9 @@ RULES: tuple[Rule, ...] = (
     Rule("POST", f"{S}/reject", FINANCE),
     Rule("POST", "/admin/treasury/gas_funding", FINANCE),
     Rule("POST", "/admin/payments/<payment_id>/release", FINANCE),  # held funds, four eyes
+    Rule(
+        "POST", "/admin/customers/<customer_id>/deposits/<deposit_id>/release", FINANCE
+    ),  # a customer deposit's held funds, four eyes
     Rule("POST", "/admin/payments/<payment_id>/return", FINANCE),
     # admin: who may do what, and where money may go
     Rule("POST", "/admin/merchants", ADMIN),

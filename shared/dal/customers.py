@@ -191,6 +191,26 @@ def settle_deposit(
         raise
 
 
+def release_deposit(transfer: Transfer, event: Event, posting: Posting) -> bool:
+    """A held deposit released (``hold`` "held" -> "released"), its held funds moved
+    to available and ``deposit.released`` written, in one transaction; False when it
+    was not held any more (released meanwhile)."""
+    bind()
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(transfer_repo.transfer_item(transfer), condition=m.TransferModel.hold == "held")
+        tx.save(event_repo.event_item(event), condition=m.EventModel.event_id.does_not_exist())
+        ledger_repo.add_to_transaction(tx, posting)
+
+    try:
+        audit.transact(write, [])
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
 def _index_of(customer_id: str) -> int:
     customer = get_customer(customer_id)
     if customer is None:

@@ -45,8 +45,8 @@ AccountEventType = Literal[
     "merchant.kyc_updated",
 ]
 # Customer deposit addresses (issue 14 §2): a final deposit credited, a seen one
-# removed by a reorg before it was final.
-DepositEventType = Literal["deposit.received", "deposit.reversed"]
+# removed by a reorg before it was final, a held one (flagged sender) released.
+DepositEventType = Literal["deposit.received", "deposit.reversed", "deposit.released"]
 # One flat Literal, not a union of three: a wrong name is then one error that lists
 # every accepted type, about the entry itself (param "events.0"), not one error per
 # union member ("events.0.literal[...]").

@@ -19,8 +19,16 @@ from typing import Any
 from shared import config, ids
 from shared.custody import addresses
 from shared.dal import customers as store
-from shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationFailed
-from shared.ledger.service import credit_held_posting, credit_payment_posting
+from shared.errors import (
+    ConcurrentConflict,
+    ConcurrentUpdate,
+    Conflict,
+    FourEyes,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
+from shared.ledger.service import credit_held_posting, credit_payment_posting, release_posting
 from shared.models.amounts import format_amount
 from shared.models.domain import Customer, Event, Transfer, TransferStatus
 from shared.models.ledger import Asset
@@ -122,6 +130,43 @@ def deposit_object(customer: Customer | None, t: Transfer) -> dict[str, Any]:
         else None,
         "held": t.hold == "held",
     }
+
+
+def release_held(customer_id: str, deposit: str, actor_label: str) -> dict[str, Any]:
+    """A finance user cleared a deposit from a flagged sender (docs/adr/0020): held ->
+    available in its currency, ``deposit.released``. Whoever listed the sender may not
+    release it (four eyes); a deposit not held answers 409."""
+    customer = store.get_customer(customer_id) if ids.plausible(customer_id, PREFIX) else None
+    if customer is None:
+        raise NotFound(f"no customer {customer_id!r}", "customer_id")
+    found = next(
+        (t for t in store.deposits_of(customer_id) if deposit_id(t.transfer_id) == deposit),
+        None,
+    )
+    if found is None:
+        raise NotFound(f"no deposit {deposit!r} for customer {customer_id}", "deposit_id")
+    if found.status is not TransferStatus.FINAL or found.hold != "held":
+        raise InvalidState(f"deposit {deposit} is not held")
+    if found.flagged_by and found.flagged_by == actor_label:
+        raise FourEyes("held funds are released by someone other than who flagged the sender")
+    released = found.model_copy(update={"hold": "released"})
+    posting = release_posting(
+        found.merchant_id,
+        found.amount,
+        f"{found.transfer_id}/release",
+        int(time.time() * 1000),
+        Asset(found.currency),
+    )
+    event = Event(
+        event_id=ids.new_id("evt"),
+        type="deposit.released",
+        created=ids.now(),
+        merchant_id=found.merchant_id,
+        data={"object": deposit_object(customer, released)},
+    )
+    if not store.release_deposit(released, event, posting):
+        raise ConcurrentConflict(f"deposit {deposit} changed while it was released; retry")
+    return deposit_object(customer, released)
 
 
 # ---- the scanner --------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -660,3 +661,39 @@ def test_an_unreachable_provider_times_out_into_the_fail_mode(
         monkeypatch.delenv("BSCPAY_SCREENING_PROVIDER_URL")
         monkeypatch.delenv("BSCPAY_SCREENING_PROVIDER_SECRET")
         config.reset()
+
+
+def test_a_customer_deposit_from_a_listed_sender_is_held_until_another_admin_releases_it(
+    stack: LocalStack, merchant: MerchantCreds, sender: Sender
+) -> None:
+    # Given a customer address and a sender listed by "lea" (who also holds finance)
+    created = merchant_call(merchant, "POST", "/v1/customers", {"reference": "held-user-1"})
+    assert created.status in (200, 201), created.body
+    customer = created.body
+    assert _list(sender.address, "lea", LISTER).status == 201
+    before = _balance(merchant)
+
+    # When the listed sender deposits 7 USDT
+    _pay_final(stack, sender, customer["address"], 7)
+
+    # Then the deposit is final but held: the merchant's held balance, not available
+    [deposit] = merchant_call(merchant, "GET", f"/v1/customers/{customer['id']}/deposits").body[
+        "data"
+    ]
+    assert (deposit["status"], deposit["held"]) == ("final", True)
+    after = _balance(merchant)
+    assert Decimal(after["held"]) - Decimal(before["held"]) == 7
+    assert after["available"] == before["available"]
+    path = f"/admin/customers/{customer['id']}/deposits/{deposit['id']}/release"
+    # and whoever listed the sender may not release it (four eyes)
+    refused = admin_call("POST", path, authorizer=as_admin("lea", LISTER))
+    assert refused.status == 403, refused.body
+    # When another finance admin releases it, it becomes available, once
+    released = admin_call("POST", path, authorizer=as_admin("fin", FINANCE))
+    assert released.status == 200, released.body
+    assert released.body["held"] is False
+    final = _balance(merchant)
+    assert Decimal(final["available"]) - Decimal(before["available"]) == 7
+    assert final["held"] == before["held"]
+    again = admin_call("POST", path, authorizer=as_admin("fin", FINANCE))
+    assert again.status == 409, again.body
