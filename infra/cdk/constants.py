@@ -217,6 +217,7 @@ TABLE_ACCESS: Final[dict[str, dict[str, Access]]] = {
         # audit records of every admin change; GET /admin/audit and /admin/audit/verify
         "audit": "read_write",
         "report_buckets": "read_update",  # report counters of postings; GET /admin/reports/summary
+        "customers": "read",  # releasing a held customer deposit (issue 14 §2)
     },
     # The public checkout status (GET /pay/{id}/status, issue 13): reads only, plus the
     # per-client request counter (UpdateItem ADD; no Put or Delete).
