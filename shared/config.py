@@ -20,7 +20,7 @@ from shared import resources
 class AwsSettings(BaseSettings):
     """Where the stateful resources live (AWS or the local moto server)."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore", defer_build=True)
 
     prefix: str = "bscpay"
     region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
@@ -60,7 +60,7 @@ class Token(BaseModel):
 class ChainSettings(BaseSettings):
     """The chain and tokens this deployment accepts."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore", defer_build=True)
 
     chain_id: int = 56
     rpc_urls: str = ""  # comma-separated, tried in order
@@ -166,7 +166,7 @@ class ChainSettings(BaseSettings):
 
 
 class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_", extra="ignore", defer_build=True)
 
     # Local mode allows http:// and loopback webhook targets; never in AWS.
     local_mode: bool = False
@@ -185,7 +185,9 @@ class CheckoutSettings(BaseSettings):
     """The hosted checkout (``BSCPAY_CHECKOUT_*``, issue 13): where its pages live and how
     hard its public status endpoint may be polled."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_CHECKOUT_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BSCPAY_CHECKOUT_", extra="ignore", defer_build=True
+    )
 
     # Every payment object carries checkout_url = base_url + "/pay/<id>" (the local stack:
     # http://127.0.0.1:<api port>; AWS: the CloudFront domain). Empty: checkout_url null.
@@ -214,7 +216,9 @@ class CheckoutSettings(BaseSettings):
 
 
 class ScannerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_SCANNER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BSCPAY_SCANNER_", extra="ignore", defer_build=True
+    )
 
     # Stop looping this long before the Lambda deadline.
     safety_margin_s: float = 8.0
@@ -229,7 +233,7 @@ class PayoutSettings(BaseSettings):
     """Money leaving the hot wallet: payouts, refunds, cold moves (docs/adr/0013).
     Amounts are decimal USDT strings, like the API's."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_PAYOUT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_PAYOUT_", extra="ignore", defer_build=True)
 
     # Platform fee defaults for merchants without their own terms.
     fee_bps: int = Field(default=50, ge=0, le=10_000)
@@ -267,7 +271,7 @@ class KycSettings(BaseSettings):
     """Merchant KYC (``BSCPAY_KYC_*``, docs/adr/0021): the provider's signed callback and
     whether payouts wait for ``verified``."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_KYC_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_KYC_", extra="ignore", defer_build=True)
 
     # Payouts (manual, scheduled, queued) wait until the merchant's KYC is verified.
     payouts_require_kyc: bool = Field(default=False, validation_alias="BSCPAY_PAYOUTS_REQUIRE_KYC")
@@ -283,7 +287,9 @@ class ScreeningSettings(BaseSettings):
     """AML screening of senders (``BSCPAY_SCREENING_*``, docs/adr/0020). The blocklist
     always applies; the HTTP provider only when ``provider_url`` is set."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_SCREENING_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BSCPAY_SCREENING_", extra="ignore", defer_build=True
+    )
 
     # POST {"address", "chain_id"} signed with HMAC-SHA256 (X-Bscpay-Signature); the
     # answer is {"level": "none|low|medium|high|severe"}. Empty: no provider.
@@ -317,7 +323,9 @@ MIN_BUMP_BPS = 1250  # 12.5 %: above geth/BSC's 10 % replacement rule, with roun
 class OutboundSettings(BaseSettings):
     """Outgoing transfers from the hot wallet (``BSCPAY_OUTBOUND_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_OUTBOUND_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BSCPAY_OUTBOUND_", extra="ignore", defer_build=True
+    )
 
     # A broadcast transaction not mined this long after it was signed is replaced.
     stuck_after_s: float = Field(default=60.0, gt=0)
@@ -338,7 +346,7 @@ class OutboundSettings(BaseSettings):
 class SweepSettings(BaseSettings):
     """Executing sweeps (``BSCPAY_SWEEP_*``): gas-price policy and the Sweeper."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_SWEEP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_SWEEP_", extra="ignore", defer_build=True)
 
     # BSC validators accept 0.05-0.1 gwei today; the ceiling bounds what a spiking or
     # lying node can make us pay. Every hot-wallet transaction uses this policy
@@ -359,7 +367,7 @@ class SweepSettings(BaseSettings):
 class PlannerSettings(BaseSettings):
     """Planning sweeps (``BSCPAY_SWEEP_*``): what is worth sweeping, and when to resume."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_SWEEP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_SWEEP_", extra="ignore", defer_build=True)
 
     # Below this (base units) a sweep would mostly pay gas: wait for more to arrive.
     min_amount: int = Field(default=10**18, ge=0)
@@ -377,7 +385,9 @@ class PlannerSettings(BaseSettings):
 class ReconcilerSettings(BaseSettings):
     """The ledger-versus-chain reconciler (``BSCPAY_RECONCILE_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_RECONCILE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BSCPAY_RECONCILE_", extra="ignore", defer_build=True
+    )
 
     # BNB the ledger cannot see yet: gas left on deposit addresses by naive sweeps.
     gas_tolerance_wei: int = Field(default=10**16, ge=0)
@@ -449,7 +459,7 @@ def reconciler() -> ReconcilerSettings:
 class ExportSettings(BaseSettings):
     """CSV exports and statements (``BSCPAY_EXPORT_*``, docs/reports.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_EXPORT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_EXPORT_", extra="ignore", defer_build=True)
 
     # An export with at most this many rows and bytes is answered inline (text/csv);
     # a larger one is uploaded to the exports bucket and answered with a pre-signed URL.
@@ -481,7 +491,7 @@ class PricingSettings(BaseSettings):
     """Fiat-priced payments (``BSCPAY_PRICE_*``, issue 14, docs/adr/0027): Chainlink
     feeds on the chain, checked for age and against a second, independent HTTP source."""
 
-    model_config = SettingsConfigDict(env_prefix="BSCPAY_PRICE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BSCPAY_PRICE_", extra="ignore", defer_build=True)
 
     # Feed addresses per pair, all quoted in USD: '{"EUR/USD": "0x…", "USDT/USD": "0x…"}'.
     # The fiat currencies a payment may be priced in are USD and every "<X>/USD" here

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -12,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import config, logmask
+from shared import config, logmask, tracing
 from shared.actor import Actor, acting
 from shared.actor import current as current_actor
 from shared.admin import audit as audit_trail
@@ -90,7 +89,7 @@ from shared.screening import blocklist as screening_blocklist
 from shared.webhooks import endpoints
 
 logger = logmask.logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 app = APIGatewayRestResolver(enable_validation=True)
 
 

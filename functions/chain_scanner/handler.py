@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import logmask
+from shared import logmask, tracing
 from shared.actor import acting, system
 from shared.jobs.scanner import Scanner, metrics
 
 logger = logmask.logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 _metrics: Metrics = metrics
 
 

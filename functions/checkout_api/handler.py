@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import logmask
+from shared import logmask, tracing
 from shared.api import docs
 from shared.api.http import error_body, install_error_handlers, json_response
 from shared.checkout import ratelimit
@@ -18,7 +17,7 @@ from shared.checkout import status as checkout
 from shared.models.checkout import CheckoutOut
 
 logger = logmask.logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 app = APIGatewayRestResolver()
 install_error_handlers(app)
 

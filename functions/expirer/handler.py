@@ -6,15 +6,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import logmask
+from shared import logmask, tracing
 from shared.actor import acting, system
 from shared.jobs import expiry
 
 logger = logmask.logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 
 
 @logger.inject_lambda_context

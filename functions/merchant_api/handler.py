@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import config, logmask
+from shared import config, logmask, tracing
 from shared.api import budgets, docs, merchant_auth
 from shared.api.http import install_error_handlers, json_response
 from shared.disbursements import service as disbursements
@@ -53,7 +52,7 @@ from shared.reports import summary as reports
 from shared.webhooks import endpoints
 
 logger = logmask.logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 app = APIGatewayRestResolver(enable_validation=True)
 app.use(middlewares=[merchant_auth.idempotency])
 install_error_handlers(app)

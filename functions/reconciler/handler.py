@@ -6,16 +6,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import logmask
+from shared import logmask, tracing
 from shared.actor import acting, system
 from shared.settlement import reconciler
 from shared.settlement.reconciler import metrics
 
 logger = logmask.logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 
 
 @logger.inject_lambda_context

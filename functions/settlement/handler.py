@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.batch import (
     SqsFifoPartialProcessor,
     process_partial_response,
@@ -15,14 +14,14 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import aws, config, logmask
+from shared import aws, config, logmask, tracing
 from shared.actor import acting, system
 from shared.disbursements import worker as disbursements
 from shared.settlement import outbound, worker
 from shared.settlement.worker import metrics
 
 logger = logmask.logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 # FIFO: after a failed record the rest of the batch is returned unprocessed, in order.
 processor = SqsFifoPartialProcessor()
 # Report a wholly failed batch as item failures too (the event source mapping has

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import logmask
+from shared import logmask, tracing
 from shared.actor import acting, system
 from shared.webhooks import dispatch
 
 logger = logmask.logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 
 
 @logger.inject_lambda_context

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from shared.models.api import DeliveryOut, DisbursementOut, EventOut, PaymentOut
+from shared.models.base import Model
 from shared.models.domain import Delivery
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(Model):
     id: str
     object: Literal["api_key"] = "api_key"
     merchant_id: str
@@ -24,19 +23,19 @@ class ApiKeyOut(BaseModel):
     secret: str | None = None  # only when created: shown once
 
 
-class ApiKeyList(BaseModel):
+class ApiKeyList(Model):
     object: Literal["list"] = "list"
     data: list[ApiKeyOut]
     has_more: bool
 
 
-class RevokedKeyOut(BaseModel):
+class RevokedKeyOut(Model):
     id: str
     object: Literal["api_key"] = "api_key"
     status: Literal["revoked"] = "revoked"
 
 
-class MerchantOut(BaseModel):
+class MerchantOut(Model):
     id: str
     object: Literal["merchant"] = "merchant"
     name: str
@@ -56,7 +55,7 @@ class NewMerchantOut(MerchantOut):
     api_key: ApiKeyOut  # with its secret, shown once
 
 
-class MerchantList(BaseModel):
+class MerchantList(Model):
     object: Literal["list"] = "list"
     data: list[MerchantOut]
     has_more: bool
@@ -84,13 +83,13 @@ class AdminPaymentDetailOut(AdminPaymentOut):
     deliveries: list[AdminDeliveryOut]
 
 
-class AdminPaymentList(BaseModel):
+class AdminPaymentList(Model):
     object: Literal["list"] = "list"
     data: list[AdminPaymentOut]
     has_more: bool
 
 
-class SettlementProfileOut(BaseModel):
+class SettlementProfileOut(Model):
     object: Literal["settlement_profile"] = "settlement_profile"
     merchant_id: str
     address: str | None
@@ -119,24 +118,24 @@ class AdminDisbursementOut(DisbursementOut):
     gas_fee_wei: str | None
 
 
-class AdminDisbursementList(BaseModel):
+class AdminDisbursementList(Model):
     object: Literal["list"] = "list"
     data: list[AdminDisbursementOut]
     has_more: bool
 
 
-class TreasuryUsdt(BaseModel):
+class TreasuryUsdt(Model):
     deposits: str
     hot: str
     cold: str
     owed_in_flight: str
 
 
-class TreasuryBnb(BaseModel):
+class TreasuryBnb(Model):
     gas: str
 
 
-class TreasuryOut(BaseModel):
+class TreasuryOut(Model):
     object: Literal["treasury"] = "treasury"
     hot_wallet: str | None
     cold_address: str | None
@@ -146,31 +145,31 @@ class TreasuryOut(BaseModel):
     tokens: dict[str, TreasuryToken] = {}  # USDC, FDUSD: deposits and hot wallet
 
 
-class TreasuryToken(BaseModel):
+class TreasuryToken(Model):
     deposits: str
     hot: str
 
 
-class GasFundingOut(BaseModel):
+class GasFundingOut(Model):
     object: Literal["gas_funding"] = "gas_funding"
     tx_hash: str
     bnb: str
 
 
-class AdminMeOut(BaseModel):
+class AdminMeOut(Model):
     object: Literal["admin_user"] = "admin_user"
     username: str
     roles: list[Literal["viewer", "support", "finance", "admin"]]
 
 
-class RescanOut(BaseModel):
+class RescanOut(Model):
     object: Literal["rescan"] = "rescan"
     from_block: int
     to_block: int
     status: str
 
 
-class AuditActorOut(BaseModel):
+class AuditActorOut(Model):
     label: str  # "admin:<username>", "api_key:<id>", "system:<function>"
     kind: Literal["admin", "api_key", "system"]
     id: str
@@ -179,7 +178,7 @@ class AuditActorOut(BaseModel):
     merchant_id: str | None
 
 
-class AuditRecordOut(BaseModel):
+class AuditRecordOut(Model):
     id: str
     object: Literal["audit_record"] = "audit_record"
     chain: str
@@ -197,13 +196,13 @@ class AuditRecordOut(BaseModel):
     hash: str
 
 
-class AuditList(BaseModel):
+class AuditList(Model):
     object: Literal["list"] = "list"
     data: list[AuditRecordOut]
     has_more: bool
 
 
-class AuditVerifyOut(BaseModel):
+class AuditVerifyOut(Model):
     object: Literal["audit_verification"] = "audit_verification"
     ok: bool
     checked: int
@@ -211,7 +210,7 @@ class AuditVerifyOut(BaseModel):
     reason: str | None = None
 
 
-class AdminUserOut(BaseModel):
+class AdminUserOut(Model):
     object: Literal["admin_user"] = "admin_user"
     username: str
     enabled: bool | None = None
@@ -220,13 +219,13 @@ class AdminUserOut(BaseModel):
     signed_out_at: int | None = None
 
 
-class AdminUserList(BaseModel):
+class AdminUserList(Model):
     object: Literal["list"] = "list"
     data: list[AdminUserOut]
     has_more: bool
 
 
-class BlocklistEntryOut(BaseModel):
+class BlocklistEntryOut(Model):
     """An address on the screening blocklist (docs/adr/0020)."""
 
     object: Literal["blocklist_entry"] = "blocklist_entry"
@@ -236,7 +235,7 @@ class BlocklistEntryOut(BaseModel):
     created_at: int
 
 
-class BlocklistList(BaseModel):
+class BlocklistList(Model):
     object: Literal["list"] = "list"
     data: list[BlocklistEntryOut]
     has_more: bool

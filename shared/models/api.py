@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictInt,
@@ -15,6 +14,7 @@ from pydantic import (
 )
 
 from shared.models.amounts import format_amount
+from shared.models.base import Model
 from shared.models.domain import Delivery, Event, WebhookEndpoint
 from shared.models.events import SUBSCRIBABLE_EVENT_TYPES, SubscribableEventType
 from shared.models.ledger import MerchantBalance
@@ -23,7 +23,7 @@ from shared.models.ledger import MerchantBalance
 from shared.models.objects import PaymentOut, RiskOut
 
 
-class _Strict(BaseModel):
+class _Strict(Model):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -155,7 +155,7 @@ class CreateApiKey(_Strict):
     ip_allowlist: list[StrictStr] = Field(default_factory=list, max_length=20)
 
 
-class EventOut(BaseModel):
+class EventOut(Model):
     id: str
     object: Literal["event"] = "event"
     type: str
@@ -176,7 +176,7 @@ class EventOut(BaseModel):
         )
 
 
-class WebhookEndpointOut(BaseModel):
+class WebhookEndpointOut(Model):
     id: str
     object: Literal["webhook_endpoint"] = "webhook_endpoint"
     url: str
@@ -200,7 +200,7 @@ class WebhookEndpointOut(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(Model):
     id: str
     object: Literal["webhook_delivery"] = "webhook_delivery"
     event_id: str
@@ -229,68 +229,68 @@ class DeliveryOut(BaseModel):
         )
 
 
-class Page(BaseModel):
+class Page(Model):
     object: Literal["list"] = "list"
     data: list[Any]
     has_more: bool
     next_cursor: str | None = None
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     type: str
     code: str
     message: str
     param: str | None = None
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(Model):
     error: ErrorDetail
 
 
-class PaymentList(BaseModel):
+class PaymentList(Model):
     object: Literal["list"] = "list"
     data: list[PaymentOut]
     has_more: bool
 
 
-class WebhookEndpointList(BaseModel):
+class WebhookEndpointList(Model):
     object: Literal["list"] = "list"
     data: list[WebhookEndpointOut]
     has_more: bool
 
 
-class EventList(BaseModel):
+class EventList(Model):
     object: Literal["list"] = "list"
     data: list[EventOut]
     has_more: bool
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(Model):
     object: Literal["list"] = "list"
     data: list[DeliveryOut]
     has_more: bool
 
 
-class DeletedOut(BaseModel):
+class DeletedOut(Model):
     id: str
     object: str
     deleted: bool
 
 
-class RedeliveryOut(BaseModel):
+class RedeliveryOut(Model):
     id: str
     object: Literal["event"] = "event"
     redelivering_to: int
 
 
-class CurrencyBalanceOut(BaseModel):
+class CurrencyBalanceOut(Model):
     currency: str  # "USDT", "USDC", "FDUSD"
     available: str
     pending_payout: str
     held: str
 
 
-class BalanceOut(BaseModel):
+class BalanceOut(Model):
     """The USDT balance (top level, as before issue 14) and every accepted token's."""
 
     object: Literal["balance"] = "balance"
@@ -322,7 +322,7 @@ class BalanceOut(BaseModel):
         )
 
 
-class DisbursementOut(BaseModel):
+class DisbursementOut(Model):
     """A payout (``po_…``) or a refund (``re_…``)."""
 
     id: str
@@ -344,13 +344,13 @@ class DisbursementOut(BaseModel):
     waiting_message: str | None = None
 
 
-class DisbursementList(BaseModel):
+class DisbursementList(Model):
     object: Literal["list"] = "list"
     data: list[DisbursementOut]
     has_more: bool
 
 
-class ReportRow(BaseModel):
+class ReportRow(Model):
     """One bucket of the summary report (docs/adr/0022). Payment counts and time to paid
     belong to the bucket the payment was created in; money to when the ledger moved it."""
 
@@ -373,7 +373,7 @@ class ReportRow(BaseModel):
     time_to_paid_p95_s: int | None
 
 
-class ReportSummaryOut(BaseModel):
+class ReportSummaryOut(Model):
     object: Literal["report.summary"] = "report.summary"
     interval: Literal["day", "week", "month"]
     merchant_id: str | None
@@ -392,7 +392,7 @@ class CreateCustomer(_Strict):
     currency: StrictStr = Field(default="USDT", pattern=r"^[A-Z]{2,10}$", examples=["USDT"])
 
 
-class CustomerOut(BaseModel):
+class CustomerOut(Model):
     id: str
     object: Literal["customer"] = "customer"
     reference: str
@@ -404,7 +404,7 @@ class CustomerOut(BaseModel):
     created_at: int
 
 
-class DepositOut(BaseModel):
+class DepositOut(Model):
     id: str  # "dep_…"
     object: Literal["deposit"] = "deposit"
     customer: str
@@ -422,13 +422,13 @@ class DepositOut(BaseModel):
     held: bool = False  # from a flagged sender: credited to held, awaiting review
 
 
-class CustomerList(BaseModel):
+class CustomerList(Model):
     object: Literal["list"] = "list"
     data: list[CustomerOut]
     has_more: bool
 
 
-class DepositList(BaseModel):
+class DepositList(Model):
     object: Literal["list"] = "list"
     data: list[DepositOut]
     has_more: bool = False

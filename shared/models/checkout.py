@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from shared.models.base import Model
 
 
-class Confirmations(BaseModel):
+class Confirmations(Model):
     """Progress of funds seen but not final yet (approximate: blocks the scanner has read
     on top of the newest such transfer, against the gap to the finalized block)."""
 
@@ -17,7 +17,7 @@ class Confirmations(BaseModel):
     required: int
 
 
-class CheckoutPrice(BaseModel):
+class CheckoutPrice(Model):
     """A fiat-priced payment's price and its locked rate (issue 14)."""
 
     amount: str  # "19.99"
@@ -25,7 +25,7 @@ class CheckoutPrice(BaseModel):
     rate: str  # tokens per unit of the currency, locked for the payment's life
 
 
-class CheckoutOut(BaseModel):
+class CheckoutOut(Model):
     id: str
     object: Literal["checkout"] = "checkout"
     merchant_name: str

@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.models.base import Model
 
 
 class PaymentStatus(StrEnum):
@@ -30,7 +32,7 @@ class TransferStatus(StrEnum):
     REVERSED = "reversed"
 
 
-class Merchant(BaseModel):
+class Merchant(Model):
     merchant_id: str
     name: str
     created_at: int
@@ -52,7 +54,7 @@ class Merchant(BaseModel):
     kyc_source: str | None = None  # "admin:<username>" or "provider:kyc"
 
 
-class ApiKey(BaseModel):
+class ApiKey(Model):
     key_id: str
     merchant_id: str
     created_at: int
@@ -65,7 +67,7 @@ class ApiKey(BaseModel):
     approved_by: str | None = None
 
 
-class Transfer(BaseModel):
+class Transfer(Model):
     transfer_id: str
     chain_id: int
     tx_hash: str
@@ -94,7 +96,7 @@ class Transfer(BaseModel):
     currency: str = "USDT"
 
 
-class Customer(BaseModel):
+class Customer(Model):
     """A merchant's customer with a permanent deposit address (issue 14 §2)."""
 
     customer_id: str
@@ -106,7 +108,7 @@ class Customer(BaseModel):
     created_at: int
 
 
-class QuoteSource(BaseModel):
+class QuoteSource(Model):
     """Where one rate of a quote came from."""
 
     type: str  # "chainlink" (a feed on the chain) | "http" (the second source)
@@ -117,7 +119,7 @@ class QuoteSource(BaseModel):
     updated_at: int | None = None  # the round's time (chainlink)
 
 
-class Quote(BaseModel):
+class Quote(Model):
     """How a fiat price became the payment's token amount (issue 14, docs/adr/0027). The
     rate is locked for the payment's life: ``expires_at`` is the payment's."""
 
@@ -130,7 +132,7 @@ class Quote(BaseModel):
     expires_at: int
 
 
-class Payment(BaseModel):
+class Payment(Model):
     payment_id: str
     merchant_id: str
     status: PaymentStatus
@@ -157,7 +159,7 @@ class Payment(BaseModel):
     transactions: list[Transfer] = Field(default_factory=list)
 
 
-class Event(BaseModel):
+class Event(Model):
     event_id: str
     type: str
     created: int
@@ -167,7 +169,7 @@ class Event(BaseModel):
     data: dict[str, Any]
 
 
-class WebhookEndpoint(BaseModel):
+class WebhookEndpoint(Model):
     endpoint_id: str
     merchant_id: str
     url: str
@@ -180,7 +182,7 @@ class WebhookEndpoint(BaseModel):
     failing_since: int | None = None
 
 
-class Delivery(BaseModel):
+class Delivery(Model):
     delivery_id: str
     endpoint_id: str
     event_id: str
@@ -217,7 +219,7 @@ class DisbursementStatus(StrEnum):
         )
 
 
-class Disbursement(BaseModel):
+class Disbursement(Model):
     """Money leaving the hot wallet. ``gross`` leaves the merchant's balance (reserved
     at creation); ``amount`` = gross - fee - network_fee reaches ``destination``."""
 
@@ -252,7 +254,7 @@ class PayoutSchedule(StrEnum):
     THRESHOLD = "threshold"  # as soon as the available balance reaches the threshold
 
 
-class SettlementProfile(BaseModel):
+class SettlementProfile(Model):
     merchant_id: str
     address: str  # checksummed settlement address
     schedule: PayoutSchedule = PayoutSchedule.MANUAL

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared import config
 from shared.models.amounts import format_amount
+from shared.models.base import Model
 from shared.models.domain import Payment, Quote, QuoteSource, Transfer
 
 
-class RiskOut(BaseModel):
+class RiskOut(Model):
     """AML screening of the sender when the transfer became final (docs/adr/0020)."""
 
     level: str  # none | low | medium | high | severe | unknown
     source: str  # blocklist | provider | provider_unavailable | none
 
 
-class TransactionOut(BaseModel):
+class TransactionOut(Model):
     model_config = ConfigDict(populate_by_name=True)
 
     tx_hash: str
@@ -60,12 +61,12 @@ class TransactionOut(BaseModel):
         )
 
 
-class PriceOut(BaseModel):
+class PriceOut(Model):
     amount: str
     currency: str
 
 
-class QuoteOut(BaseModel):
+class QuoteOut(Model):
     """A fiat-priced payment's quote (issue 14): the rate is locked until ``expires_at``
     (the payment's expiry)."""
 
@@ -88,7 +89,7 @@ class QuoteOut(BaseModel):
         )
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(Model):
     id: str
     object: Literal["payment"] = "payment"
     status: str

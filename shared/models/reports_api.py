@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.models.base import Model
 
 
-class ExportOut(BaseModel):
+class ExportOut(Model):
     """A CSV too large to answer inline: fetch ``url`` (a pre-signed S3 GET) before it
     expires. Answered with 303 See Other and ``Location: <url>``."""
 
@@ -21,7 +23,7 @@ class ExportOut(BaseModel):
     expires_in: int  # seconds
 
 
-class StatementEntryOut(BaseModel):
+class StatementEntryOut(Model):
     created_at_utc: str
     created_ms: int
     journal_id: str
@@ -34,7 +36,7 @@ class StatementEntryOut(BaseModel):
     balance: str  # the merchant's total balance after the entry
 
 
-class StatementOut(BaseModel):
+class StatementOut(Model):
     object: Literal["statement"] = "statement"
     merchant_id: str
     currency: Literal["USDT"] = "USDT"
@@ -65,7 +67,7 @@ class StatementOut(BaseModel):
     entries: list[StatementEntryOut]
 
 
-class LargeTransferOut(BaseModel):
+class LargeTransferOut(Model):
     seen_at: int
     seen_at_utc: str
     day: str
@@ -83,7 +85,7 @@ class LargeTransferOut(BaseModel):
     status: str
 
 
-class LargeTransferList(BaseModel):
+class LargeTransferList(Model):
     object: Literal["report.large_transfers"] = "report.large_transfers"
     from_: int = Field(alias="from")
     to: int
@@ -91,7 +93,7 @@ class LargeTransferList(BaseModel):
     data: list[LargeTransferOut]
 
 
-class MonthlyRow(BaseModel):
+class MonthlyRow(Model):
     month: str
     merchant_id: str
     merchant_name: str
@@ -105,7 +107,7 @@ class MonthlyRow(BaseModel):
     model_config = {"extra": "allow"}  # every field of the summary report's totals
 
 
-class MonthlyReport(BaseModel):
+class MonthlyReport(Model):
     object: Literal["report.monthly"] = "report.monthly"
     month: str
     from_: int = Field(alias="from")

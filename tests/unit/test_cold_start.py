@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,25 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("web3", "eth_account", "eth_keyfile")
 
 
-def _modules_after_import(module: str) -> set[str]:
+def _modules_after_import(module: str, env: dict[str, str] | None = None) -> set[str]:
     code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env
     )
     return set(json.loads(out.stdout))
+
+
+def _in_lambda(tmp_path: Path) -> dict[str, str]:
+    """The variables Lambda's runtime sets: the X-Ray SDK and Powertools' tracer take
+    their in-Lambda paths (tracing on, no sampling client)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BSCPAY_", "POWERTOOLS_"))}
+    env.update(
+        LAMBDA_TASK_ROOT=str(tmp_path),
+        AWS_LAMBDA_FUNCTION_NAME="bscpay-test",
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.11",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    return env
 
 
 @pytest.mark.parametrize(
@@ -37,6 +51,43 @@ def _modules_after_import(module: str) -> set[str]:
 def test_request_path_functions_do_not_import_web3(handler: str) -> None:
     loaded = _modules_after_import(handler)
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        "functions.merchant_api.handler",
+        "functions.admin_api.handler",
+        "functions.webhook_dispatcher.handler",
+    ],
+)
+def test_tracing_patches_only_what_bscpay_calls(handler: str, tmp_path: Path) -> None:
+    # Tracing is on in Lambda, and Powertools' default would import every library the
+    # X-Ray SDK can patch (requests: ~30 ms of cold start, never called; ADR 0038).
+    loaded = _modules_after_import(handler, _in_lambda(tmp_path))
+    assert "aws_xray_sdk.ext.botocore.patch" in loaded  # AWS calls are traced
+    assert "aws_xray_sdk.ext.httplib.patch" in loaded  # JSON-RPC and webhooks too
+    assert "requests" not in loaded
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+def test_api_models_are_built_on_first_use(tmp_path: Path) -> None:
+    code = (
+        "import functions.merchant_api.handler as h; from shared.models import api; "
+        "a = api.CreatePayment.__pydantic_complete__; "
+        "api.CreatePayment.model_validate({'amount': '1.5'}); "
+        "print(a, api.CreatePayment.__pydantic_complete__, api.PaymentOut.__pydantic_complete__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_in_lambda(tmp_path),
+    )
+    # Not built by the import; built (once) by the first validation; the others stay lazy.
+    assert out.stdout.split() == ["False", "True", "False"]
 
 
 # The one EVM client; the local stack (shared.local: tools and tests only, an
