@@ -46,6 +46,7 @@ class Meter:
     """DynamoDB units by table and action, from the requests moto serves."""
 
     write_units: Counter[str] = field(default_factory=Counter)
+    items_written: Counter[str] = field(default_factory=Counter)  # by "table action"
     read_units: dict[str, float] = field(default_factory=dict)  # may hold halves
     requests: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +65,10 @@ class Meter:
             for key, units in self.write_units.items():
                 totals[key.split(" ", 1)[0]] += units
             return dict(totals)
+
+    def by_action(self) -> dict[str, tuple[float, int]]:
+        with self.lock:
+            return {k: (v, self.items_written[k]) for k, v in self.write_units.items()}
 
 
 def _units(size: int, per: int) -> int:
@@ -156,6 +161,7 @@ def metered() -> Iterator[Meter]:
                 units = _units(max(size_before, size_after), 1024)
                 total = units * (2 if transactional else 1) + units * _gsi_count(table, old, after)
                 meter.write_units[f"{name} {action}"] += total
+                meter.items_written[f"{name} {action}"] += 1
             if action in ("GetItem", "Query", "Scan", "BatchGetItem"):
                 raw = response[2] if isinstance(response, tuple) else response
                 size = len(raw) if isinstance(raw, str | bytes) else 0
@@ -215,7 +221,7 @@ def run(progress: Any = print) -> dict[str, Any]:
             w1, r1, q1 = meter.snapshot()
             idle_w, idle_r = (w1 - w0) / IDLE_S, (r1 - r0) / IDLE_S
             progress(f"  {N_PAYMENTS} payments from {N_PAYERS} payers, end to end")
-            by_table_before = meter.by_table()
+            by_table_before, by_action_before = meter.by_table(), meter.by_action()
             started = time.monotonic()
             payments = [
                 client.request("POST", "/v1/payments", {"amount": f"{5 + i}.5"})
@@ -236,7 +242,7 @@ def run(progress: Any = print) -> dict[str, Any]:
             done_at = _wait_done(client, receiver, rpc_url, token, payments, started)
             elapsed = done_at - started
             w2, r2, q2 = meter.snapshot()
-            by_table_after = meter.by_table()
+            by_table_after, by_action_after = meter.by_table(), meter.by_action()
         per_payment_w = (w2 - w1 - idle_w * elapsed) / N_PAYMENTS
         per_payment_r = (r2 - r1 - idle_r * elapsed) / N_PAYMENTS
         tables = {
@@ -246,6 +252,15 @@ def run(progress: Any = print) -> dict[str, Any]:
             for name in sorted(by_table_after)
             if by_table_after.get(name, 0) - by_table_before.get(name, 0) > 0
         }
+        # Where the units go: per payment, each table's action, its units and items written
+        actions = {}
+        for key, (units, items) in sorted(by_action_after.items()):
+            units0, items0 = by_action_before.get(key, (0, 0))
+            if units > units0:
+                actions[key] = {
+                    "write_units": round((units - units0) / N_PAYMENTS, 1),
+                    "items": round((items - items0) / N_PAYMENTS, 1),
+                }
         return {
             "payments": N_PAYMENTS,
             "payers": N_PAYERS,
@@ -255,6 +270,7 @@ def run(progress: Any = print) -> dict[str, Any]:
             "write_units_per_payment": round(per_payment_w, 1),
             "read_units_per_payment": round(per_payment_r, 1),
             "write_units_per_payment_by_table": tables,
+            "write_units_per_payment_by_action": actions,
             "fixed_write_units_per_s": round(idle_w, 2),
             "fixed_read_units_per_s": round(idle_r, 2),
             "dynamodb_requests_in_run": q2 - q1,

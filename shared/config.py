@@ -225,6 +225,9 @@ class ScannerSettings(BaseSettings):
     poll_interval_s: float = 0.45
     max_blocks_per_query: int = 2000
     lease_s: int = 90
+    # Transfers to different payments are recorded and finalized this many at a time;
+    # each payment's own stay in chain order, with one worker (issue 16 §2).
+    workers: int = Field(default=8, ge=1, le=32)
     # Where a fresh deployment starts scanning; default: the current head.
     start_block: int | None = None
 

@@ -16,12 +16,14 @@ counted from the block it is in now.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -66,6 +68,15 @@ class ScanReport:
     errors: list[str] = field(default_factory=list)
 
 
+_Item = TypeVar("_Item")
+_Done = TypeVar("_Done")
+
+
+class _OutOfTime(Exception):
+    """The deadline came in the middle of a range: the cursor stays where it was and the
+    next invocation reads the range again (recording is idempotent)."""
+
+
 def _settle(transfer: Transfer, canonical: bool) -> None:
     if customers.is_customer(transfer.payment_id):
         customers.finalize(transfer, canonical)
@@ -92,6 +103,8 @@ class Scanner:
         # is measured across invocations, not from each invocation's start.
         self._last_finalized = -1
         self._finalized_moved_at = time.time()
+        # When the current step must stop between transfers (time.monotonic()).
+        self._step_deadline = float("inf")
 
     def check_chain(self) -> None:
         """Refuse to run against the wrong chain or tokens (DESIGN §4): each configured
@@ -132,10 +145,15 @@ class Scanner:
             cursor = self._start_block()
         heads = HeadWatcher(self.chain.ws_url, self.settings.poll_interval_s).start()
         try:
-            while remaining_ms() / 1000 > self.settings.safety_margin_s:
+            while (left_s := remaining_ms() / 1000) > self.settings.safety_margin_s:
+                # Half the loop's margin: a step may start late and still end in time.
+                self._step_deadline = time.monotonic() + left_s - self.settings.safety_margin_s / 2
                 report.iterations += 1
                 try:
                     cursor, progressed = self._step(cursor, report)
+                except _OutOfTime:
+                    logger.info("deadline mid-range; the next invocation goes on from here")
+                    break
                 except RpcError as exc:
                     # Nothing was skipped (the cursor only moves over answered ranges):
                     # try again on the next block rather than ending the invocation.
@@ -209,33 +227,80 @@ class Scanner:
         if not transfers:
             return 0
         owners = address_repo.payments_for_addresses(t.to_address for t in transfers)
-        recorded = 0
         now = ids.now()
+        by_payment: dict[str, list[tuple[TransferLog, Transfer]]] = {}
         for log in transfers:
             owner = owners.get(log.to_address)
-            if owner is None:
-                continue
-            payment_id, merchant_id = owner
-            transfer = self._transfer(log, payment_id, merchant_id, now)
+            if owner is not None:
+                payment_id, merchant_id = owner
+                transfer = self._transfer(log, payment_id, merchant_id, now)
+                by_payment.setdefault(payment_id, []).append((log, transfer))
+        recorded = self._each_payment(by_payment, self._record_in_order)
+        for log in recorded:
+            metrics.add_metric("TransfersMatched", MetricUnit.Count, 1)
+            if log.block_timestamp is not None:
+                # From the block's timestamp to the transfer being recorded.
+                metrics.add_metric(
+                    "DetectionLatencySeconds",
+                    MetricUnit.Seconds,
+                    max(time.time() - log.block_timestamp, 0),
+                )
+        return len(recorded)
+
+    def _record_in_order(self, items: list[tuple[TransferLog, Transfer]]) -> list[TransferLog]:
+        """One payment's (or customer's) new transfers, in chain order."""
+        recorded = []
+        for log, transfer in items:
+            self._check_time()
             # A customer's permanent address (issue 14 §2) or a payment's.
             record = (
-                customers.record if customers.is_customer(payment_id) else service.record_transfer
+                customers.record
+                if customers.is_customer(transfer.payment_id)
+                else service.record_transfer
             )
             if record(transfer):
-                recorded += 1
-                metrics.add_metric("TransfersMatched", MetricUnit.Count, 1)
-                if log.block_timestamp is not None:
-                    # From the block's timestamp to the transfer being recorded.
-                    metrics.add_metric(
-                        "DetectionLatencySeconds",
-                        MetricUnit.Seconds,
-                        max(time.time() - log.block_timestamp, 0),
-                    )
+                recorded.append(log)
                 logger.info(
                     "transfer recorded",
-                    extra={"payment_id": payment_id, "tx": log.tx_hash, "block": log.block_number},
+                    extra={
+                        "payment_id": transfer.payment_id,
+                        "tx": log.tx_hash,
+                        "block": log.block_number,
+                    },
                 )
         return recorded
+
+    def _each_payment(
+        self, groups: dict[str, list[_Item]], work: Callable[[list[_Item]], list[_Done]]
+    ) -> list[_Done]:
+        """``work`` over each payment's items; payments side by side (issue 16 §2: the
+        scanner's DynamoDB round trips no longer add up transfer by transfer). Items of
+        one payment go to one worker, in order, so a payment's state changes in chain
+        order; what payments share (ledger accounts, report counters, audit chains) is
+        written with ADD or retried on a transaction conflict. Every worker finishes
+        before the first error, if any, is raised."""
+        if len(groups) <= 1 or self.settings.workers == 1:
+            return [done for items in groups.values() for done in work(items)]
+        with ThreadPoolExecutor(max_workers=min(self.settings.workers, len(groups))) as pool:
+            # Each worker runs in a copy of this context: the acting system actor.
+            futures = [
+                pool.submit(contextvars.copy_context().run, work, items)
+                for items in groups.values()
+            ]
+        results: list[_Done] = []
+        error: BaseException | None = None
+        for future in futures:
+            try:
+                results.extend(future.result())
+            except BaseException as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return results
+
+    def _check_time(self) -> None:
+        if time.monotonic() > self._step_deadline:
+            raise _OutOfTime
 
     def _transfer(self, log: TransferLog, payment_id: str, merchant_id: str, now: int) -> Transfer:
         return Transfer(
@@ -284,11 +349,18 @@ class Scanner:
             if t.block_number <= finalized - self.chain.extra_depth_for(t.amount)
         ]
         receipts = self._receipts({t.tx_hash for t in due})
+        # The chain is asked here, in order; the DynamoDB work then runs per payment.
+        by_payment: dict[str, list[tuple[Transfer, bool]]] = {}
         for transfer in due:
             canonical = self._still_on_chain(transfer, finalized, receipts)
             if canonical is None:
                 continue  # moved to a block that is not final yet
-            _settle(transfer, canonical)
+            by_payment.setdefault(transfer.payment_id, []).append((transfer, canonical))
+        try:
+            settled = self._each_payment(by_payment, self._settle_in_order)
+        except _OutOfTime:
+            return done  # the rest stay unfinal: the next step or invocation settles them
+        for transfer in settled:
             metrics.add_metric(
                 "FinalizationLatencySeconds",
                 MetricUnit.Seconds,
@@ -296,6 +368,14 @@ class Scanner:
             )
             done += 1
         return done
+
+    def _settle_in_order(self, items: list[tuple[Transfer, bool]]) -> list[Transfer]:
+        settled = []
+        for transfer, canonical in items:
+            self._check_time()
+            _settle(transfer, canonical)
+            settled.append(transfer)
+        return settled
 
     def _receipts(self, tx_hashes: set[str]) -> dict[str, dict[str, Any] | None]:
         """Every receipt at once, 100 per JSON-RPC batch (issue 16 §2: finality work

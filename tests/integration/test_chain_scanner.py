@@ -4,6 +4,7 @@ deposit addresses move payments pending -> confirming -> paid (DESIGN §3, §4).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -323,4 +324,91 @@ def test_finality_reads_the_receipts_of_many_transfers_in_one_batch(
     monkeypatch.setattr(JsonRpc, "receipt", single)
     scan()
     assert batches and max(batches) >= 4
+    assert {get_payment(merchant, p["id"])["status"] for p in payments} == {"paid"}
+
+
+def _available(merchant_id: str) -> int:
+    from shared.dal.ledger_repo import DynamoLedgerRepository
+    from shared.ledger import Ledger
+
+    return Ledger(DynamoLedgerRepository()).merchant_balance(merchant_id).available
+
+
+def test_many_payments_are_recorded_side_by_side_each_credited_once(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 16 §2: transfers to different payments are recorded and finalized by
+    several workers; one payment's transfers stay in chain order."""
+    from shared.payments import service
+
+    scan()
+    before = _available(merchant.merchant_id)
+    payments = [create_payment(merchant, "2") for _ in range(12)]
+    split = payments[0]
+    pay(stack, split["address"], USDT)  # two halves, in two blocks: chain order matters
+    pay(stack, split["address"], USDT)
+    for p in payments[1:]:
+        pay(stack, p["address"], 2 * USDT)
+    make_final(stack)
+    threads: set[int] = set()
+    real_record = service.record_transfer
+
+    def recorded_by(transfer: Any) -> bool:
+        threads.add(threading.get_ident())
+        return real_record(transfer)
+
+    monkeypatch.setattr(service, "record_transfer", recorded_by)
+    report = scan()
+
+    assert report.transfers_recorded == 13 and report.transfers_finalized == 13
+    assert len(threads) > 1  # side by side, not one after another
+    assert {get_payment(merchant, p["id"])["status"] for p in payments} == {"paid"}
+    events = events_of_payment(merchant.merchant_id, split["id"])
+    assert [e.type for e in events] == ["payment.confirming", "payment.paid"]
+    # Every payment credited once (fees are taken at payout): 12 x 2 USDT
+    assert _available(merchant.merchant_id) - before == 24 * USDT
+    scan()  # and a second look changes nothing
+    assert _available(merchant.merchant_id) - before == 24 * USDT
+
+
+def test_a_deadline_mid_range_keeps_the_cursor_and_the_next_run_records_the_rest(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that runs into the deadline stops between transfers and does not move the
+    cursor: the next invocation reads the range again and records only what is left."""
+    from shared.payments import service
+
+    scan()
+    start = cursor()
+    payments = [create_payment(merchant, "4") for _ in range(6)]
+    for p in payments:
+        pay(stack, p["address"], 4 * USDT)
+    scanner = Scanner()
+    scanner.settings = scanner.settings.model_copy(update={"workers": 1})
+    calls: list[str] = []
+    real_record = service.record_transfer
+
+    def slow(transfer: Any) -> bool:
+        calls.append(transfer.payment_id)
+        recorded = real_record(transfer)
+        if len(calls) == 3:  # as if these three took the step to its deadline
+            scanner._step_deadline = time.monotonic() - 1
+        return recorded
+
+    monkeypatch.setattr(service, "record_transfer", slow)
+    report = scanner.run(lambda: 60_000 if not calls else 0)
+
+    assert report.transfers_recorded == 0 and report.blocks_scanned == 0
+    assert cursor() == start
+    statuses = [get_payment(merchant, p["id"])["status"] for p in payments]
+    assert statuses.count("confirming") == 3 and statuses.count("pending") == 3
+
+    scan()
+    for p in payments:
+        seen = get_payment(merchant, p["id"])
+        # (the earliest may be final already: automine puts each payment in its block)
+        assert seen["status"] in ("confirming", "paid") and len(seen["transactions"]) == 1
+    assert cursor() is not None and cursor() > start  # type: ignore[operator]
+    make_final(stack)
+    scan()
     assert {get_payment(merchant, p["id"])["status"] for p in payments} == {"paid"}
