@@ -2,8 +2,10 @@
 
 Inputs: ``bench/results/scale.json`` (DynamoDB write and read units per payment and the
 fixed rate of chain following, measured by ``bench.scale``), the functions' memory and
-schedules (``shared.resources``) and the synthesized template's fixed resources (alarms,
-keys, secrets, the WebACL and its rules, the dashboard). Prices: us-east-1 list prices
+schedules (``shared.resources``), the scanner's measured CPU (``bench.scanner_sizing``:
+its idle share and CPU per transfer size its memory for each volume's peak rate) and
+the synthesized template's fixed resources (alarms, keys, secrets, the WebACL and its
+rules, the dashboard). Prices: us-east-1 list prices
 (on-demand DynamoDB, x86 Lambda, REST API Gateway), written below with their units.
 Assumptions per payment are named in ``ASSUMPTIONS`` and written to the result.
 
@@ -60,15 +62,31 @@ ASSUMPTIONS = {
     "log_bytes_per_payment": 6_000,
     "item_bytes_per_payment": 12_000,  # payment, address, transfer, events, ledger, audit
     "custom_metrics": 30,  # EMF metrics with their dimensions (scanner, settlement, API)
+    # the scanner is sized for the busiest minutes, not the month's average rate
+    "peak_to_average_rate": 20,
 }
 
 
-def _fixed(template: dict[str, Any] | None, scale: dict[str, Any]) -> dict[str, float]:
+def scanner_memory_mb(payments_per_month: int, sizing: dict[str, Any] | None) -> int:
+    """The scanner's size for a volume: shared.resources' without a sizing measurement,
+    else the smallest with twice the CPU its peak rate needs (bench.scanner_sizing)."""
+    if sizing is None:
+        return next(f.memory_mb for f in resources.FUNCTIONS if f.name == "chain_scanner")
+    from bench.scanner_sizing import CPU_HEADROOM, RSS_HEADROOM, smallest_size
+
+    peak_rate = payments_per_month / MONTH_S * ASSUMPTIONS["peak_to_average_rate"]
+    share = sizing["idle_cpu_share"] + peak_rate * sizing["cpu_s_per_transfer"]
+    # the memory measured at a load at least this volume's peak
+    light = peak_rate <= sizing.get("light_payments_per_s", 0)
+    rss = sizing["peak_rss_mb_light"] if light else sizing["peak_rss_mb"]
+    return smallest_size(share * CPU_HEADROOM, rss * RSS_HEADROOM)
+
+
+def _fixed(
+    template: dict[str, Any] | None, scale: dict[str, Any], scanner_mb: int
+) -> dict[str, float]:
     """What the stack costs a month with no payments at all."""
-    spec = {f.name: f for f in resources.FUNCTIONS}
-    scanner_gb_s = (
-        spec["chain_scanner"].memory_mb / 1024 * MONTH_S * ASSUMPTIONS["scanner_busy_share"]
-    )
+    scanner_gb_s = scanner_mb / 1024 * MONTH_S * ASSUMPTIONS["scanner_busy_share"]
     # the other scheduled functions: one short run per schedule tick
     scheduled = sum(
         f.memory_mb / 1024 * 2.0 * (MONTH_S / 60 / f.schedule_rate_minutes)
@@ -131,8 +149,14 @@ def _per_payment(scale: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def model(scale: dict[str, Any], template: dict[str, Any] | None = None) -> dict[str, Any]:
-    fixed = _fixed(template, scale)
+def model(
+    scale: dict[str, Any],
+    template: dict[str, Any] | None = None,
+    sizing: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    memory = {n: scanner_memory_mb(n, sizing) for n in VOLUMES}
+    fixed_by_volume = {n: _fixed(template, scale, memory[n]) for n in VOLUMES}
+    fixed = fixed_by_volume[VOLUMES[0]]
     per = _per_payment(scale)
     fixed_total = sum(fixed.values())
     per_total = sum(per.values())
@@ -141,7 +165,10 @@ def model(scale: dict[str, Any], template: dict[str, Any] | None = None) -> dict
         "fixed_total_usd": round(fixed_total, 2),
         "per_payment_usd": {k: round(v, 9) for k, v in sorted(per.items())},
         "per_payment_total_usd": round(per_total, 9),
-        "monthly_usd": {str(n): round(fixed_total + per_total * n, 2) for n in VOLUMES},
+        "monthly_usd": {
+            str(n): round(sum(fixed_by_volume[n].values()) + per_total * n, 2) for n in VOLUMES
+        },
+        "scanner_memory_mb": {str(n): memory[n] for n in VOLUMES},
         "inputs_measured": {
             k: scale[k]
             for k in (
@@ -149,6 +176,18 @@ def model(scale: dict[str, Any], template: dict[str, Any] | None = None) -> dict
                 "read_units_per_payment",
                 "fixed_write_units_per_s",
                 "fixed_read_units_per_s",
+            )
+        },
+        "scanner_sizing_measured": None
+        if sizing is None
+        else {
+            k: sizing.get(k)
+            for k in (
+                "idle_cpu_share",
+                "cpu_s_per_transfer",
+                "peak_rss_mb",
+                "peak_rss_mb_light",
+                "light_payments_per_s",
             )
         },
         "assumptions": ASSUMPTIONS,
@@ -170,12 +209,16 @@ def _template() -> dict[str, Any] | None:
 
 def main() -> None:
     scale = json.loads((RESULTS_DIR / "scale.json").read_text())
-    result = model(scale, _template())
+    sizing_path = RESULTS_DIR / "scanner_sizing.json"
+    sizing = json.loads(sizing_path.read_text()) if sizing_path.exists() else None
+    result = model(scale, _template(), sizing)
     (RESULTS_DIR / "cost.json").write_text(json.dumps(result, indent=2) + "\n")
     top = sorted(result["fixed_usd_per_month"].items(), key=lambda kv: -kv[1])[:3]
     print(
         f"cost: ${result['monthly_usd']['10000']}/month at 10k payments, "
-        f"${result['monthly_usd']['1000000']}/month at 1M (goal <= ${GOAL_USD_AT_10K} at 10k); "
+        f"${result['monthly_usd']['1000000']}/month at 1M (goal <= ${GOAL_USD_AT_10K} at 10k; "
+        f"scanner {result['scanner_memory_mb']['10000']} / "
+        f"{result['scanner_memory_mb']['1000000']} MB); "
         f"largest fixed: {', '.join(f'{k} ${v}' for k, v in top)}"
     )
 

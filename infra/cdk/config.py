@@ -21,6 +21,8 @@ thresholds are required, so they cannot be dropped by a forgotten flag.
 -c hot_wallet_cap=10000  -c payout_approval_threshold=1000  -c cold_approval_threshold=50000
                                       USDT amounts (docs/adr/0013); defaults in shared.config
 -c sweeper_address=0x...              the deployed Sweeper (batched sweeps, ADR 0009)
+-c scanner_memory_mb=512              the chain scanner's memory, so its CPU: size it for the
+                                      stage's peak payment rate (README "Scanner size")
 -c bundle=false                       read-only synth: skip building assets (ADR 0002)
 -c web_domain=pay.example.com -c web_certificate_arn=arn:aws:acm:us-east-1:...
                                       the web faces' custom domain (docs/adr/0025); both or neither
@@ -72,6 +74,13 @@ class DeploymentConfig:
     # The other stablecoins beside USDT (issue 14 §3): symbol -> address, 18 decimals as
     # USDT on BSC (network defaults in cdk.json; a stage may set its own "tokens").
     tokens: tuple[tuple[str, str], ...] = ()
+    # The scanner's memory (Lambda's CPU share follows it): None keeps shared.resources'.
+    scanner_memory_mb: int | None = None
+
+    def memory_mb(self, function: str, default: int) -> int:
+        if function == "chain_scanner" and self.scanner_memory_mb is not None:
+            return self.scanner_memory_mb
+        return default
 
     @property
     def fiat_pricing(self) -> bool:
@@ -302,6 +311,12 @@ def from_context(get: Mapping[str, Any] | Any) -> DeploymentConfig:
         web_domain=web_domain,
         web_certificate_arn=web_certificate_arn,
         web_acl_arn=_web_acl(lookup),
+        scanner_memory_mb=(
+            None
+            if setting("scanner_memory_mb") in (None, "")
+            # Lambda's range; the bench's sizing (bench/scanner_sizing.py) picks the value
+            else _int("scanner_memory_mb", setting("scanner_memory_mb"), 128, 10_240)
+        ),
     )
 
 

@@ -121,3 +121,14 @@ def test_mainnet_accepts_usdc_and_fdusd_beside_usdt() -> None:
     }
     with pytest.raises(ConfigError, match="symbols are"):
         from_context(cdk_context(tokens={"DAI": "0x" + "1" * 40}))
+
+
+def test_the_scanner_memory_is_a_stage_setting_within_lambdas_range() -> None:
+    # issue 16 §3: sized per stage by bench/scanner_sizing.py; other functions keep theirs
+    config = from_context(cdk_context(scanner_memory_mb="512"))
+    assert config.memory_mb("chain_scanner", 1024) == 512
+    assert config.memory_mb("merchant_api", 1024) == 1024
+    assert from_context(cdk_context()).memory_mb("chain_scanner", 1024) == 1024  # unset
+    for bad in ("64", "20000", "lots"):
+        with pytest.raises(ConfigError, match="scanner_memory_mb"):
+            from_context(cdk_context(scanner_memory_mb=bad))

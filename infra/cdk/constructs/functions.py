@@ -133,7 +133,7 @@ class Functions(Construct):
                 handler=f"{HANDLER_MODULE.format(name=spec.name)}.{HANDLER_FUNCTION}",
                 code=app_code,
                 layers=[self.deps_layer],
-                memory_size=spec.memory_mb,
+                memory_size=config.memory_mb(spec.name, spec.memory_mb),
                 timeout=Duration.seconds(spec.timeout_s),
                 role=role,
                 log_group=log_group,
