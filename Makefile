@@ -119,6 +119,7 @@ bench: install
 	$(PY) -m bench.reports
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.scale
+	$(PY) -m bench.scanner_sizing  # cgroup CPU quotas need root; else only unthrottled runs
 	$(PY) -m bench.cost
 
 # Locust against the whole local stack, then a lost/double-counted payment check
