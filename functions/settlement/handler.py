@@ -1,6 +1,8 @@
-"""Settlement: consumes the FIFO settlement queue (one message group per wallet):
-sweeps deposits to the hot wallet, and sends payouts, refunds and cold moves from it.
-The only function whose role may decrypt the custody key."""
+"""Settlement: consumes the FIFO settlement queue: sweeps deposits to the hot wallet,
+and sends payouts, refunds and cold moves from it. Messages of the hot wallet's group
+sign and broadcast; each transaction not mined yet is awaited in a group of its own
+(``shared.settlement.handoff``). The only function whose role may decrypt the custody
+key."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import aws, config, logmask, tracing
 from shared.actor import acting, system
 from shared.disbursements import worker as disbursements
-from shared.settlement import outbound, worker
+from shared.settlement import handoff, outbound, worker
 from shared.settlement.worker import metrics
 
 logger = logmask.logger()
@@ -36,13 +38,19 @@ PENDING_RETRY_S = 20
 
 def record_handler(record: SQSRecord) -> None:
     body = json.loads(record.body)
+    # In the hot wallet's group: sign, broadcast, never wait (docs/adr/0040).
+    confirming = handoff.is_confirmation(body)
+    settings = None if confirming else handoff.without_waiting()
     try:
         if body.get("kind") == "disbursement":
-            disbursements.handle(body)
+            disbursements.handle(body, settings=settings)
         else:
             # Booked sweeps refill the hot wallet: what waited for them goes now.
-            disbursements.release_after_sweep(worker.handle(body))
-    except outbound.TransferStillPending:
+            disbursements.release_after_sweep(worker.handle(body, settings=settings))
+    except outbound.TransferStillPending as pending:
+        if not confirming:
+            handoff.confirm_later(body, pending)
+            return
         receives = int(record.attributes.approximate_receive_count or 1)
         aws.client("sqs").change_message_visibility(
             QueueUrl=config.aws().settlement_queue_url,

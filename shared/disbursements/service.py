@@ -760,6 +760,22 @@ def list_by_status(
     return store.list_by_status(status, limit, before)
 
 
+def in_flight(currency: str, excluding: str = "") -> int:
+    """Base units of ``currency`` that PROCESSING disbursements (``excluding`` aside)
+    are sending: signed or about to be, not booked yet. Transfers leave the hot wallet
+    without waiting for each other (docs/adr/0040), so what the wallet holds for the
+    next one is its balance less these."""
+    total, before = 0, None
+    while True:
+        page, more = store.list_by_status(DisbursementStatus.PROCESSING, 100, before)
+        total += sum(
+            d.amount for d in page if d.currency == currency and d.disbursement_id != excluding
+        )
+        if not more or not page:
+            return total
+        before = store.key_of(page[-1])
+
+
 # ---- shapes ------------------------------------------------------------------------------
 
 

@@ -33,11 +33,15 @@ LIQUIDITY_WAIT_S = 1800
 
 
 def handle(
-    message: dict[str, Any], *, hooks: outbound.OutboundHooks | None = None
+    message: dict[str, Any],
+    *,
+    settings: outbound.OutboundSettings | None = None,
+    hooks: outbound.OutboundHooks | None = None,
 ) -> Disbursement | None:
     """Raise ``outbound.TransferStillPending`` while the transaction is not mined: the
-    message comes back later and the transfer resumes. ``hooks``: test seams of the
-    transfer (``outbound.OutboundHooks``)."""
+    message comes back later and the transfer resumes. ``settings``: waiting and
+    replacement of the transfer (default ``BSCPAY_OUTBOUND_*``); ``hooks``: its test
+    seams (``outbound.OutboundHooks``)."""
     disbursement_id = str(message["disbursement_id"])
     try:
         d = service.get(disbursement_id)
@@ -84,11 +88,12 @@ def handle(
         return d  # left for an operator: its reservation stays
     if d.status is DisbursementStatus.QUEUED:
         # What the chain holds and what the ledger knows the hot wallet holds: sending
-        # more than the ledger knows would leave a transfer it cannot book.
+        # more than the ledger knows would leave a transfer it cannot book. Less what
+        # the transfers still in flight take (they do not wait for each other).
         held = min(
             evm.token_balance(w3, token.address, hot_wallet.address),
             ledger.default().holdings()[ledger.holding_name(ledger.hot_of(Asset(d.currency)))],
-        )
+        ) - service.in_flight(d.currency, d.disbursement_id)
         if held < d.amount:
             # Counted from when it became queued (approval can come much later).
             if ids.now() - d.updated_at < LIQUIDITY_WAIT_S:
@@ -109,6 +114,7 @@ def handle(
         token=token.address,
         gas=evm.gas_policy(),
         kind=d.kind.value,
+        settings=settings,
         hooks=hooks,
     )
     if outcome.state == "CONFIRMED":

@@ -396,6 +396,9 @@ class LocalStack:
             120,
             _sqs_fifo_record,
             crash_share=self.cfg.crash_settlement_share,
+            # As deployed: one message per invocation (a message still waiting for its
+            # transaction would return every one after it in the batch unprocessed).
+            max_messages=1,
         )
 
     def _webhook_loop(self) -> None:
@@ -411,6 +414,7 @@ class LocalStack:
         timeout_s: float,
         to_record: Any = None,
         crash_share: float = 0.0,
+        max_messages: int = 10,
     ) -> None:
         """One poll of Lambda's SQS event source mapping: receive up to 10, invoke the
         handler, delete what it did not report as failed. With ``crash_share``, that
@@ -420,7 +424,7 @@ class LocalStack:
         # every change to the queue, which took a whole core once retries piled up.
         answer = sqs.receive_message(
             QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
+            MaxNumberOfMessages=max_messages,
             WaitTimeSeconds=0,
             MessageSystemAttributeNames=["All"],
         )
