@@ -9,8 +9,9 @@ second from the first create to the last of those.
 
 Every DynamoDB request moto serves is counted (moto has no capacity accounting, so the
 units are computed the way DynamoDB bills on-demand capacity): a write is
-ceil(item size / 1 KB) write units, twice that inside a transaction, plus the same again
-for each global secondary index the item is in before or after the write; a read is
+ceil(item size / 1 KB) write units, twice that inside a transaction, plus, for each global
+secondary index whose entry the write adds, removes or changes (its keys or projected
+attributes), ceil(entry size / 1 KB), twice when the entry's key changed; a read is
 ceil(size / 4 KB) units of what was returned (strongly consistent: 1, eventually: 0.5).
 Item sizes are moto's (attribute names plus values). The chain-following writes the
 stack makes with no payments at all (the scanner's cursor, leases) are measured in an
@@ -22,6 +23,7 @@ is reported beside it (the cost model, ``bench/cost.py``, uses both).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import threading
@@ -85,17 +87,36 @@ def _item_size(table: Any, key: dict[str, Any]) -> tuple[int, Any]:
         item = table.get_item(hash_value, range_value)
     except Exception:
         return 0, None
-    return (item.size() if item is not None else 0), item
+    # A copy: moto updates the stored item in place, and the index units compare versions.
+    return (item.size(), copy.deepcopy(item)) if item is not None else (0, None)
 
 
-def _gsi_count(table: Any, *items: Any) -> int:
-    """Indexes the item is in, before or after the write (each costs a write there)."""
-    count = 0
+def _in_index(index: Any, item: Any) -> bool:
+    """Whether ``item`` has an entry in ``index`` (sparse indexes leave most out)."""
+    return item is not None and all(k in item.attrs for k in index.schema_key_attrs)
+
+
+def _gsi_units(table: Any, old: Any, new: Any) -> int:
+    """Write units the indexes take for one item going from ``old`` to ``new`` (None:
+    absent), as DynamoDB bills them: nothing where the item is in neither version, or
+    where nothing the index holds (its keys and projected attributes) changed; one write
+    of the entry's size to add, remove or rewrite it; two when its key changed (the old
+    entry is deleted, the new one put)."""
+    units = 0
     for index in getattr(table, "global_indexes", []):
-        hash_attr = next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
-        if any(i is not None and hash_attr in i.attrs for i in items):
-            count += 1
-    return count
+        was, now = _in_index(index, old), _in_index(index, new)
+        if not was and not now:
+            continue
+        before = index.project(old) if was else None
+        after = index.project(new) if now else None
+        size = max(_units(e.size(), 1024) for e in (before, after) if e is not None)
+        if before is None or after is None:
+            units += size
+        elif any(before.attrs.get(k) != after.attrs.get(k) for k in index.schema_key_attrs):
+            units += 2 * size
+        elif before.attrs != after.attrs:
+            units += size
+    return units
 
 
 def _key_of(table: Any, item: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +180,7 @@ def metered() -> Iterator[Meter]:
                     continue
                 size_before, old = before.get(n, (0, None))
                 units = _units(max(size_before, size_after), 1024)
-                total = units * (2 if transactional else 1) + units * _gsi_count(table, old, after)
+                total = units * (2 if transactional else 1) + _gsi_units(table, old, after)
                 meter.write_units[f"{name} {action}"] += total
                 meter.items_written[f"{name} {action}"] += 1
             if action in ("GetItem", "Query", "Scan", "BatchGetItem"):
@@ -280,9 +301,10 @@ def run(progress: Any = print) -> dict[str, Any]:
             },
             "worker_errors": list(stack.worker_errors),
             "notes": [
-                "write units: ceil(size/1KB), x2 in a transaction, + the same per GSI the "
-                "item is in before or after; reads: ceil(size/4KB) of the answer, x0.5 when "
-                "eventually consistent (moto has no capacity accounting).",
+                "write units: ceil(size/1KB), x2 in a transaction, + per GSI whose entry "
+                "the write adds, removes or changes ceil(entry size/1KB), x2 when its key "
+                "changed; reads: ceil(size/4KB) of the answer, x0.5 when eventually "
+                "consistent (moto has no capacity accounting).",
                 "per payment = (units during the run - the idle rate x its length) / payments.",
                 "2 cores shared by anvil, moto, the API emulator and every worker: a floor, "
                 "not Lambda's throughput.",

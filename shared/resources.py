@@ -17,6 +17,17 @@ class Index:
     partition_key: str
     sort_key: str | None = None
     sort_key_type: str = "S"  # "S" or "N"
+    # What the index holds besides the keys (docs/adr/0040): "ALL" copies the whole
+    # item, so every change to it is a paid write to the index too; "INCLUDE" holds the
+    # ``include`` attributes (what queries filter on) and readers fetch the items.
+    projection: str = "ALL"
+    include: tuple[str, ...] = ()
+
+    def projection_spec(self) -> dict[str, Any]:
+        """DynamoDB's ``Projection`` of this index."""
+        if self.projection == "INCLUDE":
+            return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(self.include)}
+        return {"ProjectionType": self.projection}
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,7 @@ class Table:
                 {
                     "IndexName": index.name,
                     "KeySchema": schema,
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": index.projection_spec(),
                 }
             )
         out: dict[str, Any] = {
@@ -82,6 +93,8 @@ class FunctionSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
+_AUDIT_FILTERS: dict[str, Any] = {"projection": "INCLUDE", "include": ("action", "actor_label")}
+
 TABLES: tuple[Table, ...] = (
     Table(
         "merchants",
@@ -98,12 +111,20 @@ TABLES: tuple[Table, ...] = (
         "payments",
         "payment_id",
         indexes=(
+            # The indexes hold keys and what queries filter on, not the payments
+            # (docs/adr/0041): a payment's change rewrites only an entry it changes.
             # Merchant's payments, newest first: sort key "created_at#payment_id".
-            Index("by_merchant", "merchant_id", "created_key"),
+            Index(
+                "by_merchant",
+                "merchant_id",
+                "created_key",
+                projection="INCLUDE",
+                include=("status",),
+            ),
             # Admin view across merchants, one partition per UTC day.
-            Index("by_day", "created_day", "created_key"),
+            Index("by_day", "created_day", "created_key", projection="KEYS_ONLY"),
             # Sparse: only payments the expirer still has to look at carry "open".
-            Index("open_by_expiry", "open", "expires_at", "N"),
+            Index("open_by_expiry", "open", "expires_at", "N", projection="KEYS_ONLY"),
         ),
     ),
     Table(
@@ -132,17 +153,27 @@ TABLES: tuple[Table, ...] = (
             Index("unfinal_by_block", "unfinal", "block_number", "N"),
             # A merchant's incoming transfers by the time the scanner saw them (exports,
             # the large-transfer report: docs/reports.md).
-            Index("by_merchant", "merchant_id", "seen_at", "N"),
+            Index("by_merchant", "merchant_id", "seen_at", "N", projection="KEYS_ONLY"),
         ),
     ),
     Table(
         "events",
         "event_id",
         indexes=(
-            Index("by_merchant", "merchant_id", "created_key"),
-            Index("by_payment", "payment_id", "created_key"),
+            # The indexes hold what queries filter on, not the events (docs/adr/0041):
+            # marking an event dispatched then rewrites none of them but the outbox.
+            Index(
+                "by_merchant", "merchant_id", "created_key", projection="INCLUDE", include=("type",)
+            ),
+            Index(
+                "by_payment",
+                "payment_id",
+                "created_key",
+                projection="INCLUDE",
+                include=("merchant_id", "type"),
+            ),
             # Sparse outbox: events not yet handed to the webhook queue.
-            Index("outbox", "outbox", "created_key"),
+            Index("outbox", "outbox", "created_key", projection="KEYS_ONLY"),
         ),
         ttl_attribute="expires_at_ttl",
     ),
@@ -206,10 +237,12 @@ TABLES: tuple[Table, ...] = (
         sort_key="seq",
         sort_key_type="N",
         indexes=(
-            Index("by_time", "kind", "created_key"),  # every record: kind = "audit"
-            Index("by_actor", "actor_label", "created_key"),  # "admin:ann", "system:expirer"
-            Index("by_target", "target", "created_key"),  # "disbursement:po_…"
-            Index("by_action", "action", "created_key"),  # "payout.created"
+            # Each holds what searches filter on (docs/adr/0041), not the records.
+            Index("by_time", "kind", "created_key", **_AUDIT_FILTERS),  # kind = "audit"
+            # "admin:ann", "system:expirer"
+            Index("by_actor", "actor_label", "created_key", **_AUDIT_FILTERS),
+            Index("by_target", "target", "created_key", **_AUDIT_FILTERS),  # "disbursement:po_…"
+            Index("by_action", "action", "created_key", **_AUDIT_FILTERS),  # "payout.created"
         ),
     ),
     # Report counters (docs/adr/0022): "m#<merchant>" or "all", "<YYYY-MM-DD>#<shard>";

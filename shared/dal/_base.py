@@ -10,7 +10,7 @@ deployment and in the local stack.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.models import Model
@@ -19,6 +19,7 @@ from shared import config
 from shared.dal.models import ALL_MODELS
 
 _Key = tuple[str, str, str | None]
+M = TypeVar("M", bound=Model)
 
 
 def key_of(settings: config.AwsSettings) -> _Key:
@@ -89,6 +90,26 @@ def take(query: Iterable[Any], n: int) -> Iterator[Any]:
         if i >= n:
             return
         yield item
+
+
+def full_items(model: type[M], entries: Iterable[Any], chunk: int = 100) -> Iterator[M]:
+    """The whole items behind ``entries`` (query results of an index that holds only
+    some attributes, docs/adr/0041), in their order, one BatchGetItem per ``chunk``; an
+    item deleted since its entry was read is left out. Hash-key tables only."""
+    name = model._hash_key_attribute().attr_name
+    batch: list[str] = []
+    for entry in entries:
+        batch.append(getattr(entry, name))
+        if len(batch) == chunk:
+            yield from _in_order(model, batch, name)
+            batch = []
+    if batch:
+        yield from _in_order(model, batch, name)
+
+
+def _in_order(model: type[M], keys: list[str], name: str) -> Iterator[M]:
+    found = {getattr(i, name): i for i in model.batch_get(list(dict.fromkeys(keys)))}
+    return (found[k] for k in keys if k in found)
 
 
 def reasons(exc: Exception) -> list[str]:

@@ -237,7 +237,7 @@ class Search:
 
 
 def search(query: Search) -> tuple[list[am.AuditModel], bool]:
-    """Newest first; by target or actor from their index, else across the trail."""
+    """Newest first; by target, actor or action from their index, else across the trail."""
     am.bind()
     model = am.AuditModel
     if query.target:
@@ -245,6 +245,8 @@ def search(query: Search) -> tuple[list[am.AuditModel], bool]:
         partition = query.target
     elif query.actor:
         index, partition = model.by_actor, query.actor
+    elif query.action:
+        index, partition = model.by_action, query.action
     else:
         index, partition = model.by_time, "audit"
     upper = query.before_key
@@ -275,7 +277,10 @@ def search(query: Search) -> tuple[list[am.AuditModel], bool]:
         found.append(item)
         if len(found) > query.limit:
             break
-    return found[: query.limit], len(found) > query.limit
+    # The indexes hold what the filters need, not the records (docs/adr/0041).
+    keys = [(str(i.chain), int(i.seq)) for i in found[: query.limit]]
+    records = {(str(r.chain), int(r.seq)): r for r in model.batch_get(keys)} if keys else {}
+    return [records[k] for k in keys if k in records], len(found) > query.limit
 
 
 @dataclass

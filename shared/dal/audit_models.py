@@ -6,16 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from shared.dal._base import Binder
+
+# What searches filter on; the records themselves are read by key (docs/adr/0041).
+_FILTERED = ["action", "actor_label"]
 
 
 class AuditByTime(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_time"
-        projection = AllProjection()
+        projection = IncludeProjection(_FILTERED)
 
     kind = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -24,7 +27,7 @@ class AuditByTime(GlobalSecondaryIndex[Any]):
 class AuditByTarget(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_target"
-        projection = AllProjection()
+        projection = IncludeProjection(_FILTERED)
 
     target = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -33,9 +36,18 @@ class AuditByTarget(GlobalSecondaryIndex[Any]):
 class AuditByActor(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_actor"
-        projection = AllProjection()
+        projection = IncludeProjection(_FILTERED)
 
     actor_label = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class AuditByAction(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "by_action"
+        projection = IncludeProjection(_FILTERED)
+
+    action = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
 
 
@@ -60,6 +72,7 @@ class AuditModel(Model):
     by_time = AuditByTime()
     by_target = AuditByTarget()
     by_actor = AuditByActor()
+    by_action = AuditByAction()
 
 
 bind = Binder((AuditModel,))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable
 
 from pynamodb.exceptions import DoesNotExist
 
 from shared.dal import models as m
-from shared.dal._base import bind, created_key, take
+from shared.dal._base import bind, created_key, full_items, take
 from shared.models.domain import (
     Event,
 )
@@ -29,8 +30,15 @@ def outbox_shard(event_id: str) -> str:
     return f"pending#{digest[0] % OUTBOX_SHARDS}"
 
 
+# Bodies longer than this are stored deflated (docs/adr/0041): an event item then fits
+# one write unit, and so does each of its writes (put, dispatched).
+DEFLATE_ABOVE = 512
+
+
 def event_item(e: Event, outbox: bool = True) -> m.EventModel:
     payload = {"id": e.event_id, "type": e.type, "created": e.created, "data": e.data}
+    body = json.dumps(payload, separators=(",", ":"))
+    deflated = len(body) > DEFLATE_ABOVE
     return m.EventModel(
         e.event_id,
         merchant_id=e.merchant_id,
@@ -39,14 +47,22 @@ def event_item(e: Event, outbox: bool = True) -> m.EventModel:
         created=e.created,
         created_key=created_key(e.created, e.event_id),
         seq=e.seq,
-        payload_json=json.dumps(payload, separators=(",", ":")),
+        payload_json=None if deflated else body,
+        payload_z=zlib.compress(body.encode(), 9) if deflated else None,
         outbox=outbox_shard(e.event_id) if outbox else None,
         expires_at_ttl=e.created + EVENT_RETENTION_DAYS * 86400 + 86400,
     )
 
 
+def body_of(item: m.EventModel) -> str:
+    """The event's exact JSON body (what webhooks sign and send)."""
+    if item.payload_z is not None:
+        return zlib.decompress(item.payload_z).decode()
+    return str(item.payload_json)
+
+
 def _event(item: m.EventModel) -> Event:
-    payload = json.loads(item.payload_json)
+    payload = json.loads(body_of(item))
     return Event(
         event_id=item.event_id,
         type=item.type,
@@ -79,7 +95,7 @@ def event_payload(event_id: str) -> tuple[str, str] | None:
         item = m.EventModel.get(event_id)
     except DoesNotExist:
         return None
-    return item.merchant_id, item.payload_json
+    return item.merchant_id, body_of(item)
 
 
 def outbox_pending(created_before: int, limit: int = 100) -> list[Event]:
@@ -94,7 +110,13 @@ def outbox_pending(created_before: int, limit: int = 100) -> list[Event]:
             )
         )
     found.sort(key=lambda item: str(item.created_key))
-    return [_event(i) for i in found[:limit]]
+    # The index holds keys only (docs/adr/0041): the events themselves are read by id.
+    return _full(found[:limit])
+
+
+def _full(entries: Iterable[m.EventModel]) -> list[Event]:
+    """The events behind index entries, in their order (one expired since is left out)."""
+    return [_event(i) for i in full_items(m.EventModel, entries)]
 
 
 def mark_dispatched(event_id: str) -> None:
@@ -109,7 +131,7 @@ def event_payloads(event_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
     """event id -> (merchant_id, exact JSON body), one BatchGetItem per 100 ids."""
     bind()
     keys = sorted(set(event_ids))
-    return {i.event_id: (i.merchant_id, i.payload_json) for i in m.EventModel.batch_get(keys)}
+    return {i.event_id: (i.merchant_id, body_of(i)) for i in m.EventModel.batch_get(keys)}
 
 
 def list_events(
@@ -137,5 +159,6 @@ def list_events(
         scan_index_forward=False,
         page_size=max(limit + 1, 50),
     )
-    items = [_event(i) for i in take(query, limit + 1)]
+    # The indexes hold what the filters need, not the events (docs/adr/0041).
+    items = _full(take(query, limit + 1))
     return items[:limit], len(items) > limit

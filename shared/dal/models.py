@@ -11,6 +11,7 @@ from typing import Any
 
 from pynamodb.attributes import (
     Attribute,
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -19,7 +20,12 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.constants import NUMBER
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    IncludeProjection,
+    KeysOnlyProjection,
+)
 from pynamodb.models import Model
 
 
@@ -87,7 +93,7 @@ class ApiKeyModel(_Base):
 class PaymentsByMerchant(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_merchant"
-        projection = AllProjection()
+        projection = IncludeProjection(["status"])
 
     merchant_id = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -96,7 +102,7 @@ class PaymentsByMerchant(GlobalSecondaryIndex[Any]):
 class PaymentsByDay(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_day"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     created_day = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -105,7 +111,7 @@ class PaymentsByDay(GlobalSecondaryIndex[Any]):
 class PaymentsOpenByExpiry(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "open_by_expiry"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     open = UnicodeAttribute(hash_key=True)
     expires_at = NumberAttribute(range_key=True)
@@ -272,7 +278,7 @@ class TransfersUnfinal(GlobalSecondaryIndex[Any]):
 class TransfersByMerchant(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_merchant"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     merchant_id = UnicodeAttribute(hash_key=True)
     seen_at = NumberAttribute(range_key=True)
@@ -313,7 +319,7 @@ class TransferModel(_Base):
 class EventsByMerchant(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_merchant"
-        projection = AllProjection()
+        projection = IncludeProjection(["type"])
 
     merchant_id = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -322,7 +328,7 @@ class EventsByMerchant(GlobalSecondaryIndex[Any]):
 class EventsByPayment(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "by_payment"
-        projection = AllProjection()
+        projection = IncludeProjection(["merchant_id", "type"])
 
     payment_id = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -331,7 +337,7 @@ class EventsByPayment(GlobalSecondaryIndex[Any]):
 class EventsOutbox(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "outbox"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     outbox = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -348,7 +354,9 @@ class EventModel(_Base):
     created = NumberAttribute()
     created_key = UnicodeAttribute()
     seq = NumberAttribute(default=0)
-    payload_json = UnicodeAttribute()
+    # The webhook body, exact: as text, or deflated when longer (docs/adr/0041)
+    payload_json = UnicodeAttribute(null=True)
+    payload_z = BinaryAttribute(null=True, legacy_encoding=False)
     # "pending#<shard>" until handed to the webhook queue (shared.dal.events.outbox_shard)
     outbox = UnicodeAttribute(null=True)
     expires_at_ttl = NumberAttribute()

@@ -18,7 +18,7 @@ from shared.dal import aggregates, audit, ledger_repo
 from shared.dal import events as event_repo
 from shared.dal import models as m
 from shared.dal import transfers as transfer_repo
-from shared.dal._base import bind, created_key, is_condition_failure, take
+from shared.dal._base import bind, created_key, full_items, is_condition_failure, take
 from shared.errors import ConcurrentUpdate
 from shared.models.domain import (
     Event,
@@ -159,7 +159,8 @@ def list_payments(
         last_evaluated_key=last_key,
         page_size=max(limit + 1, 25),
     )
-    items = [_payment(i) for i in take(query, limit + 1)]
+    # The index holds the status (the filter), not the payments (docs/adr/0041).
+    items = [_payment(i) for i in full_items(m.PaymentModel, take(query, limit + 1))]
     for p in items:
         p.transactions = transfer_repo.transfers_of(p.payment_id)
     return items[:limit], len(items) > limit
@@ -185,7 +186,8 @@ def list_payments_all(
         query = m.PaymentModel.by_day.query(
             day, range_cond, scan_index_forward=False, page_size=limit + 1
         )
-        out.extend(_payment(i) for i in take(query, limit + 1 - len(out)))
+        entries = take(query, limit + 1 - len(out))
+        out.extend(_payment(i) for i in full_items(m.PaymentModel, entries))
         if len(out) > limit:
             break
     return out[:limit], len(out) > limit
@@ -196,7 +198,7 @@ def open_payments_due(now: int, limit: int = 200) -> list[Payment]:
     query = m.PaymentModel.open_by_expiry.query(
         "open", m.PaymentModel.expires_at <= now, limit=limit
     )
-    return [_payment(i) for i in query]
+    return [_payment(i) for i in full_items(m.PaymentModel, query)]
 
 
 @dataclass

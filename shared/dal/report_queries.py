@@ -15,7 +15,7 @@ from shared.dal import ledger_models as lm
 from shared.dal import models as m
 from shared.dal import payments as payment_repo
 from shared.dal import transfers as transfer_repo
-from shared.dal._base import bind
+from shared.dal._base import bind, full_items
 from shared.dal.ledger_repo import _entry, _journal
 from shared.dal.merchants import _merchant
 from shared.models.domain import Disbursement, DisbursementKind, Merchant, Payment, Transfer
@@ -40,9 +40,9 @@ def payments(merchant_id: str, start: int, end: int) -> Iterator[Payment]:
         scan_index_forward=True,
         page_size=PAGE,
     )
-    for item in query:
-        if item.created_key < high:
-            yield payment_repo._payment(item)
+    entries = (i for i in query if i.created_key < high)
+    for item in full_items(m.PaymentModel, entries):  # the index holds keys (ADR 0041)
+        yield payment_repo._payment(item)
 
 
 def transfers(merchant_id: str, start: int, end: int) -> Iterator[Transfer]:
@@ -54,7 +54,7 @@ def transfers(merchant_id: str, start: int, end: int) -> Iterator[Transfer]:
         scan_index_forward=True,
         page_size=PAGE,
     )
-    for item in query:
+    for item in full_items(m.TransferModel, query):  # the index holds keys (ADR 0041)
         yield transfer_repo._transfer(item)
 
 

@@ -85,7 +85,7 @@ def _add_missing_indexes(ddb: Any, name: str, table: resources.Table) -> None:
                     "Create": {
                         "IndexName": index.name,
                         "KeySchema": schema,
-                        "Projection": {"ProjectionType": "ALL"},
+                        "Projection": index.projection_spec(),
                     }
                 }
             ],

@@ -76,6 +76,32 @@ def test_every_table_from_shared_resources_exists_with_point_in_time_recovery(
         assert table["Properties"]["DeletionProtectionEnabled"] is True
 
 
+def test_write_heavy_indexes_hold_keys_and_filters_not_whole_items(
+    template: Template, tables: dict[str, str]
+) -> None:
+    # Given the synthesized tables' indexes (docs/adr/0041)
+    def projections(logical: str) -> dict[str, dict[str, Any]]:
+        gsis = props(template, tables[logical])["GlobalSecondaryIndexes"]
+        return {g["IndexName"]: g["Projection"] for g in gsis}
+
+    # Then marking an event dispatched or a payment paid rewrites no full copy
+    assert projections("events") == {
+        "by_merchant": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["type"]},
+        "by_payment": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["merchant_id", "type"]},
+        "outbox": {"ProjectionType": "KEYS_ONLY"},
+    }
+    assert projections("payments") == {
+        "by_merchant": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["status"]},
+        "by_day": {"ProjectionType": "KEYS_ONLY"},
+        "open_by_expiry": {"ProjectionType": "KEYS_ONLY"},
+    }
+    audit = projections("audit")
+    assert set(audit) == {"by_time", "by_actor", "by_target", "by_action"}
+    assert all(p["ProjectionType"] == "INCLUDE" for p in audit.values())
+    # and what the scanner reads per transfer keeps the whole item
+    assert projections("transfers")["by_payment"] == {"ProjectionType": "ALL"}
+
+
 def test_tables_are_encrypted_with_the_customer_managed_data_key(
     template: Template, tables: dict[str, str], keys: dict[str, str]
 ) -> None:

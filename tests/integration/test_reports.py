@@ -27,7 +27,7 @@ from shared.dal import aggregates, ledger_repo
 from shared.dal import ledger_models as lm
 from shared.dal import models as m
 from shared.dal import payments as payment_repo
-from shared.dal._base import bind
+from shared.dal._base import bind, full_items
 from shared.errors import BscpayError
 from shared.jobs import report_compaction
 from shared.local.stack import LocalStack
@@ -303,7 +303,8 @@ def test_the_summary_equals_a_recomputation_from_the_raw_records(
 def _times_to_paid(merchant_id: str) -> dict[str, list[int]]:
     bind()
     out: dict[str, list[int]] = defaultdict(list)
-    for item in m.PaymentModel.by_merchant.query(merchant_id):
+    entries = m.PaymentModel.by_merchant.query(merchant_id)  # keys and status only
+    for item in full_items(m.PaymentModel, entries):
         if item.paid_at is not None and item.status in ("paid", "overpaid"):
             out[_day(int(item.created_at))].append(int(item.paid_at) - int(item.created_at))
     return out

@@ -110,7 +110,8 @@ class Data(Construct):
                     if index.sort_key
                     else None
                 ),
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=dynamodb.ProjectionType(index.projection),
+                non_key_attributes=list(index.include) or None,
             )
         return table
 
