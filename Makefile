@@ -119,6 +119,7 @@ bench: install
 	$(PY) -m bench.reports
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.scale
+	$(PY) -m bench.hot_wallet
 	$(PY) -m bench.scanner_sizing  # cgroup CPU quotas need root; else only unthrottled runs
 	$(PY) -m bench.cost
 

@@ -42,6 +42,9 @@ SCHEDULED_MAX_EVENT_AGE_S: Final = 60
 # invocations (issue 16): a backlog of retries can never take the account's concurrency
 # from the APIs.
 WEBHOOK_MAX_CONCURRENCY: Final = 20
+# Settlement: the hot wallet's group and the transactions awaited in groups of their own
+# (docs/adr/0040) at most this many at once: bounds the RPC and KMS calls they make.
+SETTLEMENT_MAX_CONCURRENCY: Final = 10
 # Functions that call the chain and so read the RPC URLs secret (issue 16).
 RPC_READERS: Final[tuple[str, ...]] = (
     "chain_scanner",

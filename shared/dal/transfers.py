@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pynamodb.exceptions import DoesNotExist
 
 from shared.dal import models as m
@@ -81,6 +83,20 @@ def get_transfer_status(tid: str) -> TransferStatus | None:
     except DoesNotExist:
         return None
     return TransferStatus(item.status)
+
+
+def statuses(tids: Iterable[str]) -> dict[str, TransferStatus]:
+    """The status of each recorded transfer among ``tids`` (absent: not recorded), one
+    strongly consistent BatchGetItem per 100: a scanner step asks once for all its
+    transfers instead of once per transfer."""
+    bind()
+    keys = sorted(set(tids))
+    if not keys:
+        return {}
+    items = m.TransferModel.batch_get(
+        keys, consistent_read=True, attributes_to_get=["transfer_id", "status"]
+    )
+    return {i.transfer_id: TransferStatus(i.status) for i in items}
 
 
 def transfer_exists(tid: str) -> bool:

@@ -39,7 +39,7 @@ from shared.dal import system as system_repo
 from shared.dal import transfers as transfer_repo
 from shared.errors import ChainMismatch, ConcurrentUpdate
 from shared.events import outbox
-from shared.models.domain import Transfer
+from shared.models.domain import Transfer, TransferStatus
 from shared.payments import customers, service
 
 logger = Logger(child=True)
@@ -123,6 +123,8 @@ class Scanner:
         self._finalized_moved_at = time.time()
         # When the current step must stop between transfers (time.monotonic()).
         self._step_deadline = float("inf")
+        # The current step's transfers already recorded, read once (transfer id: status).
+        self._recorded: dict[str, TransferStatus] = {}
 
     def check_chain(self) -> None:
         """Refuse to run against the wrong chain or tokens (DESIGN §4): each configured
@@ -257,6 +259,14 @@ class Scanner:
                 payment_id, merchant_id = owner
                 transfer = self._transfer(log, payment_id, merchant_id, now)
                 by_payment.setdefault(payment_id, []).append((log, transfer))
+        # Which of the step's transfers are recorded already: one batched read, not a
+        # read per transfer (issue 16 §2). Customers' deposits check their own.
+        self._recorded = transfer_repo.statuses(
+            t.transfer_id
+            for items in by_payment.values()
+            for _, t in items
+            if not customers.is_customer(t.payment_id)
+        )
         recorded = self._each_payment(by_payment, self._record_in_order)
         for log in recorded:
             metrics.add_metric("TransfersMatched", MetricUnit.Count, 1)
@@ -275,12 +285,11 @@ class Scanner:
         for log, transfer in items:
             self._check_time()
             # A customer's permanent address (issue 14 §2) or a payment's.
-            record = (
-                customers.record
+            if (
+                customers.record(transfer)
                 if customers.is_customer(transfer.payment_id)
-                else service.record_transfer
-            )
-            if record(transfer):
+                else service.record_transfer(transfer, self._recorded)
+            ):
                 recorded.append(log)
                 logger.info(
                     "transfer recorded",

@@ -4,7 +4,7 @@ scanner and expirer report. Every state change and its event commit together."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
@@ -170,14 +170,19 @@ def cancel(merchant_id: str, payment_id: str) -> Payment:
 # ---- fund movements (scanner, expirer) -----------------------------------------------
 
 
-def record_transfer(transfer: Transfer) -> bool:
+def record_transfer(transfer: Transfer, known: Mapping[str, TransferStatus] | None = None) -> bool:
     """Record a newly seen transfer. False when it was already recorded (idempotent).
 
     A transfer that a reorg reversed and that the chain then re-included (same
     transaction and log index, new block) is revived: pending again, counted once.
     A pending one seen again in another block (re-included by the reorg itself) moves
-    to that block."""
-    existing = transfer_repo.get_transfer_status(transfer.transfer_id)
+    to that block. ``known``: the statuses of recorded transfers read for a whole
+    scanner step (``transfer_repo.statuses``); absent from it means not recorded."""
+    existing = (
+        known.get(transfer.transfer_id)
+        if known is not None
+        else transfer_repo.get_transfer_status(transfer.transfer_id)
+    )
     if existing == TransferStatus.PENDING:
         _move_to_block(transfer)
         return False

@@ -16,6 +16,7 @@ from infra.cdk.constants import (
     RESCAN_QUEUE,
     RPC_READERS,
     SCANNER_CURSOR,
+    SETTLEMENT_MAX_CONCURRENCY,
     SQS_VISIBILITY_FACTOR,
     SYSTEM_ACCESS,
     SYSTEM_TABLE,
@@ -240,6 +241,21 @@ def test_the_webhook_dispatcher_can_never_take_all_concurrency(
     assert mappings and all(
         m["ScalingConfig"]["MaximumConcurrency"] == WEBHOOK_MAX_CONCURRENCY for m in mappings
     )
+
+
+def test_settlement_confirmations_wait_side_by_side_within_a_cap(
+    template: Template, functions: dict[str, str]
+) -> None:
+    # docs/adr/0040: one message per invocation (a waiting one never holds others back),
+    # the confirmation groups side by side, at most SETTLEMENT_MAX_CONCURRENCY at once
+    mappings = [
+        m["Properties"]
+        for m in of_type(template, "AWS::Lambda::EventSourceMapping").values()
+        if functions["settlement"] in refs(m["Properties"]["FunctionName"])
+    ]
+    assert len(mappings) == 1
+    assert mappings[0]["BatchSize"] == 1
+    assert mappings[0]["ScalingConfig"]["MaximumConcurrency"] == SETTLEMENT_MAX_CONCURRENCY
 
 
 def test_every_function_gets_the_configuration_shared_config_reads(

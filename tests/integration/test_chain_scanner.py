@@ -353,15 +353,26 @@ def test_many_payments_are_recorded_side_by_side_each_credited_once(
     threads: set[int] = set()
     real_record = service.record_transfer
 
-    def recorded_by(transfer: Any) -> bool:
+    def recorded_by(transfer: Any, known: Any = None) -> bool:
         threads.add(threading.get_ident())
-        return real_record(transfer)
+        return real_record(transfer, known)
 
     monkeypatch.setattr(service, "record_transfer", recorded_by)
+    from shared.dal import transfers as transfer_repo
+
+    status_reads: list[str] = []
+    real_status = transfer_repo.get_transfer_status
+
+    def status_read(tid: str) -> Any:
+        status_reads.append(tid)
+        return real_status(tid)
+
+    monkeypatch.setattr(transfer_repo, "get_transfer_status", status_read)
     report = scan()
 
     assert report.transfers_recorded == 13 and report.transfers_finalized == 13
     assert len(threads) > 1  # side by side, not one after another
+    assert status_reads == []  # the step read what was recorded once, in a batch
     assert {get_payment(merchant, p["id"])["status"] for p in payments} == {"paid"}
     events = events_of_payment(merchant.merchant_id, split["id"])
     assert [e.type for e in events] == ["payment.confirming", "payment.paid"]
@@ -388,9 +399,9 @@ def test_a_deadline_mid_range_keeps_the_cursor_and_the_next_run_records_the_rest
     calls: list[str] = []
     real_record = service.record_transfer
 
-    def slow(transfer: Any) -> bool:
+    def slow(transfer: Any, known: Any = None) -> bool:
         calls.append(transfer.payment_id)
-        recorded = real_record(transfer)
+        recorded = real_record(transfer, known)
         if len(calls) == 3:  # as if these three took the step to its deadline
             scanner._step_deadline = time.monotonic() - 1
         return recorded

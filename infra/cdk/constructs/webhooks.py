@@ -10,12 +10,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.cdk.constants import (
+    SETTLEMENT_MAX_CONCURRENCY,
     SQS_BATCH_SIZE,
     SQS_MAIN_RETENTION_DAYS,
     SQS_VISIBILITY_FACTOR,
     WEBHOOK_MAX_CONCURRENCY,
 )
 from shared import resources
+
+# Concurrent invocations each queue's event source may start (the APIs keep the rest).
+MAX_CONCURRENCY = {"webhooks": WEBHOOK_MAX_CONCURRENCY, "settlement": SETTLEMENT_MAX_CONCURRENCY}
 
 
 class Webhooks(Construct):
@@ -74,8 +78,6 @@ class Webhooks(Construct):
                     # timeout; one message always fits in it.
                     batch_size=1 if queue_spec.fifo else SQS_BATCH_SIZE,
                     report_batch_item_failures=True,
-                    max_concurrency=(
-                        WEBHOOK_MAX_CONCURRENCY if function_spec.queue == "webhooks" else None
-                    ),
+                    max_concurrency=MAX_CONCURRENCY.get(function_spec.queue),
                 )
             )
