@@ -19,9 +19,11 @@ from shared import config, ledger
 from shared.alerts import raise_alert
 from shared.chain.rpc import JsonRpc, endpoints
 from shared.config import ReconcilerSettings as ReconcilerSettings  # re-exported
+from shared.config import Token
 from shared.custody import setup
 from shared.dal import addresses as address_repo
 from shared.dal import transfers as transfer_repo
+from shared.models.domain import Transfer
 
 logger = Logger(child=True)
 metrics = Metrics(namespace="bscpay")
@@ -76,14 +78,12 @@ def _compare(
     for token in config.chain().token_list().values():
         prefix = "" if token.symbol == "USDT" else f"{token.symbol}:"
         if only is None or f"{prefix}holdings:deposits" in only:
-            mine = [t for t in pending if t.currency == token.symbol]
-            due = address_repo.due_deposits(settings.max_addresses, currency=token.symbol)
-            addresses = {d.address for d in due} | {t.to_address.lower() for t in mine}
-            # The ledger holds only final funds: funds still pending are taken off the chain.
-            # One JSON-RPC batch per 100 addresses, not a round trip each (issue 16 §2).
-            on_chain = sum(rpc.token_balances(token.address, sorted(addresses)))
-            chain[f"{prefix}holdings:deposits"] = on_chain - sum(t.amount for t in mine)
-            checked += len(addresses)
+            read = _deposits(
+                rpc, settings, token, [t for t in pending if t.currency == token.symbol]
+            )
+            if read is not None:
+                chain[f"{prefix}holdings:deposits"], addresses = read
+                checked += addresses
         if hot and (only is None or f"{prefix}holdings:hot" in only):
             chain[f"{prefix}holdings:hot"] = rpc.token_balance(token.address, hot)
     tolerance: dict[str, int] = {}
@@ -91,3 +91,25 @@ def _compare(
         chain["holdings:gas"] = int(str(rpc.call("eth_getBalance", [hot, "latest"])), 16)
         tolerance["holdings:gas"] = settings.gas_tolerance_wei
     return checked, ledger.reconcile(ledger.default(), chain, tolerance)
+
+
+def _deposits(
+    rpc: JsonRpc, settings: ReconcilerSettings, token: Token, pending: list[Transfer]
+) -> tuple[int, int] | None:
+    """(what the token's deposit addresses hold on chain less their funds not final yet,
+    addresses read), or None when more deposits wait for a sweep than a run reads."""
+    due = address_repo.due_deposits(settings.max_addresses + 1, currency=token.symbol)
+    if len(due) > settings.max_addresses:
+        # A sweep backlog: a partial sum would be reported as drift. Said and counted;
+        # compared again once the sweeps catch up.
+        logger.warning(
+            "deposits not reconciled this run: more are due than max_addresses",
+            extra={"token": token.symbol, "max_addresses": settings.max_addresses},
+        )
+        metrics.add_metric(name="ReconcilerDepositsSkipped", unit=MetricUnit.Count, value=1)
+        return None
+    addresses = {d.address for d in due} | {t.to_address.lower() for t in pending}
+    # The ledger holds only final funds: funds still pending are taken off the chain.
+    # One JSON-RPC batch per 100 addresses, not a round trip each (issue 16 §2).
+    on_chain = sum(rpc.token_balances(token.address, sorted(addresses)))
+    return on_chain - sum(t.amount for t in pending), len(addresses)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared.custody import setup
 from shared.local import chain
 from shared.local.stack import LocalStack
@@ -59,3 +61,37 @@ def test_funds_not_final_yet_are_no_drift_and_the_lambda_runs_on_its_schedule(
     assert [d["difference"] for d in deposits_after] == [d["difference"] for d in deposits_before]
     make_final(stack)
     scan()
+
+
+def test_a_sweep_backlog_over_the_cap_is_not_reported_as_drift(
+    stack: LocalStack, merchant: MerchantCreds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared import config
+
+    # Given more deposits waiting for a sweep than one run reads
+    payments = [create_payment(merchant, "1") for _ in range(2)]
+    for p in payments:
+        pay(stack, p["address"], USDT)
+    make_final(stack)
+    scan()
+    monkeypatch.setenv("BSCPAY_RECONCILE_MAX_ADDRESSES", "1")
+    config.reset()
+    try:
+        # When the reconciler runs, before and after 1 USDT reaches the hot wallet
+        before = reconciler.run()
+        hot = setup.hot_wallet_address()
+        assert hot is not None
+        pay(stack, hot, USDT)
+        after = reconciler.run()
+    finally:
+        monkeypatch.undo()
+        config.reset()
+
+    # Then the deposits are left for a later run (a partial sum is no drift) ...
+    for report in (before, after):
+        assert report.checked_addresses == 0
+        assert not [d for d in report.drifts if d["account"] == "holdings:deposits"]
+    # ... and the hot wallet is still compared
+    assert _hot_difference(after) - _hot_difference(before) == USDT
+    # and without the cap the deposits are read again
+    assert reconciler.run().checked_addresses >= 2
