@@ -363,3 +363,17 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@contextlib.contextmanager
+def manual_mining(stack: LocalStack) -> Iterator[None]:
+    """Blocks only when the test mines one (transactions wait in the pool); automine
+    again after, with one block mined for what waited."""
+    rpc = stack.info["rpc_url"]
+    chain.rpc_call(rpc, "evm_setAutomine", False)
+    chain.rpc_call(rpc, "evm_setIntervalMining", 0)
+    try:
+        yield
+    finally:
+        chain.rpc_call(rpc, "evm_setAutomine", True)
+        chain.mine(rpc)

@@ -37,6 +37,7 @@ from shared.settlement.outbound import (
 from shared.settlement.sweeps import GWEI, GasPolicy
 from tests.integration.conftest import MerchantCreds
 from tests.integration.helpers import USDT, create_payment, make_final, pay, scan
+from tests.integration.helpers import manual_mining as mining_by_hand
 from tests.support.rpc_proxy import Fault, RpcProxy
 
 WIDE = GasPolicy(floor_wei=0, ceiling_wei=100 * GWEI)
@@ -64,13 +65,8 @@ def w3(stack: LocalStack) -> Web3:
 @pytest.fixture
 def manual_mining(stack: LocalStack) -> Iterator[None]:
     """Blocks only when the test mines one (transactions wait in the pool)."""
-    rpc = stack.info["rpc_url"]
-    chain.rpc_call(rpc, "evm_setAutomine", False)
-    try:
+    with mining_by_hand(stack):
         yield
-    finally:
-        chain.rpc_call(rpc, "evm_setAutomine", True)
-        chain.mine(rpc)
 
 
 def _send(

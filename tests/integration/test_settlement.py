@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -35,7 +33,7 @@ from shared.settlement.outbound import (
 )
 from shared.settlement.sweeps import Sweeps, SweepSettings
 from tests.integration.conftest import MerchantCreds
-from tests.integration.helpers import USDT, create_payment, make_final, pay, scan
+from tests.integration.helpers import USDT, create_payment, make_final, manual_mining, pay, scan
 
 
 def _paid_deposit(stack: LocalStack, merchant: MerchantCreds, usdt: int) -> dict[str, Any]:
@@ -160,19 +158,6 @@ class Crash(RuntimeError):
     """The process dies here."""
 
 
-@contextmanager
-def _manual_mining(stack: LocalStack) -> Iterator[None]:
-    """Blocks only when the test mines one (transactions wait in the pool)."""
-    rpc = stack.info["rpc_url"]
-    chain.rpc_call(rpc, "evm_setAutomine", False)
-    chain.rpc_call(rpc, "evm_setIntervalMining", 0)
-    try:
-        yield
-    finally:
-        chain.rpc_call(rpc, "evm_setAutomine", True)
-        chain.mine(rpc)
-
-
 def _w3(stack: LocalStack) -> Web3:
     return chain.web3_for(stack.info["rpc_url"])
 
@@ -200,7 +185,7 @@ def test_a_stuck_batched_sweep_is_replaced_and_confirms_once(
     hot_before = ledger.default().holdings()["holdings:hot"]
     w3 = _w3(stack)
     assert SweepSettings().sweeper_address
-    with _manual_mining(stack):
+    with manual_mining(stack):
         nonce = _hot_nonce(stack)
         with pytest.raises(TransferStillPending) as pending:
             worker.handle(message, settings=NOW)
@@ -257,7 +242,7 @@ def test_a_reverted_sweep_fails_books_its_gas_and_its_deposits_stay_due(
     sweep_id = message["sweep_id"]
     holdings = ledger.default().holdings()
     w3 = _w3(stack)
-    with _manual_mining(stack):
+    with manual_mining(stack):
         with pytest.raises(TransferStillPending):
             worker.handle(message, settings=NOW)
         # When a deposit's nonce moves before the block (its authorization is void): the
@@ -444,7 +429,7 @@ def test_a_sweep_whose_message_gave_up_is_queued_again_by_the_expirer_and_booked
     message = _message(deposits)
     sweep_id = message["sweep_id"]
     hot_before = ledger.default().holdings()["holdings:hot"]
-    with _manual_mining(stack), pytest.raises(TransferStillPending):
+    with manual_mining(stack), pytest.raises(TransferStillPending):
         worker.handle(message, settings=NOW)
     record = outgoing.get_outgoing(sweep_id)
     assert record is not None and record.state == "BROADCAST"

@@ -6,8 +6,6 @@ booked. Real anvil (mining held back), moto's FIFO queue, the function's handler
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -16,12 +14,11 @@ from shared import aws, config, ledger
 from shared.dal import disbursements as store
 from shared.dal import outgoing
 from shared.disbursements import service
-from shared.local import chain
 from shared.local.stack import LocalStack
 from shared.models.domain import DisbursementStatus
 from shared.settlement import handoff
 from tests.integration.conftest import MerchantCreds
-from tests.integration.helpers import USDT, merchant_call
+from tests.integration.helpers import USDT, manual_mining, merchant_call
 from tests.integration.test_disbursements import (
     PAYER_ADDRESS,
     drain_settlement_queue,
@@ -30,18 +27,6 @@ from tests.integration.test_disbursements import (
     token_balance,
 )
 from tests.support.events import Context, load
-
-
-@contextmanager
-def held_blocks(stack: LocalStack) -> Iterator[None]:
-    """Blocks only when the test mines one (transactions wait in the pool)."""
-    rpc = stack.info["rpc_url"]
-    chain.rpc_call(rpc, "evm_setAutomine", False)
-    try:
-        yield
-    finally:
-        chain.rpc_call(rpc, "evm_setAutomine", True)
-        chain.mine(rpc)
 
 
 def receive_all() -> list[dict[str, Any]]:
@@ -101,7 +86,7 @@ def test_two_refunds_leave_the_hot_wallet_back_to_back_and_are_confirmed_in_thei
     assert [m["Attributes"]["MessageGroupId"] for m in queued] == ["hot-wallet", "hot-wallet"]
 
     # When the function handles both while no block is mined
-    with held_blocks(stack):
+    with manual_mining(stack):
         for message in queued:
             assert invoke(message)["batchItemFailures"] == []  # done with: the group is free
             delete(message)  # (what Lambda does with a record it did not report)
@@ -162,7 +147,7 @@ def test_a_confirmation_still_unmined_stays_in_its_group_and_comes_back(
     (wallet_message,) = receive_all()
     monkeypatch.setenv("BSCPAY_OUTBOUND_WAIT_S", "0")  # the confirmation looks once
     config.reset()
-    with held_blocks(stack):
+    with manual_mining(stack):
         # broadcast by the wallet pass and handed off, no block mined
         assert invoke(wallet_message)["batchItemFailures"] == []
         delete(wallet_message)
